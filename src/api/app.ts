@@ -1,0 +1,116 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from 'pino';
+import type { ZodError } from 'zod';
+import { ApiError, ErrorCode } from './api-error.js';
+import type { AppEnv } from './app-env.js';
+import type { JobService } from './job-service.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { bearerAuth } from './auth.js';
+
+/** What the API app is built from; the caller owns (and closes) every piece. */
+export interface AppDeps {
+  jobs: JobService;
+  checks: readonly ReadinessCheck[];
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Bearer tokens; empty means no auth (loopback-only deployments). */
+  tokens?: readonly string[];
+}
+
+/** Zod issues as `{path, message}` pairs: the `details` of a 400. */
+function issueDetails(error: ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (!value) return false;
+  const type = value.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+/**
+ * Builds the Hono app: every route of the contract, one `defaultHook` that turns validation
+ * failures into 400s with field paths, and one `onError` that shapes every other failure into
+ * the contract's error body (never a stack trace). Tests call `app.request()` on it directly.
+ */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const isManifest = result.target === 'json' && c.req.method === 'POST' && c.req.path === '/jobs';
+      const error = new ApiError(
+        400,
+        isManifest ? ErrorCode.invalidManifest : ErrorCode.invalidRequest,
+        isManifest ? 'the manifest is not valid' : `invalid ${result.target}`,
+        issueDetails(result.error),
+      );
+      return c.json(error.body(), 400);
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    c.set('logger', deps.logger);
+    await next();
+    deps.logger.debug(
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      'request',
+    );
+  });
+
+  app.use('*', bearerAuth(deps.tokens ?? []));
+
+  app.use('/jobs', async (c, next) => {
+    if (c.req.method === 'POST' && !isJsonContentType(c.req.header('content-type'))) {
+      throw new ApiError(415, ErrorCode.unsupportedMediaType, 'send the manifest as application/json');
+    }
+    await next();
+  });
+  app.use(
+    '/jobs',
+    bodyLimit({
+      maxSize: deps.bodyLimitBytes,
+      onError: () => {
+        throw new ApiError(413, ErrorCode.payloadTooLarge, `the body exceeds ${deps.bodyLimitBytes} bytes`);
+      },
+    }),
+  );
+
+  app.route('/', healthRoutes(deps.checks));
+  app.route('/', jobRoutes(deps.jobs));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'FetchBox API',
+      version: '1.0.0',
+      description: 'Submit download manifests and follow their jobs. Contract: shared/design/contract.md.',
+    },
+  });
+
+  app.notFound((c) => c.json(new ApiError(404, ErrorCode.notFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (err instanceof HTTPException) {
+      if (err.status === 400) {
+        const isManifest = c.req.method === 'POST' && c.req.path === '/jobs';
+        const apiErr = new ApiError(400, isManifest ? ErrorCode.invalidManifest : ErrorCode.invalidRequest, `the body is not valid JSON`);
+        return c.json(apiErr.body(), 400);
+      }
+      if (err.status === 413) return c.json(new ApiError(413, ErrorCode.payloadTooLarge, err.message).body(), 413);
+      const status = err.status >= 500 ? 500 : err.status;
+      return c.json(new ApiError(status, ErrorCode.invalidRequest, err.message).body(), status);
+    }
+    deps.logger.error({ err, method: c.req.method, path: c.req.path }, 'unhandled error in request');
+    return c.json(new ApiError(500, ErrorCode.internalError, 'internal error; the API log has the details').body(), 500);
+  });
+
+  return app;
+}
+
+/** The app's type, for typed test clients. */
+export type App = ReturnType<typeof createApp>;

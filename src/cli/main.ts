@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load-config.js';
+import { createLogger } from '../logger.js';
+import { runApi } from './run-api.js';
+import { runDev } from './run-dev.js';
+import { runWorker } from './run-worker.js';
+
+const USAGE = `Usage: fetchbox <command>
+
+Commands:
+  dev       Temporal dev server with Web UI, a worker and the API, file storage (Ctrl-C stops all)
+  api       the HTTP API only
+  worker    a worker only
+
+Configuration comes from FETCHBOX_* and TEMPORAL_* environment variables, optionally merged
+over a YAML or JSON file named by FETCHBOX_CONFIG. See docs/configuration.md.
+`;
+
+/** Exit codes scripts can rely on. */
+export const ExitCode = { ok: 0, failure: 1, usage: 2, config: 3 } as const;
+
+/** Resolves when SIGINT or SIGTERM arrives; a second signal exits at once. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+/** Runs a long-lived service until a signal, then closes it. */
+async function serveUntilSignal(start: () => Promise<{ close(): Promise<void> }>): Promise<number> {
+  const running = await start();
+  await untilSignal();
+  process.stderr.write('fetchbox: stopping...\n');
+  await running.close();
+  return ExitCode.ok;
+}
+
+/** The `fetchbox` command line; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
+  const [command] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`fetchbox: ${err.message}\n`);
+      return ExitCode.config;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.log.level, { component: command });
+  try {
+    switch (command) {
+      case 'api':
+        return await serveUntilSignal(() => runApi(config, logger));
+      case 'worker':
+        return await serveUntilSignal(() => runWorker(config, logger));
+      case 'dev':
+        return await serveUntilSignal(async () => {
+          const dev = await runDev(config, logger);
+          process.stderr.write(
+            `\nFetchBox dev is up:\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\nCtrl-C stops everything.\n\n`,
+          );
+          return dev;
+        });
+      default:
+        process.stderr.write(`fetchbox: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return ExitCode.usage;
+    }
+  } catch (err) {
+    logger.error({ err }, 'fatal');
+    process.stderr.write(`fetchbox: ${(err as Error).message}\n`);
+    return ExitCode.failure;
+  }
+}

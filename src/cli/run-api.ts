@@ -1,0 +1,58 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { createApp } from '../api/app.js';
+import { isLoopbackHost } from '../api/auth.js';
+import { JobService } from '../api/job-service.js';
+import type { Config } from '../config/config-schema.js';
+import { builtInHandlers } from '../handlers/registry.js';
+import { createStorage } from '../storage/create-storage.js';
+
+/** A running API; `close()` stops accepting, then closes Temporal and storage connections. */
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP API (`fetchbox api`, and part of `fetchbox dev`). Refuses to bind to a
+ * non-loopback address when no API tokens are configured.
+ */
+export async function runApi(config: Config, logger: Logger): Promise<RunningApi> {
+  if (config.api.tokens.length === 0 && !isLoopbackHost(config.api.host)) {
+    throw new Error(
+      `refusing to listen on ${config.api.host} without authentication: set FETCHBOX_API_TOKENS or FETCHBOX_API_HOST=127.0.0.1`,
+    );
+  }
+  const storage = createStorage(config.storage);
+  const connection = Connection.lazy({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config });
+  const app = createApp({
+    jobs,
+    logger,
+    bodyLimitBytes: config.api.bodyLimitBytes,
+    tokens: config.api.tokens,
+    checks: [
+      { name: 'temporal', check: async () => void (await client.workflowService.getSystemInfo({})) },
+      { name: 'storage', check: () => storage.check() },
+    ],
+  });
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.api.port;
+  const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, storage: storage.url, temporal: config.temporal.address }, 'api listening');
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+      await storage.close();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config-schema.js';
+import { findTemporalCli, startDevServer, TemporalCliNotFoundError, type DevServer } from '../temporal/temporal-cli.js';
+import { runApi, type RunningApi } from './run-api.js';
+import { runWorker, type RunningWorker } from './run-worker.js';
+
+/** Loopback ranges `fetchbox dev` allows by default, so a local origin can be downloaded from. */
+export const DEV_ALLOW_CIDRS = ['127.0.0.0/8', '::1/128'] as const;
+
+/** Everything `fetchbox dev` started; `close()` stops it in reverse order. */
+export interface RunningDev {
+  apiUrl: string;
+  uiUrl: string;
+  close(): Promise<void>;
+}
+
+function portOf(address: string, fallback: number): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(address);
+  return m ? { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) } : { host: address, port: fallback };
+}
+
+/**
+ * `fetchbox dev`: a Temporal dev server (SQLite under the data dir, Web UI), a worker and the
+ * API with file storage, in one process tree. Loopback downloads are allowed unless
+ * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise.
+ */
+export async function runDev(config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningDev> {
+  const binary = findTemporalCli(env);
+  if (!binary) throw new TemporalCliNotFoundError();
+  if (!env.FETCHBOX_FETCH_ALLOW_CIDRS && config.fetch.allowCidrs.length === 0) {
+    config.fetch.allowCidrs = [...DEV_ALLOW_CIDRS];
+    logger.info({ allowCidrs: config.fetch.allowCidrs }, 'dev: downloads from loopback are allowed');
+  }
+  const dataDir = path.resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const { host, port } = portOf(config.temporal.address, 7233);
+  const uiPort = Number(new URL(config.temporal.uiUrl).port || 8233);
+  const stack: { close(): Promise<void> }[] = [];
+  const close = async () => {
+    for (const part of stack.reverse()) {
+      await part.close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+    }
+  };
+  try {
+    const server: DevServer = await startDevServer({
+      binary,
+      dbFile: path.join(dataDir, 'temporal.sqlite'),
+      ip: host,
+      port,
+      uiPort,
+      logLevel: 'error',
+    });
+    stack.push({ close: () => server.stop() });
+    const worker: RunningWorker = await runWorker(config, logger);
+    stack.push(worker);
+    const api: RunningApi = await runApi(config, logger);
+    stack.push(api);
+    return { apiUrl: api.url, uiUrl: server.uiUrl, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

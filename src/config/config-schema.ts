@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
+const ms = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+
+/** Accepts `true/false/1/0/yes/no` from env vars and real booleans from config files. */
+const bool = (defaultValue: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
+    .default(defaultValue)
+    .transform((v) => (typeof v === 'boolean' ? v : v === 'true' || v === '1' || v === 'yes'));
+
+/** A comma-separated env string or a real list from a config file. */
+const list = () =>
+  z
+    .union([z.array(z.string()), z.string()])
+    .default([])
+    .transform((v) =>
+      (Array.isArray(v) ? v : v.split(','))
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    );
+
+/**
+ * Retry policy for one resource download. Mirrors Temporal's RetryPolicy so it can be passed
+ * through; `maximumAttempts` counts the first try.
+ */
+export const retryPolicySchema = z.object({
+  maximumAttempts: z.coerce.number().int().min(1).max(100).default(5),
+  initialIntervalMs: ms(1_000),
+  backoffCoefficient: z.coerce.number().min(1).max(10).default(2),
+  maximumIntervalMs: ms(60_000),
+});
+
+/**
+ * The whole FetchBox configuration. Every setting has a default so `fetchbox dev` runs with none;
+ * `docs/configuration.md` lists each one and a test keeps the two in step.
+ */
+export const configSchema = z.object({
+  dataDir: z.string().min(1).default('./data'),
+  log: z.object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  }).prefault({}),
+  api: z.object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65_535).default(3000),
+    tokens: list(),
+    bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  }).prefault({}),
+  temporal: z.object({
+    address: z.string().min(1).default('127.0.0.1:7233'),
+    namespace: z.string().min(1).default('default'),
+    taskQueue: z.string().min(1).default('fetchbox'),
+    uiUrl: z.string().url().default('http://127.0.0.1:8233'),
+  }).prefault({}),
+  storage: z.object({
+    /** `file://<path>` or `s3://bucket/prefix`; empty means `file://<dataDir>/objects`. */
+    url: z.string().default(''),
+    s3: z.object({
+      endpoint: z.string().url().optional(),
+      region: z.string().min(1).default('us-east-1'),
+      forcePathStyle: bool(false),
+      partSizeBytes: z.coerce.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
+      queueSize: z.coerce.number().int().min(1).max(16).default(2),
+    }).prefault({}),
+  }).prefault({}),
+  fetch: z.object({
+    allowCidrs: list(),
+    maxRedirects: z.coerce.number().int().min(0).max(20).default(5),
+    maxBytes: z.coerce.number().int().positive().default(5 * 1024 * 1024 * 1024),
+    connectTimeoutMs: ms(10_000),
+    headersTimeoutMs: ms(30_000),
+    bodyIdleTimeoutMs: ms(30_000),
+    userAgent: z.string().min(1).default('FetchBox/0.1 (+https://github.com/fetchbox)'),
+  }).prefault({}),
+  job: z.object({
+    concurrency: z.coerce.number().int().min(1).max(1_000).default(16),
+    pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
+    retry: retryPolicySchema.prefault({}),
+    attemptTimeoutMs: ms(10 * 60_000),
+    heartbeatTimeoutMs: ms(60_000),
+  }).prefault({}),
+  limits: z.object({
+    maxResourcesPerJob: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+  }).prefault({}),
+  worker: z.object({
+    maxConcurrentActivities: z.coerce.number().int().min(1).max(2_000).default(64),
+  }).prefault({}),
+});
+
+/** Parsed, defaulted configuration as the rest of the code sees it. */
+export type Config = z.infer<typeof configSchema>;
+
+/** What a config file or the environment may give before defaults are applied. */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './config-schema.js';
+
+/**
+ * Environment variable → config path. One table so the docs test can check every variable is
+ * documented, and so the loader and the docs never disagree about names.
+ */
+export const ENV_VARS = {
+  FETCHBOX_DATA_DIR: 'dataDir',
+  FETCHBOX_LOG_LEVEL: 'log.level',
+  FETCHBOX_API_HOST: 'api.host',
+  FETCHBOX_API_PORT: 'api.port',
+  FETCHBOX_API_TOKENS: 'api.tokens',
+  FETCHBOX_API_BODY_LIMIT_BYTES: 'api.bodyLimitBytes',
+  TEMPORAL_ADDRESS: 'temporal.address',
+  TEMPORAL_NAMESPACE: 'temporal.namespace',
+  TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
+  FETCHBOX_TEMPORAL_UI_URL: 'temporal.uiUrl',
+  FETCHBOX_STORAGE_URL: 'storage.url',
+  FETCHBOX_S3_ENDPOINT: 'storage.s3.endpoint',
+  FETCHBOX_S3_REGION: 'storage.s3.region',
+  FETCHBOX_S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
+  FETCHBOX_S3_PART_SIZE_BYTES: 'storage.s3.partSizeBytes',
+  FETCHBOX_S3_QUEUE_SIZE: 'storage.s3.queueSize',
+  FETCHBOX_FETCH_ALLOW_CIDRS: 'fetch.allowCidrs',
+  FETCHBOX_FETCH_MAX_REDIRECTS: 'fetch.maxRedirects',
+  FETCHBOX_FETCH_MAX_BYTES: 'fetch.maxBytes',
+  FETCHBOX_FETCH_CONNECT_TIMEOUT_MS: 'fetch.connectTimeoutMs',
+  FETCHBOX_FETCH_HEADERS_TIMEOUT_MS: 'fetch.headersTimeoutMs',
+  FETCHBOX_FETCH_BODY_IDLE_TIMEOUT_MS: 'fetch.bodyIdleTimeoutMs',
+  FETCHBOX_FETCH_USER_AGENT: 'fetch.userAgent',
+  FETCHBOX_JOB_CONCURRENCY: 'job.concurrency',
+  FETCHBOX_JOB_PAGE_SIZE: 'job.pageSize',
+  FETCHBOX_RETRY_MAX_ATTEMPTS: 'job.retry.maximumAttempts',
+  FETCHBOX_RETRY_INITIAL_INTERVAL_MS: 'job.retry.initialIntervalMs',
+  FETCHBOX_RETRY_BACKOFF_COEFFICIENT: 'job.retry.backoffCoefficient',
+  FETCHBOX_RETRY_MAX_INTERVAL_MS: 'job.retry.maximumIntervalMs',
+  FETCHBOX_JOB_ATTEMPT_TIMEOUT_MS: 'job.attemptTimeoutMs',
+  FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: 'job.heartbeatTimeoutMs',
+  FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: 'limits.maxResourcesPerJob',
+  FETCHBOX_WORKER_MAX_CONCURRENT_ACTIVITIES: 'worker.maxConcurrentActivities',
+} as const;
+
+/** Thrown when configuration does not validate; the message names every bad setting. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: readonly { setting: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function envNameFor(configPath: string): string | undefined {
+  return Object.entries(ENV_VARS).find(([, p]) => p === configPath)?.[0];
+}
+
+function readConfigFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`FETCHBOX_CONFIG: cannot read ${file}: ${(err as Error).message}`, [
+      { setting: 'FETCHBOX_CONFIG', message: (err as Error).message },
+    ]);
+  }
+  const parsed: unknown = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`FETCHBOX_CONFIG: ${file} must hold an object`, [
+      { setting: 'FETCHBOX_CONFIG', message: 'not an object' },
+    ]);
+  }
+  return parsed as Tree;
+}
+
+/**
+ * Builds the configuration from an optional file (`FETCHBOX_CONFIG`, YAML or JSON) with
+ * environment variables merged over it, validated with zod. Call once at process start; an
+ * invalid value throws a ConfigError naming the setting (and its env variable).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const tree: Tree = env.FETCHBOX_CONFIG ? readConfigFile(env.FETCHBOX_CONFIG) : {};
+  for (const [name, configPath] of Object.entries(ENV_VARS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(tree, configPath, value);
+  }
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => {
+      const dotted = issue.path.join('.');
+      const envName = envNameFor(dotted);
+      return { setting: envName ? `${dotted} (${envName})` : dotted, message: issue.message };
+    });
+    throw new ConfigError(
+      `invalid configuration: ${issues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`,
+      issues,
+    );
+  }
+  const config = result.data;
+  if (config.storage.url === '') {
+    config.storage.url = `file://${path.join(config.dataDir, 'objects')}`;
+  }
+  return config;
+}

@@ -1,0 +1,38 @@
+import { ErrorKind } from '../workflows/job-types.js';
+
+export { ErrorKind };
+
+/**
+ * Failure classes below the contract's kinds: `connection` is how a retryable network error
+ * travels between attempts; once attempts run out it is reported as `retries_exhausted`.
+ */
+export type FailureKind = ErrorKind | 'connection';
+
+/**
+ * A download attempt that failed, classified: whether another attempt may help, and when.
+ * Thrown by the fetcher and turned into a Temporal ApplicationFailure by the activity.
+ */
+export class FetchFailure extends Error {
+  override readonly name = 'FetchFailure';
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+    readonly retryable: boolean,
+    readonly extra: { url: string; httpStatus?: number; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+  }
+}
+
+/** The target resolved to an address FetchBox refuses (private, loopback, metadata...). */
+export class BlockedAddressError extends Error {
+  override readonly name = 'BlockedAddressError';
+  readonly code = 'FETCHBOX_BLOCKED_ADDRESS';
+  constructor(
+    readonly host: string,
+    readonly address: string,
+    readonly range: string,
+  ) {
+    super(`${host} resolves to ${address} (${range}), which is not allowed; add it to FETCHBOX_FETCH_ALLOW_CIDRS to permit it`);
+  }
+}

@@ -1,0 +1,206 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import { Agent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { Config } from '../config/config-schema.js';
+import { createAddressGuard, type AddressGuard } from './address-guard.js';
+import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
+
+/** An open response whose body has not been read yet; the caller must consume or destroy it. */
+export interface OpenResponse {
+  /** The URL the body came from, after redirects. */
+  url: string;
+  status: number;
+  body: Readable;
+  /** From Content-Length, when the origin sent one. */
+  contentLength?: number;
+  contentType?: string;
+  redirects: number;
+}
+
+/** What one download needs besides the URL. */
+export interface OpenRequest {
+  url: string;
+  headers?: Record<string, string>;
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** Opens HTTP(S) downloads with the contract's rules; one per worker, shared by all activities. */
+export interface Fetcher {
+  open(req: OpenRequest): Promise<OpenResponse>;
+  close(): Promise<void>;
+}
+
+const RETRYABLE_STATUS = new Set([408, 425, 429]);
+/** A Retry-After longer than this is clamped: a resource should not sleep for days. */
+const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+
+/** Parses Retry-After (delta-seconds or an HTTP date); garbage yields undefined. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined) return undefined;
+  const text = raw.trim();
+  let ms: number;
+  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+  else {
+    const at = Date.parse(text);
+    if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
+    ms = at - now;
+  }
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Resolves the host and refuses blocked addresses before a socket is opened, so a refused
+ * address never sees a SYN. Literal IPs skip DNS in undici, so they are checked here too.
+ */
+function guardedConnector(guard: AddressGuard, connectTimeoutMs: number): buildConnector.connector {
+  const base = buildConnector({ timeout: connectTimeoutMs });
+  return (options, callback) => {
+    const host = options.hostname.replace(/^\[|\]$/g, '');
+    const connectTo = (address: string) => {
+      base(
+        { ...options, hostname: address, servername: options.servername ?? (isIP(host) ? undefined : host) } as typeof options,
+        callback,
+      );
+    };
+    if (isIP(host)) {
+      const range = guard.refusal(host);
+      if (range !== undefined) return callback(new BlockedAddressError(host, host, range), null);
+      return connectTo(host);
+    }
+    lookup(host, { all: true, verbatim: true }).then(
+      (addresses) => {
+        for (const { address } of addresses) {
+          const range = guard.refusal(address);
+          if (range !== undefined) return callback(new BlockedAddressError(host, address, range), null);
+        }
+        const first = addresses[0];
+        if (!first) return callback(new Error(`DNS returned no address for ${host}`), null);
+        connectTo(first.address);
+      },
+      (err: Error) => callback(err, null),
+    );
+  };
+}
+
+/** Maps an error thrown by undici while connecting or waiting for headers to a FetchFailure. */
+export function classifyNetworkError(err: unknown, url: string): FetchFailure {
+  if (err instanceof FetchFailure) return err;
+  if (err instanceof BlockedAddressError || (err as { code?: string })?.code === 'FETCHBOX_BLOCKED_ADDRESS') {
+    return new FetchFailure(ErrorKind.blockedAddress, (err as Error).message, false, { url, cause: err });
+  }
+  if (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError
+  ) {
+    return new FetchFailure(ErrorKind.timeout, `${(err as Error).message} (${url})`, true, { url, cause: err });
+  }
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new FetchFailure('connection', `${message} (${url})`, true, { url, cause: err });
+}
+
+/** Drops a body we will not store; small ones are read so the connection can be reused. */
+async function discard(body: Dispatcher.ResponseData['body']): Promise<void> {
+  await body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+}
+
+/**
+ * Creates the fetcher: undici with a shared connection pool, the SSRF guard in its connector,
+ * redirects followed by hand so every hop is re-checked, and responses classified as the
+ * contract says (408/425/429/5xx retryable with Retry-After, other 4xx permanent).
+ */
+export function createFetcher(fetchConfig: Config['fetch'], options: { dispatcher?: Dispatcher } = {}): Fetcher {
+  const guard = createAddressGuard(fetchConfig.allowCidrs);
+  const dispatcher =
+    options.dispatcher ??
+    new Agent({
+      connect: guardedConnector(guard, fetchConfig.connectTimeoutMs),
+      headersTimeout: fetchConfig.headersTimeoutMs,
+      bodyTimeout: fetchConfig.bodyIdleTimeoutMs,
+      connections: 64,
+    });
+
+  async function open(req: OpenRequest): Promise<OpenResponse> {
+    let current = req.url;
+    const maxBytes = req.maxBytes ?? fetchConfig.maxBytes;
+    for (let redirects = 0; ; redirects++) {
+      let parsed: URL;
+      try {
+        parsed = new URL(current);
+      } catch {
+        throw new FetchFailure(ErrorKind.invalidUrl, `not a valid URL: ${current}`, false, { url: current });
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        throw new FetchFailure(ErrorKind.invalidUrl, `only http and https URLs are fetched: ${current}`, false, { url: current });
+      }
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(parsed, {
+          method: 'GET',
+          dispatcher,
+          headers: { 'user-agent': fetchConfig.userAgent, ...req.headers },
+          signal: req.signal,
+        });
+      } catch (err) {
+        throw classifyNetworkError(err, current);
+      }
+      const { statusCode: status, headers } = res;
+      if (status >= 300 && status < 400 && headers.location !== undefined && status !== 304) {
+        await discard(res.body);
+        if (redirects >= fetchConfig.maxRedirects) {
+          throw new FetchFailure(
+            ErrorKind.httpStatus,
+            `more than ${fetchConfig.maxRedirects} redirects, last to ${headerValue(headers.location)}`,
+            false,
+            { url: current, httpStatus: status },
+          );
+        }
+        current = new URL(headerValue(headers.location)!, parsed).toString();
+        continue;
+      }
+      if (status < 200 || status >= 300) {
+        await discard(res.body);
+        const retryable = status >= 500 || RETRYABLE_STATUS.has(status);
+        const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after']) : undefined;
+        throw new FetchFailure(ErrorKind.httpStatus, `HTTP ${status} from ${current}`, retryable, {
+          url: current,
+          httpStatus: status,
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+      }
+      const lengthHeader = headerValue(headers['content-length']);
+      const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+      if (contentLength !== undefined && contentLength > maxBytes) {
+        await discard(res.body);
+        throw new FetchFailure(ErrorKind.tooLarge, `Content-Length ${contentLength} exceeds the limit of ${maxBytes} bytes`, false, {
+          url: current,
+          httpStatus: status,
+        });
+      }
+      const contentType = headerValue(headers['content-type']);
+      return {
+        url: current,
+        status,
+        body: res.body,
+        redirects,
+        ...(contentLength !== undefined ? { contentLength } : {}),
+        ...(contentType !== undefined ? { contentType } : {}),
+      };
+    }
+  }
+
+  return {
+    open,
+    async close() {
+      if (!options.dispatcher) await dispatcher.close();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { defaultHandler } from './default-handler.js';
+import type { Handler } from './handler.js';
+
+/** A manifest named a handler this build does not have. */
+export class UnknownHandlerError extends Error {
+  override readonly name = 'UnknownHandlerError';
+  constructor(
+    readonly handler: string,
+    readonly known: readonly string[],
+  ) {
+    super(`unknown handler ${JSON.stringify(handler)}; known: ${known.join(', ')}`);
+  }
+}
+
+/** Handlers by name. The API checks names against it; activities run the hooks. */
+export class HandlerRegistry {
+  private readonly byName = new Map<string, Handler>();
+
+  constructor(handlers: readonly Handler[]) {
+    for (const h of handlers) {
+      if (this.byName.has(h.name)) throw new Error(`handler ${h.name} is registered twice`);
+      this.byName.set(h.name, h);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** The handler, or UnknownHandlerError. */
+  get(name: string): Handler {
+    const h = this.byName.get(name);
+    if (!h) throw new UnknownHandlerError(name, this.names());
+    return h;
+  }
+}
+
+/** The handlers built into this binary. Add yours here and rebuild the worker (docs/handlers.md). */
+export function builtInHandlers(): HandlerRegistry {
+  return new HandlerRegistry([defaultHandler]);
+}

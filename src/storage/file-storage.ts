@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ObjectNotFoundError, StorageError } from './errors.js';
+import { assertValidKey } from './keys.js';
+import { MeasuringStream } from './measure.js';
+import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
+
+/** Folder under the root that holds in-flight bodies; renamed into place only when whole. */
+const TMP_DIR = '.fetchbox-tmp';
+/** Folder under the root that holds each object's metadata as `<key>.json`. */
+const META_DIR = '.fetchbox-meta';
+
+/**
+ * Stores objects as files under a root directory: the default for `fetchbox dev` and single-host
+ * setups. A body streams into a temporary file in the same filesystem, is fsynced, and is renamed
+ * over its key only after size and sha256 were verified, so readers never see a partial object.
+ */
+export class FileStorage implements Storage {
+  readonly url: string;
+
+  constructor(readonly root: string) {
+    this.root = path.resolve(root);
+    this.url = `file://${this.root}`;
+  }
+
+  private pathFor(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, key);
+  }
+
+  private metaPathFor(key: string): string {
+    return path.join(this.root, META_DIR, `${key}.json`);
+  }
+
+  async put(input: PutObjectInput): Promise<StoredObject> {
+    const target = this.pathFor(input.key);
+    const tmpDir = path.join(this.root, TMP_DIR);
+    const tmp = path.join(tmpDir, randomUUID());
+    const measure = new MeasuringStream(input.key, input);
+    try {
+      await Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(path.dirname(target), { recursive: true })]);
+      const body = input.body instanceof Readable ? input.body : Readable.from(input.body);
+      await pipeline(body, measure, createWriteStream(tmp));
+      const handle = await open(tmp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const sha256 = measure.sha256();
+      const metadata = { ...input.metadata, sha256, ...(input.contentType ? { 'content-type': input.contentType } : {}) };
+      const metaPath = this.metaPathFor(input.key);
+      await mkdir(path.dirname(metaPath), { recursive: true });
+      await writeFile(`${metaPath}.${path.basename(tmp)}`, JSON.stringify(metadata));
+      await rename(tmp, target);
+      await rename(`${metaPath}.${path.basename(tmp)}`, metaPath);
+      return { key: input.key, bytes: measure.bytes, sha256 };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (err instanceof Error && 'code' in err && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
+        throw new StorageError(`file storage: ${err.message}`, input.key, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async putJson(key: string, value: unknown): Promise<StoredObject> {
+    const text = JSON.stringify(value);
+    return this.put({ key, body: [Buffer.from(text)], contentType: 'application/json' });
+  }
+
+  async getJson<T>(key: string): Promise<T> {
+    try {
+      return JSON.parse(await readFile(this.pathFor(key), 'utf8')) as T;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(key);
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.pathFor(key);
+    try {
+      await stat(file);
+    } catch {
+      throw new ObjectNotFoundError(key);
+    }
+    return createReadStream(file);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    let info;
+    try {
+      info = await stat(this.pathFor(key));
+    } catch {
+      return undefined;
+    }
+    let metadata: Record<string, string> = {};
+    try {
+      metadata = JSON.parse(await readFile(this.metaPathFor(key), 'utf8')) as Record<string, string>;
+    } catch {
+      // An object written before its metadata (crash between renames) still counts as present.
+    }
+    return { key, bytes: info.size, metadata, lastModified: info.mtime };
+  }
+
+  async check(): Promise<void> {
+    const dir = path.join(this.root, TMP_DIR);
+    const probe = path.join(dir, `probe-${randomUUID()}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(probe, 'ok');
+      await rm(probe, { force: true });
+    } catch (err) {
+      throw new StorageError(`file storage at ${this.root} is not writable: ${(err as Error).message}`, undefined, {
+        cause: err,
+      });
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { searchAttributeFlags } from '../workflows/search-attributes.js';
+
+/** The project root (two levels above this file in both src/ and dist/). */
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** No Temporal CLI could be found; the message says how to get one. */
+export class TemporalCliNotFoundError extends Error {
+  override readonly name = 'TemporalCliNotFoundError';
+  constructor() {
+    super(
+      'Temporal CLI not found. Run `npm run tools` (builds it with Go into .tools/bin), ' +
+        'install it on PATH (e.g. `brew install temporal`), or set FETCHBOX_TEMPORAL_BIN to its path.',
+    );
+  }
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds a `temporal` binary: FETCHBOX_TEMPORAL_BIN, then the project's `.tools/bin` (what
+ * `npm run tools` builds), then PATH. Undefined when there is none.
+ */
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.FETCHBOX_TEMPORAL_BIN) return executable(env.FETCHBOX_TEMPORAL_BIN) ? env.FETCHBOX_TEMPORAL_BIN : undefined;
+  const cached = path.join(projectRoot, '.tools', 'bin', 'temporal');
+  if (executable(cached)) return cached;
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir, 'temporal');
+    if (dir && existsSync(candidate) && executable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** How to start a dev server. */
+export interface DevServerOptions {
+  binary: string;
+  /** SQLite file; omitted means in-memory (tests). */
+  dbFile?: string;
+  ip?: string;
+  port: number;
+  uiPort: number;
+  /** Serve the Web UI (off in tests that do not need it). */
+  ui?: boolean;
+  namespace?: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Where the server's own output goes; defaults to this process's stderr. */
+  stdio?: 'inherit' | 'ignore' | 'pipe';
+  /** How long to wait for the frontend to accept connections. */
+  startTimeoutMs?: number;
+}
+
+/** A running dev server; `stop()` ends it and waits for it to exit. */
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** True when something accepts TCP connections on host:port. */
+export function portAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Resolves once a TCP connect to host:port succeeds, or rejects after timeoutMs. */
+export async function waitForPort(host: string, port: number, timeoutMs: number, exited?: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await portAnswers(host, port)) return;
+    const why = exited?.();
+    if (why) throw new Error(why);
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts `temporal server start-dev` with FetchBox's search attributes registered, and waits
+ * until its frontend accepts connections. Used by `fetchbox dev` and by the test suite.
+ */
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(opts.uiPort),
+    '--namespace',
+    opts.namespace ?? 'default',
+    '--log-level',
+    opts.logLevel ?? 'warn',
+    ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
+    ...(opts.ui === false ? ['--headless'] : []),
+    ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
+  ];
+  for (const port of [opts.port, ...(opts.ui === false ? [] : [opts.uiPort])]) {
+    if (await portAnswers(ip, port)) {
+      throw new Error(`${ip}:${port} is already in use (another Temporal server or fetchbox dev?); stop it or choose other ports`);
+    }
+  }
+  const child = spawn(opts.binary, args, { stdio: ['ignore', opts.stdio ?? 'inherit', opts.stdio ?? 'inherit'] });
+  // A crash of this process must not leave the server running.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  let exitReason: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitReason = `temporal server exited early (code ${code}, signal ${signal}); its output above says why (a port in use: ${opts.port}, ${opts.uiPort}?)`;
+      resolve();
+    });
+  });
+  child.once('error', (err) => {
+    exitReason = `cannot run ${opts.binary}: ${err.message}`;
+  });
+  try {
+    await waitForPort(ip, opts.port, opts.startTimeoutMs ?? 60_000, () => exitReason);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address: `${ip}:${opts.port}`,
+    uiUrl: `http://${ip}:${opts.uiPort}`,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.off('exit', killChild);
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

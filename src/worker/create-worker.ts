@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { Config } from '../config/config-schema.js';
+import type { Fetcher } from '../fetch/fetcher.js';
+import type { HandlerRegistry } from '../handlers/registry.js';
+import type { Storage } from '../storage/storage.js';
+
+/** The workflows entry point next to this file: `.js` when built, `.ts` under vitest. */
+export function workflowsPath(): string {
+  for (const ext of ['js', 'ts']) {
+    const file = fileURLToPath(new URL(`../workflows/index.${ext}`, import.meta.url));
+    if (existsSync(file)) return file;
+  }
+  throw new Error('cannot find src/workflows/index.ts or dist/workflows/index.js');
+}
+
+/** What a worker is made of; the caller owns and closes the connection, storage and fetcher. */
+export interface WorkerDeps {
+  config: Config;
+  connection: NativeConnection;
+  storage: Storage;
+  fetcher: Fetcher;
+  handlers: HandlerRegistry;
+  /** A prebuilt bundle (tests build one per run); otherwise bundled from workflowsPath(). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueue?: string;
+}
+
+/** Creates a FetchBox worker: the job workflow plus the download activities. */
+export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
+  const { config } = deps;
+  return Worker.create({
+    connection: deps.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: deps.taskQueue ?? config.temporal.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: workflowsPath() }),
+    activities: createActivities({ storage: deps.storage, fetcher: deps.fetcher, handlers: deps.handlers }),
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+  });
+}
