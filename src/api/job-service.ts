@@ -93,6 +93,11 @@ export interface JobServiceDeps {
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
+  /** Bounds one Temporal call so a crawler gets a prompt 503 rather than the SDK's long retries. */
+  private withDeadline<T>(fn: () => Promise<T>, ms = this.deps.config.api.temporalTimeoutMs): Promise<T> {
+    return this.deps.client.connection.withDeadline(Date.now() + ms, fn);
+  }
+
   private policyFor(): JobPolicy {
     const { job, fetch } = this.deps.config;
     return {
@@ -170,7 +175,7 @@ export class JobService {
       submittedAt: new Date().toISOString(),
     };
     try {
-      await client.workflow.start(jobWorkflow, {
+      await this.withDeadline(() => client.workflow.start(jobWorkflow, {
         workflowId,
         taskQueue: config.temporal.taskQueue,
         args: [input],
@@ -185,7 +190,7 @@ export class JobService {
           { key: SearchAttributes.bytes, value: 0 },
         ],
         staticSummary: `${manifest.handler} job ${jobId}: ${resources.length} resource${resources.length === 1 ? '' : 's'}`,
-      });
+      }));
       return { jobId, created: true };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -201,7 +206,7 @@ export class JobService {
   /** Describes a job's workflow; 404 job_not_found when there is none. */
   async describe(jobId: string): Promise<WorkflowExecutionDescription> {
     try {
-      return await this.deps.client.workflow.getHandle(workflowIdFor(jobId)).describe();
+      return await this.withDeadline(() => this.deps.client.workflow.getHandle(workflowIdFor(jobId)).describe());
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND)) {
         throw new ApiError(404, ErrorCode.jobNotFound, `no job ${jobId}`);
@@ -229,8 +234,9 @@ export class JobService {
       case 'RUNNING':
         status = JobStatus.running;
         try {
-          const live = await this.deps.client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-            this.deps.client.workflow.getHandle(desc.workflowId).query(summaryQuery),
+          const live = await this.withDeadline(
+            () => this.deps.client.workflow.getHandle(desc.workflowId).query(summaryQuery),
+            Math.min(QUERY_DEADLINE_MS, this.deps.config.api.temporalTimeoutMs),
           );
           ({ succeeded, failed, bytes } = { succeeded: live.resources.succeeded, failed: live.resources.failed, bytes: live.bytes });
         } catch {
@@ -268,7 +274,7 @@ export class JobService {
   async resources(jobId: string, opts: { status?: ResourceStatus; from: number; limit: number }): Promise<ResourcesPage> {
     await this.describe(jobId);
     try {
-      return await this.deps.client.workflow.getHandle(workflowIdFor(jobId)).query(resourcesQuery, opts);
+      return await this.withDeadline(() => this.deps.client.workflow.getHandle(workflowIdFor(jobId)).query(resourcesQuery, opts));
     } catch (err) {
       if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
       throw err;

@@ -46,6 +46,8 @@ export const configSchema = z.object({
     port: z.coerce.number().int().min(0).max(65_535).default(3000),
     tokens: list(),
     bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    /** How long one request waits on Temporal before answering 503 temporal_unavailable. */
+    temporalTimeoutMs: ms(5_000),
   }).prefault({}),
   temporal: z.object({
     address: z.string().min(1).default('127.0.0.1:7233'),
@@ -71,7 +73,7 @@ export const configSchema = z.object({
     connectTimeoutMs: ms(10_000),
     headersTimeoutMs: ms(30_000),
     bodyIdleTimeoutMs: ms(30_000),
-    userAgent: z.string().min(1).default('FetchBox/0.1 (+https://github.com/fetchbox)'),
+    userAgent: z.string().min(1).default('FetchBox/0.1'),
   }).prefault({}),
   job: z.object({
     concurrency: z.coerce.number().int().min(1).max(1_000).default(16),

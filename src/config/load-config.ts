@@ -14,6 +14,7 @@ export const ENV_VARS = {
   FETCHBOX_API_PORT: 'api.port',
   FETCHBOX_API_TOKENS: 'api.tokens',
   FETCHBOX_API_BODY_LIMIT_BYTES: 'api.bodyLimitBytes',
+  FETCHBOX_API_TEMPORAL_TIMEOUT_MS: 'api.temporalTimeoutMs',
   TEMPORAL_ADDRESS: 'temporal.address',
   TEMPORAL_NAMESPACE: 'temporal.namespace',
   TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',

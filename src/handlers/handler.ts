@@ -35,7 +35,7 @@ export function defineHandler<H extends Handler>(handler: H): H {
 /** `<jobId>/<id>-<last path segment>`, or `<jobId>/<id>` when the URL has no file name. */
 export function defaultStorageKey(resource: ManifestResource, ctx: HandlerContext): string {
   if (resource.key !== undefined) return resource.key;
-  let name = '';
+  let name: string;
   try {
     const segments = new URL(resource.url).pathname.split('/');
     name = decodeURIComponent(segments[segments.length - 1] ?? '');

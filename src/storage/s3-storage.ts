@@ -35,7 +35,6 @@ export interface S3StorageOptions {
 function toS3Metadata(metadata: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(metadata)) {
-    // eslint-disable-next-line no-control-regex
     out[k.toLowerCase()] = /^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v);
   }
   return out;

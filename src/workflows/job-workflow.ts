@@ -85,7 +85,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobProgress>
       initialInterval: retry.initialIntervalMs,
       backoffCoefficient: retry.backoffCoefficient,
       maximumInterval: retry.maximumIntervalMs,
-      nonRetryableErrorTypes: ['http_status', 'blocked_address', 'too_large', 'invalid_url', 'handler'],
+      // No nonRetryableErrorTypes: `http_status` is permanent for 404 and retryable for 503, so
+      // the activity marks each failure nonRetryable itself.
     },
   });
 

@@ -1,0 +1,77 @@
+import { Client, Connection } from '@temporalio/client';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/api/app.js';
+import { JobService } from '../../src/api/job-service.js';
+import { builtInHandlers } from '../../src/handlers/registry.js';
+import { freePort } from '../support/ports.js';
+import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack('file');
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('API errors against the real stack', () => {
+  it('404 job_not_found for a job that does not exist', async () => {
+    for (const path of [`/jobs/${uniqueJobId('ghost')}`, `/jobs/${uniqueJobId('ghost')}/resources`]) {
+      const res = await stack.app.request(path);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: { code: 'job_not_found' } });
+    }
+  });
+
+  it('400 unknown_handler, listing the known ones', async () => {
+    const res = await stack.submit({ handler: 'nope', resources: [{ url: 'http://127.0.0.1:1/x' }] });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { code: 'unknown_handler', details: { known: ['default'] } } });
+  });
+
+  it('400 invalid_manifest for duplicate resource ids and for more resources than the limit', async () => {
+    const dup = await stack.submit({ resources: [{ url: 'http://127.0.0.1:1/a', id: 'x' }, { url: 'http://127.0.0.1:1/b', id: 'x' }] });
+    expect(dup).toMatchObject({ status: 400, body: { error: { code: 'invalid_manifest', details: [{ path: 'resources.1.id' }] } } });
+  });
+
+  it('generates a jobId when the manifest has none', async () => {
+    const res = await stack.submit({ resources: [{ url: 'http://127.0.0.1:1/unreachable' }] });
+    expect(res.status).toBe(202);
+    expect(res.body.jobId).toMatch(/^[0-9a-f-]{36}$/);
+    await stack.client.workflow.getHandle(`job-${res.body.jobId as string}`).terminate('test cleanup');
+  });
+
+  describe('with Temporal unreachable', () => {
+    // FETCHBOX_API_TEMPORAL_TIMEOUT_MS bounds the wait; the default is 5 s.
+    let connection: Connection;
+    let app: ReturnType<typeof createApp>;
+    beforeAll(async () => {
+      connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 500 });
+      const client = new Client({ connection });
+      const jobs = new JobService({ client, storage: stack.storage, handlers: builtInHandlers(), config: stack.config });
+      app = createApp({
+        jobs,
+        logger: pino({ level: 'silent' }),
+        bodyLimitBytes: 1 << 20,
+        checks: [{ name: 'temporal', check: async () => void (await client.workflowService.getSystemInfo({})) }],
+      });
+    });
+    afterAll(async () => {
+      await connection?.close();
+    });
+
+    it('answers 503 temporal_unavailable to a submit, and /readyz 503', async () => {
+      const res = await app.request('/jobs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobId: uniqueJobId('down'), resources: [{ url: 'http://127.0.0.1:1/a' }] }),
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: { code: 'temporal_unavailable' } });
+      const ready = await app.request('/readyz');
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'error', checks: { temporal: expect.stringMatching(/^error/) } });
+    });
+  });
+});

@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { portAnswers, projectRoot } from '../../src/temporal/temporal-cli.js';
+import { content, startOrigin, type Origin } from '../support/origin.js';
+import { freePort } from '../support/ports.js';
+
+// `fetchbox dev` as a user runs it: the built CLI in its own process tree, on free ports.
+describe('fetchbox dev', () => {
+  let origin: Origin;
+  let dataDir: string;
+  let child: ChildProcess;
+  let output = '';
+  let apiUrl: string;
+  let uiUrl: string;
+  let temporalPort: number;
+
+  beforeAll(async () => {
+    origin = await startOrigin();
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-dev-'));
+    const [apiPort, uiPort] = [await freePort(), await freePort()];
+    temporalPort = await freePort();
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+    child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'dev'], {
+      cwd: dataDir,
+      env: {
+        ...process.env,
+        FETCHBOX_DATA_DIR: path.join(dataDir, 'data'),
+        FETCHBOX_API_PORT: String(apiPort),
+        TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+        FETCHBOX_TEMPORAL_UI_URL: uiUrl,
+        FETCHBOX_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const deadline = Date.now() + 90_000;
+    while (!output.includes('FetchBox dev is up')) {
+      if (child.exitCode !== null) throw new Error(`fetchbox dev exited with ${child.exitCode}:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`fetchbox dev did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await origin?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('prints the API and Temporal UI addresses and serves both', async () => {
+    expect(output).toContain(`API          ${apiUrl}`);
+    expect(output).toContain(`Temporal UI  ${uiUrl}`);
+    expect((await fetch(`${apiUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${apiUrl}/readyz`);
+    expect(await ready.json()).toEqual({ status: 'ok', checks: { temporal: 'ok', storage: 'ok' } });
+    const ui = await fetch(uiUrl);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toMatch(/<html/i);
+  });
+
+  it('downloads a job into the data directory', async () => {
+    const jobId = 'dev-command-job';
+    const res = await fetch(`${apiUrl}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources: [{ url: `${origin.url}/bytes/5000/dev`, key: 'dev/file.bin' }] }),
+    });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { links: { temporalUi: string } };
+    expect(body.links.temporalUi).toBe(`${uiUrl}/namespaces/default/workflows/job-${jobId}`);
+    let summary: Record<string, any> = {};
+    for (let i = 0; i < 150 && summary.status !== 'completed'; i++) {
+      summary = (await (await fetch(`${apiUrl}/jobs/${jobId}`)).json()) as Record<string, any>;
+      if (summary.status !== 'completed') await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: 1 } });
+    const file = path.join(dataDir, 'data', 'objects', 'dev', 'file.bin');
+    expect(readFileSync(file).equals(content('dev', 5000))).toBe(true);
+    expect(existsSync(path.join(dataDir, 'data', 'temporal.sqlite'))).toBe(true);
+  });
+
+  it('stops everything on Ctrl-C', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(await portAnswers('127.0.0.1', temporalPort)).toBe(false);
+    expect(await portAnswers('127.0.0.1', Number(new URL(apiUrl).port))).toBe(false);
+  });
+});

@@ -1,0 +1,92 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
+import { readBack } from '../support/objects.js';
+import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+
+let origin: Origin;
+let stack: Stack;
+beforeAll(async () => {
+  origin = await startOrigin();
+  stack = await startStack('file', { FETCHBOX_RETRY_MAX_ATTEMPTS: '4' });
+});
+afterAll(async () => {
+  await stack?.close();
+  await origin?.close();
+});
+afterEach(() => origin.hits.clear());
+
+/** Runs a one-resource job and returns its single resource state. */
+async function runOne(path: string, extra: Record<string, unknown> = {}): Promise<{ state: Record<string, any>; summary: Record<string, any> }> {
+  const jobId = uniqueJobId('fetch');
+  const res = await stack.submit({ jobId, resources: [{ url: `${origin.url}${path}`, id: 'only', ...extra }] });
+  expect(res.status).toBe(202);
+  const summary = await stack.waitForJob(jobId);
+  const [state] = await stack.allResources(jobId);
+  return { state: state!, summary };
+}
+
+describe('fetch semantics against a misbehaving origin', () => {
+  it('fails a 404 permanently after exactly one request', async () => {
+    const { state, summary } = await runOne('/status/404/gone');
+    expect(summary.status).toBe('completed_with_failures');
+    expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'http_status', httpStatus: 404 } });
+    expect(origin.hits.get('/status/404/gone')).toBe(1);
+    expect(await stack.storage.head(state.key)).toBeUndefined();
+  });
+
+  it('retries a 503 with Retry-After and then succeeds', async () => {
+    const path = '/flaky/2/503/1000/retry-after';
+    const started = Date.now();
+    const { state } = await runOne(`${path}?retryAfter=1`);
+    expect(state).toMatchObject({ status: 'succeeded', attempts: 3, bytes: 1000, sha256: contentSha256('retry-after', 1000) });
+    expect(origin.hits.get(path)).toBe(3);
+    // Two waits of Retry-After: 1 s each (the configured backoff here is only 100 ms).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('retries a 429 without Retry-After on the configured backoff', async () => {
+    const { state } = await runOne('/flaky/1/429/10/ratelimited');
+    expect(state).toMatchObject({ status: 'succeeded', attempts: 2 });
+  });
+
+  it('gives up on a persistent 500 after the configured attempts: retries_exhausted', async () => {
+    const { state } = await runOne('/status/500/down');
+    expect(state).toMatchObject({ status: 'failed', attempts: 4, error: { kind: 'retries_exhausted', httpStatus: 500 } });
+    expect(origin.hits.get('/status/500/down')).toBe(4);
+  });
+
+  it('retries a body shorter than its Content-Length and stores only the whole body', async () => {
+    const path = '/truncate/2/200000/short';
+    const { state } = await runOne(path);
+    expect(state).toMatchObject({ status: 'succeeded', attempts: 3, bytes: 200_000 });
+    expect(origin.hits.get(path)).toBe(3);
+    expect(await readBack(stack.storage, state.key)).toEqual({ sha256: contentSha256('short', 200_000), bytes: 200_000 });
+  });
+
+  it('records truncated when every attempt is cut short, and stores nothing', async () => {
+    const { state } = await runOne('/truncate/100/100000/always-short');
+    expect(state).toMatchObject({ status: 'failed', attempts: 4, error: { kind: 'truncated' } });
+    expect(await stack.storage.head(state.key)).toBeUndefined();
+  });
+
+  it('follows redirects up to the limit', async () => {
+    const { state } = await runOne('/redirect/5/hops');
+    expect(state).toMatchObject({ status: 'succeeded', bytes: 16, sha256: contentSha256('hops', 16) });
+  });
+
+  it('fails a redirect loop without retrying it', async () => {
+    const { state } = await runOne('/loop/forever');
+    expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'http_status' } });
+    expect(state.error.message).toMatch(/more than 5 redirects/);
+    expect(origin.hits.get('/loop/forever')).toBe(6);
+  });
+
+  it('sends the manifest headers to the origin', async () => {
+    const { state } = await runOne('/headers/h', { headers: { Referer: 'https://example.com/', 'X-Crawl': 'yes' } });
+    expect(state.status).toBe('succeeded');
+    const seen = origin.lastHeaders.get('/headers/h')!;
+    expect(seen.referer).toBe('https://example.com/');
+    expect(seen['x-crawl']).toBe('yes');
+    expect(seen['user-agent']).toMatch(/^FetchBox\//);
+  });
+});

@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { waitForPort } from '../../src/temporal/temporal-cli.js';
+import { freePort } from './ports.js';
+
+/** How tests reach the MinIO server of this run. */
+export interface MinioInfo {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  region: string;
+}
+
+/** A running MinIO server with a fresh data dir and bucket; `stop()` kills it and removes the dir. */
+export interface RunningMinio extends MinioInfo {
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts MinIO on a free loopback port (console on another), and creates `bucket`. */
+export async function startMinio(binary: string, bucket = 'fetchbox-test'): Promise<RunningMinio> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-minio-'));
+  const port = await freePort();
+  const consolePort = await freePort();
+  const accessKeyId = 'fetchbox-test';
+  const secretAccessKey = 'fetchbox-test-secret';
+  const child = spawn(binary, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      MINIO_ROOT_USER: accessKeyId,
+      MINIO_ROOT_PASSWORD: secretAccessKey,
+      MINIO_BROWSER: 'off',
+      MINIO_UPDATE: 'off',
+      MINIO_CI_CD: '1',
+    },
+  });
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  let exitReason: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code) => {
+      exitReason = `minio exited early with code ${code}`;
+      resolve();
+    }),
+  );
+  await waitForPort('127.0.0.1', port, 60_000, () => exitReason);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+  // The port opens a little before MinIO serves requests: retry bucket creation briefly.
+  for (let i = 0; ; i++) {
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  client.destroy();
+  return {
+    endpoint,
+    accessKeyId,
+    secretAccessKey,
+    bucket,
+    region: 'us-east-1',
+    process: child,
+    async stop() {
+      process.off('exit', killChild);
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Deterministic bytes for a (seed, size) pair, generated block by block without buffering. */
+export function* contentBlocks(seed: string, size: number, blockSize = 64 * 1024): Generator<Buffer> {
+  let produced = 0;
+  for (let block = 0; produced < size; block++) {
+    const digest = createHash('sha256').update(`${seed}:${block}`).digest();
+    const n = Math.min(blockSize, size - produced);
+    const chunk = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i += digest.length) digest.copy(chunk, i, 0, Math.min(digest.length, n - i));
+    produced += n;
+    yield chunk;
+  }
+}
+
+/** The whole deterministic body (for small sizes in assertions). */
+export function content(seed: string, size: number): Buffer {
+  return Buffer.concat([...contentBlocks(seed, size)]);
+}
+
+/** sha256 of the deterministic body. */
+export function contentSha256(seed: string, size: number): string {
+  const hash = createHash('sha256');
+  for (const block of contentBlocks(seed, size)) hash.update(block);
+  return hash.digest('hex');
+}
+
+/** A loopback HTTP origin with misbehaviours chosen by path; counts requests per path. */
+export interface Origin {
+  url: string;
+  /** Requests seen per path (without query). */
+  hits: Map<string, number>;
+  /** Request headers of the last request per path. */
+  lastHeaders: Map<string, IncomingMessage['headers']>;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, seed: string, size: number, extraHeaders: Record<string, string> = {}): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size), ...extraHeaders });
+  const blocks = contentBlocks(seed, size);
+  const pump = () => {
+    for (;;) {
+      const next = blocks.next();
+      if (next.done) return void res.end();
+      if (!res.write(next.value)) return void res.once('drain', pump);
+    }
+  };
+  pump();
+}
+
+/**
+ * Starts the origin. Paths:
+ * - `/bytes/<size>/<seed>`: deterministic body of that size
+ * - `/status/<code>/<name>`: that status, empty body
+ * - `/flaky/<failures>/<status>/<size>/<name>?retryAfter=<v>`: fails `failures` times with
+ *   `status` (and Retry-After when given), then serves the body
+ * - `/truncate/<failures>/<size>/<name>`: the first `failures` responses announce `size` bytes
+ *   and close the socket after half, then serves the whole body
+ * - `/redirect/<n>/<name>`: redirects n times, then serves 16 bytes; `/loop/<name>` redirects forever
+ * - `/headers/<name>`: serves the request headers as JSON
+ */
+export async function startOrigin(): Promise<Origin> {
+  const hits = new Map<string, number>();
+  const lastHeaders = new Map<string, IncomingMessage['headers']>();
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://origin');
+    const count = (hits.get(url.pathname) ?? 0) + 1;
+    hits.set(url.pathname, count);
+    lastHeaders.set(url.pathname, req.headers);
+    const parts = url.pathname.split('/').filter(Boolean);
+    const [kind] = parts;
+    switch (kind) {
+      case 'bytes':
+        return send(res, parts[2] ?? 'seed', Number(parts[1]));
+      case 'status':
+        res.writeHead(Number(parts[1]), { 'content-length': '0' });
+        return void res.end();
+      case 'flaky': {
+        const [, failures, status, size, name] = parts;
+        if (count <= Number(failures)) {
+          const retryAfter = url.searchParams.get('retryAfter');
+          res.writeHead(Number(status), { 'content-length': '0', ...(retryAfter !== null ? { 'retry-after': retryAfter } : {}) });
+          return void res.end();
+        }
+        return send(res, name ?? 'flaky', Number(size));
+      }
+      case 'truncate': {
+        const [, failures, size, name] = parts;
+        if (count <= Number(failures)) {
+          const total = Number(size);
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+          res.write(content(name ?? 'truncate', total).subarray(0, Math.floor(total / 2)));
+          setTimeout(() => res.socket?.destroy(), 20);
+          return;
+        }
+        return send(res, name ?? 'truncate', Number(size));
+      }
+      case 'redirect': {
+        const n = Number(parts[1]);
+        if (n > 0) {
+          res.writeHead(302, { location: `/redirect/${n - 1}/${parts[2]}`, 'content-length': '0' });
+          return void res.end();
+        }
+        return send(res, parts[2] ?? 'redirect', 16);
+      }
+      case 'loop':
+        res.writeHead(302, { location: url.pathname, 'content-length': '0' });
+        return void res.end();
+      case 'headers': {
+        const body = Buffer.from(JSON.stringify(req.headers));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+        return void res.end(body);
+      }
+      default:
+        res.writeHead(404, { 'content-length': '0' });
+        res.end();
+    }
+  });
+  server.keepAliveTimeout = 1_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    lastHeaders,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,52 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+
+describe('loadConfig', () => {
+  it('has the contract defaults with no environment at all', () => {
+    const config = loadConfig({});
+    expect(config.api).toMatchObject({ host: '127.0.0.1', port: 3000, tokens: [] });
+    expect(config.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'fetchbox' });
+    expect(config.storage.url).toBe('file://data/objects');
+    expect(config.dataDir).toBe('./data');
+    expect(config.fetch.maxRedirects).toBe(5);
+    expect(config.limits.maxResourcesPerJob).toBe(100_000);
+  });
+
+  it('reads environment variables, lists split on commas', () => {
+    const config = loadConfig({
+      FETCHBOX_API_PORT: '8080',
+      FETCHBOX_FETCH_ALLOW_CIDRS: '10.0.0.0/8, 192.168.1.0/24',
+      FETCHBOX_S3_FORCE_PATH_STYLE: 'true',
+      FETCHBOX_DATA_DIR: '/var/lib/fetchbox',
+      TEMPORAL_NAMESPACE: 'crawl',
+    });
+    expect(config.api.port).toBe(8080);
+    expect(config.fetch.allowCidrs).toEqual(['10.0.0.0/8', '192.168.1.0/24']);
+    expect(config.storage.s3.forcePathStyle).toBe(true);
+    expect(config.storage.url).toBe('file:///var/lib/fetchbox/objects');
+    expect(config.temporal.namespace).toBe('crawl');
+  });
+
+  it('merges the environment over a YAML file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
+    const file = path.join(dir, 'fetchbox.yaml');
+    await writeFile(file, 'api:\n  port: 4000\n  host: 127.0.0.2\njob:\n  concurrency: 3\n');
+    const config = loadConfig({ FETCHBOX_CONFIG: file, FETCHBOX_API_PORT: '5000' });
+    expect(config.api.port).toBe(5000);
+    expect(config.api.host).toBe('127.0.0.2');
+    expect(config.job.concurrency).toBe(3);
+  });
+
+  it('names the setting and its variable when a value is invalid', () => {
+    expect(() => loadConfig({ FETCHBOX_API_PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => loadConfig({ FETCHBOX_API_PORT: 'eighty' })).toThrow(/api\.port \(FETCHBOX_API_PORT\)/);
+    expect(() => loadConfig({ FETCHBOX_LOG_LEVEL: 'loud' })).toThrow(/FETCHBOX_LOG_LEVEL/);
+  });
+
+  it('says which file it could not read', () => {
+    expect(() => loadConfig({ FETCHBOX_CONFIG: '/nonexistent/fetchbox.yaml' })).toThrow(/FETCHBOX_CONFIG: cannot read \/nonexistent/);
+  });
+});

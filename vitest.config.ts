@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` (no servers, fast) and `integration` (real Temporal dev server, MinIO and
+// loopback origins, started once per run by test/support/global-setup.ts).
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    // The machines run Node 20; the SDK's notice about its future Node 22 floor is noise here.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Two cores: one file at a time keeps timings honest and the machine responsive.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
