@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "bootstrap: installing npm dependencies (npm ci)..." >&2
-  npm ci --no-audit --no-fund >&2
+  # `npm install`, not `npm ci`: the lockfile cannot list platform packages that a registry mirror
+  # does not serve (e.g. @swc/core's darwin/win32 builds), and `npm ci` refuses such a lockfile.
+  # With a lockfile present, `npm install` still installs exactly the locked versions.
+  echo "bootstrap: installing npm dependencies..." >&2
+  npm install --no-audit --no-fund >&2
 fi
 bash scripts/tools.sh >/dev/null
