@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { classifyNetworkError, type Fetcher } from '../fetch/fetcher.js';
 import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
@@ -12,13 +13,18 @@ import type {
   DownloadResult,
   DownloadTask,
   ManifestResource,
+  PageResult,
+  ResourceState,
 } from '../workflows/job-types.js';
+import { pageWorkflowId } from '../workflows/job-types.js';
 
 /** What the activities need; built once per worker process. */
 export interface ActivityDeps {
   storage: Storage;
   fetcher: Fetcher;
   handlers: HandlerRegistry;
+  /** Reads earlier rounds' page results (the ledger) when a retry round starts. */
+  client: Client;
 }
 
 /** Heartbeats at most this often while a body streams, whatever the chunk rate. */
@@ -67,7 +73,7 @@ function toFailure(err: unknown, url: string, bytesSoFar: number, expected: numb
  * Builds the activities with their dependencies (samples-typescript style), so tests can pass
  * real or stand-in storage and fetchers. Each returned function is registered by name.
  */
-export function createActivities({ storage, fetcher, handlers }: ActivityDeps) {
+export function createActivities({ storage, fetcher, handlers, client }: ActivityDeps) {
   async function runHook<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
     try {
       return await fn();
@@ -75,6 +81,19 @@ export function createActivities({ storage, fetcher, handlers }: ActivityDeps) {
       const message = err instanceof Error ? err.message : String(err);
       throw fail(ErrorKind.handler, `handler ${what} failed: ${message}`, false);
     }
+  }
+
+  async function toTasks(input: { jobId: string; handler: string }, resources: ManifestResource[]): Promise<DownloadTask[]> {
+    const handler = handlers.get(input.handler);
+    const ctx: HandlerContext = { jobId: input.jobId, handler: input.handler };
+    if (handler.expand) {
+      const expand = handler.expand.bind(handler);
+      return runHook('expand', () => expand(resources, ctx));
+    }
+    const keyFor = handler.storageKey ? handler.storageKey.bind(handler) : defaultStorageKey;
+    return runHook('storageKey', () =>
+      resources.map((r) => ({ id: r.id, url: r.url, key: keyFor(r, ctx), ...(r.headers ? { headers: r.headers } : {}) })),
+    );
   }
 
   return {
@@ -88,21 +107,35 @@ export function createActivities({ storage, fetcher, handlers }: ActivityDeps) {
     },
 
     /** Reads one staged page and lets the job's handler turn it into download tasks. */
-    async loadPage(input: { jobId: string; handler: string; pageKey: string }): Promise<DownloadTask[]> {
+    async loadPage(input: { jobId: string; handler: string; pageKey: string }): Promise<{ tasks: DownloadTask[]; pageResources: number }> {
       const resources = await storage.getJson<ManifestResource[]>(input.pageKey);
-      const handler = handlers.get(input.handler);
-      const ctx: HandlerContext = { jobId: input.jobId, handler: input.handler };
-      const keyFor = (r: ManifestResource) => (handler.storageKey ? handler.storageKey(r, ctx) : defaultStorageKey(r, ctx));
-      if (handler.expand) {
-        const expand = handler.expand.bind(handler);
-        return runHook('expand', () => expand(resources, ctx));
+      return { tasks: await toTasks(input, resources), pageResources: resources.length };
+    },
+
+    /**
+     * The tasks of a page that are still failed after every earlier round, read from those rounds'
+     * results in Temporal (the ledger) and joined with the staged page for their headers.
+     */
+    async failedTasks(input: { jobId: string; handler: string; page: number; pageKey: string; round: number }): Promise<DownloadTask[]> {
+      const latest = new Map<string, ResourceState>();
+      for (let round = 0; round < input.round; round++) {
+        let result: PageResult;
+        try {
+          result = (await client.workflow.getHandle(pageWorkflowId(input.jobId, input.page, round)).result()) as PageResult;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) continue; // this page had no failures in that round
+          throw err;
+        }
+        for (const state of result.states) latest.set(state.id, state);
       }
-      return resources.map((r) => ({
-        id: r.id,
-        url: r.url,
-        key: keyFor(r),
-        ...(r.headers ? { headers: r.headers } : {}),
-      }));
+      const failed = [...latest.values()].filter((s) => s.status === 'failed');
+      if (failed.length === 0) return [];
+      const resources = await storage.getJson<ManifestResource[]>(input.pageKey);
+      const byId = new Map(resources.map((r) => [r.id, r]));
+      return failed.map((s) => {
+        const headers = byId.get(s.id)?.headers;
+        return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}) };
+      });
     },
 
     /**

@@ -7,6 +7,8 @@ export const ErrorCode = {
   unknownHandler: 'unknown_handler',
   jobConflict: 'job_conflict',
   jobNotFound: 'job_not_found',
+  jobNotRunning: 'job_not_running',
+  jobNotRetryable: 'job_not_retryable',
   notFound: 'not_found',
   payloadTooLarge: 'payload_too_large',
   unsupportedMediaType: 'unsupported_media_type',

@@ -7,19 +7,29 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import type { Config } from '../config/config-schema.js';
+import { defaultStorageKey } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
-import type { Storage } from '../storage/storage.js';
 import { StorageError } from '../storage/errors.js';
-import { jobWorkflow, resourcesQuery, summaryQuery } from '../workflows/job-workflow.js';
+import type { Storage } from '../storage/storage.js';
+import { jobWorkflow, retrySignal, summaryQuery } from '../workflows/job-workflow.js';
 import {
   JobStatus,
+  ResourceStatus,
+  jobWorkflowId,
+  pageKey,
+  pageWorkflowId,
+  type JobMemo,
   type JobPolicy,
+  type JobProgress,
+  type JobResult,
   type JobWorkflowInput,
   type ManifestResource,
-  type ResourcesPage,
-  type ResourceStatus,
+  type PageProgress,
+  type PageResult,
+  type ResourceState,
   type StagedManifest,
 } from '../workflows/job-types.js';
+import { pageStatesQuery, pageSummaryQuery } from '../workflows/page-workflow.js';
 import { SearchAttributes } from '../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from './api-error.js';
 import type { Manifest } from './schemas.js';
@@ -27,13 +37,14 @@ import type { Manifest } from './schemas.js';
 /** gRPC status codes the service reacts to (numeric, as @grpc/grpc-js defines them). */
 const grpcStatus = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
 
-/** The workflow id of a job: business-meaningful, so operators find it in the UI by jobId. */
-export function workflowIdFor(jobId: string): string {
-  return `job-${jobId}`;
-}
-
 /** How long the API waits for a live answer from a running job before using search attributes. */
 const QUERY_DEADLINE_MS = 3_000;
+/** A staged page closes at this many bytes of JSON even when it has fewer than pageSize resources. */
+const MAX_PAGE_BYTES = 1024 * 1024;
+/** Pages written to storage at once while staging a manifest. */
+const STAGING_CONCURRENCY = 8;
+/** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */
+const MAX_PAGES_PER_LISTING = 10;
 
 /** JSON with object keys sorted, so the same manifest always hashes the same. */
 function canonicalJson(value: unknown): string {
@@ -47,6 +58,15 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
 /** True for errors that mean Temporal could not be reached (as opposed to a refusal). */
 export function isTemporalUnavailable(err: unknown): boolean {
   if (isGrpcServiceError(err)) {
@@ -57,8 +77,31 @@ export function isTemporalUnavailable(err: unknown): boolean {
   return err instanceof Error && /ECONNREFUSED|UNAVAILABLE|Failed to connect|connection/i.test(err.message);
 }
 
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND);
+}
+
 function temporalUnavailable(err: unknown): ApiError {
   return new ApiError(503, ErrorCode.temporalUnavailable, `Temporal is unavailable; retry later (${(err as Error).message})`);
+}
+
+/** Splits resources into pages of at most `pageSize` resources and about MAX_PAGE_BYTES of JSON. */
+export function paginate(resources: readonly ManifestResource[], pageSize: number): ManifestResource[][] {
+  const pages: ManifestResource[][] = [];
+  let current: ManifestResource[] = [];
+  let bytes = 2;
+  for (const r of resources) {
+    const size = JSON.stringify(r).length + 1;
+    if (current.length > 0 && (current.length >= pageSize || bytes + size > MAX_PAGE_BYTES)) {
+      pages.push(current);
+      current = [];
+      bytes = 2;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) pages.push(current);
+  return pages;
 }
 
 /** The answer to a submit: whether a new job started, and its id. */
@@ -78,6 +121,12 @@ export interface JobSummary {
   closedAt?: string;
 }
 
+/** A page of resource states; `next` is the opaque cursor of the following page, if any. */
+export interface ResourceListing {
+  items: ResourceState[];
+  next: string | null;
+}
+
 /** What the job service needs. */
 export interface JobServiceDeps {
   client: Client;
@@ -88,20 +137,27 @@ export interface JobServiceDeps {
 
 /**
  * The API's view of jobs: submits manifests as workflows (idempotent by jobId, fingerprinted by
- * a manifest hash kept in the workflow memo) and reads job state back from Temporal only.
+ * a manifest hash kept in the workflow memo) and reads job state back from Temporal only: search
+ * attributes and queries for summaries, page workflows' results for per-resource states.
  */
 export class JobService {
   constructor(private readonly deps: JobServiceDeps) {}
 
   /** Bounds one Temporal call so a crawler gets a prompt 503 rather than the SDK's long retries. */
-  private withDeadline<T>(fn: () => Promise<T>, ms = this.deps.config.api.temporalTimeoutMs): Promise<T> {
-    return this.deps.client.connection.withDeadline(Date.now() + ms, fn);
+  private async temporal<T>(fn: () => Promise<T>, ms = this.deps.config.api.temporalTimeoutMs): Promise<T> {
+    try {
+      return await this.deps.client.connection.withDeadline(Date.now() + ms, fn);
+    } catch (err) {
+      if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
+      throw err;
+    }
   }
 
-  private policyFor(): JobPolicy {
+  private policy(): JobPolicy {
     const { job, fetch } = this.deps.config;
     return {
       concurrency: job.concurrency,
+      pageParallelism: job.pageParallelism,
       retry: { ...job.retry },
       attemptTimeoutMs: job.attemptTimeoutMs,
       heartbeatTimeoutMs: job.heartbeatTimeoutMs,
@@ -131,159 +187,286 @@ export class JobService {
       seen.add(id);
       return { id, url: r.url, ...(r.key !== undefined ? { key: r.key } : {}), ...(r.headers ? { headers: r.headers } : {}) };
     });
-    if (problems.length > 0) throw new ApiError(400, ErrorCode.invalidManifest, 'resource ids must be unique', problems);
+    if (problems.length > 0) throw new ApiError(400, ErrorCode.invalidManifest, 'resource ids must be unique', problems.slice(0, 100));
 
     const jobId = manifest.jobId ?? randomUUID();
     const hash = createHash('sha256')
       .update(canonicalJson({ handler: manifest.handler, metadata: manifest.metadata ?? null, resources }))
       .digest('hex');
-    const workflowId = workflowIdFor(jobId);
 
-    // Staged under the manifest's hash: a conflicting submit can never overwrite another's pages.
+    // Staged under the manifest's hash: a conflicting submit can never overwrite another's pages,
+    // and an identical one rewrites identical bytes.
     const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
-    const pageSize = config.job.pageSize;
-    const pageKeys: string[] = [];
+    const pages = paginate(resources, config.job.pageSize);
     try {
-      const writes: Promise<unknown>[] = [];
-      for (let start = 0, page = 0; start < resources.length; start += pageSize, page++) {
-        const key = `${prefix}/pages/${String(page).padStart(6, '0')}.json`;
-        pageKeys.push(key);
-        writes.push(storage.putJson(key, resources.slice(start, start + pageSize)));
-      }
-      writes.push(
-        storage.putJson(`${prefix}/manifest.json`, {
-          jobId,
-          handler: manifest.handler,
-          metadata: manifest.metadata ?? {},
-          resources: { total: resources.length, pages: pageKeys },
-          manifestHash: hash,
-        }),
+      await mapLimit(
+        pages.map((items, page) => ({ items, page })),
+        STAGING_CONCURRENCY,
+        ({ items, page }) => storage.putJson(pageKey(prefix, page), items),
       );
-      await Promise.all(writes);
+      await storage.putJson(`${prefix}/manifest.json`, {
+        jobId,
+        handler: manifest.handler,
+        metadata: manifest.metadata ?? {},
+        resources: { total: resources.length, pages: pages.length },
+        manifestHash: hash,
+      });
     } catch (err) {
       if (err instanceof StorageError) {
         throw new ApiError(503, ErrorCode.storageUnavailable, `storage is unavailable; retry later (${err.message})`);
       }
       throw err;
     }
-    const staged: StagedManifest = { hash, manifestKey: `${prefix}/manifest.json`, pageKeys, total: resources.length };
-    const input: JobWorkflowInput = {
-      jobId,
-      handler: manifest.handler,
-      manifest: staged,
-      policy: this.policyFor(),
-      submittedAt: new Date().toISOString(),
-    };
+    const submittedAt = new Date().toISOString();
+    const staged: StagedManifest = { hash, prefix, manifestKey: `${prefix}/manifest.json`, pageCount: pages.length, total: resources.length };
+    const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy: this.policy(), submittedAt };
+    const memo: JobMemo = { manifestHash: hash, manifestPrefix: prefix, pageCount: pages.length, startedAt: submittedAt };
     try {
-      await this.withDeadline(() => client.workflow.start(jobWorkflow, {
-        workflowId,
-        taskQueue: config.temporal.taskQueue,
-        args: [input],
-        memo: { manifestHash: hash },
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SearchAttributes.handler, value: manifest.handler },
-          { key: SearchAttributes.status, value: JobStatus.running },
-          { key: SearchAttributes.total, value: resources.length },
-          { key: SearchAttributes.succeeded, value: 0 },
-          { key: SearchAttributes.failed, value: 0 },
-          { key: SearchAttributes.bytes, value: 0 },
-        ],
-        staticSummary: `${manifest.handler} job ${jobId}: ${resources.length} resource${resources.length === 1 ? '' : 's'}`,
-      }));
+      await this.temporal(() =>
+        client.workflow.start(jobWorkflow, {
+          workflowId: jobWorkflowId(jobId),
+          taskQueue: config.temporal.taskQueue,
+          args: [input],
+          memo: { ...memo },
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: SearchAttributes.handler, value: manifest.handler },
+            { key: SearchAttributes.status, value: JobStatus.running },
+            { key: SearchAttributes.total, value: resources.length },
+            { key: SearchAttributes.succeeded, value: 0 },
+            { key: SearchAttributes.failed, value: 0 },
+            { key: SearchAttributes.bytes, value: 0 },
+          ],
+          staticSummary: `${manifest.handler} job ${jobId}: ${resources.length} resource${resources.length === 1 ? '' : 's'} in ${pages.length} page${pages.length === 1 ? '' : 's'}`,
+        }),
+      );
       return { jobId, created: true };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         const existing = await this.describe(jobId);
-        if (existing.memo?.manifestHash === hash) return { jobId, created: false };
+        if ((existing.memo as Partial<JobMemo> | undefined)?.manifestHash === hash) return { jobId, created: false };
         throw new ApiError(409, ErrorCode.jobConflict, `job ${jobId} exists with a different manifest`, { jobId });
       }
-      if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
       throw err;
     }
   }
 
-  /** Describes a job's workflow; 404 job_not_found when there is none. */
+  /** Describes a job's workflow (its latest run); 404 job_not_found when there is none. */
   async describe(jobId: string): Promise<WorkflowExecutionDescription> {
     try {
-      return await this.withDeadline(() => this.deps.client.workflow.getHandle(workflowIdFor(jobId)).describe());
+      return await this.temporal(() => this.deps.client.workflow.getHandle(jobWorkflowId(jobId)).describe());
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND)) {
-        throw new ApiError(404, ErrorCode.jobNotFound, `no job ${jobId}`);
-      }
-      if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
+      if (isNotFound(err)) throw new ApiError(404, ErrorCode.jobNotFound, `no job ${jobId}`);
       throw err;
+    }
+  }
+
+  /** The contract's status for a described job workflow. */
+  private statusOf(desc: WorkflowExecutionDescription): JobStatus {
+    switch (desc.status.name) {
+      case 'RUNNING':
+      case 'CONTINUED_AS_NEW':
+        return JobStatus.running;
+      case 'COMPLETED': {
+        const recorded = desc.typedSearchAttributes.get(SearchAttributes.status) as JobStatus | undefined;
+        if (recorded === JobStatus.completed || recorded === JobStatus.completedWithFailures) return recorded;
+        return (desc.typedSearchAttributes.get(SearchAttributes.failed) ?? 0) > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
+      }
+      case 'CANCELLED':
+        return JobStatus.canceled;
+      case 'TERMINATED':
+        return JobStatus.terminated;
+      case 'TIMED_OUT':
+        return JobStatus.timedOut;
+      default:
+        return JobStatus.failed;
+    }
+  }
+
+  /** Live counts of a running job: the job's own counts plus those of its running pages. */
+  private async liveProgress(jobId: string): Promise<JobProgress | undefined> {
+    const { client } = this.deps;
+    const deadline = Math.min(QUERY_DEADLINE_MS, this.deps.config.api.temporalTimeoutMs);
+    try {
+      const live = await this.temporal(() => client.workflow.getHandle(jobWorkflowId(jobId)).query(summaryQuery), deadline);
+      const pages = await Promise.all(
+        live.runningPages.map(({ page, round }) =>
+          this.temporal(() => client.workflow.getHandle(pageWorkflowId(jobId, page, round)).query(pageSummaryQuery), deadline).catch(
+            () => undefined as PageProgress | undefined,
+          ),
+        ),
+      );
+      for (const p of pages) {
+        if (!p) continue;
+        live.resources.succeeded += p.succeeded;
+        live.bytes += p.bytes;
+        if (p.round === 0) live.resources.failed += p.failed;
+        else live.resources.failed -= p.succeeded;
+      }
+      live.resources.pending = Math.max(live.resources.total - live.resources.succeeded - live.resources.failed, 0);
+      return live;
+    } catch {
+      return undefined; // no worker answered in time: the published counts are still true, only older
     }
   }
 
   /**
    * The job summary. Closed jobs are answered from search attributes (one describe call, no
-   * worker needed); running jobs from the workflow's live `summary` query, falling back to
-   * search attributes when no worker answers in time.
+   * worker needed); running jobs from the workflow's live queries, falling back to search
+   * attributes when no worker answers in time.
    */
   async summary(jobId: string): Promise<JobSummary> {
     const desc = await this.describe(jobId);
     const sa = desc.typedSearchAttributes;
-    const total = sa.get(SearchAttributes.total) ?? 0;
+    const memo = (desc.memo ?? {}) as Partial<JobMemo>;
+    const status = this.statusOf(desc);
+    let total = sa.get(SearchAttributes.total) ?? 0;
     let succeeded = sa.get(SearchAttributes.succeeded) ?? 0;
     let failed = sa.get(SearchAttributes.failed) ?? 0;
     let bytes = sa.get(SearchAttributes.bytes) ?? 0;
-    const handler = sa.get(SearchAttributes.handler) ?? 'default';
-    let status: JobStatus;
-    switch (desc.status.name) {
-      case 'RUNNING':
-        status = JobStatus.running;
-        try {
-          const live = await this.withDeadline(
-            () => this.deps.client.workflow.getHandle(desc.workflowId).query(summaryQuery),
-            Math.min(QUERY_DEADLINE_MS, this.deps.config.api.temporalTimeoutMs),
-          );
-          ({ succeeded, failed, bytes } = { succeeded: live.resources.succeeded, failed: live.resources.failed, bytes: live.bytes });
-        } catch {
-          // No worker answered: the last published counts are still true, only older.
-        }
-        break;
-      case 'COMPLETED':
-        status = (sa.get(SearchAttributes.status) as JobStatus | undefined) ?? JobStatus.completed;
-        if (status === JobStatus.running) status = failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
-        break;
-      case 'CANCELLED':
-        status = JobStatus.canceled;
-        break;
-      case 'TERMINATED':
-        status = JobStatus.terminated;
-        break;
-      case 'TIMED_OUT':
-        status = JobStatus.timedOut;
-        break;
-      default:
-        status = JobStatus.failed;
+    if (status === JobStatus.running) {
+      const live = await this.liveProgress(jobId);
+      if (live) {
+        ({ total, succeeded, failed } = live.resources);
+        bytes = live.bytes;
+      }
     }
     return {
       jobId,
-      handler,
+      handler: sa.get(SearchAttributes.handler) ?? 'default',
       status,
       resources: { total, succeeded, failed, pending: Math.max(total - succeeded - failed, 0) },
       bytes,
-      startedAt: desc.startTime.toISOString(),
-      ...(desc.closeTime ? { closedAt: desc.closeTime.toISOString() } : {}),
+      startedAt: memo.startedAt ?? desc.startTime.toISOString(),
+      ...(desc.closeTime && status !== JobStatus.running ? { closedAt: desc.closeTime.toISOString() } : {}),
     };
   }
 
-  /** A page of per-resource states from the job's `resources` query. */
-  async resources(jobId: string, opts: { status?: ResourceStatus; from: number; limit: number }): Promise<ResourcesPage> {
-    await this.describe(jobId);
+  /** States of one page workflow run: its result when closed, a live query when running. */
+  private async pageRunStates(jobId: string, page: number, round: number): Promise<ResourceState[] | undefined> {
+    const handle = this.deps.client.workflow.getHandle(pageWorkflowId(jobId, page, round));
+    let desc: WorkflowExecutionDescription;
     try {
-      return await this.withDeadline(() => this.deps.client.workflow.getHandle(workflowIdFor(jobId)).query(resourcesQuery, opts));
+      desc = await this.temporal(() => handle.describe());
     } catch (err) {
-      if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
+      if (isNotFound(err)) return undefined;
       throw err;
     }
+    if (desc.status.name === 'COMPLETED') return ((await this.temporal(() => handle.result())) as PageResult).states;
+    if (desc.status.name === 'RUNNING') return this.temporal(() => handle.query(pageStatesQuery)).catch(() => undefined);
+    return undefined;
+  }
+
+  /** Every resource of one page in its latest state: later rounds override, attempts add up. */
+  private async pageStates(jobId: string, handler: string, prefix: string, page: number, rounds: number): Promise<ResourceState[]> {
+    let base = await this.pageRunStates(jobId, page, 0);
+    if (!base) {
+      const resources = await this.deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page));
+      const h = this.deps.handlers.has(handler) ? this.deps.handlers.get(handler) : undefined;
+      const ctx = { jobId, handler };
+      base = resources.map((r) => ({
+        id: r.id,
+        url: r.url,
+        key: h?.storageKey ? h.storageKey(r, ctx) : defaultStorageKey(r, ctx),
+        status: ResourceStatus.pending,
+        attempts: 0,
+      }));
+    }
+    if (rounds === 0) return base;
+    const index = new Map(base.map((s, i) => [s.id, i]));
+    const merged = [...base];
+    for (let round = 1; round <= rounds; round++) {
+      const states = await this.pageRunStates(jobId, page, round);
+      for (const s of states ?? []) {
+        const i = index.get(s.id);
+        if (i === undefined || s.status === ResourceStatus.pending) continue;
+        merged[i] = { ...s, attempts: merged[i]!.attempts + s.attempts };
+      }
+    }
+    return merged;
+  }
+
+  /**
+   * A page of per-resource states in manifest order, optionally filtered by status. The cursor
+   * is `<page>.<offset>`; a call reads at most MAX_PAGES_PER_LISTING pages, so a sparse filter
+   * may return fewer than `limit` items with a cursor to continue.
+   */
+  async resources(jobId: string, opts: { status?: ResourceStatus; cursor?: string; limit: number }): Promise<ResourceListing> {
+    const desc = await this.describe(jobId);
+    const memo = (desc.memo ?? {}) as Partial<JobMemo>;
+    const handler = desc.typedSearchAttributes.get(SearchAttributes.handler) ?? 'default';
+    if (memo.manifestPrefix === undefined || memo.pageCount === undefined) {
+      throw new ApiError(404, ErrorCode.jobNotFound, `job ${jobId} has no FetchBox manifest`);
+    }
+    let [page, offset] = (opts.cursor ?? '0.0').split('.').map(Number) as [number, number];
+    const items: ResourceState[] = [];
+    for (let read = 0; page < memo.pageCount && read < MAX_PAGES_PER_LISTING; read++) {
+      const states = await this.pageStates(jobId, handler, memo.manifestPrefix, page, memo.rounds ?? 0);
+      for (; offset < states.length; offset++) {
+        const state = states[offset]!;
+        if (opts.status !== undefined && state.status !== opts.status) continue;
+        if (items.length === opts.limit) return { items, next: `${page}.${offset}` };
+        items.push(state);
+      }
+      page++;
+      offset = 0;
+    }
+    return { items, next: page < memo.pageCount ? `${page}.${offset}` : null };
+  }
+
+  /**
+   * Downloads the job's failed resources again. A running job gets a `retryFailed` signal (a
+   * retry round runs after its current pass); a closed job with failures gets a new run of the
+   * same workflow id that carries its counts and runs only the retry round.
+   */
+  async retry(jobId: string): Promise<{ status: JobStatus; retrying: boolean }> {
+    const { client, config } = this.deps;
+    const desc = await this.describe(jobId);
+    const status = this.statusOf(desc);
+    const handle = client.workflow.getHandle(jobWorkflowId(jobId));
+    if (status === JobStatus.running) {
+      await this.temporal(() => handle.signal(retrySignal));
+      return { status, retrying: true };
+    }
+    if (status !== JobStatus.completed && status !== JobStatus.completedWithFailures) {
+      throw new ApiError(409, ErrorCode.jobNotRetryable, `job ${jobId} is ${status}; reset its workflow instead (docs/runbook.md)`, { status });
+    }
+    const result = (await this.temporal(() => handle.result())) as JobResult;
+    const carry = result.resume.carry;
+    if (!carry || carry.failedPages.length === 0) return { status, retrying: false };
+    try {
+      await this.temporal(() =>
+        client.workflow.start(jobWorkflow, {
+          workflowId: jobWorkflowId(jobId),
+          taskQueue: config.temporal.taskQueue,
+          args: [{ ...result.resume, carry: { ...carry, retryRequests: 1 } }],
+          memo: desc.memo ?? {},
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          typedSearchAttributes: desc.typedSearchAttributes,
+          staticSummary: `${result.handler} job ${jobId}: retry of ${carry.failed} failed resource${carry.failed === 1 ? '' : 's'}`,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err; // a concurrent retry won
+    }
+    return { status: JobStatus.running, retrying: true };
+  }
+
+  /** Cancels a running job (idempotent for an already canceled one). */
+  async cancel(jobId: string): Promise<{ status: JobStatus }> {
+    const desc = await this.describe(jobId);
+    const status = this.statusOf(desc);
+    if (status === JobStatus.canceled) return { status };
+    if (status !== JobStatus.running) {
+      throw new ApiError(409, ErrorCode.jobNotRunning, `job ${jobId} is ${status}, not running`, { status });
+    }
+    await this.temporal(() => this.deps.client.workflow.getHandle(jobWorkflowId(jobId)).cancel());
+    return { status };
   }
 
   /** The Temporal Web UI page of a job's workflow. */
   temporalUiUrl(jobId: string): string {
     const { uiUrl, namespace } = this.deps.config.temporal;
-    return `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowIdFor(jobId))}`;
+    return `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(jobWorkflowId(jobId))}`;
   }
 }

@@ -81,6 +81,11 @@ export const SubmitResponseSchema = z
   .object({ jobId: z.string(), status: JobStatusSchema, links: LinksSchema })
   .openapi('SubmitResponse');
 
+/** Answer to a retry request. */
+export const RetryResponseSchema = z
+  .object({ jobId: z.string(), status: JobStatusSchema, retrying: z.boolean(), links: LinksSchema })
+  .openapi('RetryResponse');
+
 /** The job summary of `GET /jobs/{jobId}`. */
 export const JobSummarySchema = z
   .object({

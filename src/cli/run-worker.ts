@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
@@ -18,7 +19,9 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   await storage.check();
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createFetchBoxWorker({ config, connection, storage, fetcher, handlers: builtInHandlers() });
+  const clientConnection = Connection.lazy({ address: config.temporal.address });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const worker = await createFetchBoxWorker({ config, connection, client, storage, fetcher, handlers: builtInHandlers() });
   const running = worker.run();
   logger.info({ taskQueue: config.temporal.taskQueue, storage: storage.url }, 'worker running');
   return {
@@ -27,6 +30,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
       await connection.close();
+      await clientConnection.close();
       await fetcher.close();
       await storage.close();
     },

@@ -77,6 +77,7 @@ export const configSchema = z.object({
   }).prefault({}),
   job: z.object({
     concurrency: z.coerce.number().int().min(1).max(1_000).default(16),
+    pageParallelism: z.coerce.number().int().min(1).max(16).default(2),
     pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
     retry: retryPolicySchema.prefault({}),
     attemptTimeoutMs: ms(10 * 60_000),

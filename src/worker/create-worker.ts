@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
@@ -20,6 +21,8 @@ export function workflowsPath(): string {
 export interface WorkerDeps {
   config: Config;
   connection: NativeConnection;
+  /** A client for activities that read the ledger (retry rounds). */
+  client: Client;
   storage: Storage;
   fetcher: Fetcher;
   handlers: HandlerRegistry;
@@ -36,7 +39,7 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: config.temporal.namespace,
     taskQueue: deps.taskQueue ?? config.temporal.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ storage: deps.storage, fetcher: deps.fetcher, handlers: deps.handlers }),
+    activities: createActivities({ storage: deps.storage, fetcher: deps.fetcher, handlers: deps.handlers, client: deps.client }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
   });
 }

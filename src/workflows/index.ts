@@ -1,2 +1,3 @@
 /** The workflow bundle's entry point: every workflow the worker registers. */
-export { jobWorkflow, summaryQuery, resourcesQuery } from './job-workflow.js';
+export { jobWorkflow, summaryQuery, retrySignal } from './job-workflow.js';
+export { pageWorkflow, pageSummaryQuery, pageStatesQuery } from './page-workflow.js';

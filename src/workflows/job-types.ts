@@ -86,7 +86,10 @@ export interface RetryPolicyInput {
 
 /** Everything a job's workflow needs to know about how to download; fixed at submit time. */
 export interface JobPolicy {
+  /** Downloads in flight for the whole job, split across the pages that run at once. */
   concurrency: number;
+  /** Pages (child workflows) running at once; 2 keeps the window full across page boundaries. */
+  pageParallelism: number;
   retry: RetryPolicyInput;
   attemptTimeoutMs: number;
   heartbeatTimeoutMs: number;
@@ -97,11 +100,61 @@ export interface JobPolicy {
 export interface StagedManifest {
   /** sha256 of the canonical manifest: the idempotency fingerprint. */
   hash: string;
+  /** Storage prefix of the staged manifest; pages are `<prefix>/pages/<NNNNNN>.json`. */
+  prefix: string;
   /** Storage key of the staged manifest document (metadata, counts). */
   manifestKey: string;
-  /** Storage keys of the resource pages, in manifest order. */
-  pageKeys: string[];
+  pageCount: number;
   total: number;
+}
+
+/** Storage key of page `page` of a staged manifest. */
+export function pageKey(prefix: string, page: number): string {
+  return `${prefix}/pages/${String(page).padStart(6, '0')}.json`;
+}
+
+/** The job workflow's id: business-meaningful, so operators find a job by its jobId. */
+export function jobWorkflowId(jobId: string): string {
+  return `job-${jobId}`;
+}
+
+/**
+ * The id of the child workflow that runs one page in one round (0 = first pass, n = nth retry).
+ * `/` cannot occur in a jobId, so these ids never collide with another job's.
+ */
+export function pageWorkflowId(jobId: string, page: number, round: number): string {
+  const base = `${jobWorkflowId(jobId)}/p${String(page).padStart(6, '0')}`;
+  return round === 0 ? base : `${base}/r${round}`;
+}
+
+/** Memo the API writes on every job workflow run: what reading a job needs besides history. */
+export interface JobMemo {
+  manifestHash: string;
+  manifestPrefix: string;
+  pageCount: number;
+  startedAt: string;
+  /** Retry rounds started so far (upserted by the workflow). */
+  rounds?: number;
+}
+
+/** State a job carries across continue-as-new and into a retry run. */
+export interface JobCarry {
+  /** First page not started yet (round 0). */
+  nextPage: number;
+  total: number;
+  succeeded: number;
+  failed: number;
+  bytes: number;
+  /** Pages with at least one failed resource after their latest round. */
+  failedPages: number[];
+  /** The latest retry round started (0 before any retry). */
+  round: number;
+  /** Pages still to run in the current retry round. */
+  retryQueue: number[];
+  /** Retry requests not yet acted on (coalesced into one round). */
+  retryRequests: number;
+  /** Whether `<jobId>/manifest.json` was written. */
+  published: boolean;
 }
 
 /** Input of the job workflow. */
@@ -111,6 +164,51 @@ export interface JobWorkflowInput {
   manifest: StagedManifest;
   policy: JobPolicy;
   submittedAt: string;
+  /** Present after continue-as-new and in retry runs. */
+  carry?: JobCarry;
+}
+
+/** Input of the page workflow (one page of a job, in one round). */
+export interface PageWorkflowInput {
+  jobId: string;
+  handler: string;
+  page: number;
+  pageKey: string;
+  round: number;
+  /** Downloads in flight in this page. */
+  window: number;
+  policy: JobPolicy;
+}
+
+/** What a page workflow returns: its counts and the state of every resource it ran. */
+export interface PageResult {
+  page: number;
+  round: number;
+  /** Resources in the staged page (before the handler's expand). */
+  pageResources: number;
+  /** Download tasks this page ran (after expand; in retries, the failed ones). */
+  tasks: number;
+  succeeded: number;
+  failed: number;
+  bytes: number;
+  canceled: boolean;
+  /** The state of every task, in task order (pending only for tasks a cancel stopped). */
+  states: ResourceState[];
+}
+
+/** Live counts of a running page, answered by its `pageSummary` query. */
+export interface PageProgress {
+  page: number;
+  round: number;
+  tasks: number;
+  succeeded: number;
+  failed: number;
+  bytes: number;
+}
+
+/** What the job workflow returns; `resume` is the input of a retry run. */
+export interface JobResult extends JobProgress {
+  resume: JobWorkflowInput;
 }
 
 /** Counts the summary and search attributes report. */
@@ -121,28 +219,15 @@ export interface JobCounts {
   pending: number;
 }
 
-/** Answer of the `summary` query and the workflow's result. */
+/** Answer of the `summary` query: counts of finished pages, and which pages are running. */
 export interface JobProgress {
   jobId: string;
   handler: string;
   status: JobStatus;
   resources: JobCounts;
   bytes: number;
-}
-
-/** Arguments of the `resources` query: a page of per-resource states. */
-export interface ResourcesQuery {
-  status?: ResourceStatus;
-  /** Index in manifest order to continue from (the API's opaque cursor). */
-  from?: number;
-  limit: number;
-}
-
-/** Answer of the `resources` query. */
-export interface ResourcesPage {
-  items: ResourceState[];
-  /** Where the next page starts, or null when there are no more. */
-  next: number | null;
+  /** Pages running now; their live counts come from each page's `pageSummary` query. */
+  runningPages: { page: number; round: number }[];
 }
 
 /** Input of the download activity. */

@@ -1,176 +1,190 @@
 import {
-  ActivityFailure,
-  ApplicationFailure,
+  CancellationScope,
   condition,
+  continueAsNew,
   defineQuery,
+  defineSignal,
+  executeChild,
   isCancellation,
   proxyActivities,
   setHandler,
-  TimeoutFailure,
+  upsertMemo,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
-  ErrorKind,
   JobStatus,
-  ResourceStatus,
-  type DownloadFailureDetails,
-  type DownloadTask,
+  pageKey,
+  pageWorkflowId,
+  type JobCarry,
   type JobProgress,
+  type JobResult,
   type JobWorkflowInput,
-  type ResourceError,
-  type ResourcesPage,
-  type ResourcesQuery,
-  type ResourceState,
+  type PageResult,
 } from './job-types.js';
+import { pageWorkflow } from './page-workflow.js';
 import { SearchAttributes } from './search-attributes.js';
 
-/** Live job counts; answered from workflow memory, no history scan. */
+/** Counts of finished pages plus the pages running now. */
 export const summaryQuery = defineQuery<JobProgress>('summary');
-/** A page of per-resource states in manifest order, optionally filtered by status. */
-export const resourcesQuery = defineQuery<ResourcesPage, [ResourcesQuery]>('resources');
+/** Downloads the job's failed resources again once the current pass is done. */
+export const retrySignal = defineSignal('retryFailed');
 
-/** Largest page the `resources` query returns, whatever the caller asks for. */
-const MAX_QUERY_PAGE = 1_000;
+/**
+ * Pages finished per run before the workflow continues as new. Each finished page adds its result
+ * (the states of up to a few thousand resources) to this run's history; 8 keeps a run's history
+ * to a few MB, far from Temporal's 10 MB warning and 50 MB limit, at any job size.
+ */
+export const PAGES_PER_RUN = 8;
 
-function failureOf(err: unknown, attemptsSoFar: number): { error: ResourceError; attempts: number } {
-  let cause: unknown = err;
-  let exhausted = false;
-  if (err instanceof ActivityFailure) {
-    cause = err.cause;
-    exhausted = err.retryState === 'MAXIMUM_ATTEMPTS_REACHED';
-  }
-  if (cause instanceof ApplicationFailure) {
-    const details = (cause.details?.[0] ?? {}) as Partial<DownloadFailureDetails>;
-    const attempts = details.attempt ?? attemptsSoFar;
-    const raw = details.kind ?? cause.type ?? ErrorKind.storage;
-    // A retryable class that ran out of attempts: timeouts, truncation and storage keep their
-    // own kind (they say what to fix); HTTP 5xx/429 and connection errors become retries_exhausted.
-    const known = (Object.values(ErrorKind) as string[]).includes(raw) ? (raw as ErrorKind) : ErrorKind.retriesExhausted;
-    const keepsKind = known === ErrorKind.timeout || known === ErrorKind.truncated || known === ErrorKind.storage;
-    const kind = exhausted && !keepsKind ? ErrorKind.retriesExhausted : known;
-    return {
-      attempts,
-      error: {
-        kind,
-        message: cause.message,
-        ...(details.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
-      },
-    };
-  }
-  if (cause instanceof TimeoutFailure) {
-    return { attempts: attemptsSoFar, error: { kind: ErrorKind.timeout, message: `activity ${cause.timeoutType} timeout` } };
-  }
-  return { attempts: attemptsSoFar, error: { kind: ErrorKind.storage, message: err instanceof Error ? err.message : String(err) } };
+function initialCarry(input: JobWorkflowInput): JobCarry {
+  return {
+    nextPage: 0,
+    total: input.manifest.total,
+    succeeded: 0,
+    failed: 0,
+    bytes: 0,
+    failedPages: [],
+    round: 0,
+    retryQueue: [],
+    retryRequests: 0,
+    published: false,
+  };
 }
 
 /**
- * One job: loads the staged manifest page by page, downloads every resource through the
- * `downloadResource` activity with at most `policy.concurrency` in flight (a sliding window),
- * and keeps each resource's state for the `summary` and `resources` queries. Completes with
- * `completed` or `completed_with_failures`; per-resource failures never fail the workflow.
+ * One job (workflow id `job-<jobId>`). Runs the staged manifest page by page as child workflows
+ * (`job-<jobId>/p<NNNNNN>`), `policy.pageParallelism` at a time, each with its share of the job's
+ * download window; continues as new every {@link PAGES_PER_RUN} pages so history stays bounded.
+ * A `retryFailed` signal (or a retry run started by the API after the job closed) runs another
+ * round over the pages that still have failures. Completes `completed` or
+ * `completed_with_failures`; ends canceled when canceled.
  */
-export async function jobWorkflow(input: JobWorkflowInput): Promise<JobProgress> {
-  const { jobId, handler, policy, manifest } = input;
-  const { retry } = policy;
+export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
+  const { jobId, handler, manifest, policy } = input;
+  const carry: JobCarry = input.carry ? { ...input.carry, failedPages: [...input.carry.failedPages], retryQueue: [...input.carry.retryQueue] } : initialCarry(input);
   const io = proxyActivities<Activities>({
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
   });
-  const downloads = proxyActivities<Activities>({
-    startToCloseTimeout: policy.attemptTimeoutMs,
-    heartbeatTimeout: policy.heartbeatTimeoutMs,
-    retry: {
-      maximumAttempts: retry.maximumAttempts,
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maximumIntervalMs,
-      // No nonRetryableErrorTypes: `http_status` is permanent for 404 and retryable for 503, so
-      // the activity marks each failure nonRetryable itself.
-    },
-  });
-
-  const states: ResourceState[] = [];
-  let succeeded = 0;
-  let failed = 0;
-  let bytes = 0;
+  const parallelism = Math.max(1, policy.pageParallelism);
+  const window = Math.max(1, Math.ceil(policy.concurrency / parallelism));
+  const running = new Map<string, { page: number; round: number }>();
   let status: JobStatus = JobStatus.running;
+  let finishedThisRun = 0;
+  let fatal: unknown;
 
   const progress = (): JobProgress => ({
     jobId,
     handler,
     status,
-    resources: { total: manifest.total, succeeded, failed, pending: manifest.total - succeeded - failed },
-    bytes,
+    resources: {
+      total: carry.total,
+      succeeded: carry.succeeded,
+      failed: carry.failed,
+      pending: Math.max(carry.total - carry.succeeded - carry.failed, 0),
+    },
+    bytes: carry.bytes,
+    runningPages: [...running.values()],
   });
   setHandler(summaryQuery, progress);
-  setHandler(resourcesQuery, ({ status: wanted, from = 0, limit }) => {
-    const items: ResourceState[] = [];
-    const max = Math.min(Math.max(limit, 1), MAX_QUERY_PAGE);
-    let i = Math.max(from, 0);
-    for (; i < states.length && items.length < max; i++) {
-      const state = states[i]!;
-      if (wanted === undefined || state.status === wanted) items.push(state);
-    }
-    // Resources not loaded yet are pending and listed once their page is loaded.
-    const more = i < states.length || (states.length < manifest.total && wanted !== ResourceStatus.succeeded && wanted !== ResourceStatus.failed);
-    return { items, next: more ? i : null };
+  setHandler(retrySignal, () => {
+    carry.retryRequests++;
   });
 
   const publishCounts = () =>
     upsertSearchAttributes([
+      { key: SearchAttributes.handler, value: handler },
       { key: SearchAttributes.status, value: status },
-      { key: SearchAttributes.succeeded, value: succeeded },
-      { key: SearchAttributes.failed, value: failed },
-      { key: SearchAttributes.bytes, value: bytes },
+      { key: SearchAttributes.total, value: carry.total },
+      { key: SearchAttributes.succeeded, value: carry.succeeded },
+      { key: SearchAttributes.failed, value: carry.failed },
+      { key: SearchAttributes.bytes, value: carry.bytes },
     ]);
 
-  upsertSearchAttributes([
-    { key: SearchAttributes.handler, value: handler },
-    { key: SearchAttributes.total, value: manifest.total },
-  ]);
-  publishCounts();
-
-  await io.publishManifest({ jobId, handler, manifestKey: manifest.manifestKey, submittedAt: input.submittedAt });
-
-  let inFlight = 0;
-  const download = async (task: DownloadTask, state: ResourceState): Promise<void> => {
-    try {
-      const result = await downloads.downloadResource({ jobId, handler, task, maxBytes: policy.maxBytes });
-      state.status = ResourceStatus.succeeded;
-      state.attempts = result.attempts;
-      state.bytes = result.bytes;
-      state.sha256 = result.sha256;
-      if (result.contentType !== undefined) state.contentType = result.contentType;
-      succeeded++;
-      bytes += result.bytes;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const { error, attempts } = failureOf(err, Math.max(state.attempts, 1));
-      state.status = ResourceStatus.failed;
-      state.attempts = attempts;
-      state.error = error;
-      failed++;
-    } finally {
-      inFlight--;
+  const apply = (result: PageResult) => {
+    if (result.round === 0) {
+      carry.total += result.tasks - result.pageResources;
+      carry.failed += result.failed;
+    } else {
+      carry.failed -= result.succeeded;
     }
+    carry.succeeded += result.succeeded;
+    carry.bytes += result.bytes;
+    if (result.failed > 0) carry.failedPages.push(result.page);
   };
 
-  const running: Promise<void>[] = [];
-  for (const pageKey of manifest.pageKeys) {
-    const tasks = await io.loadPage({ jobId, handler, pageKey });
-    for (const task of tasks) {
-      const state: ResourceState = { id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 };
-      states.push(state);
-      await condition(() => inFlight < policy.concurrency);
-      inFlight++;
-      running.push(download(task, state));
-    }
-    publishCounts();
-  }
-  await Promise.all(running);
+  const startPage = (page: number, round: number) => {
+    const workflowId = pageWorkflowId(jobId, page, round);
+    running.set(workflowId, { page, round });
+    executeChild(pageWorkflow, {
+      workflowId,
+      args: [{ jobId, handler, page, pageKey: pageKey(manifest.prefix, page), round, window, policy }],
+      staticSummary: round === 0 ? `${jobId}: page ${page + 1} of ${manifest.pageCount}` : `${jobId}: page ${page + 1}, retry round ${round}`,
+    }).then(
+      (result) => {
+        apply(result);
+        publishCounts();
+      },
+      (err: unknown) => {
+        if (!isCancellation(err)) fatal ??= err;
+      },
+    ).finally(() => {
+      running.delete(workflowId);
+      finishedThisRun++;
+    });
+  };
 
-  status = failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
+  const nextUnit = (): { page: number; round: number } | undefined => {
+    if (carry.nextPage < manifest.pageCount) return { page: carry.nextPage++, round: 0 };
+    const page = carry.retryQueue.shift();
+    return page === undefined ? undefined : { page, round: carry.round };
+  };
+
   publishCounts();
-  return progress();
+  try {
+    if (!carry.published) {
+      await io.publishManifest({ jobId, handler, manifestKey: manifest.manifestKey, submittedAt: input.submittedAt });
+      carry.published = true;
+    }
+    let draining = false;
+    for (;;) {
+      while (!draining && running.size < parallelism) {
+        const unit = nextUnit();
+        if (!unit) break;
+        startPage(unit.page, unit.round);
+      }
+      if (running.size === 0) {
+        if (fatal !== undefined) throw fatal;
+        if (draining) {
+          return await continueAsNew<typeof jobWorkflow>({ ...input, carry });
+        }
+        if (carry.retryRequests > 0 && carry.failedPages.length > 0) {
+          carry.round++;
+          carry.retryQueue = [...carry.failedPages].sort((a, b) => a - b);
+          carry.failedPages = [];
+          carry.retryRequests = 0;
+          upsertMemo({ rounds: carry.round });
+          continue;
+        }
+        carry.retryRequests = 0;
+        break;
+      }
+      const seen = finishedThisRun;
+      await condition(() => finishedThisRun !== seen);
+      if (fatal !== undefined) draining = true;
+      if (finishedThisRun >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) draining = true;
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Children were asked to cancel; they return what finished. Wait for them, then end canceled.
+    await CancellationScope.nonCancellable(() => condition(() => running.size === 0));
+    status = JobStatus.canceled;
+    publishCounts();
+    throw err;
+  }
+  status = carry.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
+  publishCounts();
+  return { ...progress(), resume: { ...input, carry: { ...carry } } };
 }

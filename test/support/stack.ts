@@ -85,17 +85,18 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
   const fetcher = createFetcher(config.fetch);
   const handlers = builtInHandlers();
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
   const worker = await createFetchBoxWorker({
     config,
     connection: nativeConnection,
+    client,
     storage,
     fetcher,
     handlers,
     workflowBundle: { codePath: inject('workflowBundlePath') },
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
   const jobs = new JobService({ client, storage, handlers, config });
   const logger = pino({ level: 'silent' });
   const app = createApp({
@@ -135,6 +136,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
       let cursor: string | null = null;
       do {
         const page = await getJson(`/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+        if (!Array.isArray(page.items)) throw new Error(`listing failed: ${JSON.stringify(page)}`);
         items.push(...(page.items as Record<string, any>[]));
         cursor = page.nextCursor as string | null;
       } while (cursor);

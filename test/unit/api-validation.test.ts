@@ -83,7 +83,7 @@ describe('GET /openapi.json', () => {
   it('documents every route as OpenAPI 3.1', async () => {
     const doc = (await (await app.request('/openapi.json')).json()) as any;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/jobs', '/jobs/{jobId}', '/jobs/{jobId}/resources', '/readyz']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/jobs', '/jobs/{jobId}', '/jobs/{jobId}/cancel', '/jobs/{jobId}/resources', '/jobs/{jobId}/retry', '/readyz']);
     expect(Object.keys(doc.paths['/jobs'].post.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409', '413', '415', '503']));
   });
 });

@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { ApiError, ErrorCode } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import type { JobService } from '../job-service.js';
 import {
@@ -8,6 +7,7 @@ import {
   JobSummarySchema,
   ManifestSchema,
   ResourcesPageSchema,
+  RetryResponseSchema,
   SubmitResponseSchema,
 } from '../schemas.js';
 
@@ -42,7 +42,6 @@ const getRoute = createRoute({
   },
 });
 
-const CURSOR_PREFIX = 'i';
 const resourcesRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}/resources',
@@ -54,13 +53,38 @@ const resourcesRoute = createRoute({
       limit: z.coerce.number().int().min(1).max(1000).default(100),
       cursor: z
         .string()
-        .regex(/^i\d{1,9}$/, 'not a cursor returned by this API')
+        .regex(/^\d{1,7}\.\d{1,7}$/, 'not a cursor returned by this API')
         .optional(),
     }),
   },
   responses: {
     200: { description: 'A page of resources', content: { 'application/json': { schema: ResourcesPageSchema } } },
     ...errors(400, 401, 403, 404, 503),
+  },
+});
+
+const retryRoute = createRoute({
+  method: 'post',
+  path: '/jobs/{jobId}/retry',
+  summary: 'Download the job\'s failed resources again',
+  description:
+    'A running job runs a retry round after its current pass; a closed job with failures starts a new run of the same workflow id that retries only them. `retrying` is false when there was nothing to retry.',
+  request: { params: jobParams },
+  responses: {
+    202: { description: 'Retry accepted', content: { 'application/json': { schema: RetryResponseSchema } } },
+    ...errors(400, 401, 403, 404, 409, 503),
+  },
+});
+
+const cancelRoute = createRoute({
+  method: 'post',
+  path: '/jobs/{jobId}/cancel',
+  summary: 'Cancel a running job',
+  description: 'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again.',
+  request: { params: jobParams },
+  responses: {
+    202: { description: 'Cancellation requested', content: { 'application/json': { schema: SubmitResponseSchema } } },
+    ...errors(400, 401, 403, 404, 409, 503),
   },
 });
 
@@ -83,9 +107,17 @@ export function jobRoutes(jobs: JobService) {
     .openapi(resourcesRoute, async (c) => {
       const { jobId } = c.req.valid('param');
       const { status, limit, cursor } = c.req.valid('query');
-      const from = cursor === undefined ? 0 : Number(cursor.slice(CURSOR_PREFIX.length));
-      if (!Number.isSafeInteger(from)) throw new ApiError(400, ErrorCode.invalidRequest, 'bad cursor');
-      const page = await jobs.resources(jobId, { ...(status ? { status } : {}), from, limit });
-      return c.json({ items: page.items, nextCursor: page.next === null ? null : `${CURSOR_PREFIX}${page.next}` }, 200);
+      const page = await jobs.resources(jobId, { ...(status ? { status } : {}), ...(cursor ? { cursor } : {}), limit });
+      return c.json({ items: page.items, nextCursor: page.next }, 200);
+    })
+    .openapi(retryRoute, async (c) => {
+      const { jobId } = c.req.valid('param');
+      const { status, retrying } = await jobs.retry(jobId);
+      return c.json({ jobId, status, retrying, links: links(jobId) }, 202);
+    })
+    .openapi(cancelRoute, async (c) => {
+      const { jobId } = c.req.valid('param');
+      await jobs.cancel(jobId);
+      return c.json({ jobId, status: 'running' as const, links: links(jobId) }, 202);
     });
 }

@@ -1,0 +1,116 @@
+import { CancellationScope, condition, defineQuery, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { downloadFailure } from './download-failure.js';
+import {
+  ResourceStatus,
+  type DownloadTask,
+  type PageProgress,
+  type PageResult,
+  type PageWorkflowInput,
+  type ResourceState,
+} from './job-types.js';
+
+/** Live counts of a running page. */
+export const pageSummaryQuery = defineQuery<PageProgress>('pageSummary');
+/** States of every resource of a running page (pending until its download settles). */
+export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
+
+/**
+ * One page of a job in one round: loads its download tasks (round 0: the staged page through the
+ * handler; retry rounds: the resources still failed after earlier rounds), downloads them with at
+ * most `window` activities in flight, and returns every outcome. A page stays well inside
+ * Temporal's history limits (about 3 events per resource, pages of at most 5,000 resources).
+ * Cancellation stops new downloads, cancels running ones, and returns what finished.
+ */
+export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult> {
+  const { jobId, handler, page, round, window, policy } = input;
+  const { retry } = policy;
+  const io = proxyActivities<Activities>({
+    startToCloseTimeout: '5 minutes',
+    retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
+  });
+  const downloadOptions = {
+    startToCloseTimeout: policy.attemptTimeoutMs,
+    heartbeatTimeout: policy.heartbeatTimeoutMs,
+    retry: {
+      maximumAttempts: retry.maximumAttempts,
+      initialInterval: retry.initialIntervalMs,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumInterval: retry.maximumIntervalMs,
+      // No nonRetryableErrorTypes: `http_status` is permanent for 404 and retryable for 503, so
+      // the activity marks each failure nonRetryable itself.
+    },
+  };
+  const { downloadResource } = proxyActivities<Activities>(downloadOptions);
+
+  const states: ResourceState[] = [];
+  let tasks: DownloadTask[] = [];
+  let pageResources = 0;
+  let succeeded = 0;
+  let failed = 0;
+  let bytes = 0;
+  let inFlight = 0;
+  let canceled = false;
+
+  setHandler(pageSummaryQuery, () => ({ page, round, tasks: tasks.length, succeeded, failed, bytes }));
+  setHandler(pageStatesQuery, () => states);
+
+  const download = async (task: DownloadTask, state: ResourceState): Promise<void> => {
+    try {
+      const result = await downloadResource.executeWithOptions({ ...downloadOptions, summary: task.url.slice(0, 200) }, [
+        { jobId, handler, task, maxBytes: policy.maxBytes },
+      ]);
+      state.status = ResourceStatus.succeeded;
+      state.attempts = result.attempts;
+      state.bytes = result.bytes;
+      state.sha256 = result.sha256;
+      if (result.contentType !== undefined) state.contentType = result.contentType.slice(0, 200);
+      succeeded++;
+      bytes += result.bytes;
+    } catch (err) {
+      if (isCancellation(err)) return; // stays pending: the job was canceled
+      const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1));
+      state.status = ResourceStatus.failed;
+      state.attempts = attempts;
+      state.error = error;
+      failed++;
+    } finally {
+      inFlight--;
+    }
+  };
+
+  try {
+    if (round === 0) {
+      const loaded = await io.loadPage({ jobId, handler, pageKey: input.pageKey });
+      tasks = loaded.tasks;
+      pageResources = loaded.pageResources;
+    } else {
+      tasks = await io.failedTasks({ jobId, handler, page, pageKey: input.pageKey, round });
+    }
+    for (const task of tasks) {
+      states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 });
+    }
+    for (const [i, task] of tasks.entries()) {
+      await condition(() => inFlight < window);
+      inFlight++;
+      void download(task, states[i]!);
+    }
+    await condition(() => inFlight === 0);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    canceled = true;
+    // Running downloads were asked to cancel; wait until each has settled one way or the other.
+    await CancellationScope.nonCancellable(() => condition(() => inFlight === 0));
+  }
+  return {
+    page,
+    round,
+    pageResources,
+    tasks: tasks.length,
+    succeeded,
+    failed,
+    bytes,
+    canceled,
+    states,
+  };
+}
