@@ -21,6 +21,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['test/support/runtime-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Two cores: one file at a time keeps timings honest and the machine responsive.

@@ -34,6 +34,8 @@ export interface Origin {
   hits: Map<string, number>;
   /** Request headers of the last request per path. */
   lastHeaders: Map<string, IncomingMessage['headers']>;
+  /** Names whose `/switch/...` paths answer 404 until removed. */
+  broken: Set<string>;
   close(): Promise<void>;
 }
 
@@ -60,10 +62,13 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  *   and close the socket after half, then serves the whole body
  * - `/redirect/<n>/<name>`: redirects n times, then serves 16 bytes; `/loop/<name>` redirects forever
  * - `/headers/<name>`: serves the request headers as JSON
+ * - `/switch/<size>/<name>`: 404 while `name` is in `origin.broken`, else the body
+ * - `/slow/<ms>/<size>/<name>`: waits `ms` before answering with the body
  */
 export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
   const lastHeaders = new Map<string, IncomingMessage['headers']>();
+  const broken = new Set<string>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     const count = (hits.get(url.pathname) ?? 0) + 1;
@@ -108,6 +113,18 @@ export async function startOrigin(): Promise<Origin> {
       case 'loop':
         res.writeHead(302, { location: url.pathname, 'content-length': '0' });
         return void res.end();
+      case 'switch': {
+        if (broken.has(parts[2] ?? '')) {
+          res.writeHead(404, { 'content-length': '0' });
+          return void res.end();
+        }
+        return send(res, parts[2] ?? 'switch', Number(parts[1]));
+      }
+      case 'slow': {
+        const timer = setTimeout(() => send(res, parts[3] ?? 'slow', Number(parts[2])), Number(parts[1]));
+        res.on('close', () => clearTimeout(timer));
+        return;
+      }
       case 'headers': {
         const body = Buffer.from(JSON.stringify(req.headers));
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
@@ -125,6 +142,7 @@ export async function startOrigin(): Promise<Origin> {
     url: `http://127.0.0.1:${port}`,
     hits,
     lastHeaders,
+    broken,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

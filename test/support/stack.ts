@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/api/app.js';
@@ -37,8 +37,6 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-let runtimeQuiet = false;
-
 /** A job id no other test uses. */
 export function uniqueJobId(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -49,10 +47,6 @@ export function uniqueJobId(prefix: string): string {
  * loopback allowed for downloads and `env` overriding any setting by its variable name.
  */
 export async function startStack(kind: StorageKind, env: Record<string, string> = {}): Promise<Stack> {
-  if (!runtimeQuiet) {
-    Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
-    runtimeQuiet = true;
-  }
   const minio = inject('minio');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stack-'));
   const taskQueue = `test-${randomUUID()}`;

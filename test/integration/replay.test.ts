@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { findTemporalCli, projectRoot } from '../../src/temporal/temporal-cli.js';
+import { startOrigin, type Origin } from '../support/origin.js';
+import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+
+// Guards every change to workflow code: histories recorded from real runs are replayed against the
+// current workflow bundle, and a non-deterministic change fails here. Re-record deliberately
+// (after versioning the change with `patched()`), see docs/testing.md:
+//   FETCHBOX_RECORD_HISTORIES=1 npx vitest run --project integration test/integration/replay.test.ts
+const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
+const recording = process.env.FETCHBOX_RECORD_HISTORIES === '1';
+
+describe.runIf(recording)('recording histories', () => {
+  let origin: Origin;
+  let stack: Stack;
+  beforeAll(async () => {
+    origin = await startOrigin();
+    stack = await startStack('file', { FETCHBOX_JOB_PAGE_SIZE: '5', FETCHBOX_RETRY_MAX_ATTEMPTS: '2' });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await origin?.close();
+  });
+
+  /** Saves every run of the job workflow and of its page workflows. */
+  async function save(scenario: string, jobId: string): Promise<void> {
+    let n = 0;
+    for await (const wf of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "job-${jobId}"` })) {
+      // The CLI writes the proto3 JSON form that historyFromJSON reads.
+      const json = execFileSync(
+        findTemporalCli()!,
+        ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'],
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      );
+      writeFileSync(path.join(dir, `${scenario}-${String(n++).padStart(2, '0')}.json`), json);
+    }
+  }
+
+  it('records a job with pages, continue-as-new, failures and a retry round', async () => {
+    const jobId = uniqueJobId('replay-retry');
+    const name = `${jobId}-sw`;
+    origin.broken.add(name);
+    const resources = [
+      ...Array.from({ length: 48 }, (_, i) => ({ url: `${origin.url}/bytes/${i * 10}/${jobId}-${i}` })),
+      { url: `${origin.url}/switch/10/${name}` },
+      { url: `${origin.url}/status/500/${jobId}` },
+    ];
+    await stack.submit({ jobId, resources });
+    await stack.waitForJob(jobId);
+    origin.broken.delete(name);
+    await stack.app.request(`/jobs/${jobId}/retry`, { method: 'POST' });
+    await stack.waitForJob(jobId);
+    await save('retry', jobId);
+  });
+
+  it('records a canceled job', async () => {
+    const jobId = uniqueJobId('replay-cancel');
+    await stack.submit({ jobId, resources: Array.from({ length: 12 }, (_, i) => ({ url: `${origin.url}/slow/20000/1/${jobId}-${i}` })) });
+    await new Promise((r) => setTimeout(r, 1500));
+    await stack.app.request(`/jobs/${jobId}/cancel`, { method: 'POST' });
+    await stack.waitForJob(jobId);
+    await save('cancel', jobId);
+  });
+});
+
+describe('replaying recorded histories', () => {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+  it('has recorded histories to replay', () => {
+    expect(files.length).toBeGreaterThan(10);
+  });
+
+  it('replays every recorded history with the current workflow code', async () => {
+    const histories = files.map((file) => ({
+      workflowId: file,
+      history: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as unknown,
+    }));
+    const failures: string[] = [];
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
+      replayed++;
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+    expect(replayed).toBe(files.length);
+  });
+});
