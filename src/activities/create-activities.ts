@@ -16,7 +16,7 @@ import type {
   PageResult,
   ResourceState,
 } from '../workflows/job-types.js';
-import { pageWorkflowId } from '../workflows/job-types.js';
+import { pageWorkflowId, tierForAttempt } from '../workflows/job-types.js';
 
 /** What the activities need; built once per worker process. */
 export interface ActivityDeps {
@@ -155,12 +155,15 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
       let bytesSoFar = 0;
       let expected: number | undefined;
       let lastBeat = 0;
+      // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
+      const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, ctx.info.attempt);
       try {
         const res = await fetcher.open({
           url: task.url,
           headers: { ...task.headers, ...extraHeaders },
           maxBytes: input.maxBytes,
           signal: ctx.cancellationSignal,
+          tier,
         });
         expected = res.contentLength;
         const stored = await storage.put({
@@ -180,6 +183,7 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
           },
         });
         return {
+          tier,
           bytes: stored.bytes,
           sha256: stored.sha256,
           attempts: ctx.info.attempt,
@@ -187,7 +191,9 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
           ...(res.contentType !== undefined ? { contentType: res.contentType } : {}),
         };
       } catch (err) {
-        throw toFailure(err, task.url, bytesSoFar, expected);
+        const failure = toFailure(err, task.url, bytesSoFar, expected);
+        if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
+        throw failure;
       }
     },
   };

@@ -162,6 +162,8 @@ export class JobService {
       attemptTimeoutMs: job.attemptTimeoutMs,
       heartbeatTimeoutMs: job.heartbeatTimeoutMs,
       maxBytes: fetch.maxBytes,
+      proxyTiers: [...fetch.proxyTiers],
+      attemptsPerTier: fetch.attemptsPerTier,
     };
   }
 

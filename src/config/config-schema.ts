@@ -74,6 +74,15 @@ export const configSchema = z.object({
     headersTimeoutMs: ms(30_000),
     bodyIdleTimeoutMs: ms(30_000),
     userAgent: z.string().min(1).default('FetchBox/0.1'),
+    /**
+     * Proxies by tier name: `http(s)://[user:pass@]host:port`. From a config file, or from
+     * `FETCHBOX_PROXY_<NAME>_URL` variables (the credentials then live only in the environment).
+     */
+    proxies: z.record(z.string().regex(/^[a-z0-9_-]+$/, 'proxy names are lower-case letters, digits, _ and -'), z.url({ protocol: /^https?$/ })).default({}),
+    /** Tiers a download moves through on retryable failures, in order; `direct` means no proxy. */
+    proxyTiers: list().transform((tiers) => (tiers.length === 0 ? ['direct'] : tiers)),
+    /** Attempts made on one tier before moving to the next. */
+    attemptsPerTier: z.coerce.number().int().min(1).max(100).default(1),
   }).prefault({}),
   job: z.object({
     concurrency: z.coerce.number().int().min(1).max(1_000).default(16),

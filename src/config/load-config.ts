@@ -32,6 +32,8 @@ export const ENV_VARS = {
   FETCHBOX_FETCH_HEADERS_TIMEOUT_MS: 'fetch.headersTimeoutMs',
   FETCHBOX_FETCH_BODY_IDLE_TIMEOUT_MS: 'fetch.bodyIdleTimeoutMs',
   FETCHBOX_FETCH_USER_AGENT: 'fetch.userAgent',
+  FETCHBOX_PROXY_TIERS: 'fetch.proxyTiers',
+  FETCHBOX_PROXY_ATTEMPTS_PER_TIER: 'fetch.attemptsPerTier',
   FETCHBOX_JOB_CONCURRENCY: 'job.concurrency',
   FETCHBOX_JOB_PAGE_SIZE: 'job.pageSize',
   FETCHBOX_JOB_PAGE_PARALLELISM: 'job.pageParallelism',
@@ -103,6 +105,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(tree, configPath, value);
   }
+  // FETCHBOX_PROXY_<NAME>_URL defines proxy <name> (lower-cased), so credentials stay in the env.
+  for (const [name, value] of Object.entries(env)) {
+    const m = /^FETCHBOX_PROXY_([A-Z0-9_]+)_URL$/.exec(name);
+    if (m && value) setPath(tree, `fetch.proxies.${m[1]!.toLowerCase()}`, value);
+  }
   const result = configSchema.safeParse(tree);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => {
@@ -116,6 +123,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const config = result.data;
+  const unknownTiers = config.fetch.proxyTiers.filter((t) => t !== 'direct' && !(t in config.fetch.proxies));
+  if (unknownTiers.length > 0) {
+    const setting = 'fetch.proxyTiers (FETCHBOX_PROXY_TIERS)';
+    const message = `tier ${unknownTiers.map((t) => JSON.stringify(t)).join(', ')} is neither "direct" nor a configured proxy (FETCHBOX_PROXY_<NAME>_URL)`;
+    throw new ConfigError(`invalid configuration: ${setting}: ${message}`, [{ setting, message }]);
+  }
   if (config.storage.url === '') {
     config.storage.url = `file://${path.join(config.dataDir, 'objects')}`;
   }

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import { Agent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard, type AddressGuard } from './address-guard.js';
 import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
@@ -24,12 +24,28 @@ export interface OpenRequest {
   headers?: Record<string, string>;
   maxBytes?: number;
   signal?: AbortSignal;
+  /** Proxy tier name; `direct` or absent means no proxy. */
+  tier?: string;
 }
 
 /** Opens HTTP(S) downloads with the contract's rules; one per worker, shared by all activities. */
 export interface Fetcher {
   open(req: OpenRequest): Promise<OpenResponse>;
   close(): Promise<void>;
+}
+
+/** A proxy URL with its credentials masked, for logs and error messages. */
+export function maskProxyUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
+    return u.toString();
+  } catch {
+    return '<invalid proxy url>';
+  }
 }
 
 const RETRYABLE_STATUS = new Set([408, 425, 429]);
@@ -127,6 +143,38 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
       bodyTimeout: fetchConfig.bodyIdleTimeoutMs,
       connections: 64,
     });
+  // One agent per configured proxy. The proxy itself is trusted (the operator named it); the
+  // target is checked here before the request, since the proxy resolves it, not us.
+  const proxies = new Map<string, Dispatcher>(
+    Object.entries(fetchConfig.proxies).map(([name, uri]) => [
+      name,
+      new ProxyAgent({ uri, headersTimeout: fetchConfig.headersTimeoutMs, bodyTimeout: fetchConfig.bodyIdleTimeoutMs, proxyTunnel: true }),
+    ]),
+  );
+
+  async function checkTarget(host: string, url: string): Promise<void> {
+    const bare = host.replace(/^\[|\]$/g, '');
+    let addresses: string[];
+    if (isIP(bare)) addresses = [bare];
+    else {
+      try {
+        addresses = (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
+      } catch (err) {
+        throw classifyNetworkError(err, url);
+      }
+    }
+    for (const address of addresses) {
+      const range = guard.refusal(address);
+      if (range !== undefined) throw classifyNetworkError(new BlockedAddressError(bare, address, range), url);
+    }
+  }
+
+  function dispatcherFor(tier: string | undefined, url: string): Dispatcher {
+    if (tier === undefined || tier === 'direct') return dispatcher;
+    const proxy = proxies.get(tier);
+    if (!proxy) throw new FetchFailure(ErrorKind.invalidUrl, `proxy tier ${JSON.stringify(tier)} is not configured`, false, { url });
+    return proxy;
+  }
 
   async function open(req: OpenRequest): Promise<OpenResponse> {
     let current = req.url;
@@ -141,11 +189,13 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
         throw new FetchFailure(ErrorKind.invalidUrl, `only http and https URLs are fetched: ${current}`, false, { url: current });
       }
+      const via = dispatcherFor(req.tier, current);
+      if (via !== dispatcher) await checkTarget(parsed.hostname, current);
       let res: Dispatcher.ResponseData;
       try {
         res = await request(parsed, {
           method: 'GET',
-          dispatcher,
+          dispatcher: via,
           headers: { 'user-agent': fetchConfig.userAgent, ...req.headers },
           signal: req.signal,
         });
@@ -200,6 +250,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
   return {
     open,
     async close() {
+      await Promise.all([...proxies.values()].map((p) => p.close()));
       if (!options.dispatcher) await dispatcher.close();
     },
   };

@@ -94,6 +94,10 @@ export interface JobPolicy {
   attemptTimeoutMs: number;
   heartbeatTimeoutMs: number;
   maxBytes: number;
+  /** Proxy tier names in order (`direct` = no proxy); the activity picks one per attempt. */
+  proxyTiers: string[];
+  /** Attempts on one tier before moving to the next. */
+  attemptsPerTier: number;
 }
 
 /** Where the API staged a manifest in storage, so workflow inputs stay small at any size. */
@@ -236,10 +240,25 @@ export interface DownloadInput {
   handler: string;
   task: DownloadTask;
   maxBytes: number;
+  proxyTiers: string[];
+  attemptsPerTier: number;
+}
+
+/**
+ * The proxy tier for an attempt (1-based): the first `attemptsPerTier` attempts use tier 0, the
+ * next ones tier 1, and so on, staying on the last. Every earlier attempt failed retryably
+ * (a permanent failure ends the retries), so this is "move on when the tier fails".
+ */
+export function tierForAttempt(tiers: readonly string[], attemptsPerTier: number, attempt: number): string {
+  if (tiers.length === 0) return 'direct';
+  const index = Math.min(Math.floor((attempt - 1) / Math.max(attemptsPerTier, 1)), tiers.length - 1);
+  return tiers[index]!;
 }
 
 /** What a successful download activity returns. */
 export interface DownloadResult {
+  /** The proxy tier that served the body. */
+  tier: string;
   bytes: number;
   sha256: string;
   contentType?: string;

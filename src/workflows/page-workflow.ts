@@ -58,7 +58,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   const download = async (task: DownloadTask, state: ResourceState): Promise<void> => {
     try {
       const result = await downloadResource.executeWithOptions({ ...downloadOptions, summary: task.url.slice(0, 200) }, [
-        { jobId, handler, task, maxBytes: policy.maxBytes },
+        { jobId, handler, task, maxBytes: policy.maxBytes, proxyTiers: policy.proxyTiers, attemptsPerTier: policy.attemptsPerTier },
       ]);
       state.status = ResourceStatus.succeeded;
       state.attempts = result.attempts;

@@ -90,3 +90,51 @@ describe('fetch semantics against a misbehaving origin', () => {
     expect(seen['user-agent']).toMatch(/^FetchBox\//);
   });
 });
+
+describe('limits and the address guard', () => {
+  let guarded: Stack;
+  beforeAll(async () => {
+    // Only 127.0.0.1 is allowed (the origin); 127.0.0.2 and every other loopback address are not.
+    guarded = await startStack('file', { FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.1/32', FETCHBOX_FETCH_MAX_BYTES: '10000' });
+  });
+  afterAll(async () => {
+    await guarded?.close();
+  });
+
+  async function runGuarded(url: string) {
+    const jobId = uniqueJobId('guard');
+    await guarded.submit({ jobId, resources: [{ url, id: 'only' }] });
+    await guarded.waitForJob(jobId);
+    return (await guarded.allResources(jobId))[0]!;
+  }
+
+  it('refuses a body whose Content-Length is over the limit, without retrying', async () => {
+    const state = await runGuarded(`${origin.url}/bytes/20000/big`);
+    expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'too_large' } });
+    expect(await guarded.storage.head(state.key)).toBeUndefined();
+  });
+
+  it('refuses a chunked body that grows over the limit, and stores nothing', async () => {
+    const state = await runGuarded(`${origin.url}/chunked/50000/big-chunked`);
+    expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'too_large' } });
+    expect(await guarded.storage.head(state.key)).toBeUndefined();
+  });
+
+  it('stores a chunked body under the limit with its measured size', async () => {
+    const state = await runGuarded(`${origin.url}/chunked/9000/small-chunked`);
+    expect(state).toMatchObject({ status: 'succeeded', bytes: 9000, sha256: contentSha256('small-chunked', 9000) });
+  });
+
+  it('refuses a redirect to a blocked address before connecting: blocked_address, no retry', async () => {
+    const target = `http://127.0.0.2:${new URL(origin.url).port}/bytes/10/x`;
+    const state = await runGuarded(`${origin.url}/goto/hop?to=${encodeURIComponent(target)}`);
+    expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'blocked_address' } });
+    expect(state.error.message).toMatch(/127\.0\.0\.2.*loopback/);
+    expect(origin.hits.get('/goto/hop')).toBe(1);
+  });
+
+  it('refuses a URL whose host is a blocked literal address', async () => {
+    const state = await runGuarded('http://[::1]:9/never');
+    expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'blocked_address' } });
+  });
+});

@@ -64,6 +64,8 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  * - `/headers/<name>`: serves the request headers as JSON
  * - `/switch/<size>/<name>`: 404 while `name` is in `origin.broken`, else the body
  * - `/slow/<ms>/<size>/<name>`: waits `ms` before answering with the body
+ * - `/goto/<name>?to=<url>`: redirects to `url`
+ * - `/chunked/<size>/<name>`: the body without Content-Length (chunked encoding)
  */
 export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
@@ -124,6 +126,14 @@ export async function startOrigin(): Promise<Origin> {
         const timer = setTimeout(() => send(res, parts[3] ?? 'slow', Number(parts[2])), Number(parts[1]));
         res.on('close', () => clearTimeout(timer));
         return;
+      }
+      case 'goto':
+        res.writeHead(302, { location: url.searchParams.get('to') ?? '/', 'content-length': '0' });
+        return void res.end();
+      case 'chunked': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        for (const block of contentBlocks(parts[2] ?? 'chunked', Number(parts[1]))) res.write(block);
+        return void res.end();
       }
       case 'headers': {
         const body = Buffer.from(JSON.stringify(req.headers));

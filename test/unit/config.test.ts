@@ -50,3 +50,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FETCHBOX_CONFIG: '/nonexistent/fetchbox.yaml' })).toThrow(/FETCHBOX_CONFIG: cannot read \/nonexistent/);
   });
 });
+
+describe('proxy tiers in configuration', () => {
+  it('defines proxies from FETCHBOX_PROXY_<NAME>_URL and checks every tier exists', () => {
+    const config = loadConfig({
+      FETCHBOX_PROXY_RESIDENTIAL_URL: 'http://user:pw@127.0.0.1:8080',
+      FETCHBOX_PROXY_TIERS: 'direct,residential',
+      FETCHBOX_PROXY_ATTEMPTS_PER_TIER: '2',
+    });
+    expect(config.fetch.proxies).toEqual({ residential: 'http://user:pw@127.0.0.1:8080' });
+    expect(config.fetch.proxyTiers).toEqual(['direct', 'residential']);
+    expect(config.fetch.attemptsPerTier).toBe(2);
+    expect(loadConfig({}).fetch.proxyTiers).toEqual(['direct']);
+  });
+
+  it('refuses a tier that names no proxy, and a proxy that is not an http(s) URL', () => {
+    expect(() => loadConfig({ FETCHBOX_PROXY_TIERS: 'direct,missing' })).toThrow(/FETCHBOX_PROXY_TIERS.*"missing"/);
+    expect(() => loadConfig({ FETCHBOX_PROXY_X_URL: 'socks5://127.0.0.1:1080' })).toThrow(/fetch\.proxies\.x/);
+  });
+});

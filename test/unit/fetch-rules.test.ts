@@ -82,3 +82,21 @@ describe('storage keys', () => {
     expect(keyProblem(defaultStorageKey({ id: '..', url: 'https://x.test/..' }, ctx))).toBeUndefined();
   });
 });
+
+describe('tierForAttempt', () => {
+  it('moves to the next tier every attemptsPerTier attempts and stays on the last', async () => {
+    const { tierForAttempt } = await import('../../src/workflows/job-types.js');
+    const tiers = ['direct', 'p1', 'p2'];
+    expect([1, 2, 3, 4, 5].map((a) => tierForAttempt(tiers, 1, a))).toEqual(['direct', 'p1', 'p2', 'p2', 'p2']);
+    expect([1, 2, 3, 4, 5].map((a) => tierForAttempt(tiers, 2, a))).toEqual(['direct', 'direct', 'p1', 'p1', 'p2']);
+    expect(tierForAttempt([], 1, 3)).toBe('direct');
+  });
+});
+
+describe('maskProxyUrl', () => {
+  it('hides credentials', async () => {
+    const { maskProxyUrl } = await import('../../src/fetch/fetcher.js');
+    expect(maskProxyUrl('http://user:secret@proxy.test:8080')).toBe('http://***@proxy.test:8080/');
+    expect(maskProxyUrl('http://proxy.test:8080')).toBe('http://proxy.test:8080/');
+  });
+});
