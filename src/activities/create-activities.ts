@@ -2,9 +2,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { classifyNetworkError, type Fetcher } from '../fetch/fetcher.js';
-import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
+import { defaultStorageKey, type FetchedText, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
-import { BodyRejectedError, BodyRejection, InvalidKeyError, StorageError } from '../storage/errors.js';
+import { BodyRejectedError, BodyRejection, InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
 import { keyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import type {
@@ -25,10 +25,24 @@ export interface ActivityDeps {
   handlers: HandlerRegistry;
   /** Reads earlier rounds' page results (the ledger) when a retry round starts. */
   client: Client;
+  /** A handler's settings by handler name (see handlerSettings); empty when omitted. */
+  settingsFor?: (handler: string) => Record<string, string>;
+}
+
+/** What loadPage hands the page workflow: tasks to run, and resources the handler failed. */
+export interface LoadedPage {
+  tasks: DownloadTask[];
+  pageResources: number;
+  /** When the handler's expand threw: the page's resources, to be recorded as failed. */
+  handlerError?: { message: string; resources: DownloadTask[] };
 }
 
 /** Heartbeats at most this often while a body streams, whatever the chunk rate. */
 const HEARTBEAT_EVERY_MS = 1_000;
+/** Largest document `ctx.fetchText` reads. */
+const MAX_TEXT_BYTES = 8 * 1024 * 1024;
+/** Staged manifest documents kept in memory for handler contexts (one per recent job). */
+const METADATA_CACHE = 256;
 
 function fail(kind: FailureKind, message: string, retryable: boolean, extra: { httpStatus?: number; retryAfterMs?: number } = {}): ApplicationFailure {
   const details: DownloadFailureDetails = {
@@ -69,29 +83,61 @@ function toFailure(err: unknown, url: string, bytesSoFar: number, expected: numb
   return fail(classified.kind, classified.message, classified.retryable);
 }
 
+/** Thrown by a handler hook; carries the hook's name for the recorded message. */
+class HandlerHookError extends Error {
+  override readonly name = 'HandlerHookError';
+}
+
 /**
  * Builds the activities with their dependencies (samples-typescript style), so tests can pass
  * real or stand-in storage and fetchers. Each returned function is registered by name.
  */
-export function createActivities({ storage, fetcher, handlers, client }: ActivityDeps) {
-  async function runHook<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
+export function createActivities({ storage, fetcher, handlers, client, settingsFor }: ActivityDeps) {
+  const metadataCache = new Map<string, Record<string, unknown>>();
+
+  async function metadataOf(manifestKey: string | undefined): Promise<Record<string, unknown>> {
+    if (manifestKey === undefined) return {};
+    const cached = metadataCache.get(manifestKey);
+    if (cached) return cached;
+    const doc = await storage.getJson<{ metadata?: Record<string, unknown> }>(manifestKey).catch((err: unknown) => {
+      if (err instanceof ObjectNotFoundError) return { metadata: {} };
+      throw err;
+    });
+    const metadata = doc.metadata ?? {};
+    if (metadataCache.size >= METADATA_CACHE) metadataCache.delete(metadataCache.keys().next().value!);
+    metadataCache.set(manifestKey, metadata);
+    return metadata;
+  }
+
+  async function fetchText(url: string, init?: { headers?: Record<string, string> }): Promise<FetchedText> {
+    const res = await fetcher.open({ url, maxBytes: MAX_TEXT_BYTES, ...(init?.headers ? { headers: init.headers } : {}) });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+    return { url: res.url, status: res.status, text: Buffer.concat(chunks).toString('utf8'), ...(res.contentType ? { contentType: res.contentType } : {}) };
+  }
+
+  async function contextFor(jobId: string, handler: string, manifestKey: string | undefined): Promise<HandlerContext> {
+    return { jobId, handler, metadata: await metadataOf(manifestKey), settings: settingsFor?.(handler) ?? {}, fetchText };
+  }
+
+  /** Runs a handler hook; anything it throws becomes a HandlerHookError naming the hook. */
+  async function hook<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      throw fail(ErrorKind.handler, `handler ${what} failed: ${message}`, false);
+      const message = err instanceof FetchFailure ? err.message : err instanceof Error ? err.message : String(err);
+      throw new HandlerHookError(`handler ${what} failed: ${message}`);
     }
   }
 
-  async function toTasks(input: { jobId: string; handler: string }, resources: ManifestResource[]): Promise<DownloadTask[]> {
-    const handler = handlers.get(input.handler);
-    const ctx: HandlerContext = { jobId: input.jobId, handler: input.handler };
+  async function toTasks(ctx: HandlerContext, resources: ManifestResource[]): Promise<DownloadTask[]> {
+    const handler = handlers.get(ctx.handler);
     if (handler.expand) {
       const expand = handler.expand.bind(handler);
-      return runHook('expand', () => expand(resources, ctx));
+      return hook('expand', () => expand(resources, ctx));
     }
     const keyFor = handler.storageKey ? handler.storageKey.bind(handler) : defaultStorageKey;
-    return runHook('storageKey', () =>
+    return hook('storageKey', () =>
       resources.map((r) => ({ id: r.id, url: r.url, key: keyFor(r, ctx), ...(r.headers ? { headers: r.headers } : {}) })),
     );
   }
@@ -106,10 +152,27 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
       await storage.putJson(`${input.jobId}/manifest.json`, { ...staged, submittedAt: input.submittedAt });
     },
 
-    /** Reads one staged page and lets the job's handler turn it into download tasks. */
-    async loadPage(input: { jobId: string; handler: string; pageKey: string }): Promise<{ tasks: DownloadTask[]; pageResources: number }> {
+    /**
+     * Reads one staged page and lets the job's handler turn it into download tasks. A handler
+     * that throws does not fail the activity: its resources come back as `handlerError`, to be
+     * recorded as failed with `error.kind = "handler"`.
+     */
+    async loadPage(input: { jobId: string; handler: string; pageKey: string; manifestKey?: string }): Promise<LoadedPage> {
       const resources = await storage.getJson<ManifestResource[]>(input.pageKey);
-      return { tasks: await toTasks(input, resources), pageResources: resources.length };
+      const ctx = await contextFor(input.jobId, input.handler, input.manifestKey);
+      try {
+        return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
+      } catch (err) {
+        if (!(err instanceof HandlerHookError)) throw err;
+        return {
+          tasks: [],
+          pageResources: resources.length,
+          handlerError: {
+            message: err.message.slice(0, 500),
+            resources: resources.map((r) => ({ id: r.id, url: r.url, key: r.key ?? defaultStorageKey(r, ctx) })),
+          },
+        };
+      }
     },
 
     /**
@@ -126,7 +189,7 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
           if (err instanceof WorkflowNotFoundError) continue; // this page had no failures in that round
           throw err;
         }
-        for (const state of result.states) latest.set(state.id, state);
+        for (const state of result.states) if (state.status !== 'pending') latest.set(state.id, state);
       }
       const failed = [...latest.values()].filter((s) => s.status === 'failed');
       if (failed.length === 0) return [];
@@ -144,41 +207,78 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
      * permanent failures, and `nextRetryDelay` carries the origin's Retry-After.
      */
     async downloadResource(input: DownloadInput): Promise<DownloadResult> {
-      const ctx = Context.current();
+      const activity = Context.current();
       const { task } = input;
+      const attempt = activity.info.attempt;
       const handler = handlers.get(input.handler);
       const problem = keyProblem(task.key);
       if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false);
-      const extraHeaders = handler.headers
-        ? await runHook('headers', () => handler.headers!(task, { jobId: input.jobId, handler: input.handler }))
-        : {};
+
+      if (input.skipExisting) {
+        const existing = await storage.head(task.key).catch(() => undefined);
+        const fresh =
+          input.skipExisting.maxAgeMs === undefined ||
+          (existing?.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
+        if (existing && fresh && existing.metadata['source-url'] === task.url && existing.metadata.sha256) {
+          return {
+            tier: 'skipped',
+            skipped: true,
+            bytes: existing.bytes,
+            sha256: existing.metadata.sha256,
+            attempts: attempt,
+            finalUrl: task.url,
+            ...(existing.metadata['content-type'] ? { contentType: existing.metadata['content-type'] } : {}),
+          };
+        }
+      }
+
+      const needsContext = handler.headers !== undefined || handler.objectOptions !== undefined;
+      const ctx = needsContext ? await contextFor(input.jobId, input.handler, input.manifestKey) : undefined;
+      let extraHeaders: Record<string, string> = {};
+      try {
+        if (handler.headers) extraHeaders = await hook('headers', () => handler.headers!(task, ctx!));
+      } catch (err) {
+        throw fail(ErrorKind.handler, (err as Error).message, false);
+      }
       let bytesSoFar = 0;
       let expected: number | undefined;
       let lastBeat = 0;
       // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
-      const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, ctx.info.attempt);
+      const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
       try {
         const res = await fetcher.open({
           url: task.url,
           headers: { ...task.headers, ...extraHeaders },
           maxBytes: input.maxBytes,
-          signal: ctx.cancellationSignal,
+          signal: activity.cancellationSignal,
           tier,
         });
         expected = res.contentLength;
+        let options: { contentType?: string; metadata?: Record<string, string> } = {};
+        if (handler.objectOptions) {
+          try {
+            options = await hook('objectOptions', () =>
+              handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}) }, ctx!),
+            );
+          } catch (err) {
+            res.body.destroy();
+            throw fail(ErrorKind.handler, (err as Error).message, false);
+          }
+        }
+        const contentType = options.contentType ?? res.contentType;
         const stored = await storage.put({
           key: task.key,
           body: res.body,
-          ...(res.contentType !== undefined ? { contentType: res.contentType } : {}),
+          ...(contentType !== undefined ? { contentType } : {}),
           ...(expected !== undefined ? { expectedBytes: expected } : {}),
           maxBytes: input.maxBytes,
-          metadata: { 'source-url': task.url, 'job-id': input.jobId, 'resource-id': task.id },
+          metadata: { ...options.metadata, 'source-url': task.url, 'job-id': input.jobId, 'resource-id': task.id },
           onProgress: (bytes) => {
             bytesSoFar = bytes;
             const now = Date.now();
             if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
               lastBeat = now;
-              ctx.heartbeat(bytes);
+              activity.heartbeat(bytes);
             }
           },
         });
@@ -186,9 +286,9 @@ export function createActivities({ storage, fetcher, handlers, client }: Activit
           tier,
           bytes: stored.bytes,
           sha256: stored.sha256,
-          attempts: ctx.info.attempt,
+          attempts: attempt,
           finalUrl: res.url,
-          ...(res.contentType !== undefined ? { contentType: res.contentType } : {}),
+          ...(contentType !== undefined ? { contentType } : {}),
         };
       } catch (err) {
         const failure = toFailure(err, task.url, bytesSoFar, expected);

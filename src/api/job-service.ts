@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import type { Config } from '../config/config-schema.js';
 import { defaultStorageKey } from '../handlers/handler.js';
+import { resolvePolicy } from '../handlers/policy.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { StorageError } from '../storage/errors.js';
 import type { Storage } from '../storage/storage.js';
@@ -19,7 +20,6 @@ import {
   pageKey,
   pageWorkflowId,
   type JobMemo,
-  type JobPolicy,
   type JobProgress,
   type JobResult,
   type JobWorkflowInput,
@@ -153,20 +153,6 @@ export class JobService {
     }
   }
 
-  private policy(): JobPolicy {
-    const { job, fetch } = this.deps.config;
-    return {
-      concurrency: job.concurrency,
-      pageParallelism: job.pageParallelism,
-      retry: { ...job.retry },
-      attemptTimeoutMs: job.attemptTimeoutMs,
-      heartbeatTimeoutMs: job.heartbeatTimeoutMs,
-      maxBytes: fetch.maxBytes,
-      proxyTiers: [...fetch.proxyTiers],
-      attemptsPerTier: fetch.attemptsPerTier,
-    };
-  }
-
   /** Validates what zod cannot (limits, handler, unique ids) and starts the job's workflow. */
   async submit(manifest: Manifest): Promise<SubmitResult> {
     const { config, handlers, storage, client } = this.deps;
@@ -221,7 +207,8 @@ export class JobService {
     }
     const submittedAt = new Date().toISOString();
     const staged: StagedManifest = { hash, prefix, manifestKey: `${prefix}/manifest.json`, pageCount: pages.length, total: resources.length };
-    const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy: this.policy(), submittedAt };
+    const policy = resolvePolicy(config, handlers.get(manifest.handler));
+    const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt };
     const memo: JobMemo = { manifestHash: hash, manifestPrefix: prefix, pageCount: pages.length, startedAt: submittedAt };
     try {
       await this.temporal(() =>
@@ -364,12 +351,11 @@ export class JobService {
     let base = await this.pageRunStates(jobId, page, 0);
     if (!base) {
       const resources = await this.deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page));
-      const h = this.deps.handlers.has(handler) ? this.deps.handlers.get(handler) : undefined;
-      const ctx = { jobId, handler };
+      // Not started yet: the manifest's resources as given (a handler's expand may change them).
       base = resources.map((r) => ({
         id: r.id,
         url: r.url,
-        key: h?.storageKey ? h.storageKey(r, ctx) : defaultStorageKey(r, ctx),
+        key: defaultStorageKey(r, { jobId }),
         status: ResourceStatus.pending,
         attempts: 0,
       }));

@@ -91,10 +91,42 @@ export const configSchema = z.object({
     retry: retryPolicySchema.prefault({}),
     attemptTimeoutMs: ms(10 * 60_000),
     heartbeatTimeoutMs: ms(60_000),
+    /** Skip-if-present: keep an existing object from the same URL instead of downloading again. */
+    skipExisting: bool(false),
+    /** With skipExisting: only objects younger than this count as present (0 = any age). */
+    skipExistingMaxAgeMs: z.coerce.number().int().min(0).default(0),
   }).prefault({}),
   limits: z.object({
     maxResourcesPerJob: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   }).prefault({}),
+  /**
+   * Per-handler configuration, from the config file: `policy` overrides the handler's own
+   * defaults (same fields as a job policy), `settings` are strings the handler reads (secrets
+   * are better given as FETCHBOX_HANDLER_<NAME>_<KEY> variables).
+   */
+  handlers: z
+    .record(
+      z.string(),
+      z.object({
+        policy: z
+          .object({
+            concurrency: z.number().int().min(1).max(1_000),
+            pageParallelism: z.number().int().min(1).max(16),
+            attemptTimeoutMs: z.number().int().positive(),
+            heartbeatTimeoutMs: z.number().int().positive(),
+            maxBytes: z.number().int().positive(),
+            proxyTiers: z.array(z.string()).min(1),
+            attemptsPerTier: z.number().int().min(1).max(100),
+            retry: retryPolicySchema.partial(),
+            skipExisting: z.union([z.literal(false), z.object({ maxAgeMs: z.number().int().min(0).optional() })]),
+          })
+          .partial()
+          .strict()
+          .default({}),
+        settings: z.record(z.string(), z.string()).default({}),
+      }),
+    )
+    .default({}),
   worker: z.object({
     maxConcurrentActivities: z.coerce.number().int().min(1).max(2_000).default(64),
   }).prefault({}),

@@ -43,6 +43,8 @@ export const ENV_VARS = {
   FETCHBOX_RETRY_MAX_INTERVAL_MS: 'job.retry.maximumIntervalMs',
   FETCHBOX_JOB_ATTEMPT_TIMEOUT_MS: 'job.attemptTimeoutMs',
   FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: 'job.heartbeatTimeoutMs',
+  FETCHBOX_JOB_SKIP_EXISTING: 'job.skipExisting',
+  FETCHBOX_JOB_SKIP_EXISTING_MAX_AGE_MS: 'job.skipExistingMaxAgeMs',
   FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: 'limits.maxResourcesPerJob',
   FETCHBOX_WORKER_MAX_CONCURRENT_ACTIVITIES: 'worker.maxConcurrentActivities',
 } as const;

@@ -1,16 +1,51 @@
 import type { DownloadTask, JobPolicy, ManifestResource } from '../workflows/job-types.js';
 
-/** What a handler sees of the job it works for. */
+/** A small text document fetched by a handler (listing pages, sitemaps, APIs). */
+export interface FetchedText {
+  /** The URL the text came from, after redirects. */
+  url: string;
+  status: number;
+  contentType?: string;
+  text: string;
+}
+
+/** What a handler sees of the job it works for, and what it may use. */
 export interface HandlerContext {
   jobId: string;
   handler: string;
+  /** The manifest's `metadata` object (empty when it had none). */
+  metadata: Readonly<Record<string, unknown>>;
+  /** This handler's settings: `handlers.<name>.settings` in the config file, `FETCHBOX_HANDLER_<NAME>_<KEY>` in the env. */
+  settings: Readonly<Record<string, string>>;
+  /**
+   * Fetches a small text document (at most 8 MiB) through FetchBox's own fetcher, so the
+   * address guard, redirect limit and timeouts apply to handler requests too. Non-2xx answers
+   * throw, which fails the resources being expanded with `error.kind = "handler"`.
+   */
+  fetchText(url: string, init?: { headers?: Record<string, string> }): Promise<FetchedText>;
 }
+
+/** Storage options a handler may set per object. */
+export interface ObjectOptions {
+  /** Overrides the origin's Content-Type. */
+  contentType?: string;
+  /** Extra object metadata (S3 `x-amz-meta-*`; ASCII keys). FetchBox's own keys win. */
+  metadata?: Record<string, string>;
+}
+
+/** Policies a handler may set for its jobs; configuration's `handlers.<name>.policy` overrides them. */
+export type HandlerPolicy = Partial<Omit<JobPolicy, 'retry' | 'skipExisting'>> & {
+  retry?: Partial<JobPolicy['retry']>;
+  /** `false` turns skip-if-present off for this handler's jobs even when configured globally. */
+  skipExisting?: JobPolicy['skipExisting'] | false;
+};
 
 /**
  * User-written code that shapes a job: turns manifest resources into download tasks, adds
- * per-request headers, chooses storage keys and carries default policies. Every hook is
- * optional; the defaults do what the manifest says. Hooks run inside activities, so they may
- * do I/O; a hook that throws fails its resource with `error.kind = "handler"`.
+ * per-request headers, chooses storage keys and object options, and carries default policies.
+ * Every hook is optional; without hooks a handler downloads what the manifest says. Hooks run
+ * inside activities, so they may do I/O; a hook that throws fails its resources with
+ * `error.kind = "handler"` and its message, without affecting the worker.
  */
 export interface Handler {
   /** The name manifests select it by (`"handler": "<name>"`). */
@@ -21,10 +56,12 @@ export interface Handler {
   expand?(resources: readonly ManifestResource[], ctx: HandlerContext): Promise<DownloadTask[]> | DownloadTask[];
   /** Headers for one request, merged over the resource's own; called per attempt. */
   headers?(task: DownloadTask, ctx: HandlerContext): Promise<Record<string, string>> | Record<string, string>;
-  /** The storage key for a task; defaults to the manifest's `key` or `<jobId>/<id>-<file name>`. */
-  storageKey?(task: ManifestResource, ctx: HandlerContext): string;
+  /** The storage key for a resource; defaults to the manifest's `key` or `<jobId>/<id>-<file name>`. */
+  storageKey?(resource: ManifestResource, ctx: HandlerContext): string;
+  /** Content type and extra metadata for the stored object, once the response headers are in. */
+  objectOptions?(task: DownloadTask, response: { url: string; contentType?: string }, ctx: HandlerContext): Promise<ObjectOptions> | ObjectOptions;
   /** Policies this handler's jobs run under unless configuration overrides them. */
-  readonly policy?: Partial<Omit<JobPolicy, 'retry'>> & { retry?: Partial<JobPolicy['retry']> };
+  readonly policy?: HandlerPolicy;
 }
 
 /** Declares a handler with its types checked; returns it unchanged. */
@@ -32,17 +69,25 @@ export function defineHandler<H extends Handler>(handler: H): H {
   return handler;
 }
 
-/** `<jobId>/<id>-<last path segment>`, or `<jobId>/<id>` when the URL has no file name. */
-export function defaultStorageKey(resource: ManifestResource, ctx: HandlerContext): string {
-  if (resource.key !== undefined) return resource.key;
-  let name: string;
+/** A file name safe in any key segment: `[A-Za-z0-9._-]`, no leading dots, at most 100 chars. */
+export function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '').slice(0, 100);
+}
+
+/** The last path segment of a URL, decoded, or '' when there is none. */
+export function urlFileName(url: string): string {
   try {
-    const segments = new URL(resource.url).pathname.split('/');
-    name = decodeURIComponent(segments[segments.length - 1] ?? '');
+    const segments = new URL(url).pathname.split('/');
+    return decodeURIComponent(segments[segments.length - 1] ?? '');
   } catch {
-    name = '';
+    return '';
   }
-  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '').slice(0, 100);
+}
+
+/** `<jobId>/<id>-<last path segment>`, or `<jobId>/<id>` when the URL has no file name. */
+export function defaultStorageKey(resource: ManifestResource, ctx: Pick<HandlerContext, 'jobId'>): string {
+  if (resource.key !== undefined) return resource.key;
+  const safe = safeName(urlFileName(resource.url));
   const id = resource.id.replace(/[^A-Za-z0-9._:-]+/g, '_').replace(/^\.+/, '_');
   return safe === '' ? `${ctx.jobId}/${id}` : `${ctx.jobId}/${id}-${safe}`;
 }

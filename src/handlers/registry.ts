@@ -1,5 +1,6 @@
 import { defaultHandler } from './default-handler.js';
 import type { Handler } from './handler.js';
+import { linkExpanderHandler } from './link-expander.js';
 
 /** A manifest named a handler this build does not have. */
 export class UnknownHandlerError extends Error {
@@ -31,6 +32,11 @@ export class HandlerRegistry {
     return [...this.byName.keys()];
   }
 
+  /** Every registered handler, in registration order. */
+  all(): Handler[] {
+    return [...this.byName.values()];
+  }
+
   /** The handler, or UnknownHandlerError. */
   get(name: string): Handler {
     const h = this.byName.get(name);
@@ -41,5 +47,5 @@ export class HandlerRegistry {
 
 /** The handlers built into this binary. Add yours here and rebuild the worker (docs/handlers.md). */
 export function builtInHandlers(): HandlerRegistry {
-  return new HandlerRegistry([defaultHandler]);
+  return new HandlerRegistry([defaultHandler, linkExpanderHandler]);
 }

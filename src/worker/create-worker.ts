@@ -5,6 +5,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities } from '../activities/index.js';
 import type { Config } from '../config/config-schema.js';
 import type { Fetcher } from '../fetch/fetcher.js';
+import { handlerSettings } from '../handlers/policy.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Storage } from '../storage/storage.js';
 
@@ -29,6 +30,8 @@ export interface WorkerDeps {
   /** A prebuilt bundle (tests build one per run); otherwise bundled from workflowsPath(). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
+  /** Where FETCHBOX_HANDLER_<NAME>_<KEY> settings are read from; process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Creates a FetchBox worker: the job workflow plus the download activities. */
@@ -39,7 +42,13 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: config.temporal.namespace,
     taskQueue: deps.taskQueue ?? config.temporal.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ storage: deps.storage, fetcher: deps.fetcher, handlers: deps.handlers, client: deps.client }),
+    activities: createActivities({
+      storage: deps.storage,
+      fetcher: deps.fetcher,
+      handlers: deps.handlers,
+      client: deps.client,
+      settingsFor: (name) => handlerSettings(config, name, deps.env ?? process.env),
+    }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
   });
 }

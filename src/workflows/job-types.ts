@@ -98,6 +98,11 @@ export interface JobPolicy {
   proxyTiers: string[];
   /** Attempts on one tier before moving to the next. */
   attemptsPerTier: number;
+  /**
+   * Skip-if-present: a resource whose key already holds an object from the same URL is not
+   * downloaded again (when `maxAgeMs` is set, only if that object is younger). Off when absent.
+   */
+  skipExisting?: { maxAgeMs?: number };
 }
 
 /** Where the API staged a manifest in storage, so workflow inputs stay small at any size. */
@@ -178,6 +183,8 @@ export interface PageWorkflowInput {
   handler: string;
   page: number;
   pageKey: string;
+  /** The staged manifest document (absent in histories recorded before handlers read metadata). */
+  manifestKey?: string;
   round: number;
   /** Downloads in flight in this page. */
   window: number;
@@ -242,6 +249,9 @@ export interface DownloadInput {
   maxBytes: number;
   proxyTiers: string[];
   attemptsPerTier: number;
+  skipExisting?: { maxAgeMs?: number };
+  /** The staged manifest document, for handler hooks that read the job's metadata. */
+  manifestKey?: string;
 }
 
 /**
@@ -257,8 +267,10 @@ export function tierForAttempt(tiers: readonly string[], attemptsPerTier: number
 
 /** What a successful download activity returns. */
 export interface DownloadResult {
-  /** The proxy tier that served the body. */
+  /** The proxy tier that served the body (`skipped` when an existing object was kept). */
   tier: string;
+  /** True when skip-if-present kept an existing object instead of downloading. */
+  skipped?: boolean;
   bytes: number;
   sha256: string;
   contentType?: string;

@@ -120,7 +120,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     running.set(workflowId, { page, round });
     executeChild(pageWorkflow, {
       workflowId,
-      args: [{ jobId, handler, page, pageKey: pageKey(manifest.prefix, page), round, window, policy }],
+      args: [{ jobId, handler, page, pageKey: pageKey(manifest.prefix, page), manifestKey: manifest.manifestKey, round, window, policy }],
       staticSummary: round === 0 ? `${jobId}: page ${page + 1} of ${manifest.pageCount}` : `${jobId}: page ${page + 1}, retry round ${round}`,
     }).then(
       (result) => {

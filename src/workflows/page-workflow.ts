@@ -2,6 +2,7 @@ import { CancellationScope, condition, defineQuery, isCancellation, proxyActivit
 import type { Activities } from '../activities/index.js';
 import { downloadFailure } from './download-failure.js';
 import {
+  ErrorKind,
   ResourceStatus,
   type DownloadTask,
   type PageProgress,
@@ -58,7 +59,16 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   const download = async (task: DownloadTask, state: ResourceState): Promise<void> => {
     try {
       const result = await downloadResource.executeWithOptions({ ...downloadOptions, summary: task.url.slice(0, 200) }, [
-        { jobId, handler, task, maxBytes: policy.maxBytes, proxyTiers: policy.proxyTiers, attemptsPerTier: policy.attemptsPerTier },
+        {
+          jobId,
+          handler,
+          task,
+          maxBytes: policy.maxBytes,
+          proxyTiers: policy.proxyTiers,
+          attemptsPerTier: policy.attemptsPerTier,
+          ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
+          ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
+        },
       ]);
       state.status = ResourceStatus.succeeded;
       state.attempts = result.attempts;
@@ -81,9 +91,19 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
 
   try {
     if (round === 0) {
-      const loaded = await io.loadPage({ jobId, handler, pageKey: input.pageKey });
+      const loaded = await io.loadPage({ jobId, handler, pageKey: input.pageKey, ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}) });
       tasks = loaded.tasks;
       pageResources = loaded.pageResources;
+      if (loaded.handlerError) {
+        // The handler could not expand this page: every resource fails with kind `handler`.
+        const error = { kind: ErrorKind.handler, message: loaded.handlerError.message };
+        for (const r of loaded.handlerError.resources) {
+          states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
+        }
+        failed = states.length;
+        tasks = loaded.handlerError.resources;
+        return { page, round, pageResources, tasks: tasks.length, succeeded, failed, bytes, canceled, states };
+      }
     } else {
       tasks = await io.failedTasks({ jobId, handler, page, pageKey: input.pageKey, round });
     }

@@ -66,6 +66,8 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  * - `/slow/<ms>/<size>/<name>`: waits `ms` before answering with the body
  * - `/goto/<name>?to=<url>`: redirects to `url`
  * - `/chunked/<size>/<name>`: the body without Content-Length (chunked encoding)
+ * - `/listing/<name>?files=a,b,c`: an HTML index linking to `/listing/<name>/<file>` (16-byte bodies),
+ *   plus links elsewhere that a folder filter must skip
  */
 export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
@@ -134,6 +136,14 @@ export async function startOrigin(): Promise<Origin> {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         for (const block of contentBlocks(parts[2] ?? 'chunked', Number(parts[1]))) res.write(block);
         return void res.end();
+      }
+      case 'listing': {
+        if (parts.length >= 3) return send(res, `${parts[1]}/${parts[2]}`, 16);
+        const files = (url.searchParams.get('files') ?? '').split(',').filter(Boolean);
+        const links = files.map((f) => `<a href="${parts[1]}/${f}">${f}</a>`).join('\n');
+        const html = Buffer.from(`<html><body><a href="/">up</a><a href="#top">top</a>\n${links}\n<a href='mailto:x@y'>m</a><a href="/bytes/1/outside">x</a></body></html>`);
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': String(html.length) });
+        return void res.end(html);
       }
       case 'headers': {
         const body = Buffer.from(JSON.stringify(req.headers));

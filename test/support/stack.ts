@@ -11,7 +11,8 @@ import { JobService } from '../../src/api/job-service.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createFetcher } from '../../src/fetch/fetcher.js';
-import { builtInHandlers } from '../../src/handlers/registry.js';
+import type { Handler } from '../../src/handlers/handler.js';
+import { builtInHandlers, HandlerRegistry } from '../../src/handlers/registry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { createStorage } from '../../src/storage/create-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -44,9 +45,10 @@ export function uniqueJobId(prefix: string): string {
 
 /**
  * Builds a stack on its own task queue (so test files never steal each other's tasks), with
- * loopback allowed for downloads and `env` overriding any setting by its variable name.
+ * loopback allowed for downloads, `env` overriding any setting by its variable name, and
+ * `extraHandlers` registered beside the built-in ones.
  */
-export async function startStack(kind: StorageKind, env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(kind: StorageKind, env: Record<string, string> = {}, extraHandlers: Handler[] = []): Promise<Stack> {
   const minio = inject('minio');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stack-'));
   const taskQueue = `test-${randomUUID()}`;
@@ -77,7 +79,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
         })
       : createStorage(config.storage);
   const fetcher = createFetcher(config.fetch);
-  const handlers = builtInHandlers();
+  const handlers = new HandlerRegistry([...builtInHandlers().all(), ...extraHandlers]);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -89,6 +91,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     fetcher,
     handlers,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    env: { ...process.env, ...env },
   });
   const running = worker.run();
   const jobs = new JobService({ client, storage, handlers, config });

@@ -1,0 +1,42 @@
+import type { Config } from '../config/config-schema.js';
+import type { JobPolicy } from '../workflows/job-types.js';
+import type { Handler, HandlerPolicy } from './handler.js';
+
+function overlay(base: JobPolicy, over: HandlerPolicy | undefined): JobPolicy {
+  if (!over) return base;
+  const { retry, skipExisting, ...rest } = over;
+  const merged: JobPolicy = { ...base, ...rest, retry: { ...base.retry, ...retry } };
+  if (skipExisting === false) delete merged.skipExisting;
+  else if (skipExisting !== undefined) merged.skipExisting = skipExisting;
+  return merged;
+}
+
+/**
+ * The policy a job runs under, fixed when it is submitted: the global settings (`job.*`,
+ * `fetch.*`), then the handler's own `policy`, then `handlers.<name>.policy` from configuration.
+ */
+export function resolvePolicy(config: Config, handler: Handler): JobPolicy {
+  const { job, fetch } = config;
+  const base: JobPolicy = {
+    concurrency: job.concurrency,
+    pageParallelism: job.pageParallelism,
+    retry: { ...job.retry },
+    attemptTimeoutMs: job.attemptTimeoutMs,
+    heartbeatTimeoutMs: job.heartbeatTimeoutMs,
+    maxBytes: fetch.maxBytes,
+    proxyTiers: [...fetch.proxyTiers],
+    attemptsPerTier: fetch.attemptsPerTier,
+    ...(job.skipExisting ? { skipExisting: job.skipExistingMaxAgeMs > 0 ? { maxAgeMs: job.skipExistingMaxAgeMs } : {} } : {}),
+  };
+  return overlay(overlay(base, handler.policy), config.handlers[handler.name]?.policy as HandlerPolicy | undefined);
+}
+
+/** A handler's settings: the config file's `handlers.<name>.settings`, then `FETCHBOX_HANDLER_<NAME>_<KEY>` variables. */
+export function handlerSettings(config: Config, name: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const settings: Record<string, string> = { ...config.handlers[name]?.settings };
+  const prefix = `FETCHBOX_HANDLER_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_`;
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(prefix) && value !== undefined) settings[key.slice(prefix.length).toLowerCase()] = value;
+  }
+  return settings;
+}

@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, type LoadedPage } from '../activities/create-activities.js';
+import { loadConfig } from '../config/load-config.js';
+import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
+import { FileStorage } from '../storage/file-storage.js';
+import type { Storage } from '../storage/storage.js';
+import type { DownloadResult, DownloadTask, JobPolicy, ManifestResource } from '../workflows/job-types.js';
+import type { Handler } from './handler.js';
+import { resolvePolicy } from './policy.js';
+import { HandlerRegistry } from './registry.js';
+
+/** Options of a handler test harness. */
+export interface HandlerHarnessOptions {
+  jobId?: string;
+  /** The manifest's `metadata`, as the handler's `ctx.metadata`. */
+  metadata?: Record<string, unknown>;
+  /** The handler's `ctx.settings`. */
+  settings?: Record<string, string>;
+  /** Addresses the fetcher may reach; a test origin on loopback needs `127.0.0.1/32`. */
+  allowCidrs?: string[];
+  /** Storage to download into; a temporary directory when omitted (removed by close()). */
+  storage?: Storage;
+  fetcher?: Fetcher;
+}
+
+/** A handler wired to real storage and a real fetcher, its hooks run as FetchBox runs them. */
+export interface HandlerHarness {
+  storage: Storage;
+  /** The handler's policy as a job would get it (config defaults, then the handler's own). */
+  policy: JobPolicy;
+  /** Runs the `loadPage` activity on these resources: what the handler's expand/storageKey make of them. */
+  expand(resources: ManifestResource[]): Promise<LoadedPage>;
+  /** Runs the `downloadResource` activity for one task, attempt 1, with the handler's hooks. */
+  download(task: DownloadTask): Promise<DownloadResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Test harness for handler authors: runs FetchBox's own activities for one handler in
+ * Temporal's MockActivityEnvironment, against real storage and a real fetcher, with no Temporal
+ * server. See docs/handlers.md.
+ *
+ * ```ts
+ * const harness = await createHandlerHarness(myHandler, { allowCidrs: ['127.0.0.1/32'] });
+ * const { tasks } = await harness.expand([{ id: 'a', url: `${origin}/index.html` }]);
+ * const result = await harness.download(tasks[0]);
+ * await harness.close();
+ * ```
+ */
+export async function createHandlerHarness(handler: Handler, options: HandlerHarnessOptions = {}): Promise<HandlerHarness> {
+  const jobId = options.jobId ?? 'harness-job';
+  const config = loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: (options.allowCidrs ?? []).join(','), FETCHBOX_LOG_LEVEL: 'silent' });
+  const tmp = options.storage ? undefined : await mkdtemp(path.join(os.tmpdir(), 'fetchbox-harness-'));
+  const storage = options.storage ?? new FileStorage(tmp!);
+  const fetcher = options.fetcher ?? createFetcher(config.fetch);
+  // Never connected: only retry rounds read the ledger, and the harness runs none.
+  const connection = Connection.lazy({ address: '127.0.0.1:1' });
+  const activities = createActivities({
+    storage,
+    fetcher,
+    handlers: new HandlerRegistry([handler]),
+    client: new Client({ connection }),
+    settingsFor: () => options.settings ?? {},
+  });
+  const manifestKey = `${jobId}/.fetchbox/harness/manifest.json`;
+  await storage.putJson(manifestKey, { jobId, handler: handler.name, metadata: options.metadata ?? {} });
+  const policy = resolvePolicy(config, handler);
+  let pages = 0;
+  return {
+    storage,
+    policy,
+    async expand(resources) {
+      const pageKey = `${jobId}/.fetchbox/harness/pages/${String(pages++).padStart(6, '0')}.json`;
+      await storage.putJson(pageKey, resources);
+      return new MockActivityEnvironment().run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey });
+    },
+    async download(task) {
+      return new MockActivityEnvironment({ attempt: 1 }).run(activities.downloadResource, {
+        jobId,
+        handler: handler.name,
+        task,
+        maxBytes: policy.maxBytes,
+        proxyTiers: ['direct'],
+        attemptsPerTier: 1,
+        manifestKey,
+      });
+    },
+    async close() {
+      await connection.close();
+      if (!options.fetcher) await fetcher.close();
+      if (tmp) await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
