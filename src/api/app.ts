@@ -7,8 +7,12 @@ import { ApiError, ErrorCode } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import type { JobService } from './job-service.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { jobRoutes } from './routes/jobs.js';
-import { bearerAuth } from './auth.js';
+import { routePath } from 'hono/route';
+import { ApiMetrics } from '../metrics/api-metrics.js';
+import { bearerAuth, type ApiToken } from './auth.js';
+import { docsPage } from './docs-page.js';
 
 /** What the API app is built from; the caller owns (and closes) every piece. */
 export interface AppDeps {
@@ -16,9 +20,26 @@ export interface AppDeps {
   checks: readonly ReadinessCheck[];
   logger: Logger;
   bodyLimitBytes: number;
-  /** Bearer tokens; empty means no auth (loopback-only deployments). */
-  tokens?: readonly string[];
+  /** Bearer tokens with scopes (see parseTokens); empty means no auth (loopback-only deployments). */
+  tokens?: readonly ApiToken[];
+  /** Serve /metrics without a token even when tokens are configured (default true). */
+  metricsPublic?: boolean;
+  /** Interval between SSE progress events (default 1 s). */
+  eventsIntervalMs?: number;
+  /** Metrics registry; a fresh one when omitted. */
+  metrics?: ApiMetrics;
 }
+
+/** The OpenAPI document's header; the paths come from the routes. */
+const openApiInfo = {
+  openapi: '3.1.0',
+  info: {
+    title: 'FetchBox API',
+    version: '1.0.0',
+    description: 'Submit download manifests and follow their jobs. Every error is `{"error": {"code", "message", "details"?}}`.',
+  },
+  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
+};
 
 /** Zod issues as `{path, message}` pairs: the `details` of a 400. */
 function issueDetails(error: ZodError): { path: string; message: string }[] {
@@ -51,17 +72,19 @@ export function createApp(deps: AppDeps) {
     },
   });
 
+  const metrics = deps.metrics ?? new ApiMetrics();
   app.use('*', async (c, next) => {
     const started = performance.now();
     c.set('logger', deps.logger);
     await next();
-    deps.logger.debug(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
-      'request',
-    );
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.res.status === 404 && c.req.path !== '/jobs' && !c.req.path.startsWith('/jobs/') ? 'unmatched' : routePath(c, -1);
+    metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.duration.observe({ method: c.req.method, route }, seconds);
+    deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
   });
 
-  app.use('*', bearerAuth(deps.tokens ?? []));
+  app.use('*', bearerAuth(deps.tokens ?? [], { metricsPublic: deps.metricsPublic ?? true }));
 
   app.use('/jobs', async (c, next) => {
     if (c.req.method === 'POST' && !isJsonContentType(c.req.header('content-type'))) {
@@ -80,16 +103,12 @@ export function createApp(deps: AppDeps) {
   );
 
   app.route('/', healthRoutes(deps.checks));
-  app.route('/', jobRoutes(deps.jobs));
+  app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000 }));
+  app.route('/', metricsRoutes(metrics));
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'FetchBox API',
-      version: '1.0.0',
-      description: 'Submit download manifests and follow their jobs. Contract: shared/design/contract.md.',
-    },
-  });
+  app.doc31('/openapi.json', openApiInfo);
+
+  app.get('/docs', (c) => c.html(docsPage(app.getOpenAPI31Document(openApiInfo))));
 
   app.notFound((c) => c.json(new ApiError(404, ErrorCode.notFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
 

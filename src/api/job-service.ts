@@ -6,6 +6,7 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
 import type { Config } from '../config/config-schema.js';
 import { defaultStorageKey } from '../handlers/handler.js';
 import { resolvePolicy } from '../handlers/policy.js';
@@ -120,6 +121,37 @@ export interface JobSummary {
   startedAt: string;
   closedAt?: string;
 }
+
+/** One job in a `GET /jobs` listing (from visibility: search attributes, no live query). */
+export type JobListItem = JobSummary;
+
+/** A page of jobs; `next` is the opaque cursor of the following page, if any. */
+export interface JobListing {
+  items: JobListItem[];
+  next: string | null;
+}
+
+/** Visibility query clause for each contract status. */
+const STATUS_QUERY: Record<JobStatus, string> = {
+  running: `ExecutionStatus = 'Running'`,
+  completed: `ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed'`,
+  completed_with_failures: `ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed_with_failures'`,
+  failed: `ExecutionStatus = 'Failed'`,
+  canceled: `ExecutionStatus = 'Canceled'`,
+  terminated: `ExecutionStatus = 'Terminated'`,
+  timed_out: `ExecutionStatus = 'TimedOut'`,
+};
+
+/** Visibility's ExecutionStatus enum → the workflow status names describe() uses. */
+const RAW_STATUS: Record<number, string> = {
+  1: 'RUNNING',
+  2: 'COMPLETED',
+  3: 'FAILED',
+  4: 'CANCELLED',
+  5: 'TERMINATED',
+  6: 'CONTINUED_AS_NEW',
+  7: 'TIMED_OUT',
+};
 
 /** A page of resource states; `next` is the opaque cursor of the following page, if any. */
 export interface ResourceListing {
@@ -251,7 +283,7 @@ export class JobService {
   }
 
   /** The contract's status for a described job workflow. */
-  private statusOf(desc: WorkflowExecutionDescription): JobStatus {
+  private statusOf(desc: Pick<WorkflowExecutionDescription, 'status' | 'typedSearchAttributes'>): JobStatus {
     switch (desc.status.name) {
       case 'RUNNING':
       case 'CONTINUED_AS_NEW':
@@ -450,6 +482,72 @@ export class JobService {
     }
     await this.temporal(() => this.deps.client.workflow.getHandle(jobWorkflowId(jobId)).cancel());
     return { status };
+  }
+
+  /**
+   * Jobs from Temporal visibility, newest first, filtered by status and handler. Continued-as-new
+   * runs are left out; a retried job's earlier run is shown once per page at most (its latest).
+   */
+  async list(opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string }): Promise<JobListing> {
+    const { client, config } = this.deps;
+    const clauses = [`WorkflowType = 'jobWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
+    if (opts.status) clauses.push(STATUS_QUERY[opts.status]);
+    if (opts.handler) clauses.push(`FetchBoxHandler = '${opts.handler.replace(/[\\']/g, '')}'`);
+    const res = await this.temporal(() =>
+      client.workflowService.listWorkflowExecutions({
+        namespace: config.temporal.namespace,
+        query: clauses.join(' AND '),
+        pageSize: opts.limit,
+        ...(opts.cursor ? { nextPageToken: Buffer.from(opts.cursor, 'base64url') } : {}),
+      }),
+    );
+    const seen = new Set<string>();
+    const items: JobListItem[] = [];
+    for (const info of res.executions ?? []) {
+      const workflowId = info.execution?.workflowId ?? '';
+      if (!workflowId.startsWith('job-') || seen.has(workflowId)) continue;
+      seen.add(workflowId);
+      const typedSearchAttributes = decodeTypedSearchAttributes(info.searchAttributes?.indexedFields);
+      const status = this.statusOf({ status: { code: info.status ?? 0, name: RAW_STATUS[info.status ?? 0] ?? 'UNKNOWN' } as never, typedSearchAttributes });
+      const total = typedSearchAttributes.get(SearchAttributes.total) ?? 0;
+      const succeeded = typedSearchAttributes.get(SearchAttributes.succeeded) ?? 0;
+      const failed = typedSearchAttributes.get(SearchAttributes.failed) ?? 0;
+      const toIso = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+        t ? new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : undefined;
+      const closedAt = toIso(info.closeTime);
+      items.push({
+        jobId: workflowId.slice('job-'.length),
+        handler: typedSearchAttributes.get(SearchAttributes.handler) ?? 'default',
+        status,
+        resources: { total, succeeded, failed, pending: Math.max(total - succeeded - failed, 0) },
+        bytes: typedSearchAttributes.get(SearchAttributes.bytes) ?? 0,
+        startedAt: toIso(info.startTime) ?? '',
+        ...(closedAt && status !== JobStatus.running ? { closedAt } : {}),
+      });
+    }
+    const token = res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64url') : null;
+    return { items, next: token };
+  }
+
+  /**
+   * Polls a job every `intervalMs` until it closes, yielding each summary and whether it changed
+   * since the previous one; the last one yielded is the closed job's. Stops early when `signal`
+   * aborts (the client went away).
+   */
+  async *progress(jobId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<{ summary: JobSummary; changed: boolean }> {
+    let last = '';
+    for (;;) {
+      const summary = await this.summary(jobId);
+      const key = JSON.stringify(summary);
+      yield { summary, changed: key !== last };
+      last = key;
+      if (summary.status !== JobStatus.running || signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+      if (signal.aborted) return;
+    }
   }
 
   /** The Temporal Web UI page of a job's workflow. */

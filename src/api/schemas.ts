@@ -71,7 +71,8 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
-const JobStatusSchema = z.enum(['running', 'completed', 'completed_with_failures', 'failed', 'canceled', 'terminated', 'timed_out']);
+/** The contract's job statuses. */
+export const JobStatusSchema = z.enum(['running', 'completed', 'completed_with_failures', 'failed', 'canceled', 'terminated', 'timed_out']);
 
 /** Links every job response carries. */
 const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });
@@ -125,3 +126,8 @@ export const ResourceStateSchema = z
 export const ResourcesPageSchema = z
   .object({ items: z.array(ResourceStateSchema), nextCursor: z.string().nullable() })
   .openapi('ResourcesPage');
+
+/** A page of jobs from `GET /jobs`. */
+export const JobListSchema = z
+  .object({ items: z.array(JobSummarySchema), nextCursor: z.string().nullable() })
+  .openapi('JobList');

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { createLogger } from '../logger.js';
+import { jobsCommand } from './jobs-command.js';
 import { runApi } from './run-api.js';
 import { runDev } from './run-dev.js';
 import { runWorker } from './run-worker.js';
@@ -11,6 +12,7 @@ Commands:
   dev       Temporal dev server with Web UI, a worker and the API, file storage (Ctrl-C stops all)
   api       the HTTP API only
   worker    a worker only
+  jobs      submit, get, list, resources, retry, cancel, tail (fetchbox jobs --help)
 
 Configuration comes from FETCHBOX_* and TEMPORAL_* environment variables, optionally merged
 over a YAML or JSON file named by FETCHBOX_CONFIG. See docs/configuration.md.
@@ -49,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
   }
+  if (command === 'jobs') return jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   let config;
   try {
     config = loadConfig();

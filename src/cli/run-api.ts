@@ -2,7 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
-import { isLoopbackHost } from '../api/auth.js';
+import { isLoopbackHost, parseTokens } from '../api/auth.js';
 import { JobService } from '../api/job-service.js';
 import type { Config } from '../config/config-schema.js';
 import { builtInHandlers } from '../handlers/registry.js';
@@ -32,7 +32,9 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
     jobs,
     logger,
     bodyLimitBytes: config.api.bodyLimitBytes,
-    tokens: config.api.tokens,
+    tokens: parseTokens(config.api.tokens),
+    metricsPublic: config.api.metricsPublic,
+    eventsIntervalMs: config.api.eventsIntervalMs,
     checks: [
       { name: 'temporal', check: async () => void (await client.workflowService.getSystemInfo({})) },
       { name: 'storage', check: () => storage.check() },

@@ -46,6 +46,10 @@ export const configSchema = z.object({
     port: z.coerce.number().int().min(0).max(65_535).default(3000),
     tokens: list(),
     bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    /** Serve /metrics without a token even when tokens are configured. */
+    metricsPublic: bool(true),
+    /** Interval between progress events of GET /jobs/{jobId}/events. */
+    eventsIntervalMs: ms(1_000),
     /** How long one request waits on Temporal before answering 503 temporal_unavailable. */
     temporalTimeoutMs: ms(5_000),
   }).prefault({}),

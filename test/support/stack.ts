@@ -7,6 +7,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createApp, type App } from '../../src/api/app.js';
+import { parseTokens } from '../../src/api/auth.js';
 import { JobService } from '../../src/api/job-service.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -100,7 +101,8 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     jobs,
     logger,
     bodyLimitBytes: config.api.bodyLimitBytes,
-    tokens: config.api.tokens,
+    tokens: parseTokens(config.api.tokens),
+    eventsIntervalMs: 200,
     checks: [{ name: 'storage', check: () => storage.check() }],
   });
 
@@ -140,7 +142,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
       return items;
     },
     async close() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await nativeConnection.close();
       await connection.close();

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
+import { parseTokens } from '../../src/api/auth.js';
 import type { JobService } from '../../src/api/job-service.js';
 
 // Validation happens before the job service is called; this service fails the test if it is.
@@ -69,7 +70,7 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
 });
 
 describe('auth', () => {
-  const secured = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens: ['s3cret'] });
+  const secured = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens: parseTokens(['s3cret']) });
   it('401 without or with a wrong bearer token; probes stay open', async () => {
     expect((await secured.request('/jobs/x')).status).toBe(401);
     expect((await secured.request('/jobs/x', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
@@ -83,7 +84,90 @@ describe('GET /openapi.json', () => {
   it('documents every route as OpenAPI 3.1', async () => {
     const doc = (await (await app.request('/openapi.json')).json()) as any;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/jobs', '/jobs/{jobId}', '/jobs/{jobId}/cancel', '/jobs/{jobId}/resources', '/jobs/{jobId}/retry', '/readyz']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/healthz',
+      '/jobs',
+      '/jobs/{jobId}',
+      '/jobs/{jobId}/cancel',
+      '/jobs/{jobId}/events',
+      '/jobs/{jobId}/resources',
+      '/jobs/{jobId}/retry',
+      '/metrics',
+      '/readyz',
+    ]);
     expect(Object.keys(doc.paths['/jobs'].post.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409', '413', '415', '503']));
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const { validate } = await import('@readme/openapi-parser');
+    const doc = await (await app.request('/openapi.json')).json();
+    const result = await validate(doc as never);
+    expect(result.valid ? [] : result.errors).toEqual([]);
+  });
+
+  it('matches the routes the app serves: every documented operation answers, not 404 not_found', async () => {
+    const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(methods)) {
+        const url = path.replace('{jobId}', 'a b'); // invalid on purpose: validation answers before the service
+        const res = await app.request(url, { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, body: method === 'get' ? undefined : '{}' });
+        const body = res.headers.get('content-type')?.includes('json') ? ((await res.json()) as any) : undefined;
+        expect(body?.error?.code, `${method} ${path}`).not.toBe('not_found');
+      }
+    }
+  });
+
+  it('is rendered as a reference page at /docs, escaped', async () => {
+    const res = await app.request('/docs');
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<code>POST /jobs</code>');
+    expect(html).toContain('/jobs/{jobId}/events');
+    expect(html).not.toMatch(/<script/i);
+  });
+});
+
+describe('scopes', () => {
+  const tokens = parseTokens(['ingest=crawler', 'operator=ops', 'read=viewer', 'all-powerful']);
+  const scoped = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens, metricsPublic: false });
+  const call = async (method: string, path: string, token: string) =>
+    (await scoped.request(path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined })).status;
+
+  it('lets each scope do its part and answers 403 beyond it', async () => {
+    // 400 means the request passed auth and reached validation.
+    expect(await call('POST', '/jobs', 'crawler')).toBe(400);
+    expect(await call('POST', '/jobs', 'ops')).toBe(403);
+    expect(await call('POST', '/jobs', 'viewer')).toBe(403);
+    expect(await call('POST', '/jobs/a%20b/retry', 'ops')).toBe(400);
+    expect(await call('POST', '/jobs/a%20b/cancel', 'crawler')).toBe(403);
+    expect(await call('GET', '/jobs/a%20b', 'viewer')).toBe(400);
+    expect(await call('GET', '/jobs/a%20b', 'crawler')).toBe(400);
+    expect(await call('POST', '/jobs/a%20b/cancel', 'all-powerful')).toBe(400);
+    expect(await call('GET', '/metrics', 'viewer')).toBe(200);
+    expect((await scoped.request('/metrics')).status).toBe(401);
+    expect((await scoped.request('/openapi.json')).status).toBe(200);
+    const res = await scoped.request('/jobs', { method: 'POST', headers: { authorization: 'Bearer viewer', 'content-type': 'application/json' }, body: '{}' });
+    expect(await res.json()).toMatchObject({ error: { code: 'forbidden' } });
+  });
+
+  it('refuses an unknown scope when parsing tokens, without echoing the token', () => {
+    expect(() => parseTokens(['admin=topsecret'])).toThrow(/entry 1: unknown scope admin/);
+    expect(() => parseTokens(['admin=topsecret'])).not.toThrow(/topsecret/);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('counts requests by route pattern and status, in Prometheus text format', async () => {
+    await app.request('/healthz');
+    await app.request('/jobs/a%20b');
+    const res = await app.request('/metrics');
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/fetchbox_api_requests_total\{method="GET",route="\/healthz",status="200"\} [1-9]/);
+    expect(text).toMatch(/fetchbox_api_requests_total\{method="GET",route="\/jobs\/:jobId",status="400"\} [1-9]/);
+    expect(text).toContain('fetchbox_api_request_duration_seconds_bucket');
+    expect(text).toContain('fetchbox_api_process_resident_memory_bytes');
   });
 });

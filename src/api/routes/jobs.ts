@@ -1,9 +1,14 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import type { ApiMetrics } from '../../metrics/api-metrics.js';
+import { ApiError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import type { JobService } from '../job-service.js';
 import {
   ErrorSchema,
   JobIdSchema,
+  JobListSchema,
+  JobStatusSchema,
   JobSummarySchema,
   ManifestSchema,
   ResourcesPageSchema,
@@ -20,7 +25,7 @@ const submitRoute = createRoute({
   method: 'post',
   path: '/jobs',
   summary: 'Submit a manifest',
-  description: 'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job.',
+  description: 'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
   request: { body: { required: true, content: { 'application/json': { schema: ManifestSchema } } } },
   responses: {
     200: { description: 'The job already exists with an identical manifest', content: { 'application/json': { schema: SubmitResponseSchema } } },
@@ -30,6 +35,24 @@ const submitRoute = createRoute({
 });
 
 const jobParams = z.object({ jobId: JobIdSchema.openapi({ param: { name: 'jobId', in: 'path' } }) });
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/jobs',
+  summary: 'List jobs (Temporal visibility), newest first',
+  request: {
+    query: z.object({
+      status: JobStatusSchema.optional(),
+      handler: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+      cursor: z.string().max(4096).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API').optional(),
+    }),
+  },
+  responses: {
+    200: { description: 'A page of jobs', content: { 'application/json': { schema: JobListSchema } } },
+    ...errors(400, 401, 403, 503),
+  },
+});
 
 const getRoute = createRoute({
   method: 'get',
@@ -46,6 +69,7 @@ const resourcesRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}/resources',
   summary: 'Per-resource state, paginated',
+  description: 'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
   request: {
     params: jobParams,
     query: z.object({
@@ -68,7 +92,7 @@ const retryRoute = createRoute({
   path: '/jobs/{jobId}/retry',
   summary: 'Download the job\'s failed resources again',
   description:
-    'A running job runs a retry round after its current pass; a closed job with failures starts a new run of the same workflow id that retries only them. `retrying` is false when there was nothing to retry.',
+    'A running job runs a retry round after its current pass; a closed job with failures starts a new run of the same workflow id that retries only them. `retrying` is false when there was nothing to retry. Canceled, failed, terminated and timed-out jobs answer 409 job_not_retryable.',
   request: { params: jobParams },
   responses: {
     202: { description: 'Retry accepted', content: { 'application/json': { schema: RetryResponseSchema } } },
@@ -80,7 +104,7 @@ const cancelRoute = createRoute({
   method: 'post',
   path: '/jobs/{jobId}/cancel',
   summary: 'Cancel a running job',
-  description: 'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again.',
+  description: 'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again; a closed job answers 409 job_not_running.',
   request: { params: jobParams },
   responses: {
     202: { description: 'Cancellation requested', content: { 'application/json': { schema: SubmitResponseSchema } } },
@@ -88,16 +112,52 @@ const cancelRoute = createRoute({
   },
 });
 
+const eventsRoute = createRoute({
+  method: 'get',
+  path: '/jobs/{jobId}/events',
+  summary: 'Progress as Server-Sent Events until the job closes',
+  description:
+    'Events: `progress` (data: the job summary) whenever the counts change, then `end` (data: the final summary) when the job closes, then the stream closes. A job that is already closed gets one `end` event. Comment lines keep idle connections open.',
+  request: { params: jobParams },
+  responses: {
+    200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    ...errors(400, 401, 403, 404, 503),
+  },
+});
+
+/** An idle event stream gets a comment line this often, so proxies keep it open. */
+const KEEPALIVE_MS = 15_000;
+
+/** What the job routes need besides the service. */
+export interface JobRouteOptions {
+  metrics: ApiMetrics;
+  eventsIntervalMs: number;
+}
+
 /** The job routes, bound to a JobService. */
-export function jobRoutes(jobs: JobService) {
+export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
   const links = (jobId: string) => ({ self: `/jobs/${encodeURIComponent(jobId)}`, temporalUi: jobs.temporalUiUrl(jobId) });
   return new OpenAPIHono<AppEnv>()
     .openapi(submitRoute, async (c) => {
       const manifest = c.req.valid('json');
-      const { jobId, created } = await jobs.submit(manifest);
+      let created: boolean;
+      let jobId: string;
+      try {
+        ({ jobId, created } = await jobs.submit(manifest));
+      } catch (err) {
+        const outcome = err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
+        options.metrics.submits.inc({ handler: manifest.handler, outcome });
+        throw err;
+      }
+      options.metrics.submits.inc({ handler: manifest.handler, outcome: created ? 'created' : 'duplicate' });
       const body = { jobId, status: 'running' as const, links: links(jobId) };
       c.header('Location', body.links.self);
       return created ? c.json(body, 202) : c.json(body, 200);
+    })
+    .openapi(listRoute, async (c) => {
+      const { status, handler, limit, cursor } = c.req.valid('query');
+      const page = await jobs.list({ ...(status ? { status } : {}), ...(handler ? { handler } : {}), ...(cursor ? { cursor } : {}), limit });
+      return c.json({ items: page.items.map((j) => ({ ...j, links: links(j.jobId) })), nextCursor: page.next }, 200);
     })
     .openapi(getRoute, async (c) => {
       const { jobId } = c.req.valid('param');
@@ -119,5 +179,36 @@ export function jobRoutes(jobs: JobService) {
       const { jobId } = c.req.valid('param');
       await jobs.cancel(jobId);
       return c.json({ jobId, status: 'running' as const, links: links(jobId) }, 202);
+    })
+    .openapi(eventsRoute, async (c) => {
+      const { jobId } = c.req.valid('param');
+      // 404 and 503 are answered as JSON before the stream starts.
+      const first = await jobs.summary(jobId);
+      const abort = new AbortController();
+      c.req.raw.signal.addEventListener('abort', () => abort.abort(), { once: true });
+      return streamSSE(c, async (stream) => {
+        stream.onAbort(() => abort.abort());
+        let id = 0;
+        let lastWrite = Date.now();
+        const send = async (event: 'progress' | 'end', summary: typeof first) => {
+          lastWrite = Date.now();
+          await stream.writeSSE({ event, id: String(++id), data: JSON.stringify({ ...summary, links: links(jobId) }) });
+        };
+        if (first.status !== 'running') return void (await send('end', first));
+        try {
+          for await (const { summary, changed } of jobs.progress(jobId, options.eventsIntervalMs, abort.signal)) {
+            if (summary.status !== 'running') return void (await send('end', summary));
+            if (changed) await send('progress', summary);
+            else if (Date.now() - lastWrite >= KEEPALIVE_MS) {
+              lastWrite = Date.now();
+              await stream.write(': keepalive\n\n');
+            }
+          }
+        } catch (err) {
+          if (!abort.signal.aborted) {
+            await stream.writeSSE({ event: 'error', data: JSON.stringify({ error: { code: 'stream_failed', message: (err as Error).message } }) });
+          }
+        }
+      });
     });
 }

@@ -1,0 +1,237 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+
+/** Exit codes of `fetchbox jobs`, for scripts. */
+export const JobsExit = {
+  ok: 0,
+  /** The API could not be reached, or answered 5xx. */
+  unavailable: 1,
+  usage: 2,
+  /** The API refused the request (4xx); its error code and message are printed. */
+  refused: 4,
+  /** `tail`: the job ended, but not `completed`. */
+  notCompleted: 5,
+} as const;
+
+const USAGE = `Usage: fetchbox jobs <command> [options]
+
+  submit <manifest.json|->          submit a manifest (file or stdin)
+  get <jobId>                       job summary
+  list [--status S] [--handler H] [--limit N]
+  resources <jobId> [--status S] [--limit N] [--all]
+  retry <jobId>                     download the job's failed resources again
+  cancel <jobId>                    cancel a running job
+  tail <jobId>                      follow progress until the job closes
+
+Options: --json (machine-readable output), --api URL (default $FETCHBOX_API_URL or
+http://127.0.0.1:3000), --token T (default $FETCHBOX_API_TOKEN).
+Exit codes: 0 ok, 1 API unreachable or 5xx, 2 usage, 4 API refused (4xx), 5 tail: job not completed.
+`;
+
+/** Where output goes; injectable for tests. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  stdin(): Promise<string>;
+}
+
+const processIo: Io = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+  stdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
+
+class ApiCallError extends Error {
+  constructor(
+    readonly exit: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Summary = {
+  jobId: string;
+  handler: string;
+  status: string;
+  resources: { total: number; succeeded: number; failed: number; pending: number };
+  bytes: number;
+  startedAt: string;
+  closedAt?: string;
+  links: { self: string; temporalUi: string };
+};
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${bytes} B`;
+}
+
+function summaryLine(j: Summary): string {
+  const r = j.resources;
+  return `${j.jobId}  ${j.status}  ${r.succeeded}/${r.total} ok, ${r.failed} failed, ${r.pending} pending, ${mib(j.bytes)}`;
+}
+
+/** `fetchbox jobs ...`: a thin client of the HTTP API. Returns the exit code. */
+export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        api: { type: 'string' },
+        token: { type: 'string' },
+        status: { type: 'string' },
+        handler: { type: 'string' },
+        limit: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`fetchbox jobs: ${(err as Error).message}\n\n${USAGE}`);
+    return JobsExit.usage;
+  }
+  const { values, positionals } = parsed;
+  const [command, arg] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return values.help ? JobsExit.ok : JobsExit.usage;
+  }
+  const base = (values.api ?? env.FETCHBOX_API_URL ?? `http://${env.FETCHBOX_API_HOST ?? '127.0.0.1'}:${env.FETCHBOX_API_PORT ?? '3000'}`).replace(/\/+$/, '');
+  const token = values.token ?? env.FETCHBOX_API_TOKEN;
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const print = (human: string, data: unknown) => io.out(values.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+
+  async function call(method: string, path: string, body?: string): Promise<{ status: number; json: any }> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body } : {}),
+      });
+    } catch (err) {
+      throw new ApiCallError(JobsExit.unavailable, `cannot reach ${base}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`);
+    }
+    const json = (await res.json().catch(() => ({}))) as any;
+    if (res.status >= 500) throw new ApiCallError(JobsExit.unavailable, `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? res.statusText}`);
+    if (res.status >= 400) {
+      const details = json?.error?.details ? `\n${JSON.stringify(json.error.details, null, 2)}` : '';
+      throw new ApiCallError(JobsExit.refused, `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? res.statusText}${details}`);
+    }
+    return { status: res.status, json };
+  }
+
+  const need = (what: string): string => {
+    if (!arg) throw new ApiCallError(JobsExit.usage, `jobs ${command} needs ${what}\n\n${USAGE}`);
+    return arg;
+  };
+  const enc = encodeURIComponent;
+
+  try {
+    switch (command) {
+      case 'submit': {
+        const source = need('a manifest file, or - for stdin');
+        const text = source === '-' ? await io.stdin() : await readFile(source, 'utf8').catch((err: Error) => {
+          throw new ApiCallError(JobsExit.usage, `cannot read ${source}: ${err.message}`);
+        });
+        const { status, json } = await call('POST', '/jobs', text);
+        print(`${status === 202 ? 'submitted' : 'exists (identical manifest)'}: ${json.jobId}\n  ${base}${json.links.self}\n  ${json.links.temporalUi}`, json);
+        return JobsExit.ok;
+      }
+      case 'get': {
+        const { json } = await call('GET', `/jobs/${enc(need('a jobId'))}`);
+        print(`${summaryLine(json)}\n  started ${json.startedAt}${json.closedAt ? `, closed ${json.closedAt}` : ''}\n  ${json.links.temporalUi}`, json);
+        return JobsExit.ok;
+      }
+      case 'list': {
+        const q = new URLSearchParams();
+        if (values.status) q.set('status', values.status);
+        if (values.handler) q.set('handler', values.handler);
+        if (values.limit) q.set('limit', values.limit);
+        const { json } = await call('GET', `/jobs?${q}`);
+        print((json.items as Summary[]).map(summaryLine).join('\n') || '(no jobs)', json);
+        return JobsExit.ok;
+      }
+      case 'resources': {
+        const jobId = need('a jobId');
+        const q = new URLSearchParams();
+        if (values.status) q.set('status', values.status);
+        if (values.limit) q.set('limit', values.limit);
+        let cursor: string | null = null;
+        do {
+          if (cursor) q.set('cursor', cursor);
+          const { json }: { json: any } = await call('GET', `/jobs/${enc(jobId)}/resources?${q}`);
+          for (const r of json.items) {
+            print(`${r.id}  ${r.status}  ${r.url}  ->  ${r.key}${r.error ? `  [${r.error.kind}${r.error.httpStatus ? ` ${r.error.httpStatus}` : ''}] ${r.error.message}` : ''}`, r);
+          }
+          cursor = values.all ? json.nextCursor : null;
+          if (!values.all && json.nextCursor && !values.json) io.out(`(more: --all, or --limit)\n`);
+        } while (cursor);
+        return JobsExit.ok;
+      }
+      case 'retry': {
+        const { json } = await call('POST', `/jobs/${enc(need('a jobId'))}/retry`);
+        print(json.retrying ? `retrying the failed resources of ${json.jobId}` : `${json.jobId}: nothing failed, nothing to retry`, json);
+        return JobsExit.ok;
+      }
+      case 'cancel': {
+        const { json } = await call('POST', `/jobs/${enc(need('a jobId'))}/cancel`);
+        print(`cancel requested: ${json.jobId}`, json);
+        return JobsExit.ok;
+      }
+      case 'tail':
+        return await tail(need('a jobId'));
+      default:
+        io.err(`fetchbox jobs: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return JobsExit.usage;
+    }
+  } catch (err) {
+    if (err instanceof ApiCallError) {
+      io.err(`fetchbox jobs ${command}: ${err.message}\n`);
+      return err.exit;
+    }
+    throw err;
+  }
+
+  async function tail(jobId: string): Promise<number> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/jobs/${enc(jobId)}/events`, { headers: { ...headers, accept: 'text/event-stream' } });
+    } catch (err) {
+      throw new ApiCallError(JobsExit.unavailable, `cannot reach ${base}: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const json = (await res.json().catch(() => ({}))) as any;
+      throw new ApiCallError(res.status >= 500 ? JobsExit.unavailable : JobsExit.refused, `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? ''}`);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let final: Summary | undefined;
+    for await (const chunk of res.body) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const event = /^event: ?(.*)$/m.exec(block)?.[1];
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).replace(/^ /, ''))
+          .join('\n');
+        if (!data) continue;
+        const summary = JSON.parse(data) as Summary;
+        print(`${new Date().toISOString().slice(11, 19)}  ${summaryLine(summary)}`, { event, ...summary });
+        if (event === 'end') final = summary;
+      }
+    }
+    if (!final) throw new ApiCallError(JobsExit.unavailable, 'the event stream ended before the job closed');
+    return final.status === 'completed' ? JobsExit.ok : JobsExit.notCompleted;
+  }
+}
