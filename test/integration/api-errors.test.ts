@@ -27,7 +27,7 @@ describe('API errors against the real stack', () => {
   it('400 unknown_handler, listing the known ones', async () => {
     const res = await stack.submit({ handler: 'nope', resources: [{ url: 'http://127.0.0.1:1/x' }] });
     expect(res.status).toBe(400);
-    expect(res.body).toMatchObject({ error: { code: 'unknown_handler', details: { known: ['default'] } } });
+    expect(res.body).toMatchObject({ error: { code: 'unknown_handler', details: { known: ['default', 'link-expander'] } } });
   });
 
   it('400 invalid_manifest for duplicate resource ids and for more resources than the limit', async () => {

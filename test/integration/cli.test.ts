@@ -57,7 +57,7 @@ describe('fetchbox jobs', () => {
     const got = await jobs(['get', jobId, '--json']);
     expect(JSON.parse(got.out)).toMatchObject({ jobId, status: 'completed_with_failures' });
     const failed = await jobs(['resources', jobId, '--status', 'failed']);
-    expect(failed.out).toMatch(/^gone  failed  .*\[http_status 404\]/);
+    expect(failed.out).toMatch(/^gone {2}failed {2}.*\[http_status 404\]/);
     const listed = await jobs(['list', '--status', 'completed_with_failures', '--limit', '1000', '--json']);
     expect(listed.code).toBe(0);
   });
