@@ -75,3 +75,48 @@ describe('API errors against the real stack', () => {
     });
   });
 });
+
+describe('auth and body limits on the real stack', () => {
+  let secured: Stack;
+  beforeAll(async () => {
+    secured = await startStack('file', { FETCHBOX_API_TOKENS: 'ingest=crawler,operator=ops', FETCHBOX_API_BODY_LIMIT_BYTES: '2000' });
+  });
+  afterAll(async () => {
+    await secured?.close();
+  });
+
+  const post = (path: string, token: string | undefined, body: string, type = 'application/json') =>
+    secured.app.request(path, { method: 'POST', headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+
+  it('401 without a token, 403 with the wrong scope, 202 with the right one', async () => {
+    const manifest = JSON.stringify({ jobId: uniqueJobId('auth'), resources: [{ url: 'http://127.0.0.1:9/x' }] });
+    expect((await post('/jobs', undefined, manifest)).status).toBe(401);
+    const forbidden = await post('/jobs', 'ops', manifest);
+    expect(forbidden.status).toBe(403);
+    expect(await forbidden.json()).toMatchObject({ error: { code: 'forbidden' } });
+    const accepted = await post('/jobs', 'crawler', manifest);
+    expect(accepted.status).toBe(202);
+    const { jobId } = (await accepted.json()) as { jobId: string };
+    expect((await post(`/jobs/${jobId}/cancel`, 'crawler', '')).status).toBe(403);
+    expect((await post(`/jobs/${jobId}/cancel`, 'ops', '')).status).toBe(202);
+  });
+
+  it('413 payload_too_large and 415 unsupported_media_type', async () => {
+    const big = JSON.stringify({ resources: Array.from({ length: 100 }, (_, i) => ({ url: `http://127.0.0.1:9/${i}` })) });
+    const tooLarge = await post('/jobs', 'crawler', big);
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+    const wrongType = await post('/jobs', 'crawler', '{}', 'application/x-www-form-urlencoded');
+    expect(wrongType.status).toBe(415);
+    expect(await wrongType.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+  });
+});
+
+describe('runApi without tokens', () => {
+  it('refuses to listen on a non-loopback address', async () => {
+    const { runApi } = await import('../../src/cli/run-api.js');
+    const { loadConfig } = await import('../../src/config/load-config.js');
+    const config = loadConfig({ FETCHBOX_API_HOST: '0.0.0.0', FETCHBOX_API_PORT: '0' });
+    await expect(runApi(config, pino({ level: 'silent' }))).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without authentication/);
+  });
+});
