@@ -7,6 +7,8 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
 import { keyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { pino, type Logger } from 'pino';
 import type {
   DownloadFailureDetails,
   DownloadInput,
@@ -27,6 +29,10 @@ export interface ActivityDeps {
   client: Client;
   /** A handler's settings by handler name (see handlerSettings); empty when omitted. */
   settingsFor?: (handler: string) => Record<string, string>;
+  /** Where activity logs go (with jobId, resourceId, workflowId, attempt); silent when omitted. */
+  logger?: Logger;
+  /** The worker's own Prometheus metrics; none recorded when omitted. */
+  metrics?: WorkerMetrics;
 }
 
 /** What loadPage hands the page workflow: tasks to run, and resources the handler failed. */
@@ -92,7 +98,8 @@ class HandlerHookError extends Error {
  * Builds the activities with their dependencies (samples-typescript style), so tests can pass
  * real or stand-in storage and fetchers. Each returned function is registered by name.
  */
-export function createActivities({ storage, fetcher, handlers, client, settingsFor }: ActivityDeps) {
+export function createActivities({ storage, fetcher, handlers, client, settingsFor, logger = pino({ level: 'silent' }), metrics }: ActivityDeps) {
+  const driver = storage.url.startsWith('s3:') ? 's3' : 'file';
   const metadataCache = new Map<string, Record<string, unknown>>();
 
   async function metadataOf(manifestKey: string | undefined): Promise<Record<string, unknown>> {
@@ -210,6 +217,8 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
       const activity = Context.current();
       const { task } = input;
       const attempt = activity.info.attempt;
+      const started = performance.now();
+      const log = logger.child({ jobId: input.jobId, resourceId: task.id, workflowId: activity.info.workflowExecution?.workflowId, attempt });
       const handler = handlers.get(input.handler);
       const problem = keyProblem(task.key);
       if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false);
@@ -220,6 +229,8 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
           input.skipExisting.maxAgeMs === undefined ||
           (existing?.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
         if (existing && fresh && existing.metadata['source-url'] === task.url && existing.metadata.sha256) {
+          metrics?.attempts.inc({ outcome: 'skipped', tier: 'none' });
+          log.debug({ key: task.key }, 'kept the existing object (skip-if-present)');
           return {
             tier: 'skipped',
             skipped: true,
@@ -253,6 +264,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
           signal: activity.cancellationSignal,
           tier,
         });
+        metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
         expected = res.contentLength;
         let options: { contentType?: string; metadata?: Record<string, string> } = {};
         if (handler.objectOptions) {
@@ -266,6 +278,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
           }
         }
         const contentType = options.contentType ?? res.contentType;
+        const uploadStarted = performance.now();
         const stored = await storage.put({
           key: task.key,
           body: res.body,
@@ -282,6 +295,12 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
             }
           },
         });
+        metrics?.upload.observe({ driver }, (performance.now() - uploadStarted) / 1000);
+        metrics?.bytesStored.inc(stored.bytes);
+        metrics?.attempts.inc({ outcome: 'succeeded', tier });
+        metrics?.download.observe({ outcome: 'succeeded' }, (performance.now() - started) / 1000);
+        if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'ok' });
+        log.debug({ key: task.key, bytes: stored.bytes, tier }, 'stored');
         return {
           tier,
           bytes: stored.bytes,
@@ -293,6 +312,12 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
       } catch (err) {
         const failure = toFailure(err, task.url, bytesSoFar, expected);
         if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
+        const kind = failure.type ?? 'unknown';
+        metrics?.attempts.inc({ outcome: kind, tier });
+        metrics?.download.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
+        if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'failed' });
+        if (kind === ErrorKind.storage) metrics?.storageErrors.inc({ driver });
+        log[failure.nonRetryable ? 'warn' : 'info']({ kind, url: task.url, tier, retryable: !failure.nonRetryable }, failure.message);
         throw failure;
       }
     },

@@ -73,7 +73,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serveUntilSignal(async () => {
           const dev = await runDev(config, logger);
           process.stderr.write(
-            `\nFetchBox dev is up:\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\nCtrl-C stops everything.\n\n`,
+            `\nFetchBox dev is up:\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\n` +
+              `${dev.workerMetricsUrl ? `  metrics      ${dev.apiUrl}/metrics (API), ${dev.workerMetricsUrl} (worker)\n` : ''}Ctrl-C stops everything.\n\n`,
           );
           return dev;
         });

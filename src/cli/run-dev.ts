@@ -13,6 +13,7 @@ export const DEV_ALLOW_CIDRS = ['127.0.0.0/8', '::1/128'] as const;
 export interface RunningDev {
   apiUrl: string;
   uiUrl: string;
+  workerMetricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -57,7 +58,7 @@ export async function runDev(config: Config, logger: Logger, env: NodeJS.Process
     stack.push(worker);
     const api: RunningApi = await runApi(config, logger);
     stack.push(api);
-    return { apiUrl: api.url, uiUrl: server.uiUrl, close };
+    return { apiUrl: api.url, uiUrl: server.uiUrl, ...(worker.metricsUrl ? { workerMetricsUrl: worker.metricsUrl } : {}), close };
   } catch (err) {
     await close();
     throw err;

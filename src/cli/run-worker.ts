@@ -6,26 +6,49 @@ import { createFetcher } from '../fetch/fetcher.js';
 import { builtInHandlers } from '../handlers/registry.js';
 import { createStorage } from '../storage/create-storage.js';
 import { createFetchBoxWorker } from '../worker/create-worker.js';
+import { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { startMetricsServer } from '../observability/metrics-server.js';
+import { installRuntime } from '../observability/runtime.js';
 
 /** A running worker; `close()` drains it (in-flight activities finish or time out) and disconnects. */
 export interface RunningWorker {
   worker: Worker;
+  /** The worker's /metrics URL, when metrics are on. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+
 /** Starts a worker on the configured task queue (`fetchbox worker`, and part of `fetchbox dev`). */
 export async function runWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  const metricsOn = config.worker.metricsPort !== -1;
+  const temporalMetricsAddress = `127.0.0.1:${config.worker.temporalMetricsPort}`;
+  if (!runtimeInstalled) {
+    installRuntime({ logger, ...(metricsOn ? { temporalMetricsAddress } : {}) });
+    runtimeInstalled = true;
+  }
+  const metrics = new WorkerMetrics();
+  const metricsServer = metricsOn
+    ? await startMetricsServer({
+        host: config.worker.metricsHost,
+        port: config.worker.metricsPort,
+        registry: metrics.registry,
+        temporalMetricsUrl: `http://${temporalMetricsAddress}/metrics`,
+      })
+    : undefined;
   const storage = createStorage(config.storage);
   await storage.check();
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const clientConnection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
-  const worker = await createFetchBoxWorker({ config, connection, client, storage, fetcher, handlers: builtInHandlers() });
+  const worker = await createFetchBoxWorker({ config, connection, client, storage, fetcher, handlers: builtInHandlers(), logger, metrics });
   const running = worker.run();
-  logger.info({ taskQueue: config.temporal.taskQueue, storage: storage.url }, 'worker running');
+  logger.info({ taskQueue: config.temporal.taskQueue, storage: storage.url, metrics: metricsServer?.url }, 'worker running');
   return {
     worker,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
@@ -33,6 +56,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
       await clientConnection.close();
       await fetcher.close();
       await storage.close();
+      await metricsServer?.close();
     },
   };
 }

@@ -133,6 +133,12 @@ export const configSchema = z.object({
     .default({}),
   worker: z.object({
     maxConcurrentActivities: z.coerce.number().int().min(1).max(2_000).default(64),
+    /** Address of the worker's /metrics (FetchBox and Temporal SDK metrics together). */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
+    /** Port of the worker's /metrics; 0 picks a free one, -1 turns it off. */
+    metricsPort: z.coerce.number().int().min(-1).max(65_535).default(9464),
+    /** Loopback port of Temporal's own Prometheus exporter, read by the worker's /metrics. */
+    temporalMetricsPort: z.coerce.number().int().min(1).max(65_535).default(9465),
   }).prefault({}),
 });
 

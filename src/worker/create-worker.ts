@@ -8,6 +8,8 @@ import type { Fetcher } from '../fetch/fetcher.js';
 import { handlerSettings } from '../handlers/policy.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Storage } from '../storage/storage.js';
+import type { Logger } from 'pino';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /** The workflows entry point next to this file: `.js` when built, `.ts` under vitest. */
 export function workflowsPath(): string {
@@ -32,6 +34,8 @@ export interface WorkerDeps {
   taskQueue?: string;
   /** Where FETCHBOX_HANDLER_<NAME>_<KEY> settings are read from; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  metrics?: WorkerMetrics;
 }
 
 /** Creates a FetchBox worker: the job workflow plus the download activities. */
@@ -48,6 +52,8 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
       handlers: deps.handlers,
       client: deps.client,
       settingsFor: (name) => handlerSettings(config, name, deps.env ?? process.env),
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
     }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
   });

@@ -6,6 +6,7 @@ import {
   defineSignal,
   executeChild,
   isCancellation,
+  metricMeter,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -142,6 +143,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     return page === undefined ? undefined : { page, round: carry.round };
   };
 
+  const closed = metricMeter.createCounter('fetchbox_jobs_closed', '', 'Job workflow runs that closed, by FetchBox status and handler.');
   publishCounts();
   try {
     if (!carry.published) {
@@ -182,9 +184,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     await CancellationScope.nonCancellable(() => condition(() => running.size === 0));
     status = JobStatus.canceled;
     publishCounts();
+    closed.add(1, { status, handler });
     throw err;
   }
   status = carry.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
   publishCounts();
+  closed.add(1, { status, handler });
   return { ...progress(), resume: { ...input, carry: { ...carry } } };
 }

@@ -1,4 +1,4 @@
-import { CancellationScope, condition, defineQuery, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, defineQuery, isCancellation, metricMeter, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { downloadFailure } from './download-failure.js';
 import {
@@ -44,6 +44,8 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   };
   const { downloadResource } = proxyActivities<Activities>(downloadOptions);
 
+  // Emitted by Temporal's metrics exporter (not during replay), beside its SDK metrics.
+  const outcomes = metricMeter.createCounter('fetchbox_resources', '', 'Resources that reached an outcome in a page round, by outcome and error kind.');
   const states: ResourceState[] = [];
   let tasks: DownloadTask[] = [];
   let pageResources = 0;
@@ -77,6 +79,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
       if (result.contentType !== undefined) state.contentType = result.contentType.slice(0, 200);
       succeeded++;
       bytes += result.bytes;
+      outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler });
     } catch (err) {
       if (isCancellation(err)) return; // stays pending: the job was canceled
       const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1));
@@ -84,6 +87,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
       state.attempts = attempts;
       state.error = error;
       failed++;
+      outcomes.add(1, { outcome: 'failed', kind: error.kind, handler });
     } finally {
       inFlight--;
     }
@@ -101,6 +105,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
           states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
         }
         failed = states.length;
+        outcomes.add(failed, { outcome: 'failed', kind: ErrorKind.handler, handler });
         tasks = loaded.handlerError.resources;
         return { page, round, pageResources, tasks: tasks.length, succeeded, failed, bytes, canceled, states };
       }

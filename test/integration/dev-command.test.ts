@@ -17,12 +17,14 @@ describe('fetchbox dev', () => {
   let apiUrl: string;
   let uiUrl: string;
   let temporalPort: number;
+  let workerMetricsPort: number;
 
   beforeAll(async () => {
     origin = await startOrigin();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-dev-'));
     const [apiPort, uiPort] = [await freePort(), await freePort()];
     temporalPort = await freePort();
+    workerMetricsPort = await freePort();
     apiUrl = `http://127.0.0.1:${apiPort}`;
     uiUrl = `http://127.0.0.1:${uiPort}`;
     child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'dev'], {
@@ -34,6 +36,8 @@ describe('fetchbox dev', () => {
         TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
         FETCHBOX_TEMPORAL_UI_URL: uiUrl,
         FETCHBOX_LOG_LEVEL: 'warn',
+        FETCHBOX_WORKER_METRICS_PORT: String(workerMetricsPort),
+        FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: String(await freePort()),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -83,6 +87,24 @@ describe('fetchbox dev', () => {
     const file = path.join(dataDir, 'data', 'objects', 'dev', 'file.bin');
     expect(readFileSync(file).equals(content('dev', 5000))).toBe(true);
     expect(existsSync(path.join(dataDir, 'data', 'temporal.sqlite'))).toBe(true);
+  });
+
+  it('exposes the documented metrics of the API and the worker with the job\'s values', async () => {
+    // The previous test ran one job of one 5,000-byte resource.
+    const api = await (await fetch(`${apiUrl}/metrics`)).text();
+    expect(api).toMatch(/^fetchbox_jobs_submitted_total\{handler="default",outcome="created"\} 1$/m);
+    expect(api).toMatch(/^fetchbox_api_requests_total\{method="POST",route="\/jobs",status="202"\} 1$/m);
+    expect(api).toMatch(/^fetchbox_api_request_duration_seconds_count\{method="GET",route="\/jobs\/:jobId"\} [1-9]/m);
+    const worker = await (await fetch(`http://127.0.0.1:${workerMetricsPort}/metrics`)).text();
+    expect(worker).toMatch(/^fetchbox_download_attempts_total\{outcome="succeeded",tier="direct"\} 1$/m);
+    expect(worker).toMatch(/^fetchbox_bytes_stored_total 5000$/m);
+    expect(worker).toMatch(/^fetchbox_upload_duration_seconds_count\{driver="file"\} 1$/m);
+    expect(worker).toMatch(/^fetchbox_resources_total\{[^}]*kind="none"[^}]*outcome="succeeded"[^}]*\} 1$/m);
+    expect(worker).toMatch(/^fetchbox_jobs_closed_total\{[^}]*status="completed"[^}]*\} 1$/m);
+    // Temporal's SDK metrics, named as the alert rules expect them.
+    expect(worker).toMatch(/^temporal_activity_schedule_to_start_latency_seconds_count\{/m);
+    expect(worker).toMatch(/^temporal_num_pollers\{[^}]*poller_type="activity_task"/m);
+    expect(worker).toMatch(/^fetchbox_worker_process_resident_memory_bytes /m);
   });
 
   it('stops everything on Ctrl-C', async () => {

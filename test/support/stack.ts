@@ -34,6 +34,8 @@ export interface Stack {
   submit(manifest: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Waits for a job's workflow to close and returns its summary from the API. */
   waitForJob(jobId: string): Promise<Record<string, any>>;
+  /** Every log line the worker and API wrote (pino JSON), for assertions on fields and secrets. */
+  logs: string[];
   /** Every resource state of a job, following cursors. */
   allResources(jobId: string): Promise<Record<string, any>[]>;
   close(): Promise<void>;
@@ -80,6 +82,8 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
         })
       : createStorage(config.storage);
   const fetcher = createFetcher(config.fetch);
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const handlers = new HandlerRegistry([...builtInHandlers().all(), ...extraHandlers]);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const connection = await Connection.connect({ address: config.temporal.address });
@@ -93,10 +97,10 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     handlers,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     env: { ...process.env, ...env },
+    logger,
   });
   const running = worker.run();
   const jobs = new JobService({ client, storage, handlers, config });
-  const logger = pino({ level: 'silent' });
   const app = createApp({
     jobs,
     logger,
@@ -118,6 +122,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     config,
     taskQueue,
     worker,
+    logs,
     async submit(manifest) {
       const res = await app.request('/jobs', {
         method: 'POST',
