@@ -54,6 +54,21 @@ MSG
   [ "$need_minio" = 1 ] && minio_bin=$(resolve minio "${FETCHBOX_MINIO_BIN:-}")
 fi
 
+# promtool (alert rule checks in the test suite): PATH, else Debian's prometheus package.
+if [ "${FETCHBOX_TOOLS_PROMTOOL:-1}" = 1 ]; then
+  if ! command -v promtool >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      echo "tools: installing promtool (Debian package prometheus)..." >&2
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >&2 \
+        || { echo "tools: apt-get install prometheus failed" >&2; exit 1; }
+    else
+      echo "tools: promtool not found: install Prometheus's promtool (Debian/Ubuntu: apt-get install prometheus; macOS: brew install prometheus)" >&2
+      exit 1
+    fi
+  fi
+  echo "promtool=$(command -v promtool)"
+fi
+
 echo "temporal=$temporal_bin"
 [ "$need_minio" = 1 ] && echo "minio=$minio_bin"
 exit 0

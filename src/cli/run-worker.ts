@@ -9,6 +9,7 @@ import { createFetchBoxWorker } from '../worker/create-worker.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
+import { ensureSearchAttributes } from '../temporal/search-attributes-setup.js';
 
 /** A running worker; `close()` drains it (in-flight activities finish or time out) and disconnects. */
 export interface RunningWorker {
@@ -43,6 +44,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const clientConnection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  await ensureSearchAttributes(client, config.temporal.namespace, logger);
   const worker = await createFetchBoxWorker({ config, connection, client, storage, fetcher, handlers: builtInHandlers(), logger, metrics });
   const running = worker.run();
   logger.info({ taskQueue: config.temporal.taskQueue, storage: storage.url, metrics: metricsServer?.url }, 'worker running');

@@ -20,6 +20,19 @@ export function workflowsPath(): string {
   throw new Error('cannot find src/workflows/index.ts or dist/workflows/index.js');
 }
 
+/**
+ * The prebuilt workflow bundle named by FETCHBOX_WORKFLOW_BUNDLE (`npm run bundle:workflows`
+ * writes dist/workflow-bundle.js; the container image sets the variable), so a worker starts
+ * without webpack. Undefined when unset: the worker bundles its workflows at start. Opt-in, so a
+ * stale bundle can never shadow freshly built code in development.
+ */
+export function prebuiltBundlePath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = env.FETCHBOX_WORKFLOW_BUNDLE;
+  if (!file) return undefined;
+  if (!existsSync(file)) throw new Error(`FETCHBOX_WORKFLOW_BUNDLE: ${file} does not exist; run npm run bundle:workflows`);
+  return file;
+}
+
 /** What a worker is made of; the caller owns and closes the connection, storage and fetcher. */
 export interface WorkerDeps {
   config: Config;
@@ -45,7 +58,11 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     connection: deps.connection,
     namespace: config.temporal.namespace,
     taskQueue: deps.taskQueue ?? config.temporal.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: workflowsPath() }),
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : prebuiltBundlePath()
+        ? { workflowBundle: { codePath: prebuiltBundlePath()! } }
+        : { workflowsPath: workflowsPath() }),
     activities: createActivities({
       storage: deps.storage,
       fetcher: deps.fetcher,

@@ -1,0 +1,142 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { configSchema } from '../../src/config/config-schema.js';
+import { ENV_VARS } from '../../src/config/load-config.js';
+import { projectRoot } from '../../src/temporal/temporal-cli.js';
+
+// No Docker engine runs on these machines, so the deployment files are checked statically:
+// structure, images, and consistency with the configuration schema and the metrics.
+const read = (file: string) => readFileSync(path.join(projectRoot, file), 'utf8');
+const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any>; volumes: Record<string, unknown> };
+const prometheus = parseYaml(read('deploy/prometheus/prometheus.yml')) as any;
+const alerts = parseYaml(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string; annotations: Record<string, string> }[] }[] };
+const dashboard = JSON.parse(read('deploy/grafana/fetchbox.json')) as { uid: string; title: string; panels: { title: string; targets: { expr: string }[] }[] };
+const observability = read('docs/observability.md');
+const runbook = read('docs/runbook.md');
+const defaults = configSchema.parse({});
+
+/** Known variables: the schema's, plus per-name families, plus what the SDKs read. */
+function isKnownVariable(name: string): boolean {
+  return (
+    name in ENV_VARS ||
+    /^FETCHBOX_PROXY_[A-Z0-9_]+_URL$/.test(name) ||
+    /^FETCHBOX_HANDLER_[A-Z0-9_]+$/.test(name) ||
+    ['FETCHBOX_CONFIG', 'FETCHBOX_WORKFLOW_BUNDLE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'NODE_ENV'].includes(name)
+  );
+}
+
+/** Metric names a PromQL expression uses (FetchBox's and Temporal's). */
+function metricNames(expr: string): string[] {
+  return [...expr.matchAll(/\b((?:fetchbox|temporal)_[a-z_]+)\b/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, ''));
+}
+
+describe('docker-compose.yml', () => {
+  const s = compose.services;
+
+  it('has every service FetchBox needs, with pinned images', () => {
+    expect(Object.keys(s).sort()).toEqual(['api', 'grafana', 'minio', 'minio-setup', 'postgresql', 'prometheus', 'temporal', 'temporal-ui', 'worker']);
+    for (const [name, svc] of Object.entries(s)) {
+      expect(svc.image ?? svc.build, name).toBeDefined();
+      if (svc.image) expect(svc.image, name).toMatch(/:[\w.-]+$/);
+      if (svc.image) expect(svc.image, name).not.toMatch(/:latest$/);
+    }
+    expect(s.temporal.environment.DB).toBe('postgres12');
+    expect(s.temporal.environment.POSTGRES_SEEDS).toBe('postgresql');
+    expect(s['temporal-ui'].environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(s['minio-setup'].entrypoint.join(' ')).toContain('mc mb --ignore-existing local/fetchbox');
+  });
+
+  it('runs the API and a scalable worker from the same image with valid settings', () => {
+    expect(s.api.command).toEqual(['api']);
+    expect(s.worker.command).toEqual(['worker']);
+    expect(s.worker.image).toBe(s.api.image);
+    expect(s.worker.container_name).toBeUndefined();
+    expect(s.worker.ports).toBeUndefined(); // host ports would collide between replicas
+    for (const svc of [s.api, s.worker]) {
+      for (const [name, value] of Object.entries(svc.environment as Record<string, string>)) {
+        expect(isKnownVariable(name), `${name} is not a FetchBox setting`).toBe(true);
+        expect(typeof value).toBe('string');
+      }
+      expect(svc.environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      const bucket = /^s3:\/\/([^/]+)/.exec(svc.environment.FETCHBOX_STORAGE_URL)![1];
+      expect(s['minio-setup'].entrypoint.join(' ')).toContain(`local/${bucket}`);
+      expect(svc.environment.AWS_SECRET_ACCESS_KEY).toBe(s.minio.environment.MINIO_ROOT_PASSWORD);
+    }
+    // Binding 0.0.0.0 needs tokens: compose refuses to start without them.
+    expect(s.api.environment.FETCHBOX_API_HOST).toBe('0.0.0.0');
+    expect(s.api.environment.FETCHBOX_API_TOKENS).toMatch(/^\$\{FETCHBOX_API_TOKENS:\?/);
+    expect(s.api.ports).toContain(`3000:${s.api.environment.FETCHBOX_API_PORT}`);
+    expect(s.worker.expose).toContain(s.worker.environment.FETCHBOX_WORKER_METRICS_PORT);
+  });
+
+  it('lets Prometheus scrape the API and every worker replica on the configured ports, with the rules', () => {
+    expect(prometheus.rule_files).toContain('alerts.yml');
+    const jobs = Object.fromEntries((prometheus.scrape_configs as any[]).map((j) => [j.job_name, j]));
+    expect(jobs['fetchbox-api'].static_configs[0].targets).toEqual([`api:${defaults.api.port}`]);
+    expect(jobs['fetchbox-worker'].dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: defaults.worker.metricsPort });
+    expect(compose.services.prometheus.volumes).toContain('./deploy/prometheus:/etc/prometheus:ro');
+  });
+
+  it('provisions Grafana with the dashboard and the Prometheus data source', () => {
+    for (const mount of compose.services.grafana.volumes as string[]) {
+      expect(existsSync(path.join(projectRoot, mount.split(':')[0]!)), mount).toBe(true);
+    }
+    const ds = parseYaml(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as any;
+    expect(ds.datasources[0]).toMatchObject({ type: 'prometheus', url: 'http://prometheus:9090' });
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  it('is multi-stage, ships the prebuilt workflow bundle and runs as a non-root user', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/npm run bundle:workflows/);
+    expect(dockerfile).toMatch(/FETCHBOX_WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js/);
+    expect(dockerfile).toMatch(/--omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "bin\/fetchbox\.js"\]/);
+  });
+});
+
+describe('alert rules and dashboard', () => {
+  const rules = alerts.groups.flatMap((g) => g.rules);
+
+  it('pass promtool check rules and the rule unit tests', () => {
+    const cwd = path.join(projectRoot, 'deploy', 'prometheus');
+    expect(execFileSync('promtool', ['check', 'rules', 'alerts.yml'], { cwd, encoding: 'utf8' })).toMatch(/SUCCESS: 11 rules found/);
+    expect(execFileSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd, encoding: 'utf8' })).toMatch(/SUCCESS/);
+  });
+
+  it('give every alert a runbook entry with Meaning, Impact, Diagnosis, Mitigation and Escalation', () => {
+    for (const rule of rules) {
+      const anchor = rule.alert.toLowerCase();
+      expect(rule.annotations.runbook_url).toBe(`docs/runbook.md#${anchor}`);
+      const start = runbook.indexOf(`\n### ${rule.alert}\n`);
+      expect(start, `no runbook entry for ${rule.alert}`).toBeGreaterThan(-1);
+      const entry = runbook.slice(start, runbook.indexOf('\n### ', start + 1) === -1 ? undefined : runbook.indexOf('\n### ', start + 1));
+      for (const part of ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation']) expect(entry, `${rule.alert}: ${part}`).toContain(`**${part}**`);
+    }
+  });
+
+  it('use only metrics that docs/observability.md documents', () => {
+    const exprs = [...rules.map((r) => r.expr), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
+    for (const name of new Set(exprs.flatMap(metricNames))) expect(observability, name).toContain(`\`${name}\``);
+    expect(dashboard).toMatchObject({ uid: 'fetchbox', title: 'FetchBox' });
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(12);
+  });
+});
+
+describe('docs/observability.md', () => {
+  it('documents every metric the code defines', () => {
+    const sources = ['src/metrics/api-metrics.ts', 'src/metrics/worker-metrics.ts', 'src/workflows/page-workflow.ts', 'src/workflows/job-workflow.ts'].map(read).join('\n');
+    const defined = [...sources.matchAll(/(?:name: |createCounter\()'(fetchbox_[a-z_]+)'/g)].map((m) => m[1]!);
+    expect(defined.length).toBeGreaterThanOrEqual(12);
+    for (const name of defined) {
+      const exposed = /createCounter/.test(sources.split(name)[0]!.slice(-40)) ? `${name}_total` : name;
+      expect(observability, exposed).toContain(`\`${exposed}\``);
+    }
+  });
+});
