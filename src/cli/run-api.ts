@@ -7,6 +7,7 @@ import { JobService } from '../api/job-service.js';
 import type { Config } from '../config/config-schema.js';
 import { builtInHandlers } from '../handlers/registry.js';
 import { createStorage } from '../storage/create-storage.js';
+import { createTracing } from '../observability/tracing.js';
 
 /** A running API; `close()` stops accepting, then closes Temporal and storage connections. */
 export interface RunningApi {
@@ -26,7 +27,8 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
   }
   const storage = createStorage(config.storage);
   const connection = Connection.lazy({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const tracing = config.otel.endpoint ? createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
   const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config });
   const app = createApp({
     jobs,
@@ -55,6 +57,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
       await storage.close();
+      await tracing?.shutdown();
     },
   };
 }

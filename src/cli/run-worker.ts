@@ -10,6 +10,7 @@ import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes-setup.js';
+import { createTracing } from '../observability/tracing.js';
 
 /** A running worker; `close()` drains it (in-flight activities finish or time out) and disconnects. */
 export interface RunningWorker {
@@ -42,10 +43,21 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   await storage.check();
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const tracing = config.otel.endpoint ? createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`) : undefined;
   const clientConnection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   await ensureSearchAttributes(client, config.temporal.namespace, logger);
-  const worker = await createFetchBoxWorker({ config, connection, client, storage, fetcher, handlers: builtInHandlers(), logger, metrics });
+  const worker = await createFetchBoxWorker({
+    config,
+    connection,
+    client,
+    storage,
+    fetcher,
+    handlers: builtInHandlers(),
+    logger,
+    metrics,
+    ...(tracing ? { tracing: tracing.plugin } : {}),
+  });
   const running = worker.run();
   logger.info({ taskQueue: config.temporal.taskQueue, storage: storage.url, metrics: metricsServer?.url }, 'worker running');
   return {
@@ -59,6 +71,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
       await fetcher.close();
       await storage.close();
       await metricsServer?.close();
+      await tracing?.shutdown();
     },
   };
 }

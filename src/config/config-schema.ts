@@ -103,6 +103,12 @@ export const configSchema = z.object({
   limits: z.object({
     maxResourcesPerJob: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   }).prefault({}),
+  /** OpenTelemetry tracing through Temporal's interceptors; off while `endpoint` is empty. */
+  otel: z.object({
+    /** OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces. */
+    endpoint: z.union([z.literal(''), z.url()]).default(''),
+    serviceName: z.string().min(1).default('fetchbox'),
+  }).prefault({}),
   /**
    * Per-handler configuration, from the config file: `policy` overrides the handler's own
    * defaults (same fields as a job policy), `settings` are strings the handler reads (secrets

@@ -49,6 +49,8 @@ export const ENV_VARS = {
   FETCHBOX_JOB_SKIP_EXISTING_MAX_AGE_MS: 'job.skipExistingMaxAgeMs',
   FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: 'limits.maxResourcesPerJob',
   FETCHBOX_WORKER_MAX_CONCURRENT_ACTIVITIES: 'worker.maxConcurrentActivities',
+  FETCHBOX_OTEL_ENDPOINT: 'otel.endpoint',
+  FETCHBOX_OTEL_SERVICE_NAME: 'otel.serviceName',
   FETCHBOX_WORKER_METRICS_HOST: 'worker.metricsHost',
   FETCHBOX_WORKER_METRICS_PORT: 'worker.metricsPort',
   FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: 'worker.temporalMetricsPort',

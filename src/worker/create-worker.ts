@@ -10,6 +10,7 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Storage } from '../storage/storage.js';
 import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
 /** The workflows entry point next to this file: `.js` when built, `.ts` under vitest. */
 export function workflowsPath(): string {
@@ -49,6 +50,8 @@ export interface WorkerDeps {
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
   metrics?: WorkerMetrics;
+  /** OpenTelemetry plugin (createTracing); the workflows are then bundled at start with its interceptors. */
+  tracing?: OpenTelemetryPlugin;
 }
 
 /** Creates a FetchBox worker: the job workflow plus the download activities. */
@@ -60,9 +63,10 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue ?? config.temporal.taskQueue,
     ...(deps.workflowBundle
       ? { workflowBundle: deps.workflowBundle }
-      : prebuiltBundlePath()
+      : prebuiltBundlePath() && !deps.tracing
         ? { workflowBundle: { codePath: prebuiltBundlePath()! } }
         : { workflowsPath: workflowsPath() }),
+    ...(deps.tracing ? { plugins: [deps.tracing] } : {}),
     activities: createActivities({
       storage: deps.storage,
       fetcher: deps.fetcher,

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,9 +19,22 @@ describe('fetchbox dev', () => {
   let uiUrl: string;
   let temporalPort: number;
   let workerMetricsPort: number;
+  let collector: Server;
+  const spans: string[] = [];
 
   beforeAll(async () => {
     origin = await startOrigin();
+    // A loopback OTLP/HTTP collector: keeps the span names of every export.
+    collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        for (const m of body.matchAll(/"name":"([^"]+)"/g)) spans.push(m[1]!);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    const collectorPort = await freePort();
+    await new Promise<void>((resolve) => collector.listen(collectorPort, '127.0.0.1', resolve));
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-dev-'));
     const [apiPort, uiPort] = [await freePort(), await freePort()];
     temporalPort = await freePort();
@@ -38,6 +52,7 @@ describe('fetchbox dev', () => {
         FETCHBOX_LOG_LEVEL: 'warn',
         FETCHBOX_WORKER_METRICS_PORT: String(workerMetricsPort),
         FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: String(await freePort()),
+        FETCHBOX_OTEL_ENDPOINT: `http://127.0.0.1:${collectorPort}/v1/traces`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -54,6 +69,7 @@ describe('fetchbox dev', () => {
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await origin?.close();
+    await new Promise<void>((resolve) => (collector ? collector.close(() => resolve()) : resolve()));
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -105,6 +121,15 @@ describe('fetchbox dev', () => {
     expect(worker).toMatch(/^temporal_activity_schedule_to_start_latency_seconds_count\{/m);
     expect(worker).toMatch(/^temporal_num_pollers\{[^}]*poller_type="activity_task"/m);
     expect(worker).toMatch(/^fetchbox_worker_process_resident_memory_bytes /m);
+  });
+
+  it('exports OpenTelemetry spans for the submit, the workflows and the downloads when configured', async () => {
+    for (let i = 0; i < 50 && !spans.some((s) => s.startsWith('RunActivity:downloadResource')); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(spans).toContain('StartWorkflow:jobWorkflow');
+    expect(spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow'))).toBe(true);
+    expect(spans.some((s) => s.startsWith('RunActivity:downloadResource'))).toBe(true);
   });
 
   it('stops everything on Ctrl-C', async () => {
