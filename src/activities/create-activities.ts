@@ -273,7 +273,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
               handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}) }, ctx!),
             );
           } catch (err) {
-            res.body.destroy();
+            await res.body.dump().catch(() => undefined); // never destroy an undici body without a listener
             throw fail(ErrorKind.handler, (err as Error).message, false);
           }
         }

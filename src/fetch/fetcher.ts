@@ -1,6 +1,5 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Readable } from 'node:stream';
 import { Agent, ProxyAgent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard, type AddressGuard } from './address-guard.js';
@@ -11,7 +10,8 @@ export interface OpenResponse {
   /** The URL the body came from, after redirects. */
   url: string;
   status: number;
-  body: Readable;
+  /** undici's body: a Readable; use `dump()` (not `destroy()`) to drop it. */
+  body: Dispatcher.ResponseData['body'];
   /** From Content-Length, when the origin sent one. */
   contentLength?: number;
   contentType?: string;
