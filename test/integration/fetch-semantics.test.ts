@@ -138,3 +138,29 @@ describe('limits and the address guard', () => {
     expect(state).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'blocked_address' } });
   });
 });
+
+describe('an origin that misbehaves', () => {
+  it('survives connection resets before the response, then stores the body', async () => {
+    const { state } = await runOne('/reset/2/3000/reset-me');
+    expect(state).toMatchObject({ status: 'succeeded', attempts: 3, bytes: 3000, sha256: contentSha256('reset-me', 3000) });
+  });
+
+  it('stores a trickled body whole', async () => {
+    const { state } = await runOne('/trickle/2000/slowly');
+    expect(state).toMatchObject({ status: 'succeeded', attempts: 1, bytes: 2000, sha256: contentSha256('slowly', 2000) });
+  });
+
+  it('stores exactly Content-Length bytes when the origin sends more', async () => {
+    const { state } = await runOne('/overlong/1000/overlong');
+    // The first 1,000 bytes of the 1,100 sent (deterministic content shares its prefix).
+    expect(state).toMatchObject({ status: 'succeeded', bytes: 1000, sha256: contentSha256('overlong', 1000) });
+    expect(await readBack(stack.storage, state.key)).toEqual({ sha256: contentSha256('overlong', 1000), bytes: 1000 });
+  });
+
+  it('ignores a garbage Retry-After and retries on its own backoff', async () => {
+    for (const garbage of ['soon', '-3', '1e9', 'Thu, 99 Foo 2026']) {
+      const { state } = await runOne(`/flaky/1/503/10/garbage-${encodeURIComponent(garbage)}?retryAfter=${encodeURIComponent(garbage)}`);
+      expect(state, garbage).toMatchObject({ status: 'succeeded', attempts: 2 });
+    }
+  });
+});

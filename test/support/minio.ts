@@ -21,10 +21,18 @@ export interface RunningMinio extends MinioInfo {
   stop(): Promise<void>;
 }
 
-/** Starts MinIO on a free loopback port (console on another), and creates `bucket`. */
-export async function startMinio(binary: string, bucket = 'fetchbox-test'): Promise<RunningMinio> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-minio-'));
-  const port = await freePort();
+/**
+ * Starts MinIO on a free loopback port (console on another), and creates `bucket`. Pass the
+ * `dataDir` and `port` of a stopped server to start it again with its data (chaos tests);
+ * `keepData` leaves the directory in place on stop.
+ */
+export async function startMinio(
+  binary: string,
+  bucket = 'fetchbox-test',
+  reuse: { dataDir?: string; port?: number; keepData?: boolean } = {},
+): Promise<RunningMinio & { dataDir: string; port: number }> {
+  const dataDir = reuse.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'fetchbox-minio-')));
+  const port = reuse.port ?? (await freePort());
   const consolePort = await freePort();
   const accessKeyId = 'fetchbox-test';
   const secretAccessKey = 'fetchbox-test-secret';
@@ -57,12 +65,15 @@ export async function startMinio(binary: string, bucket = 'fetchbox-test'): Prom
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       break;
     } catch (err) {
+      if ((err as { name?: string }).name === 'BucketAlreadyOwnedByYou') break;
       if (i > 100) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   client.destroy();
   return {
+    dataDir,
+    port,
     endpoint,
     accessKeyId,
     secretAccessKey,
@@ -77,7 +88,7 @@ export async function startMinio(binary: string, bucket = 'fetchbox-test'): Prom
         await exited;
         clearTimeout(timer);
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (!reuse.keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -66,6 +66,10 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  * - `/slow/<ms>/<size>/<name>`: waits `ms` before answering with the body
  * - `/goto/<name>?to=<url>`: redirects to `url`
  * - `/chunked/<size>/<name>`: the body without Content-Length (chunked encoding)
+ * - `/reset/<failures>/<size>/<name>`: the first `failures` requests get their socket destroyed
+ *   before any response; then the body
+ * - `/trickle/<size>/<name>`: the body in 64-byte writes 5 ms apart
+ * - `/overlong/<size>/<name>`: announces `size` bytes but sends `size + 100` (HTTP framing wins)
  * - `/listing/<name>?files=a,b,c`: an HTML index linking to `/listing/<name>/<file>` (16-byte bodies),
  *   plus links elsewhere that a folder filter must skip
  */
@@ -127,6 +131,33 @@ export async function startOrigin(): Promise<Origin> {
       case 'slow': {
         const timer = setTimeout(() => send(res, parts[3] ?? 'slow', Number(parts[2])), Number(parts[1]));
         res.on('close', () => clearTimeout(timer));
+        return;
+      }
+      case 'reset': {
+        const [, failures, size, name] = parts;
+        if (count <= Number(failures)) return void req.socket.destroy();
+        return send(res, name ?? 'reset', Number(size));
+      }
+      case 'trickle': {
+        const body = content(parts[2] ?? 'trickle', Number(parts[1]));
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+        let offset = 0;
+        const timer = setInterval(() => {
+          res.write(body.subarray(offset, offset + 64));
+          offset += 64;
+          if (offset >= body.length) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 5);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      case 'overlong': {
+        const size = Number(parts[1]);
+        const body = content(parts[2] ?? 'overlong', size + 100);
+        req.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\nconnection: close\r\n\r\n`);
+        req.socket.end(body);
         return;
       }
       case 'goto':
