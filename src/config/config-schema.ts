@@ -91,6 +91,8 @@ export const configSchema = z.object({
   job: z.object({
     concurrency: z.coerce.number().int().min(1).max(1_000).default(16),
     pageParallelism: z.coerce.number().int().min(1).max(16).default(2),
+    /** Politeness: downloads in flight per host for a whole job (0 = no per-host limit). */
+    perHostConcurrency: z.coerce.number().int().min(0).max(1_000).default(0),
     pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
     retry: retryPolicySchema.prefault({}),
     attemptTimeoutMs: ms(10 * 60_000),
@@ -122,6 +124,7 @@ export const configSchema = z.object({
           .object({
             concurrency: z.number().int().min(1).max(1_000),
             pageParallelism: z.number().int().min(1).max(16),
+            perHostConcurrency: z.number().int().min(0).max(1_000),
             attemptTimeoutMs: z.number().int().positive(),
             heartbeatTimeoutMs: z.number().int().positive(),
             maxBytes: z.number().int().positive(),

@@ -20,6 +20,7 @@ export function resolvePolicy(config: Config, handler: Handler): JobPolicy {
   const base: JobPolicy = {
     concurrency: job.concurrency,
     pageParallelism: job.pageParallelism,
+    ...(job.perHostConcurrency > 0 ? { perHostConcurrency: job.perHostConcurrency } : {}),
     retry: { ...job.retry },
     attemptTimeoutMs: job.attemptTimeoutMs,
     heartbeatTimeoutMs: job.heartbeatTimeoutMs,

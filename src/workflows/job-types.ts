@@ -103,6 +103,8 @@ export interface JobPolicy {
    * downloaded again (when `maxAgeMs` is set, only if that object is younger). Off when absent.
    */
   skipExisting?: { maxAgeMs?: number };
+  /** Politeness: downloads in flight per host for the whole job; 0 or absent = no per-host limit. */
+  perHostConcurrency?: number;
 }
 
 /** Where the API staged a manifest in storage, so workflow inputs stay small at any size. */

@@ -71,6 +71,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   });
   const parallelism = Math.max(1, policy.pageParallelism);
   const window = Math.max(1, Math.ceil(policy.concurrency / parallelism));
+  // Each running page gets its share of the job-wide per-host limit.
+  const pagePolicy =
+    policy.perHostConcurrency && policy.perHostConcurrency > 0
+      ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency / parallelism)) }
+      : policy;
   const running = new Map<string, { page: number; round: number }>();
   let status: JobStatus = JobStatus.running;
   let finishedThisRun = 0;
@@ -121,7 +126,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     running.set(workflowId, { page, round });
     executeChild(pageWorkflow, {
       workflowId,
-      args: [{ jobId, handler, page, pageKey: pageKey(manifest.prefix, page), manifestKey: manifest.manifestKey, round, window, policy }],
+      args: [{ jobId, handler, page, pageKey: pageKey(manifest.prefix, page), manifestKey: manifest.manifestKey, round, window, policy: pagePolicy }],
       staticSummary: round === 0 ? `${jobId}: page ${page + 1} of ${manifest.pageCount}` : `${jobId}: page ${page + 1}, retry round ${round}`,
     }).then(
       (result) => {

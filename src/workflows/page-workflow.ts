@@ -16,6 +16,12 @@ export const pageSummaryQuery = defineQuery<PageProgress>('pageSummary');
 /** States of every resource of a running page (pending until its download settles). */
 export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
 
+/** The host (with port) of a URL, or '' when it does not parse. */
+function hostOf(url: string): string {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url);
+  return (m?.[1] ?? '').replace(/^[^@]*@/, '').toLowerCase();
+}
+
 /**
  * One page of a job in one round: loads its download tasks (round 0: the staged page through the
  * handler; retry rounds: the resources still failed after earlier rounds), downloads them with at
@@ -115,10 +121,38 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     for (const task of tasks) {
       states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 });
     }
-    for (const [i, task] of tasks.entries()) {
-      await condition(() => inFlight < window);
-      inFlight++;
-      void download(task, states[i]!);
+    const perHost = policy.perHostConcurrency ?? 0;
+    if (perHost <= 0) {
+      for (const [i, task] of tasks.entries()) {
+        await condition(() => inFlight < window);
+        inFlight++;
+        void download(task, states[i]!);
+      }
+    } else {
+      // Politeness: at most `perHost` downloads per host in this page (the job workflow divides
+      // the job-wide limit among the pages it runs at once). Hosts take turns, in manifest order.
+      const byHost = new Map<string, number[]>();
+      for (const [i, task] of tasks.entries()) {
+        const host = hostOf(task.url);
+        const queue = byHost.get(host);
+        if (queue) queue.push(i);
+        else byHost.set(host, [i]);
+      }
+      const busy = new Map<string, number>();
+      let remaining = tasks.length;
+      while (remaining > 0) {
+        await condition(() => inFlight < window && [...byHost.keys()].some((h) => (busy.get(h) ?? 0) < perHost));
+        for (const [host, queue] of byHost) {
+          if (inFlight >= window) break;
+          if ((busy.get(host) ?? 0) >= perHost) continue;
+          const i = queue.shift()!;
+          if (queue.length === 0) byHost.delete(host);
+          remaining--;
+          inFlight++;
+          busy.set(host, (busy.get(host) ?? 0) + 1);
+          void download(tasks[i]!, states[i]!).finally(() => busy.set(host, busy.get(host)! - 1));
+        }
+      }
     }
     await condition(() => inFlight === 0);
   } catch (err) {

@@ -121,3 +121,35 @@ describe('job lifecycle', () => {
     expect(await post(`/jobs/${jobId}/cancel`)).toMatchObject({ status: 409, body: { error: { code: 'job_not_running' } } });
   });
 });
+
+describe('politeness', () => {
+  it('keeps at most perHostConcurrency downloads in flight per host, across the job', async () => {
+    const polite = await startStack('file', { FETCHBOX_JOB_CONCURRENCY: '16', FETCHBOX_JOB_PER_HOST_CONCURRENCY: '4', FETCHBOX_JOB_PAGE_SIZE: '10' });
+    try {
+      origin.maxInFlight.clear();
+      const port = new URL(origin.url).port;
+      const jobId = uniqueJobId('polite');
+      const hosts = [`127.0.0.1:${port}`, `localhost:${port}`];
+      const resources = Array.from({ length: 40 }, (_, i) => ({ url: `http://${hosts[i % 2]}/slow/150/10/${jobId}-${i}` }));
+      await polite.submit({ jobId, resources });
+      expect(await polite.waitForJob(jobId)).toMatchObject({ status: 'completed', resources: { succeeded: 40 } });
+      for (const host of hosts) {
+        expect(origin.maxInFlight.get(`${host} ${jobId}`), host).toBeGreaterThanOrEqual(1);
+        expect(origin.maxInFlight.get(`${host} ${jobId}`), host).toBeLessThanOrEqual(4);
+      }
+      // Without the limit the same job runs more than 4 at once per host: the check above can fail.
+      const impolite = await startStack('file', { FETCHBOX_JOB_CONCURRENCY: '16', FETCHBOX_JOB_PAGE_SIZE: '40' });
+      const free = uniqueJobId('impolite');
+      try {
+        // One host only, so the whole window (8) lands on it.
+        await impolite.submit({ jobId: free, resources: resources.map((_, i) => ({ url: `http://${hosts[0]}/slow/150/10/${free}-${i}` })) });
+        await impolite.waitForJob(free);
+      } finally {
+        await impolite.close();
+      }
+      expect(Math.max(...hosts.map((h) => origin.maxInFlight.get(`${h} ${free}`) ?? 0))).toBeGreaterThan(4);
+    } finally {
+      await polite.close();
+    }
+  });
+});

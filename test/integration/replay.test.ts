@@ -13,6 +13,8 @@ import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 //   FETCHBOX_RECORD_HISTORIES=1 npx vitest run --project integration test/integration/replay.test.ts
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 const recording = process.env.FETCHBOX_RECORD_HISTORIES === '1';
+/** Recordings are dated, so new ones join the old ones instead of replacing them: old histories keep guarding compatibility. */
+const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
 
 describe.runIf(recording)('recording histories', () => {
   let origin: Origin;
@@ -36,7 +38,7 @@ describe.runIf(recording)('recording histories', () => {
         ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
-      writeFileSync(path.join(dir, `${scenario}-${String(n++).padStart(2, '0')}.json`), json);
+      writeFileSync(path.join(dir, `${scenario}-${stamp}-${String(n++).padStart(2, '0')}.json`), json);
     }
   }
 
@@ -55,6 +57,28 @@ describe.runIf(recording)('recording histories', () => {
     await stack.app.request(`/jobs/${jobId}/retry`, { method: 'POST' });
     await stack.waitForJob(jobId);
     await save('retry', jobId);
+  });
+
+  it('records a job with per-host politeness', async () => {
+    const polite = await startStack('file', { FETCHBOX_JOB_PAGE_SIZE: '6', FETCHBOX_JOB_PER_HOST_CONCURRENCY: '2' });
+    try {
+      const jobId = uniqueJobId('replay-polite');
+      const port = new URL(origin.url).port;
+      const resources = Array.from({ length: 12 }, (_, i) => ({ url: `http://${i % 2 ? 'localhost' : '127.0.0.1'}:${port}/slow/50/10/${jobId}-${i}` }));
+      await polite.submit({ jobId, resources });
+      await polite.waitForJob(jobId);
+      let n = 0;
+      for await (const wf of polite.client.workflow.list({ query: `WorkflowId STARTS_WITH "job-${jobId}"` })) {
+        const json = execFileSync(
+          findTemporalCli()!,
+          ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'],
+          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+        );
+        writeFileSync(path.join(dir, `polite-${stamp}-${String(n++).padStart(2, '0')}.json`), json);
+      }
+    } finally {
+      await polite.close();
+    }
   });
 
   it('records a canceled job', async () => {

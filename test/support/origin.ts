@@ -36,6 +36,8 @@ export interface Origin {
   lastHeaders: Map<string, IncomingMessage['headers']>;
   /** Names whose `/switch/...` paths answer 404 until removed. */
   broken: Set<string>;
+  /** Most `/slow/...` requests in progress at once, by `<Host header> <name without its -N suffix>`. */
+  maxInFlight: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,8 @@ export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
   const lastHeaders = new Map<string, IncomingMessage['headers']>();
   const broken = new Set<string>();
+  const inFlight = new Map<string, number>();
+  const maxInFlight = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     const count = (hits.get(url.pathname) ?? 0) + 1;
@@ -129,6 +133,10 @@ export async function startOrigin(): Promise<Origin> {
         return send(res, parts[2] ?? 'switch', Number(parts[1]));
       }
       case 'slow': {
+        const host = `${req.headers.host ?? ''} ${(parts[3] ?? '').replace(/-\d+$/, '')}`;
+        inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+        maxInFlight.set(host, Math.max(maxInFlight.get(host) ?? 0, inFlight.get(host)!));
+        res.on('close', () => inFlight.set(host, inFlight.get(host)! - 1));
         const timer = setTimeout(() => send(res, parts[3] ?? 'slow', Number(parts[2])), Number(parts[1]));
         res.on('close', () => clearTimeout(timer));
         return;
@@ -194,6 +202,7 @@ export async function startOrigin(): Promise<Origin> {
     hits,
     lastHeaders,
     broken,
+    maxInFlight,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
