@@ -12,6 +12,7 @@ export const ErrorCode = {
   notFound: 'not_found',
   payloadTooLarge: 'payload_too_large',
   unsupportedMediaType: 'unsupported_media_type',
+  rateLimited: 'rate_limited',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
   temporalUnavailable: 'temporal_unavailable',

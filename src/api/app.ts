@@ -13,6 +13,8 @@ import { routePath } from 'hono/route';
 import { ApiMetrics } from '../metrics/api-metrics.js';
 import { bearerAuth, type ApiToken } from './auth.js';
 import { docsPage } from './docs-page.js';
+import { submitRateLimit } from './rate-limit.js';
+import { createHash } from 'node:crypto';
 
 /** What the API app is built from; the caller owns (and closes) every piece. */
 export interface AppDeps {
@@ -28,6 +30,10 @@ export interface AppDeps {
   eventsIntervalMs?: number;
   /** Metrics registry; a fresh one when omitted. */
   metrics?: ApiMetrics;
+  /** Submits per second per client (token, or peer address without auth); 0 = unlimited. */
+  submitRate?: number;
+  /** Burst of submits a client may make at once (default 2 × submitRate). */
+  submitBurst?: number;
 }
 
 /** The OpenAPI document's header; the paths come from the routes. */
@@ -85,6 +91,16 @@ export function createApp(deps: AppDeps) {
   });
 
   app.use('*', bearerAuth(deps.tokens ?? [], { metricsPublic: deps.metricsPublic ?? true }));
+  const rate = deps.submitRate ?? 0;
+  app.use(
+    '/jobs',
+    submitRateLimit(rate, deps.submitBurst ?? Math.max(1, rate * 2), (c) => {
+      const auth = c.req.header('authorization');
+      if (auth) return `token:${createHash('sha256').update(auth).digest('hex')}`;
+      const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+      return `peer:${incoming?.socket?.remoteAddress ?? 'local'}`;
+    }),
+  );
 
   app.use('/jobs', async (c, next) => {
     if (c.req.method === 'POST' && !isJsonContentType(c.req.header('content-type'))) {

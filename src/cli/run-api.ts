@@ -36,6 +36,8 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
     bodyLimitBytes: config.api.bodyLimitBytes,
     tokens: parseTokens(config.api.tokens),
     metricsPublic: config.api.metricsPublic,
+    submitRate: config.api.submitRate,
+    ...(config.api.submitBurst > 0 ? { submitBurst: config.api.submitBurst } : {}),
     eventsIntervalMs: config.api.eventsIntervalMs,
     checks: [
       { name: 'temporal', check: async () => void (await client.workflowService.getSystemInfo({})) },

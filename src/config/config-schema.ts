@@ -46,6 +46,10 @@ export const configSchema = z.object({
     port: z.coerce.number().int().min(0).max(65_535).default(3000),
     tokens: list(),
     bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    /** Submits per second per client (token, or address without auth); 0 = unlimited. */
+    submitRate: z.coerce.number().min(0).default(0),
+    /** Submits a client may burst at once; 0 = twice the rate. */
+    submitBurst: z.coerce.number().int().min(0).default(0),
     /** Serve /metrics without a token even when tokens are configured. */
     metricsPublic: bool(true),
     /** Interval between progress events of GET /jobs/{jobId}/events. */

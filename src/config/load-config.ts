@@ -16,6 +16,8 @@ export const ENV_VARS = {
   FETCHBOX_API_BODY_LIMIT_BYTES: 'api.bodyLimitBytes',
   FETCHBOX_API_TEMPORAL_TIMEOUT_MS: 'api.temporalTimeoutMs',
   FETCHBOX_API_METRICS_PUBLIC: 'api.metricsPublic',
+  FETCHBOX_API_SUBMIT_RATE: 'api.submitRate',
+  FETCHBOX_API_SUBMIT_BURST: 'api.submitBurst',
   FETCHBOX_API_EVENTS_INTERVAL_MS: 'api.eventsIntervalMs',
   TEMPORAL_ADDRESS: 'temporal.address',
   TEMPORAL_NAMESPACE: 'temporal.namespace',

@@ -171,3 +171,18 @@ describe('GET /metrics', () => {
     expect(text).toContain('fetchbox_api_process_resident_memory_bytes');
   });
 });
+
+describe('submit rate limit', () => {
+  it('answers 429 rate_limited with Retry-After past the burst, per client', async () => {
+    const limited = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens: parseTokens(['a', 'b']), submitRate: 1, submitBurst: 2 });
+    const submit = (token: string) => limited.request('/jobs', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    expect((await submit('a')).status).toBe(400); // passed the limiter, refused by validation
+    expect((await submit('a')).status).toBe(400);
+    const third = await submit('a');
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBe('1');
+    expect(await third.json()).toMatchObject({ error: { code: 'rate_limited' } });
+    expect((await submit('b')).status).toBe(400); // another token has its own bucket
+    expect((await limited.request('/jobs/x', { headers: { authorization: 'Bearer a' } })).status).not.toBe(429); // reads are not limited
+  });
+});

@@ -30,7 +30,7 @@ const submitRoute = createRoute({
   responses: {
     200: { description: 'The job already exists with an identical manifest', content: { 'application/json': { schema: SubmitResponseSchema } } },
     202: { description: 'A new job was started', content: { 'application/json': { schema: SubmitResponseSchema } } },
-    ...errors(400, 401, 403, 409, 413, 415, 503),
+    ...errors(400, 401, 403, 409, 413, 415, 429, 503),
   },
 });
 
