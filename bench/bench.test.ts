@@ -13,9 +13,11 @@ import { startStack, uniqueJobId, type Stack, type StorageKind } from '../test/s
 // `npm run bench`: each scenario runs through FetchBox (POST to completion, real Temporal and
 // storage) and as a baseline loop (the same fetcher streaming into the same storage driver, same
 // concurrency, no Temporal), in this one process, and reports the ratio. BENCH_SCALE=0.1 shrinks
-// every scenario for a quick look. Results: bench-results/results.json and a table on stderr.
+// every scenario for a quick look; BENCH_ONLY=<names> picks scenarios. Results: bench-results/results.json and a table on stderr.
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+/** BENCH_ONLY=small-file,ingest runs just those scenarios (all by default). */
+const only = (name: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(name);
 const CONCURRENCY = 64;
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
 
@@ -110,12 +112,12 @@ async function scenario(name: string, kind: StorageKind, count: number, size: nu
 }
 
 describe('benchmark', () => {
-  it('small: 10,000 × 4 KiB into file storage', () => scenario('small-file', 'file', n(10_000), 4096), 1_800_000);
-  it('small: 10,000 × 4 KiB into S3 (MinIO)', () => scenario('small-s3', 's3', n(10_000), 4096), 1_800_000);
-  it('large: 4 × 256 MiB into S3 (MinIO)', () => scenario('large-s3', 's3', 4, Math.max(1, Math.round(256 * SCALE)) * 1024 * 1024), 1_800_000);
-  it('wide: one job of 100,000 × 1 KiB into file storage', () => scenario('wide-file', 'file', n(100_000), 1024), 3_600_000);
+  it.runIf(only('small-file'))('small: 10,000 × 4 KiB into file storage', () => scenario('small-file', 'file', n(10_000), 4096), 1_800_000);
+  it.runIf(only('small-s3'))('small: 10,000 × 4 KiB into S3 (MinIO)', () => scenario('small-s3', 's3', n(10_000), 4096), 1_800_000);
+  it.runIf(only('large-s3'))('large: 4 × 256 MiB into S3 (MinIO)', () => scenario('large-s3', 's3', 4, Math.max(1, Math.round(256 * SCALE)) * 1024 * 1024), 1_800_000);
+  it.runIf(only('wide-file'))('wide: one job of 100,000 × 1 KiB into file storage', () => scenario('wide-file', 'file', n(100_000), 1024), 3_600_000);
 
-  it('ingest: POST /jobs of 10-resource manifests at rising rates', async () => {
+  it.runIf(only('ingest'))('ingest: POST /jobs of 10-resource manifests at rising rates', async () => {
     // Accept-only: a task queue no worker polls, so nothing is downloaded; the API and Temporal
     // do all the work an accept takes (validation, staging, workflow start).
     const stack = await startStack('file', { TEMPORAL_TASK_QUEUE: `bench-ingest-${Date.now()}` });

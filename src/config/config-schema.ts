@@ -146,6 +146,10 @@ export const configSchema = z.object({
     .default({}),
   worker: z.object({
     maxConcurrentActivities: z.coerce.number().int().min(1).max(2_000).default(64),
+    /** Concurrent activity task polls (long polls kept open to the server). */
+    activityPollers: z.coerce.number().int().min(1).max(100).default(10),
+    /** Concurrent workflow task polls. */
+    workflowPollers: z.coerce.number().int().min(2).max(100).default(10),
     /** Address of the worker's /metrics (FetchBox and Temporal SDK metrics together). */
     metricsHost: z.string().min(1).default('127.0.0.1'),
     /** Port of the worker's /metrics; 0 picks a free one, -1 turns it off. */

@@ -52,6 +52,8 @@ export const ENV_VARS = {
   FETCHBOX_JOB_SKIP_EXISTING_MAX_AGE_MS: 'job.skipExistingMaxAgeMs',
   FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: 'limits.maxResourcesPerJob',
   FETCHBOX_WORKER_MAX_CONCURRENT_ACTIVITIES: 'worker.maxConcurrentActivities',
+  FETCHBOX_WORKER_ACTIVITY_POLLERS: 'worker.activityPollers',
+  FETCHBOX_WORKER_WORKFLOW_POLLERS: 'worker.workflowPollers',
   FETCHBOX_OTEL_ENDPOINT: 'otel.endpoint',
   FETCHBOX_OTEL_SERVICE_NAME: 'otel.serviceName',
   FETCHBOX_WORKER_METRICS_HOST: 'worker.metricsHost',

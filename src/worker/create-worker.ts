@@ -77,5 +77,7 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentActivityTaskPolls: config.worker.activityPollers,
+    maxConcurrentWorkflowTaskPolls: config.worker.workflowPollers,
   });
 }
