@@ -67,6 +67,30 @@ async function apiFor(env: Record<string, string>, storage?: Storage) {
   };
 }
 
+/** An in-process worker for an API's config and storage, on the run's workflow bundle. */
+async function inProcessWorker(api: Awaited<ReturnType<typeof apiFor>>, storage: Storage) {
+  const nativeConnection = await NativeConnection.connect({ address: api.config.temporal.address });
+  const fetcher = createFetcher(api.config.fetch);
+  const worker = await createFetchBoxWorker({
+    config: api.config,
+    connection: nativeConnection,
+    client: api.client,
+    storage,
+    fetcher,
+    handlers: builtInHandlers(),
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = worker.run();
+  return {
+    async close() {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await nativeConnection.close();
+      await fetcher.close();
+    },
+  };
+}
+
 /** Object files under a file-storage root, without the driver's bookkeeping. */
 async function storedFiles(root: string, prefix: string): Promise<string[]> {
   const entries = await readdir(path.join(root, prefix), { recursive: true, withFileTypes: true });
@@ -154,19 +178,7 @@ describe('chaos: the Temporal server stops and restarts mid-job (same SQLite fil
       FETCHBOX_API_TEMPORAL_TIMEOUT_MS: '2000',
     };
     const api = await apiFor(env);
-    const config = api.config;
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
-    const fetcher = createFetcher(config.fetch);
-    const worker = await createFetchBoxWorker({
-      config,
-      connection: nativeConnection,
-      client: api.client,
-      storage: api.storage,
-      fetcher,
-      handlers: builtInHandlers(),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-    });
-    const running = worker.run();
+    const worker = await inProcessWorker(api, api.storage);
     try {
       const jobId = 'chaos-temporal-job';
       const count = 300;
@@ -182,10 +194,7 @@ describe('chaos: the Temporal server stops and restarts mid-job (same SQLite fil
         expect(await readBack(api.storage, `${jobId}/${i}-${jobId}-${i}`)).toEqual({ sha256: contentSha256(`${jobId}-${i}`, 1024), bytes: 1024 });
       }
     } finally {
-      worker.shutdown();
-      await running.catch(() => undefined);
-      await nativeConnection.close();
-      await fetcher.close();
+      await worker.close();
       await api.close();
       await server.stop();
       await rm(dir, { recursive: true, force: true });
@@ -217,18 +226,7 @@ describe('chaos: MinIO unavailable for 30 s mid-job', () => {
       FETCHBOX_RETRY_MAX_ATTEMPTS: '40',
     };
     const api = await apiFor(env, storage);
-    const nativeConnection = await NativeConnection.connect({ address: api.config.temporal.address });
-    const fetcher = createFetcher(api.config.fetch);
-    const worker = await createFetchBoxWorker({
-      config: api.config,
-      connection: nativeConnection,
-      client: api.client,
-      storage,
-      fetcher,
-      handlers: builtInHandlers(),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-    });
-    const running = worker.run();
+    const worker = await inProcessWorker(api, storage);
     try {
       const jobId = `chaos-minio-${randomUUID().slice(0, 8)}`;
       // Small bodies (one PUT) and 12 MiB ones (multipart), slow enough to span the outage.
@@ -249,10 +247,7 @@ describe('chaos: MinIO unavailable for 30 s mid-job', () => {
       const retried = (await api.client.workflow.getHandle(`job-${jobId}/p000000`).result()) as { states: { attempts: number }[] };
       process.stderr.write(`[chaos] MinIO down 30 s: ${sizes.length} objects byte-exact, ${retried.states.filter((s) => s.attempts > 1).length} resources needed retries\n`);
     } finally {
-      worker.shutdown();
-      await running.catch(() => undefined);
-      await nativeConnection.close();
-      await fetcher.close();
+      await worker.close();
       await api.close();
       await storage.close();
       await minio.stop();

@@ -1,28 +1,26 @@
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobsExit, jobsCommand, type Io } from '../../src/cli/jobs-command.js';
 import { freePort } from '../support/ports.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { serveApp, startStack, uniqueJobId, type Stack } from '../support/stack.js';
 
 let origin: Origin;
 let stack: Stack;
-let server: ServerType;
+let server: { url: string; close(): Promise<void> };
 let api: string;
 let dir: string;
 beforeAll(async () => {
   origin = await startOrigin();
   stack = await startStack('file');
-  const port = await freePort();
-  server = serve({ fetch: stack.app.fetch, hostname: '127.0.0.1', port });
-  api = `http://127.0.0.1:${port}`;
+  server = await serveApp(stack.app);
+  api = server.url;
   dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-cli-'));
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
   await stack?.close();
   await origin?.close();
   await rm(dir, { recursive: true, force: true });

@@ -29,9 +29,9 @@ describe.runIf(recording)('recording histories', () => {
   });
 
   /** Saves every run of the job workflow and of its page workflows. */
-  async function save(scenario: string, jobId: string): Promise<void> {
+  async function save(scenario: string, jobId: string, on: Stack = stack): Promise<void> {
     let n = 0;
-    for await (const wf of stack.client.workflow.list({ query: `WorkflowId STARTS_WITH "job-${jobId}"` })) {
+    for await (const wf of on.client.workflow.list({ query: `WorkflowId STARTS_WITH "job-${jobId}"` })) {
       // The CLI writes the proto3 JSON form that historyFromJSON reads.
       const json = execFileSync(
         findTemporalCli()!,
@@ -67,15 +67,7 @@ describe.runIf(recording)('recording histories', () => {
       const resources = Array.from({ length: 12 }, (_, i) => ({ url: `http://${i % 2 ? 'localhost' : '127.0.0.1'}:${port}/slow/50/10/${jobId}-${i}` }));
       await polite.submit({ jobId, resources });
       await polite.waitForJob(jobId);
-      let n = 0;
-      for await (const wf of polite.client.workflow.list({ query: `WorkflowId STARTS_WITH "job-${jobId}"` })) {
-        const json = execFileSync(
-          findTemporalCli()!,
-          ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'],
-          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-        );
-        writeFileSync(path.join(dir, `polite-${stamp}-${String(n++).padStart(2, '0')}.json`), json);
-      }
+      await save('polite', jobId, polite);
     } finally {
       await polite.close();
     }

@@ -2,12 +2,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { startOrigin, type Origin } from '../support/origin.js';
-import { freePort } from '../support/ports.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { serveApp, startStack, type Stack } from '../support/stack.js';
 
 // The runbook's shell blocks marked `<!-- safe -->` run as written against a real stack with the
 // job they talk about (readme-0001, one resource failed), so the commands cannot rot.
@@ -16,19 +14,18 @@ const blocks = [...runbook.matchAll(/<!-- safe -->\n```sh\n([\s\S]*?)```/g)].map
 
 let origin: Origin;
 let stack: Stack;
-let server: ServerType;
+let server: { url: string; close(): Promise<void> };
 let api: string;
 beforeAll(async () => {
   origin = await startOrigin();
   stack = await startStack('file');
-  const port = await freePort();
-  server = serve({ fetch: stack.app.fetch, hostname: '127.0.0.1', port });
-  api = `http://127.0.0.1:${port}`;
+  server = await serveApp(stack.app);
+  api = server.url;
   await stack.submit({ jobId: 'readme-0001', resources: [{ url: `${origin.url}/bytes/22/hello` }, { url: `${origin.url}/status/404/missing`, id: 'missing' }] });
   await stack.waitForJob('readme-0001');
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
   await stack?.close();
   await origin?.close();
 });

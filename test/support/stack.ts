@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { serve } from '@hono/node-server';
+import { freePort } from './ports.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +41,13 @@ export interface Stack {
   /** Every resource state of a job, following cursors. */
   allResources(jobId: string): Promise<Record<string, any>[]>;
   close(): Promise<void>;
+}
+
+/** Serves an app over real HTTP on a free loopback port (for clients that need a URL). */
+export async function serveApp(app: App): Promise<{ url: string; close(): Promise<void> }> {
+  const port = await freePort();
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** A job id no other test uses. */
