@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseCidrs } from '../fetch/address-guard.js';
 import { configSchema, type Config } from './config-schema.js';
 
 /**
@@ -98,7 +99,15 @@ function readConfigFile(file: string): Tree {
       { setting: 'FETCHBOX_CONFIG', message: (err as Error).message },
     ]);
   }
-  const parsed: unknown = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  let parsed: unknown;
+  try {
+    parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0]!;
+    throw new ConfigError(`FETCHBOX_CONFIG: ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${message}`, [
+      { setting: 'FETCHBOX_CONFIG', message },
+    ]);
+  }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`FETCHBOX_CONFIG: ${file} must hold an object`, [
@@ -137,6 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const config = result.data;
+  try {
+    parseCidrs(config.fetch.allowCidrs);
+  } catch (err) {
+    const setting = 'fetch.allowCidrs (FETCHBOX_FETCH_ALLOW_CIDRS)';
+    throw new ConfigError(`invalid configuration: ${setting}: ${(err as Error).message}`, [{ setting, message: (err as Error).message }]);
+  }
   const unknownTiers = config.fetch.proxyTiers.filter((t) => t !== 'direct' && !(t in config.fetch.proxies));
   if (unknownTiers.length > 0) {
     const setting = 'fetch.proxyTiers (FETCHBOX_PROXY_TIERS)';

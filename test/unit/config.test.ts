@@ -69,3 +69,21 @@ describe('proxy tiers in configuration', () => {
     expect(() => loadConfig({ FETCHBOX_PROXY_X_URL: 'socks5://127.0.0.1:1080' })).toThrow(/fetch\.proxies\.x/);
   });
 });
+
+describe('bad configuration input stops with a ConfigError naming the setting, not a stack trace', () => {
+  it('a config file that does not parse', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
+    const json = path.join(dir, 'bad.json');
+    const yaml = path.join(dir, 'bad.yaml');
+    await writeFile(json, '{"api": ');
+    await writeFile(yaml, 'api: [unclosed');
+    expect(() => loadConfig({ FETCHBOX_CONFIG: json })).toThrow(ConfigError);
+    expect(() => loadConfig({ FETCHBOX_CONFIG: json })).toThrow(/bad\.json is not valid JSON/);
+    expect(() => loadConfig({ FETCHBOX_CONFIG: yaml })).toThrow(/bad\.yaml is not valid YAML/);
+  });
+
+  it('an allow-list entry that is not a CIDR', () => {
+    expect(() => loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: '10.0.0.0/8,nonsense' })).toThrow(ConfigError);
+    expect(() => loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: '10.0.0.0/8,nonsense' })).toThrow(/FETCHBOX_FETCH_ALLOW_CIDRS.*"nonsense"/);
+  });
+});
