@@ -1,5 +1,5 @@
 import { serve, type ServerType } from '@hono/node-server';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
 import { isLoopbackHost, parseTokens } from '../api/auth.js';
@@ -8,6 +8,7 @@ import type { Config } from '../config/config-schema.js';
 import { builtInHandlers } from '../handlers/registry.js';
 import { createStorage } from '../storage/create-storage.js';
 import { createTracing } from '../observability/tracing.js';
+import { createApiConnection } from '../temporal/api-connection.js';
 
 /** A running API; `close()` stops accepting, then closes Temporal and storage connections. */
 export interface RunningApi {
@@ -26,7 +27,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
     );
   }
   const storage = createStorage(config.storage);
-  const connection = Connection.lazy({ address: config.temporal.address });
+  const connection = createApiConnection({ address: config.temporal.address });
   const tracing = config.otel.endpoint ? createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
   const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
   const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config });
@@ -40,7 +41,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
     ...(config.api.submitBurst > 0 ? { submitBurst: config.api.submitBurst } : {}),
     eventsIntervalMs: config.api.eventsIntervalMs,
     checks: [
-      { name: 'temporal', check: async () => void (await client.workflowService.getSystemInfo({})) },
+      { name: 'temporal', check: () => temporalReady(client) },
       { name: 'storage', check: () => storage.check() },
     ],
   });
@@ -62,4 +63,9 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
       await tracing?.shutdown();
     },
   };
+}
+
+/** Readiness of Temporal: one GetSystemInfo call, bounded below the probe's own 3 s budget. */
+export async function temporalReady(client: Client): Promise<void> {
+  await client.connection.withDeadline(Date.now() + 2_500, () => client.workflowService.getSystemInfo({}));
 }

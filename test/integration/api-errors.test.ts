@@ -1,8 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
+import { temporalReady } from '../../src/cli/run-api.js';
+import { createApiConnection } from '../../src/temporal/api-connection.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { freePort } from '../support/ports.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
@@ -47,14 +49,14 @@ describe('API errors against the real stack', () => {
     let connection: Connection;
     let app: ReturnType<typeof createApp>;
     beforeAll(async () => {
-      connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 500 });
+      connection = createApiConnection({ address: `127.0.0.1:${await freePort()}`, connectTimeoutMs: 500 });
       const client = new Client({ connection });
       const jobs = new JobService({ client, storage: stack.storage, handlers: builtInHandlers(), config: stack.config });
       app = createApp({
         jobs,
         logger: pino({ level: 'silent' }),
         bodyLimitBytes: 1 << 20,
-        checks: [{ name: 'temporal', check: async () => void (await client.workflowService.getSystemInfo({})) }],
+        checks: [{ name: 'temporal', check: () => temporalReady(client) }],
       });
     });
     afterAll(async () => {
