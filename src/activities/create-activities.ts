@@ -10,6 +10,9 @@ import type { Storage } from '../storage/storage.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { pino, type Logger } from 'pino';
 import type {
+  BatchOutcome,
+  DownloadBatchInput,
+  DownloadCommon,
   DownloadFailureDetails,
   DownloadInput,
   DownloadResult,
@@ -50,10 +53,16 @@ const MAX_TEXT_BYTES = 8 * 1024 * 1024;
 /** Staged manifest documents kept in memory for handler contexts (one per recent job). */
 const METADATA_CACHE = 256;
 
-function fail(kind: FailureKind, message: string, retryable: boolean, extra: { httpStatus?: number; retryAfterMs?: number } = {}): ApplicationFailure {
+function fail(
+  kind: FailureKind,
+  message: string,
+  retryable: boolean,
+  attempt: number,
+  extra: { httpStatus?: number; retryAfterMs?: number } = {},
+): ApplicationFailure {
   const details: DownloadFailureDetails = {
     kind,
-    attempt: Context.current().info.attempt,
+    attempt,
     ...(extra.httpStatus !== undefined ? { httpStatus: extra.httpStatus } : {}),
   };
   return ApplicationFailure.create({
@@ -66,27 +75,46 @@ function fail(kind: FailureKind, message: string, retryable: boolean, extra: { h
 }
 
 /** Turns anything a download attempt threw into a classified ApplicationFailure. */
-function toFailure(err: unknown, url: string, bytesSoFar: number, expected: number | undefined): ApplicationFailure {
+function toFailure(err: unknown, url: string, bytesSoFar: number, expected: number | undefined, attempt: number): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof FetchFailure) {
-    return fail(err.kind, err.message, err.retryable, {
+    return fail(err.kind, err.message, err.retryable, attempt, {
       ...(err.extra.httpStatus !== undefined ? { httpStatus: err.extra.httpStatus } : {}),
       ...(err.extra.retryAfterMs !== undefined ? { retryAfterMs: err.extra.retryAfterMs } : {}),
     });
   }
   if (err instanceof BodyRejectedError) {
     return err.reason === BodyRejection.tooLarge
-      ? fail(ErrorKind.tooLarge, err.message, false)
-      : fail(ErrorKind.truncated, `${err.message} (${url})`, true);
+      ? fail(ErrorKind.tooLarge, err.message, false, attempt)
+      : fail(ErrorKind.truncated, `${err.message} (${url})`, true, attempt);
   }
-  if (err instanceof StorageError) return fail(ErrorKind.storage, err.message, true);
-  if (err instanceof InvalidKeyError) return fail(ErrorKind.handler, err.message, false);
+  if (err instanceof StorageError) return fail(ErrorKind.storage, err.message, true, attempt);
+  if (err instanceof InvalidKeyError) return fail(ErrorKind.handler, err.message, false, attempt);
   // An error while the body streamed: short of Content-Length means truncated.
   const classified = classifyNetworkError(err, url);
   if (expected !== undefined && bytesSoFar < expected && classified.kind === 'connection') {
-    return fail(ErrorKind.truncated, `body ended after ${bytesSoFar} of ${expected} bytes: ${classified.message}`, true);
+    return fail(ErrorKind.truncated, `body ended after ${bytesSoFar} of ${expected} bytes: ${classified.message}`, true, attempt);
   }
-  return fail(classified.kind, classified.message, classified.retryable);
+  return fail(classified.kind, classified.message, classified.retryable, attempt);
+}
+
+/**
+ * The outcome of a batch download that threw: `failed` for a permanent class, `retry` for the
+ * rest (with Retry-After), `timeout` when the attempt's own time budget ran out.
+ */
+function batchFailure(index: number, err: unknown, timedOut: boolean, budgetMs: number): BatchOutcome {
+  if (timedOut) return { index, retry: { kind: ErrorKind.timeout, message: `download attempt took longer than ${budgetMs} ms` } };
+  const failure = err instanceof ApplicationFailure ? err : fail(ErrorKind.storage, err instanceof Error ? err.message : String(err), true, 1);
+  const details = (failure.details?.[0] ?? {}) as Partial<DownloadFailureDetails>;
+  const error = {
+    kind: (details.kind ?? failure.type ?? ErrorKind.storage) as ErrorKind,
+    message: failure.message.slice(0, 500),
+    ...(details.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
+  };
+  if (failure.nonRetryable) return { index, failed: error };
+  const delay = failure.nextRetryDelay;
+  const retryAfterMs = typeof delay === 'number' ? delay : undefined;
+  return { index, retry: { ...error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
 }
 
 /** Thrown by a handler hook; carries the hook's name for the recorded message. */
@@ -147,6 +175,114 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     return hook('storageKey', () =>
       resources.map((r) => ({ id: r.id, url: r.url, key: keyFor(r, ctx), ...(r.headers ? { headers: r.headers } : {}) })),
     );
+  }
+
+  /**
+   * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
+   * proxy tier, metrics, logs). Shared by `downloadResource` (one task per activity) and
+   * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats.
+   */
+  async function downloadOne(input: DownloadCommon, task: DownloadTask, attempt: number, signal: AbortSignal, beat: (bytes: number) => void, workflowId: string | undefined): Promise<DownloadResult> {
+    const started = performance.now();
+    // A child logger per resource costs more than the download of a small body: made only when used.
+    const log = () => logger.child({ jobId: input.jobId, resourceId: task.id, workflowId, attempt });
+    const debug = logger.isLevelEnabled('debug');
+    const handler = handlers.get(input.handler);
+    const problem = keyProblem(task.key);
+    if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false, attempt);
+
+    if (input.skipExisting) {
+      const existing = await storage.head(task.key).catch(() => undefined);
+      const fresh =
+        input.skipExisting.maxAgeMs === undefined ||
+        (existing?.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
+      if (existing && fresh && existing.metadata['source-url'] === task.url && existing.metadata.sha256) {
+        metrics?.attempts.inc({ outcome: 'skipped', tier: 'none' });
+        if (debug) log().debug({ key: task.key }, 'kept the existing object (skip-if-present)');
+        return {
+          tier: 'skipped',
+          skipped: true,
+          bytes: existing.bytes,
+          sha256: existing.metadata.sha256,
+          attempts: attempt,
+          finalUrl: task.url,
+          ...(existing.metadata['content-type'] ? { contentType: existing.metadata['content-type'] } : {}),
+        };
+      }
+    }
+
+    const needsContext = handler.headers !== undefined || handler.objectOptions !== undefined;
+    const ctx = needsContext ? await contextFor(input.jobId, input.handler, input.manifestKey) : undefined;
+    let extraHeaders: Record<string, string> = {};
+    try {
+      if (handler.headers) extraHeaders = await hook('headers', () => handler.headers!(task, ctx!));
+    } catch (err) {
+      throw fail(ErrorKind.handler, (err as Error).message, false, attempt);
+    }
+    let bytesSoFar = 0;
+    let expected: number | undefined;
+    // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
+    const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
+    try {
+      const res = await fetcher.open({
+        url: task.url,
+        headers: { ...task.headers, ...extraHeaders },
+        maxBytes: input.maxBytes,
+        signal,
+        tier,
+      });
+      metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
+      expected = res.contentLength;
+      let options: { contentType?: string; metadata?: Record<string, string> } = {};
+      if (handler.objectOptions) {
+        try {
+          options = await hook('objectOptions', () =>
+            handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}) }, ctx!),
+          );
+        } catch (err) {
+          await res.body.dump().catch(() => undefined); // never destroy an undici body without a listener
+          throw fail(ErrorKind.handler, (err as Error).message, false, attempt);
+        }
+      }
+      const contentType = options.contentType ?? res.contentType;
+      const uploadStarted = performance.now();
+      const stored = await storage.put({
+        key: task.key,
+        body: res.body,
+        ...(contentType !== undefined ? { contentType } : {}),
+        ...(expected !== undefined ? { expectedBytes: expected } : {}),
+        maxBytes: input.maxBytes,
+        metadata: { ...options.metadata, 'source-url': task.url, 'job-id': input.jobId, 'resource-id': task.id },
+        onProgress: (bytes) => {
+          bytesSoFar = bytes;
+          beat(bytes);
+        },
+      });
+      metrics?.upload.observe({ driver }, (performance.now() - uploadStarted) / 1000);
+      metrics?.bytesStored.inc(stored.bytes);
+      metrics?.attempts.inc({ outcome: 'succeeded', tier });
+      metrics?.download.observe({ outcome: 'succeeded' }, (performance.now() - started) / 1000);
+      if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'ok' });
+      if (debug) log().debug({ key: task.key, bytes: stored.bytes, tier }, 'stored');
+      return {
+        tier,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        attempts: attempt,
+        finalUrl: res.url,
+        ...(contentType !== undefined ? { contentType } : {}),
+      };
+    } catch (err) {
+      const failure = toFailure(err, task.url, bytesSoFar, expected, attempt);
+      if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
+      const kind = failure.type ?? 'unknown';
+      metrics?.attempts.inc({ outcome: kind, tier });
+      metrics?.download.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
+      if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'failed' });
+      if (kind === ErrorKind.storage) metrics?.storageErrors.inc({ driver });
+      log()[failure.nonRetryable ? 'warn' : 'info']({ kind, url: task.url, tier, retryable: !failure.nonRetryable }, failure.message);
+      throw failure;
+    }
   }
 
   return {
@@ -211,115 +347,88 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     /**
      * Downloads one resource and streams it into storage, verifying size and sha256 on the way.
      * Throws a classified ApplicationFailure: `type` is the failure kind, `nonRetryable` marks
-     * permanent failures, and `nextRetryDelay` carries the origin's Retry-After.
+     * permanent failures, and `nextRetryDelay` carries the origin's Retry-After. Attempts made
+     * before this activity (the first one, in a batch) count through `attemptOffset`.
      */
     async downloadResource(input: DownloadInput): Promise<DownloadResult> {
       const activity = Context.current();
-      const { task } = input;
-      const attempt = activity.info.attempt;
-      const started = performance.now();
-      const log = logger.child({ jobId: input.jobId, resourceId: task.id, workflowId: activity.info.workflowExecution?.workflowId, attempt });
-      const handler = handlers.get(input.handler);
-      const problem = keyProblem(task.key);
-      if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false);
-
-      if (input.skipExisting) {
-        const existing = await storage.head(task.key).catch(() => undefined);
-        const fresh =
-          input.skipExisting.maxAgeMs === undefined ||
-          (existing?.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
-        if (existing && fresh && existing.metadata['source-url'] === task.url && existing.metadata.sha256) {
-          metrics?.attempts.inc({ outcome: 'skipped', tier: 'none' });
-          log.debug({ key: task.key }, 'kept the existing object (skip-if-present)');
-          return {
-            tier: 'skipped',
-            skipped: true,
-            bytes: existing.bytes,
-            sha256: existing.metadata.sha256,
-            attempts: attempt,
-            finalUrl: task.url,
-            ...(existing.metadata['content-type'] ? { contentType: existing.metadata['content-type'] } : {}),
-          };
-        }
-      }
-
-      const needsContext = handler.headers !== undefined || handler.objectOptions !== undefined;
-      const ctx = needsContext ? await contextFor(input.jobId, input.handler, input.manifestKey) : undefined;
-      let extraHeaders: Record<string, string> = {};
-      try {
-        if (handler.headers) extraHeaders = await hook('headers', () => handler.headers!(task, ctx!));
-      } catch (err) {
-        throw fail(ErrorKind.handler, (err as Error).message, false);
-      }
-      let bytesSoFar = 0;
-      let expected: number | undefined;
       let lastBeat = 0;
-      // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
-      const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
-      try {
-        const res = await fetcher.open({
-          url: task.url,
-          headers: { ...task.headers, ...extraHeaders },
-          maxBytes: input.maxBytes,
-          signal: activity.cancellationSignal,
-          tier,
-        });
-        metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
-        expected = res.contentLength;
-        let options: { contentType?: string; metadata?: Record<string, string> } = {};
-        if (handler.objectOptions) {
-          try {
-            options = await hook('objectOptions', () =>
-              handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}) }, ctx!),
-            );
-          } catch (err) {
-            await res.body.dump().catch(() => undefined); // never destroy an undici body without a listener
-            throw fail(ErrorKind.handler, (err as Error).message, false);
-          }
+      const beat = (bytes: number) => {
+        const now = Date.now();
+        if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
+          lastBeat = now;
+          activity.heartbeat(bytes);
         }
-        const contentType = options.contentType ?? res.contentType;
-        const uploadStarted = performance.now();
-        const stored = await storage.put({
-          key: task.key,
-          body: res.body,
-          ...(contentType !== undefined ? { contentType } : {}),
-          ...(expected !== undefined ? { expectedBytes: expected } : {}),
-          maxBytes: input.maxBytes,
-          metadata: { ...options.metadata, 'source-url': task.url, 'job-id': input.jobId, 'resource-id': task.id },
-          onProgress: (bytes) => {
-            bytesSoFar = bytes;
-            const now = Date.now();
-            if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
-              lastBeat = now;
-              activity.heartbeat(bytes);
-            }
-          },
-        });
-        metrics?.upload.observe({ driver }, (performance.now() - uploadStarted) / 1000);
-        metrics?.bytesStored.inc(stored.bytes);
-        metrics?.attempts.inc({ outcome: 'succeeded', tier });
-        metrics?.download.observe({ outcome: 'succeeded' }, (performance.now() - started) / 1000);
-        if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'ok' });
-        log.debug({ key: task.key, bytes: stored.bytes, tier }, 'stored');
-        return {
-          tier,
-          bytes: stored.bytes,
-          sha256: stored.sha256,
-          attempts: attempt,
-          finalUrl: res.url,
-          ...(contentType !== undefined ? { contentType } : {}),
-        };
-      } catch (err) {
-        const failure = toFailure(err, task.url, bytesSoFar, expected);
-        if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
-        const kind = failure.type ?? 'unknown';
-        metrics?.attempts.inc({ outcome: kind, tier });
-        metrics?.download.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-        if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'failed' });
-        if (kind === ErrorKind.storage) metrics?.storageErrors.inc({ driver });
-        log[failure.nonRetryable ? 'warn' : 'info']({ kind, url: task.url, tier, retryable: !failure.nonRetryable }, failure.message);
-        throw failure;
+      };
+      const attempt = activity.info.attempt + (input.attemptOffset ?? 0);
+      return downloadOne(input, input.task, attempt, activity.cancellationSignal, beat, activity.info.workflowExecution?.workflowId);
+    },
+
+    /**
+     * First attempt of many small downloads in one activity (Temporal's cost per activity is paid
+     * once per batch, not once per resource). Runs `concurrency` downloads at once, each bounded
+     * by `attemptTimeoutMs`, and heartbeats the outcomes so far: when the worker dies, the retried
+     * activity resumes from its last heartbeat and never downloads a settled resource twice. Never
+     * throws for one resource: each outcome is `ok`, `failed` (permanent) or `retry` (the workflow
+     * retries it alone, with the job's retry policy).
+     */
+    async downloadBatch(input: DownloadBatchInput): Promise<BatchOutcome[]> {
+      const activity = Context.current();
+      const workflowId = activity.info.workflowExecution?.workflowId;
+      const outcomes: (BatchOutcome | undefined)[] = new Array<BatchOutcome | undefined>(input.tasks.length);
+      const resumed = activity.info.heartbeatDetails as BatchOutcome[] | undefined;
+      if (Array.isArray(resumed)) for (const o of resumed) if (o && o.index < outcomes.length) outcomes[o.index] = o;
+      const settled = () => outcomes.filter((o): o is BatchOutcome => o !== undefined);
+      let lastBeat = 0;
+      const beat = (force = false) => {
+        const now = Date.now();
+        if (force || now - lastBeat >= HEARTBEAT_EVERY_MS) {
+          lastBeat = now;
+          activity.heartbeat(settled());
+        }
+      };
+      let next = 0;
+      const lane = async () => {
+        while (next < input.tasks.length) {
+          const index = next++;
+          if (outcomes[index] !== undefined) continue;
+          if (activity.cancellationSignal.aborted) return;
+          const task = input.tasks[index]!;
+          // One controller per download, aborted by its time budget or by the activity's
+          // cancellation (AbortSignal.timeout/any cost more than a small download).
+          const controller = new AbortController();
+          let timedOut = false;
+          const timer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+          }, input.attemptTimeoutMs);
+          const onCancel = () => controller.abort();
+          activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+          try {
+            const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), workflowId);
+            outcomes[index] = { index, ok: result };
+          } catch (err) {
+            if (activity.cancellationSignal.aborted) return;
+            outcomes[index] = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
+          } finally {
+            clearTimeout(timer);
+            activity.cancellationSignal.removeEventListener('abort', onCancel);
+          }
+          beat();
+        }
+      };
+      // Heartbeats also while every lane waits on a slow origin: that is how a cancel arrives.
+      const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
+      try {
+        await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, input.tasks.length)) }, lane));
+      } finally {
+        clearInterval(ticker);
       }
+      if (activity.cancellationSignal.aborted) {
+        beat(true);
+        throw activity.cancellationSignal.reason ?? new Error('canceled');
+      }
+      return settled();
     },
   };
 }

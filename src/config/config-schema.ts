@@ -97,6 +97,11 @@ export const configSchema = z.object({
     pageParallelism: z.coerce.number().int().min(1).max(16).default(2),
     /** Politeness: downloads in flight per host for a whole job (0 = no per-host limit). */
     perHostConcurrency: z.coerce.number().int().min(0).max(1_000).default(0),
+    /**
+     * First attempts of this many resources run in one activity (Temporal's cost per activity
+     * is shared); retries run one resource per activity. 1 = one activity per resource.
+     */
+    batchSize: z.coerce.number().int().min(1).max(1_000).default(100),
     pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
     retry: retryPolicySchema.prefault({}),
     attemptTimeoutMs: ms(10 * 60_000),
@@ -129,6 +134,7 @@ export const configSchema = z.object({
             concurrency: z.number().int().min(1).max(1_000),
             pageParallelism: z.number().int().min(1).max(16),
             perHostConcurrency: z.number().int().min(0).max(1_000),
+            batchSize: z.number().int().min(1).max(100),
             attemptTimeoutMs: z.number().int().positive(),
             heartbeatTimeoutMs: z.number().int().positive(),
             maxBytes: z.number().int().positive(),

@@ -21,6 +21,7 @@ export function resolvePolicy(config: Config, handler: Handler): JobPolicy {
     concurrency: job.concurrency,
     pageParallelism: job.pageParallelism,
     ...(job.perHostConcurrency > 0 ? { perHostConcurrency: job.perHostConcurrency } : {}),
+    batchSize: job.batchSize,
     retry: { ...job.retry },
     attemptTimeoutMs: job.attemptTimeoutMs,
     heartbeatTimeoutMs: job.heartbeatTimeoutMs,

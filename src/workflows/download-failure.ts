@@ -5,6 +5,15 @@ import { ErrorKind, type DownloadFailureDetails, type ResourceError } from './jo
 const MAX_MESSAGE = 500;
 
 /**
+ * The kind recorded when a retryable failure ran out of attempts: timeout, truncated and storage
+ * say what to fix and stay; HTTP 5xx/429 and connection errors become `retries_exhausted`.
+ */
+export function exhaustedKind(kind: string): ErrorKind {
+  const known = (Object.values(ErrorKind) as string[]).includes(kind) ? (kind as ErrorKind) : ErrorKind.retriesExhausted;
+  return known === ErrorKind.timeout || known === ErrorKind.truncated || known === ErrorKind.storage ? known : ErrorKind.retriesExhausted;
+}
+
+/**
  * Turns a failed `downloadResource` call into the resource's recorded error and attempt count.
  * Retryable classes that ran out of attempts keep their kind when it says what to fix (timeout,
  * truncated, storage); HTTP 5xx/429 and connection errors become `retries_exhausted`.

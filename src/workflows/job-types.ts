@@ -105,6 +105,11 @@ export interface JobPolicy {
   skipExisting?: { maxAgeMs?: number };
   /** Politeness: downloads in flight per host for the whole job; 0 or absent = no per-host limit. */
   perHostConcurrency?: number;
+  /**
+   * Resources whose first attempt runs in one `downloadBatch` activity; 1 or absent = one activity
+   * per resource (histories recorded before batching carry none). Ignored with perHostConcurrency.
+   */
+  batchSize?: number;
 }
 
 /** Where the API staged a manifest in storage, so workflow inputs stay small at any size. */
@@ -243,11 +248,10 @@ export interface JobProgress {
   runningPages: { page: number; round: number }[];
 }
 
-/** Input of the download activity. */
-export interface DownloadInput {
+/** What every download activity needs besides its task(s). */
+export interface DownloadCommon {
   jobId: string;
   handler: string;
-  task: DownloadTask;
   maxBytes: number;
   proxyTiers: string[];
   attemptsPerTier: number;
@@ -255,6 +259,37 @@ export interface DownloadInput {
   /** The staged manifest document, for handler hooks that read the job's metadata. */
   manifestKey?: string;
 }
+
+/** Input of the download activity (one task, with Temporal retrying it). */
+export interface DownloadInput extends DownloadCommon {
+  task: DownloadTask;
+  /** Attempts made before this activity started (1 when a batch made the first); 0 when absent. */
+  attemptOffset?: number;
+}
+
+/** Input of the batch download activity: first attempts of many tasks in one activity. */
+export interface DownloadBatchInput extends DownloadCommon {
+  tasks: DownloadTask[];
+  /** Downloads in flight inside the batch. */
+  concurrency: number;
+  /** Time budget of each download in the batch (the job's attempt timeout). */
+  attemptTimeoutMs: number;
+}
+
+/** A failed attempt in a batch, with the origin's Retry-After when it sent one. */
+export interface BatchFailure extends ResourceError {
+  retryAfterMs?: number;
+}
+
+/**
+ * How one task of a batch ended: stored (`ok`), failed for good (`failed`: a permanent class), or
+ * failed in a way worth retrying (`retry`: the workflow retries it in its own activity). `index`
+ * is the task's position in the batch.
+ */
+export type BatchOutcome =
+  | { index: number; ok: Omit<DownloadResult, 'finalUrl'> }
+  | { index: number; failed: ResourceError }
+  | { index: number; retry: BatchFailure };
 
 /**
  * The proxy tier for an attempt (1-based): the first `attemptsPerTier` attempts use tier 0, the

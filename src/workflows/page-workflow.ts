@@ -1,13 +1,17 @@
-import { CancellationScope, condition, defineQuery, isCancellation, metricMeter, proxyActivities, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, defineQuery, isCancellation, metricMeter, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { downloadFailure } from './download-failure.js';
+import { downloadFailure, exhaustedKind } from './download-failure.js';
 import {
   ErrorKind,
   ResourceStatus,
+  type BatchFailure,
+  type BatchOutcome,
+  type DownloadCommon,
   type DownloadTask,
   type PageProgress,
   type PageResult,
   type PageWorkflowInput,
+  type ResourceError,
   type ResourceState,
 } from './job-types.js';
 
@@ -64,38 +68,156 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   setHandler(pageSummaryQuery, () => ({ page, round, tasks: tasks.length, succeeded, failed, bytes }));
   setHandler(pageStatesQuery, () => states);
 
+  const common: DownloadCommon = {
+    jobId,
+    handler,
+    maxBytes: policy.maxBytes,
+    proxyTiers: policy.proxyTiers,
+    attemptsPerTier: policy.attemptsPerTier,
+    ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
+    ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
+  };
+  const succeed = (state: ResourceState, result: { attempts: number; bytes: number; sha256: string; contentType?: string }): void => {
+    state.status = ResourceStatus.succeeded;
+    state.attempts = result.attempts;
+    state.bytes = result.bytes;
+    state.sha256 = result.sha256;
+    if (result.contentType !== undefined) state.contentType = result.contentType.slice(0, 200);
+    succeeded++;
+    bytes += result.bytes;
+    outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler });
+  };
+  const failWith = (state: ResourceState, error: ResourceError, attempts: number): void => {
+    state.status = ResourceStatus.failed;
+    state.attempts = attempts;
+    state.error = error;
+    failed++;
+    outcomes.add(1, { outcome: 'failed', kind: error.kind, handler });
+  };
+
   const download = async (task: DownloadTask, state: ResourceState): Promise<void> => {
     try {
-      const result = await downloadResource.executeWithOptions({ ...downloadOptions, summary: task.url.slice(0, 200) }, [
-        {
-          jobId,
-          handler,
-          task,
-          maxBytes: policy.maxBytes,
-          proxyTiers: policy.proxyTiers,
-          attemptsPerTier: policy.attemptsPerTier,
-          ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
-          ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
-        },
-      ]);
-      state.status = ResourceStatus.succeeded;
-      state.attempts = result.attempts;
-      state.bytes = result.bytes;
-      state.sha256 = result.sha256;
-      if (result.contentType !== undefined) state.contentType = result.contentType.slice(0, 200);
-      succeeded++;
-      bytes += result.bytes;
-      outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler });
+      const result = await downloadResource.executeWithOptions({ ...downloadOptions, summary: task.url.slice(0, 200) }, [{ ...common, task }]);
+      succeed(state, result);
     } catch (err) {
       if (isCancellation(err)) return; // stays pending: the job was canceled
       const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1));
-      state.status = ResourceStatus.failed;
-      state.attempts = attempts;
-      state.error = error;
-      failed++;
-      outcomes.add(1, { outcome: 'failed', kind: error.kind, handler });
+      failWith(state, error, attempts);
     } finally {
       inFlight--;
+    }
+  };
+
+  /**
+   * First attempts in batches of at most `batchSize` (one `downloadBatch` activity each, `lanes`
+   * downloads at once inside it), then every resource that failed retryably alone, with the
+   * job's retry policy shifted by the attempt the batch made. Slots: a batch holds `lanes` of the
+   * page's `window`, a lone retry one.
+   */
+  const runBatched = async (batchSize: number): Promise<void> => {
+    const lanes = Math.max(1, Math.min(batchSize, Math.ceil(window / 4)));
+    // Enough batches to fill the window even when the page is small: a page of 40 tasks with a
+    // window of 8 runs 4 batches of 10 with 2 lanes each, not one batch of 40 with 2 lanes.
+    const slots = Math.max(1, Math.floor(window / lanes));
+    const size = Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
+    const max = retry.maximumAttempts;
+    const secondInterval = Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs);
+    const aloneOptions = {
+      ...downloadOptions,
+      retry: { ...downloadOptions.retry, maximumAttempts: max === 0 ? 0 : max - 1, initialInterval: secondInterval },
+    };
+    const batchOptions = {
+      // A batch runs ceil(size / lanes) attempts back to back at worst; heartbeats catch a dead worker.
+      startToCloseTimeout: policy.attemptTimeoutMs * Math.ceil(size / lanes) + 60_000,
+      heartbeatTimeout: policy.heartbeatTimeoutMs,
+      retry: { maximumAttempts: 5, initialInterval: '1 second', maximumInterval: '30 seconds' },
+    };
+    const { downloadBatch } = proxyActivities<Activities>(batchOptions);
+    const ready: { index: number; offset: number }[] = [];
+    let readyAt = 0;
+    let sleeping = 0;
+
+    const retryLater = (index: number, failure: BatchFailure | undefined): void => {
+      if (failure === undefined) {
+        ready.push({ index, offset: 0 }); // the batch itself failed: a full set of attempts alone
+        return;
+      }
+      if (max === 1) {
+        const { retryAfterMs: _, ...error } = failure;
+        failWith(states[index]!, { ...error, kind: exhaustedKind(error.kind) }, 1);
+        return;
+      }
+      states[index]!.attempts = 1;
+      sleeping++;
+      void sleep(failure.retryAfterMs ?? retry.initialIntervalMs).then(
+        () => {
+          sleeping--;
+          ready.push({ index, offset: 1 });
+        },
+        () => void sleeping--, // canceled: the resource stays pending
+      );
+    };
+
+    const alone = async (index: number, offset: number): Promise<void> => {
+      const task = tasks[index]!;
+      const state = states[index]!;
+      try {
+        const options = offset === 0 ? downloadOptions : aloneOptions;
+        const result = await downloadResource.executeWithOptions({ ...options, summary: task.url.slice(0, 200) }, [{ ...common, task, attemptOffset: offset }]);
+        succeed(state, result);
+      } catch (err) {
+        if (isCancellation(err)) return;
+        const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1));
+        failWith(state, error, attempts);
+      } finally {
+        inFlight--;
+      }
+    };
+
+    const batch = async (first: number, count: number): Promise<void> => {
+      const batchTasks = tasks.slice(first, first + count);
+      try {
+        const results: BatchOutcome[] = await downloadBatch.executeWithOptions(
+          { ...batchOptions, summary: `${count} resources from ${batchTasks[0]!.url.slice(0, 150)}` },
+          [{ ...common, tasks: batchTasks, concurrency: lanes, attemptTimeoutMs: policy.attemptTimeoutMs }],
+        );
+        const settled = new Array<boolean>(count).fill(false);
+        for (const o of results) {
+          settled[o.index] = true;
+          const i = first + o.index;
+          if ('ok' in o) succeed(states[i]!, o.ok);
+          else if ('failed' in o) failWith(states[i]!, o.failed, 1);
+          else retryLater(i, o.retry);
+        }
+        for (let j = 0; j < count; j++) if (!settled[j]) retryLater(first + j, undefined);
+      } catch (err) {
+        if (isCancellation(err)) return;
+        for (let j = 0; j < count; j++) retryLater(first + j, undefined);
+      } finally {
+        inFlight -= lanes;
+      }
+    };
+
+    let next = 0;
+    for (;;) {
+      await condition(
+        () =>
+          (readyAt < ready.length && inFlight < window) ||
+          (next < tasks.length && inFlight + lanes <= window) ||
+          (next >= tasks.length && readyAt >= ready.length && sleeping === 0 && inFlight === 0),
+      );
+      if (readyAt < ready.length && inFlight < window) {
+        const { index, offset } = ready[readyAt++]!;
+        inFlight++;
+        void alone(index, offset);
+      } else if (next < tasks.length && inFlight + lanes <= window) {
+        const count = Math.min(size, tasks.length - next);
+        inFlight += lanes;
+        void batch(next, count);
+        next += count;
+      } else {
+        return;
+      }
     }
   };
 
@@ -122,7 +244,10 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
       states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 });
     }
     const perHost = policy.perHostConcurrency ?? 0;
-    if (perHost <= 0) {
+    const batchSize = policy.batchSize ?? 1;
+    if (perHost <= 0 && batchSize > 1) {
+      await runBatched(batchSize);
+    } else if (perHost <= 0) {
       for (const [i, task] of tasks.entries()) {
         await condition(() => inFlight < window);
         inFlight++;

@@ -129,16 +129,15 @@ describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () 
     try {
       const jobId = `chaos-kill-${randomUUID().slice(0, 8)}`;
       const count = 2000;
-      await api.submit({ jobId, resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/40/2048/${jobId}-${i}`, id: `r${i}` })) });
+      await api.submit({ jobId, resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/150/2048/${jobId}-${i}`, id: `r${i}` })) });
       let worker = start();
       let kills = 0;
-      let last = 0;
       while (kills < 5) {
-        await new Promise((r) => setTimeout(r, 1500));
+        // Every 3 s, whether or not a batch finished: a batch killed half-way must resume from
+        // its last heartbeat on the next worker (the heartbeat timeout here is 2 s).
+        await new Promise((r) => setTimeout(r, 3000));
         const s = await api.summary(jobId);
         if (s.status !== 'running') break;
-        if (s.resources.succeeded <= last) continue; // let it make progress between kills
-        last = s.resources.succeeded;
         const exited = new Promise((r) => worker.once('exit', r));
         worker.kill('SIGKILL');
         await exited;

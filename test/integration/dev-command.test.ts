@@ -124,12 +124,12 @@ describe('fetchbox dev', () => {
   });
 
   it('exports OpenTelemetry spans for the submit, the workflows and the downloads when configured', async () => {
-    for (let i = 0; i < 50 && !spans.some((s) => s.startsWith('RunActivity:downloadResource')); i++) {
+    for (let i = 0; i < 50 && !spans.some((s) => s.startsWith('RunActivity:downloadBatch')); i++) {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(spans).toContain('StartWorkflow:jobWorkflow');
     expect(spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow'))).toBe(true);
-    expect(spans.some((s) => s.startsWith('RunActivity:downloadResource'))).toBe(true);
+    expect(spans.some((s) => s.startsWith('RunActivity:downloadBatch'))).toBe(true);
   });
 
   it('stops everything on Ctrl-C', async () => {

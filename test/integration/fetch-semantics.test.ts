@@ -4,13 +4,19 @@ import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 
 let origin: Origin;
+/** The stack the current test uses: first attempts batched (the default), or one activity per resource. */
 let stack: Stack;
+let batched: Stack;
+let single: Stack;
 beforeAll(async () => {
   origin = await startOrigin();
-  stack = await startStack('file', { FETCHBOX_RETRY_MAX_ATTEMPTS: '4' });
+  batched = await startStack('file', { FETCHBOX_RETRY_MAX_ATTEMPTS: '4' });
+  single = await startStack('file', { FETCHBOX_RETRY_MAX_ATTEMPTS: '4', FETCHBOX_JOB_BATCH_SIZE: '1' });
+  stack = batched;
 });
 afterAll(async () => {
-  await stack?.close();
+  await batched?.close();
+  await single?.close();
   await origin?.close();
 });
 afterEach(() => origin.hits.clear());
@@ -25,7 +31,16 @@ async function runOne(path: string, extra: Record<string, unknown> = {}): Promis
   return { state: state!, summary };
 }
 
-describe('fetch semantics against a misbehaving origin', () => {
+// Both download paths keep the same semantics: the first attempt in a batch then retries alone,
+// or every attempt in one activity per resource.
+describe.each(['batched first attempts', 'one activity per resource'])('fetch semantics against a misbehaving origin (%s)', (mode) => {
+  beforeAll(() => {
+    stack = mode === 'batched first attempts' ? batched : single;
+  });
+  afterAll(() => {
+    stack = batched;
+  });
+
   it('fails a 404 permanently after exactly one request', async () => {
     const { state, summary } = await runOne('/status/404/gone');
     expect(summary.status).toBe('completed_with_failures');

@@ -1,0 +1,121 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities/create-activities.js';
+import { createFetcher } from '../../src/fetch/fetcher.js';
+import { builtInHandlers } from '../../src/handlers/registry.js';
+import type { BatchOutcome, DownloadBatchInput } from '../../src/workflows/job-types.js';
+import { pageWorkflowId } from '../../src/workflows/job-types.js';
+import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
+import { readBack } from '../support/objects.js';
+import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+
+let origin: Origin;
+let stack: Stack;
+beforeAll(async () => {
+  origin = await startOrigin();
+  stack = await startStack('file', { FETCHBOX_JOB_BATCH_SIZE: '10', FETCHBOX_JOB_CONCURRENCY: '8', FETCHBOX_RETRY_MAX_ATTEMPTS: '3' });
+});
+afterAll(async () => {
+  await stack?.close();
+  await origin?.close();
+});
+afterEach(() => origin.hits.clear());
+
+/** How many activities of each type a workflow scheduled, from its history in Temporal. */
+async function activityCounts(workflowId: string): Promise<Record<string, number>> {
+  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  const counts: Record<string, number> = {};
+  for (const event of history.events ?? []) {
+    const name = event.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (name) counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('batched first attempts', () => {
+  it('downloads first attempts in batches and retries only the failed resources alone', async () => {
+    const jobId = uniqueJobId('batch');
+    const resources = [
+      ...Array.from({ length: 25 }, (_, i) => ({ id: `r${i}`, url: `${origin.url}/bytes/${100 + i}/${jobId}-${i}` })),
+      { id: 'flaky', url: `${origin.url}/flaky/1/503/64/${jobId}-flaky` },
+      { id: 'gone', url: `${origin.url}/status/404/${jobId}-gone` },
+      { id: 'down', url: `${origin.url}/status/500/${jobId}-down` },
+    ];
+    expect((await stack.submit({ jobId, resources })).status).toBe(202);
+    const summary = await stack.waitForJob(jobId);
+    expect(summary.resources).toMatchObject({ total: 28, succeeded: 26, failed: 2 });
+
+    // Concurrency 8 over 2 pages: a window of 4, one lane per batch, so 28 tasks run as 4 batches
+    // of 7 (at most 10) to fill the window; only the 503 and the 500 were retried alone.
+    const counts = await activityCounts(pageWorkflowId(jobId, 0, 0));
+    expect(counts).toMatchObject({ loadPage: 1, downloadBatch: 4, downloadResource: 2 });
+
+    const states = new Map((await stack.allResources(jobId)).map((s) => [s.id as string, s]));
+    expect(states.get('r7')).toMatchObject({ status: 'succeeded', attempts: 1, bytes: 107, sha256: contentSha256(`${jobId}-7`, 107) });
+    expect(await readBack(stack.storage, states.get('r7')!.key as string)).toEqual({ sha256: contentSha256(`${jobId}-7`, 107), bytes: 107 });
+    expect(states.get('flaky')).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(states.get('gone')).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'http_status', httpStatus: 404 } });
+    expect(states.get('down')).toMatchObject({ status: 'failed', attempts: 3, error: { kind: 'retries_exhausted', httpStatus: 500 } });
+    // Attempts count the batch's first one: three requests in all for three attempts.
+    expect(origin.hits.get(`/status/500/${jobId}-down`)).toBe(3);
+    expect(origin.hits.get(`/status/404/${jobId}-gone`)).toBe(1);
+    expect(origin.hits.get(`/bytes/107/${jobId}-7`)).toBe(1);
+  });
+
+  it('with a single attempt allowed, a retryable failure in a batch is final after one request', async () => {
+    const once = await startStack('file', { FETCHBOX_JOB_BATCH_SIZE: '10', FETCHBOX_RETRY_MAX_ATTEMPTS: '1' });
+    try {
+      const jobId = uniqueJobId('batch-once');
+      const resources = [
+        { id: 'down', url: `${origin.url}/status/500/${jobId}-down` },
+        { id: 'short', url: `${origin.url}/truncate/5/20000/${jobId}-short` },
+        { id: 'ok', url: `${origin.url}/bytes/10/${jobId}-ok` },
+      ];
+      await once.submit({ jobId, resources });
+      await once.waitForJob(jobId);
+      const states = new Map((await once.allResources(jobId)).map((s) => [s.id as string, s]));
+      expect(states.get('down')).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'retries_exhausted', httpStatus: 500 } });
+      expect(states.get('short')).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'truncated' } });
+      expect(states.get('ok')).toMatchObject({ status: 'succeeded', attempts: 1 });
+      expect(origin.hits.get(`/status/500/${jobId}-down`)).toBe(1);
+      expect(await activityCounts(pageWorkflowId(jobId, 0, 0))).not.toHaveProperty('downloadResource');
+    } finally {
+      await once.close();
+    }
+  });
+});
+
+describe('downloadBatch resumed after a crash', () => {
+  it('skips what its last heartbeat settled and downloads only the rest', async () => {
+    const fetcher = createFetcher(stack.config.fetch);
+    const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
+    const jobId = uniqueJobId('resume');
+    const tasks = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, url: `${origin.url}/bytes/50/${jobId}-${i}`, key: `${jobId}/t${i}` }));
+    const input: DownloadBatchInput = { jobId, handler: 'default', tasks, maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1, concurrency: 2, attemptTimeoutMs: 10_000 };
+    // What an earlier attempt of this activity heartbeated before its worker died.
+    const settled: BatchOutcome[] = [
+      { index: 0, ok: { tier: 'direct', bytes: 50, sha256: 'from-heartbeat', attempts: 1 } },
+      { index: 2, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } },
+    ];
+    try {
+      const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: settled });
+      const beats: unknown[] = [];
+      env.on('heartbeat', (d: unknown) => beats.push(d));
+      const outcomes: BatchOutcome[] = await env.run(activities.downloadBatch, input);
+
+      expect(outcomes.map((o) => o.index).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(outcomes.find((o) => o.index === 0)).toEqual(settled[0]);
+      expect(outcomes.find((o) => o.index === 2)).toEqual(settled[1]);
+      for (const i of [1, 3, 4, 5]) {
+        expect(outcomes.find((o) => o.index === i)).toMatchObject({ ok: { bytes: 50, sha256: contentSha256(`${jobId}-${i}`, 50), attempts: 1 } });
+      }
+      expect(origin.hits.has(`/bytes/50/${jobId}-0`)).toBe(false);
+      expect(origin.hits.has(`/bytes/50/${jobId}-2`)).toBe(false);
+      expect(origin.hits.get(`/bytes/50/${jobId}-3`)).toBe(1);
+      // Progress is heartbeated as it settles, so a crash now would resume from here.
+      expect(beats.length).toBeGreaterThan(0);
+    } finally {
+      await fetcher.close();
+    }
+  });
+});
