@@ -219,18 +219,22 @@ export class JobService {
     const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
     const pages = paginate(resources, config.job.pageSize);
     try {
-      await mapLimit(
-        pages.map((items, page) => ({ items, page })),
-        STAGING_CONCURRENCY,
-        ({ items, page }) => storage.putJson(pageKey(prefix, page), items),
-      );
-      await storage.putJson(`${prefix}/manifest.json`, {
-        jobId,
-        handler: manifest.handler,
-        metadata: manifest.metadata ?? {},
-        resources: { total: resources.length, pages: pages.length },
-        manifestHash: hash,
-      });
+      // The pages and the manifest document are written at once: an accept waits for one
+      // round of durable writes, not two (the workflow starts only after all of them).
+      await Promise.all([
+        mapLimit(
+          pages.map((items, page) => ({ items, page })),
+          STAGING_CONCURRENCY,
+          ({ items, page }) => storage.putJson(pageKey(prefix, page), items),
+        ),
+        storage.putJson(`${prefix}/manifest.json`, {
+          jobId,
+          handler: manifest.handler,
+          metadata: manifest.metadata ?? {},
+          resources: { total: resources.length, pages: pages.length },
+          manifestHash: hash,
+        }),
+      ]);
     } catch (err) {
       if (err instanceof StorageError) {
         throw new ApiError(503, ErrorCode.storageUnavailable, `storage is unavailable; retry later (${err.message})`);
