@@ -17,6 +17,7 @@ import type {
   DownloadInput,
   DownloadResult,
   DownloadTask,
+  InlineManifest,
   ManifestResource,
   PageResult,
   ResourceState,
@@ -288,10 +289,22 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
   return {
     /**
      * Copies the staged manifest document to `<jobId>/manifest.json`, beside the job's objects.
-     * Runs in the workflow so only the job that won the jobId publishes it.
+     * Runs in the workflow so only the job that won the jobId publishes it. A small manifest
+     * that came inline in the workflow input is staged here first (page and document, the same
+     * keys the API would have written), so everything after reads it from storage as usual.
      */
-    async publishManifest(input: { jobId: string; handler: string; manifestKey: string; submittedAt: string }): Promise<void> {
-      const staged = await storage.getJson<Record<string, unknown>>(input.manifestKey);
+    async publishManifest(input: {
+      jobId: string;
+      handler: string;
+      manifestKey: string;
+      submittedAt: string;
+      inline?: InlineManifest;
+      pageKey?: string;
+    }): Promise<void> {
+      if (input.inline && input.pageKey) {
+        await Promise.all([storage.putJson(input.pageKey, input.inline.resources), storage.putJson(input.manifestKey, input.inline.document)]);
+      }
+      const staged = input.inline?.document ?? (await storage.getJson<Record<string, unknown>>(input.manifestKey));
       await storage.putJson(`${input.jobId}/manifest.json`, { ...staged, submittedAt: input.submittedAt });
     },
 

@@ -11,7 +11,7 @@ import type { Config } from '../config/config-schema.js';
 import { defaultStorageKey } from '../handlers/handler.js';
 import { resolvePolicy } from '../handlers/policy.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
-import { StorageError } from '../storage/errors.js';
+import { ObjectNotFoundError, StorageError } from '../storage/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { jobWorkflow, retrySignal, summaryQuery } from '../workflows/job-workflow.js';
 import {
@@ -42,6 +42,11 @@ const grpcStatus = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, 
 const QUERY_DEADLINE_MS = 3_000;
 /** A staged page closes at this many bytes of JSON even when it has fewer than pageSize resources. */
 const MAX_PAGE_BYTES = 1024 * 1024;
+/**
+ * Largest resource list (JSON bytes) carried inline in the workflow input instead of staged by
+ * the API; well under Temporal's 2 MB payload limit, and carried by every run of the job.
+ */
+const INLINE_MAX_BYTES = 256 * 1024;
 /** Pages written to storage at once while staging a manifest. */
 const STAGING_CONCURRENCY = 8;
 /** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */
@@ -218,31 +223,45 @@ export class JobService {
     // and an identical one rewrites identical bytes.
     const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
     const pages = paginate(resources, config.job.pageSize);
-    try {
-      // The pages and the manifest document are written at once: an accept waits for one
-      // round of durable writes, not two (the workflow starts only after all of them).
-      await Promise.all([
-        mapLimit(
-          pages.map((items, page) => ({ items, page })),
-          STAGING_CONCURRENCY,
-          ({ items, page }) => storage.putJson(pageKey(prefix, page), items),
-        ),
-        storage.putJson(`${prefix}/manifest.json`, {
-          jobId,
-          handler: manifest.handler,
-          metadata: manifest.metadata ?? {},
-          resources: { total: resources.length, pages: pages.length },
-          manifestHash: hash,
-        }),
-      ]);
-    } catch (err) {
-      if (err instanceof StorageError) {
-        throw new ApiError(503, ErrorCode.storageUnavailable, `storage is unavailable; retry later (${err.message})`);
+    const document = {
+      jobId,
+      handler: manifest.handler,
+      metadata: manifest.metadata ?? {},
+      resources: { total: resources.length, pages: pages.length },
+      manifestHash: hash,
+    };
+    // A one-page manifest of at most INLINE_MAX_BYTES goes in the workflow input (durable in
+    // Temporal's history; the workflow stages it): the accept costs one Temporal call and no
+    // storage write. Larger ones are staged here, before the workflow starts.
+    const inline = pages.length === 1 && JSON.stringify(resources).length <= INLINE_MAX_BYTES ? { document, resources } : undefined;
+    if (!inline) {
+      try {
+        // The pages and the manifest document are written at once: an accept waits for one
+        // round of durable writes, not two (the workflow starts only after all of them).
+        await Promise.all([
+          mapLimit(
+            pages.map((items, page) => ({ items, page })),
+            STAGING_CONCURRENCY,
+            ({ items, page }) => storage.putJson(pageKey(prefix, page), items),
+          ),
+          storage.putJson(`${prefix}/manifest.json`, document),
+        ]);
+      } catch (err) {
+        if (err instanceof StorageError) {
+          throw new ApiError(503, ErrorCode.storageUnavailable, `storage is unavailable; retry later (${err.message})`);
+        }
+        throw err;
       }
-      throw err;
     }
     const submittedAt = new Date().toISOString();
-    const staged: StagedManifest = { hash, prefix, manifestKey: `${prefix}/manifest.json`, pageCount: pages.length, total: resources.length };
+    const staged: StagedManifest = {
+      hash,
+      prefix,
+      manifestKey: `${prefix}/manifest.json`,
+      pageCount: pages.length,
+      total: resources.length,
+      ...(inline ? { inline } : {}),
+    };
     const policy = resolvePolicy(config, handlers.get(manifest.handler));
     const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt };
     const memo: JobMemo = { manifestHash: hash, manifestPrefix: prefix, pageCount: pages.length, startedAt: submittedAt };
@@ -386,7 +405,12 @@ export class JobService {
   private async pageStates(jobId: string, handler: string, prefix: string, page: number, rounds: number): Promise<ResourceState[]> {
     let base = await this.pageRunStates(jobId, page, 0);
     if (!base) {
-      const resources = await this.deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page));
+      // An inline manifest is staged by the workflow's first activity: until a worker ran it,
+      // the page has no resources to list yet.
+      const resources = await this.deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page)).catch((err: unknown) => {
+        if (err instanceof ObjectNotFoundError) return [];
+        throw err;
+      });
       // Not started yet: the manifest's resources as given (a handler's expand may change them).
       base = resources.map((r) => ({
         id: r.id,

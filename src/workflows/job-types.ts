@@ -122,6 +122,18 @@ export interface StagedManifest {
   manifestKey: string;
   pageCount: number;
   total: number;
+  /**
+   * A small manifest (one page) travels in the workflow input instead of being staged by the API:
+   * the history keeps it durably, the accept skips two storage writes, and `publishManifest`
+   * stages it under `prefix` before any page runs. Absent for staged manifests.
+   */
+  inline?: InlineManifest;
+}
+
+/** A one-page manifest carried in the job workflow's input: the staged document and its page. */
+export interface InlineManifest {
+  document: Record<string, unknown>;
+  resources: ManifestResource[];
 }
 
 /** Storage key of page `page` of a staged manifest. */

@@ -65,9 +65,11 @@ function initialCarry(input: JobWorkflowInput): JobCarry {
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   const { jobId, handler, manifest, policy } = input;
   const carry: JobCarry = input.carry ? { ...input.carry, failedPages: [...input.carry.failedPages], retryQueue: [...input.carry.retryQueue] } : initialCarry(input);
-  const io = proxyActivities<Activities>({
+  // Publishing (and, for an inline manifest, staging) retries until storage answers: an accepted
+  // job whose manifest lives only in this history must wait out a storage outage, not fail.
+  const publisher = proxyActivities<Activities>({
     startToCloseTimeout: '5 minutes',
-    retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
+    retry: { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' },
   });
   const parallelism = Math.max(1, policy.pageParallelism);
   const window = Math.max(1, Math.ceil(policy.concurrency / parallelism));
@@ -152,7 +154,13 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   publishCounts();
   try {
     if (!carry.published) {
-      await io.publishManifest({ jobId, handler, manifestKey: manifest.manifestKey, submittedAt: input.submittedAt });
+      await publisher.publishManifest({
+        jobId,
+        handler,
+        manifestKey: manifest.manifestKey,
+        submittedAt: input.submittedAt,
+        ...(manifest.inline ? { inline: manifest.inline, pageKey: pageKey(manifest.prefix, 0) } : {}),
+      });
       carry.published = true;
     }
     let draining = false;

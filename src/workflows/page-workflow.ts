@@ -124,7 +124,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     const secondInterval = Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs);
     const aloneOptions = {
       ...downloadOptions,
-      retry: { ...downloadOptions.retry, maximumAttempts: max === 0 ? 0 : max - 1, initialInterval: secondInterval },
+      retry: { ...downloadOptions.retry, maximumAttempts: Math.max(1, max - 1), initialInterval: secondInterval },
     };
     const batchOptions = {
       // A batch runs ceil(size / lanes) attempts back to back at worst; heartbeats catch a dead worker.

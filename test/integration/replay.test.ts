@@ -73,6 +73,23 @@ describe.runIf(recording)('recording histories', () => {
     }
   });
 
+  it('records a small job carried inline in the workflow input', async () => {
+    const inline = await startStack('file');
+    try {
+      const jobId = uniqueJobId('replay-inline');
+      const resources = [
+        ...Array.from({ length: 4 }, (_, i) => ({ url: `${origin.url}/bytes/${i * 10}/${jobId}-${i}` })),
+        { url: `${origin.url}/status/404/${jobId}` },
+        { url: `${origin.url}/flaky/1/503/10/${jobId}` },
+      ];
+      await inline.submit({ jobId, resources });
+      await inline.waitForJob(jobId);
+      await save('inline', jobId, inline);
+    } finally {
+      await inline.close();
+    }
+  });
+
   it('records a canceled job', async () => {
     const jobId = uniqueJobId('replay-cancel');
     await stack.submit({ jobId, resources: Array.from({ length: 12 }, (_, i) => ({ url: `${origin.url}/slow/20000/1/${jobId}-${i}` })) });
