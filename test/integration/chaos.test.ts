@@ -234,10 +234,18 @@ describe('chaos: MinIO unavailable for 30 s mid-job', () => {
       await new Promise((r) => setTimeout(r, 3000));
       expect((await api.summary(jobId)).status).toBe('running');
       await minio.stop();
+      // A small manifest is accepted while storage is down (it travels in the workflow input)
+      // and is downloaded once storage is back: accepted means never lost.
+      const lateId = `chaos-minio-late-${randomUUID().slice(0, 8)}`;
+      await api.submit({ jobId: lateId, resources: Array.from({ length: 5 }, (_, i) => ({ url: `${origin.url}/bytes/64/${lateId}-${i}` })) }); // asserts 202
       await new Promise((r) => setTimeout(r, 30_000));
       minio = await startMinio(minioBin, 'chaos', { dataDir: minio.dataDir, port: minio.port });
       const summary = await api.waitClosed(jobId, 240_000);
       expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: sizes.length, failed: 0 } });
+      expect(await api.waitClosed(lateId, 120_000)).toMatchObject({ status: 'completed', resources: { succeeded: 5 } });
+      for (let i = 0; i < 5; i++) {
+        expect(await readBack(storage, `${lateId}/${i}-${lateId}-${i}`)).toEqual({ sha256: contentSha256(`${lateId}-${i}`, 64), bytes: 64 });
+      }
       for (const [i, size] of sizes.entries()) {
         expect(await readBack(storage, `${jobId}/${i}-${jobId}-${i}`), `resource ${i}`).toEqual({ sha256: contentSha256(`${jobId}-${i}`, size), bytes: size });
       }
