@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { createLogger } from '../logger.js';
-import { jobsCommand } from './jobs-command.js';
-import { runApi } from './run-api.js';
-import { runDev } from './run-dev.js';
-import { runWorker } from './run-worker.js';
+// Commands are imported when run: a worker process never loads the API's modules and the API
+// never loads the worker's (each module graph costs resident memory for the process's life).
 
 const USAGE = `Usage: fetchbox <command>
 
@@ -51,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
   }
-  if (command === 'jobs') return jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
+  if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   let config;
   try {
     config = loadConfig();
@@ -66,12 +64,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'api':
-        return await serveUntilSignal(() => runApi(config, logger));
+        return await serveUntilSignal(async () => (await import('./run-api.js')).runApi(config, logger));
       case 'worker':
-        return await serveUntilSignal(() => runWorker(config, logger));
+        return await serveUntilSignal(async () => (await import('./run-worker.js')).runWorker(config, logger));
       case 'dev':
         return await serveUntilSignal(async () => {
-          const dev = await runDev(config, logger);
+          const dev = await (await import('./run-dev.js')).runDev(config, logger);
           process.stderr.write(
             `\nFetchBox dev is up:\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\n` +
               `${dev.workerMetricsUrl ? `  metrics      ${dev.apiUrl}/metrics (API), ${dev.workerMetricsUrl} (worker)\n` : ''}Ctrl-C stops everything.\n\n`,

@@ -7,7 +7,6 @@ import { JobService } from '../api/job-service.js';
 import type { Config } from '../config/config-schema.js';
 import { builtInHandlers } from '../handlers/registry.js';
 import { createStorage } from '../storage/create-storage.js';
-import { createTracing } from '../observability/tracing.js';
 import { createApiConnection } from '../temporal/api-connection.js';
 
 /** A running API; `close()` stops accepting, then closes Temporal and storage connections. */
@@ -28,7 +27,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
   }
   const storage = createStorage(config.storage);
   const connection = createApiConnection({ address: config.temporal.address });
-  const tracing = config.otel.endpoint ? createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
+  const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
   const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
   const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config });
   const app = createApp({

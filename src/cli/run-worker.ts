@@ -10,7 +10,6 @@ import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes-setup.js';
-import { createTracing } from '../observability/tracing.js';
 
 /** A running worker; `close()` drains it (in-flight activities finish or time out) and disconnects. */
 export interface RunningWorker {
@@ -43,7 +42,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   await storage.check();
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const tracing = config.otel.endpoint ? createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`) : undefined;
+  const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`) : undefined;
   const clientConnection = Connection.lazy({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   await ensureSearchAttributes(client, config.temporal.namespace, logger);
