@@ -36,31 +36,56 @@ export class FileStorage implements Storage {
     return path.join(this.root, META_DIR, `${key}.json`);
   }
 
+  /** Directories this process created or saw; saves a mkdir per object on the hot path. */
+  private readonly knownDirs = new Set<string>();
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (this.knownDirs.size >= 10_000) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+  }
+
+  /** Renames into a directory, recreating it once if it was removed since it was last seen (pruning). */
+  private async renameInto(from: string, to: string): Promise<void> {
+    try {
+      await rename(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.knownDirs.delete(path.dirname(to));
+      await this.ensureDir(path.dirname(to));
+      await rename(from, to);
+    }
+  }
+
   async put(input: PutObjectInput): Promise<StoredObject> {
     const target = this.pathFor(input.key);
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
     const measure = new MeasuringStream(input.key, input);
     try {
-      await Promise.all([mkdir(tmpDir, { recursive: true }), mkdir(path.dirname(target), { recursive: true })]);
+      await this.ensureDir(tmpDir);
       const body = input.body instanceof Readable ? input.body : Readable.from(input.body);
-      await pipeline(body, measure, createWriteStream(tmp));
-      const handle = await open(tmp, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      // One open for writing and fsync: the body is on disk before it is renamed into place.
+      const handle = await open(tmp, 'w').catch(async (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.knownDirs.delete(tmpDir);
+        await this.ensureDir(tmpDir);
+        return open(tmp, 'w');
+      });
+      // `flush`: the stream fsyncs the file before it closes it (and closes it on error too).
+      await pipeline(body, measure, createWriteStream('', { fd: handle, flush: true }));
       const sha256 = measure.sha256();
       const metadata = { ...input.metadata, sha256, ...(input.contentType ? { 'content-type': input.contentType } : {}) };
       const metaPath = this.metaPathFor(input.key);
-      await mkdir(path.dirname(metaPath), { recursive: true });
-      await writeFile(`${metaPath}.${path.basename(tmp)}`, JSON.stringify(metadata));
-      await rename(tmp, target);
-      await rename(`${metaPath}.${path.basename(tmp)}`, metaPath);
+      await Promise.all([this.ensureDir(path.dirname(metaPath)), this.ensureDir(path.dirname(target))]);
+      const metaTmp = path.join(tmpDir, `${path.basename(tmp)}.meta`);
+      await writeFile(metaTmp, JSON.stringify(metadata));
+      await this.renameInto(tmp, target);
+      await this.renameInto(metaTmp, metaPath);
       return { key: input.key, bytes: measure.bytes, sha256 };
     } catch (err) {
-      await rm(tmp, { force: true });
+      await Promise.all([rm(tmp, { force: true }), rm(path.join(tmpDir, `${path.basename(tmp)}.meta`), { force: true })]);
       if (err instanceof Error && 'code' in err && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
         throw new StorageError(`file storage: ${err.message}`, input.key, { cause: err });
       }

@@ -51,9 +51,21 @@ describe('FileStorage', () => {
     expect(await readdir(path.join(root, '.fetchbox-tmp'))).toEqual([]);
   });
 
+  it('stores again after its directories were removed behind its back (pruning)', async () => {
+    await storage.put({ key: 'j/one', body: [Buffer.from('1')] });
+    // An operator prunes the job's folder, its metadata and the temporary folder while the process runs.
+    await Promise.all(['j', '.fetchbox-meta', '.fetchbox-tmp'].map((d) => rm(path.join(root, d), { recursive: true, force: true })));
+    const stored = await storage.put({ key: 'j/two', body: [Buffer.from('22')], metadata: { 'source-url': 'http://x/two' } });
+    expect(stored.bytes).toBe(2);
+    expect(await readFile(path.join(root, 'j/two'), 'utf8')).toBe('22');
+    expect((await storage.head('j/two'))?.metadata).toMatchObject({ 'source-url': 'http://x/two' });
+    expect(await objects()).toEqual(['j/two']);
+  });
+
   it('leaves nothing behind when the body stream fails', async () => {
     await expect(storage.put({ key: 'j/reset', body: failingBody([Buffer.alloc(1000)]) })).rejects.toThrow(/socket hang up/);
     expect(await objects()).toEqual([]);
+    expect(await readdir(path.join(root, '.fetchbox-tmp'))).toEqual([]);
   });
 
   it('refuses a body over maxBytes', async () => {
