@@ -134,7 +134,7 @@ export const configSchema = z.object({
             concurrency: z.number().int().min(1).max(1_000),
             pageParallelism: z.number().int().min(1).max(16),
             perHostConcurrency: z.number().int().min(0).max(1_000),
-            batchSize: z.number().int().min(1).max(100),
+            batchSize: z.number().int().min(1).max(1_000),
             attemptTimeoutMs: z.number().int().positive(),
             heartbeatTimeoutMs: z.number().int().positive(),
             maxBytes: z.number().int().positive(),

@@ -46,15 +46,18 @@ export class FileStorage implements Storage {
     this.knownDirs.add(dir);
   }
 
-  /** Renames into a directory, recreating it once if it was removed since it was last seen (pruning). */
-  private async renameInto(from: string, to: string): Promise<void> {
+  /**
+   * Runs `fn`, which creates an entry in `dir`; when `dir` was removed since it was last seen
+   * (pruning), creates it again and runs `fn` once more.
+   */
+  private async inDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
     try {
-      await rename(from, to);
+      return await fn();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.knownDirs.delete(path.dirname(to));
-      await this.ensureDir(path.dirname(to));
-      await rename(from, to);
+      this.knownDirs.delete(dir);
+      await this.ensureDir(dir);
+      return fn();
     }
   }
 
@@ -62,30 +65,25 @@ export class FileStorage implements Storage {
     const target = this.pathFor(input.key);
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
+    const metaTmp = `${tmp}.meta`;
     const measure = new MeasuringStream(input.key, input);
     try {
       await this.ensureDir(tmpDir);
       const body = input.body instanceof Readable ? input.body : Readable.from(input.body);
       // One open for writing and fsync: the body is on disk before it is renamed into place.
-      const handle = await open(tmp, 'w').catch(async (err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        this.knownDirs.delete(tmpDir);
-        await this.ensureDir(tmpDir);
-        return open(tmp, 'w');
-      });
+      const handle = await this.inDir(tmpDir, () => open(tmp, 'w'));
       // `flush`: the stream fsyncs the file before it closes it (and closes it on error too).
       await pipeline(body, measure, createWriteStream('', { fd: handle, flush: true }));
       const sha256 = measure.sha256();
       const metadata = { ...input.metadata, sha256, ...(input.contentType ? { 'content-type': input.contentType } : {}) };
       const metaPath = this.metaPathFor(input.key);
       await Promise.all([this.ensureDir(path.dirname(metaPath)), this.ensureDir(path.dirname(target))]);
-      const metaTmp = path.join(tmpDir, `${path.basename(tmp)}.meta`);
       await writeFile(metaTmp, JSON.stringify(metadata));
-      await this.renameInto(tmp, target);
-      await this.renameInto(metaTmp, metaPath);
+      await this.inDir(path.dirname(target), () => rename(tmp, target));
+      await this.inDir(path.dirname(metaPath), () => rename(metaTmp, metaPath));
       return { key: input.key, bytes: measure.bytes, sha256 };
     } catch (err) {
-      await Promise.all([rm(tmp, { force: true }), rm(path.join(tmpDir, `${path.basename(tmp)}.meta`), { force: true })]);
+      await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
       if (err instanceof Error && 'code' in err && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
         throw new StorageError(`file storage: ${err.message}`, input.key, { cause: err });
       }

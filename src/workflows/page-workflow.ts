@@ -95,9 +95,14 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     outcomes.add(1, { outcome: 'failed', kind: error.kind, handler });
   };
 
-  const download = async (task: DownloadTask, state: ResourceState): Promise<void> => {
+  /**
+   * Every attempt of one resource in its own activity (or, with `attemptOffset` 1, the attempts
+   * after the one a batch made, under `options` shifted to match).
+   */
+  const download = async (task: DownloadTask, state: ResourceState, options = downloadOptions, attemptOffset = 0): Promise<void> => {
     try {
-      const result = await downloadResource.executeWithOptions({ ...downloadOptions, summary: task.url.slice(0, 200) }, [{ ...common, task }]);
+      const input = { ...common, task, ...(attemptOffset > 0 ? { attemptOffset } : {}) };
+      const result = await downloadResource.executeWithOptions({ ...options, summary: task.url.slice(0, 200) }, [input]);
       succeed(state, result);
     } catch (err) {
       if (isCancellation(err)) return; // stays pending: the job was canceled
@@ -158,22 +163,6 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
       );
     };
 
-    const alone = async (index: number, offset: number): Promise<void> => {
-      const task = tasks[index]!;
-      const state = states[index]!;
-      try {
-        const options = offset === 0 ? downloadOptions : aloneOptions;
-        const result = await downloadResource.executeWithOptions({ ...options, summary: task.url.slice(0, 200) }, [{ ...common, task, attemptOffset: offset }]);
-        succeed(state, result);
-      } catch (err) {
-        if (isCancellation(err)) return;
-        const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1));
-        failWith(state, error, attempts);
-      } finally {
-        inFlight--;
-      }
-    };
-
     const batch = async (first: number, count: number): Promise<void> => {
       const batchTasks = tasks.slice(first, first + count);
       try {
@@ -209,7 +198,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
       if (readyAt < ready.length && inFlight < window) {
         const { index, offset } = ready[readyAt++]!;
         inFlight++;
-        void alone(index, offset);
+        void download(tasks[index]!, states[index]!, offset === 0 ? downloadOptions : aloneOptions, offset);
       } else if (next < tasks.length && inFlight + lanes <= window) {
         const count = Math.min(size, tasks.length - next);
         inFlight += lanes;
