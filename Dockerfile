@@ -3,7 +3,7 @@
 # run as the unprivileged `node` user. (No Docker engine runs on the project's CI machines: the
 # test suite checks this file statically; see docs/deployment.md.)
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
@@ -12,7 +12,7 @@ COPY src ./src
 COPY scripts ./scripts
 RUN npm run build && npm run bundle:workflows
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     FETCHBOX_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     FETCHBOX_API_HOST=0.0.0.0 \

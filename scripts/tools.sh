@@ -32,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     cat >&2 <<MSG
 tools: cannot find ${missing[*]%%=*} and Go is not installed to build them.
 Do one of:
-  - install Go 1.23 or newer (https://go.dev/doc/install) and run: npm run tools
+  - install Go 1.25 or newer (https://go.dev/doc/install) and run: npm run tools
   - put a Temporal CLI on PATH (e.g. 'brew install temporal') and a MinIO server binary on PATH
   - point FETCHBOX_TEMPORAL_BIN / FETCHBOX_MINIO_BIN at existing binaries
 MSG

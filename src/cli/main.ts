@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { createLogger } from '../logger.js';
+import { isSupportedNode, SUPPORTED_NODE } from './node-version.js';
 // Commands are imported when run: a worker process never loads the API's modules and the API
 // never loads the worker's (each module graph costs resident memory for the process's life).
 
@@ -61,6 +62,9 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(config.log.level, { component: command });
+  if (!isSupportedNode(process.versions.node)) {
+    logger.warn({ node: process.version, supported: SUPPORTED_NODE }, 'this Node.js release is not supported (past its end of life); run through npm scripts or install Node 24');
+  }
   try {
     switch (command) {
       case 'api':
@@ -71,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         return await serveUntilSignal(async () => {
           const dev = await (await import('./run-dev.js')).runDev(config, logger);
           process.stderr.write(
-            `\nFetchBox dev is up:\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\n` +
+            `\nFetchBox dev is up (Node.js ${process.version}):\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\n` +
               `${dev.workerMetricsUrl ? `  metrics      ${dev.apiUrl}/metrics (API), ${dev.workerMetricsUrl} (worker)\n` : ''}Ctrl-C stops everything.\n\n`,
           );
           return dev;
