@@ -2,7 +2,9 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { classifyNetworkError, type Fetcher } from '../fetch/fetcher.js';
-import { defaultStorageKey, type FetchedText, type HandlerContext } from '../handlers/handler.js';
+import { restrictTaskCredentials } from '../fetch/credentials.js';
+import { createFetchText } from '../handlers/fetch-text.js';
+import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
 import { keyProblem } from '../storage/keys.js';
@@ -49,8 +51,6 @@ export interface LoadedPage {
 
 /** Heartbeats at most this often while a body streams, whatever the chunk rate. */
 const HEARTBEAT_EVERY_MS = 1_000;
-/** Largest document `ctx.fetchText` reads. */
-const MAX_TEXT_BYTES = 8 * 1024 * 1024;
 /** Staged manifest documents kept in memory for handler contexts (one per recent job). */
 const METADATA_CACHE = 256;
 
@@ -145,12 +145,8 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     return metadata;
   }
 
-  async function fetchText(url: string, init?: { headers?: Record<string, string> }): Promise<FetchedText> {
-    const res = await fetcher.open({ url, maxBytes: MAX_TEXT_BYTES, ...(init?.headers ? { headers: init.headers } : {}) });
-    const chunks: Buffer[] = [];
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
-    return { url: res.url, status: res.status, text: Buffer.concat(chunks).toString('utf8'), ...(res.contentType ? { contentType: res.contentType } : {}) };
-  }
+  // Capped while streaming, with a total deadline, canceled with the activity (handlers/fetch-text.ts).
+  const fetchText = createFetchText({ fetcher });
 
   async function contextFor(jobId: string, handler: string, manifestKey: string | undefined): Promise<HandlerContext> {
     return { jobId, handler, metadata: await metadataOf(manifestKey), settings: settingsFor?.(handler) ?? {}, fetchText };
@@ -170,7 +166,8 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     const handler = handlers.get(ctx.handler);
     if (handler.expand) {
       const expand = handler.expand.bind(handler);
-      return hook('expand', () => expand(resources, ctx));
+      // Credentials reach only the origins the manifest gave them for (fetch/credentials.ts).
+      return hook('expand', async () => restrictTaskCredentials(await expand(resources, ctx), resources));
     }
     const keyFor = handler.storageKey ? handler.storageKey.bind(handler) : defaultStorageKey;
     return hook('storageKey', () =>

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Agent, ProxyAgent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard, type AddressGuard } from './address-guard.js';
+import { isSameOrigin, withoutCredentials } from './credentials.js';
 import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
 
 /** An open response whose body has not been read yet; the caller must consume or destroy it. */
@@ -179,6 +180,9 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
   async function open(req: OpenRequest): Promise<OpenResponse> {
     let current = req.url;
     const maxBytes = req.maxBytes ?? fetchConfig.maxBytes;
+    // Credentials belong to the origin they were given for: dropped at the first redirect to
+    // another origin and not restored if a later hop comes back (as WHATWG fetch does).
+    let headers = req.headers;
     for (let redirects = 0; ; redirects++) {
       let parsed: URL;
       try {
@@ -196,37 +200,44 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
         res = await request(parsed, {
           method: 'GET',
           dispatcher: via,
-          headers: { 'user-agent': fetchConfig.userAgent, ...req.headers },
+          headers: { 'user-agent': fetchConfig.userAgent, ...headers },
           signal: req.signal,
         });
       } catch (err) {
         throw classifyNetworkError(err, current);
       }
-      const { statusCode: status, headers } = res;
-      if (status >= 300 && status < 400 && headers.location !== undefined && status !== 304) {
+      const { statusCode: status, headers: answer } = res;
+      if (status >= 300 && status < 400 && answer.location !== undefined && status !== 304) {
         await discard(res.body);
         if (redirects >= fetchConfig.maxRedirects) {
           throw new FetchFailure(
             ErrorKind.httpStatus,
-            `more than ${fetchConfig.maxRedirects} redirects, last to ${headerValue(headers.location)}`,
+            `more than ${fetchConfig.maxRedirects} redirects, last to ${headerValue(answer.location)}`,
             false,
             { url: current, httpStatus: status },
           );
         }
-        current = new URL(headerValue(headers.location)!, parsed).toString();
+        let next: URL;
+        try {
+          next = new URL(headerValue(answer.location)!, parsed);
+        } catch {
+          throw new FetchFailure(ErrorKind.invalidUrl, `redirect to an invalid URL from ${current}`, false, { url: current, httpStatus: status });
+        }
+        if (!isSameOrigin(next, parsed)) headers = withoutCredentials(headers);
+        current = next.toString();
         continue;
       }
       if (status < 200 || status >= 300) {
         await discard(res.body);
         const retryable = status >= 500 || RETRYABLE_STATUS.has(status);
-        const retryAfterMs = retryable ? parseRetryAfter(headers['retry-after']) : undefined;
+        const retryAfterMs = retryable ? parseRetryAfter(answer['retry-after']) : undefined;
         throw new FetchFailure(ErrorKind.httpStatus, `HTTP ${status} from ${current}`, retryable, {
           url: current,
           httpStatus: status,
           ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
         });
       }
-      const lengthHeader = headerValue(headers['content-length']);
+      const lengthHeader = headerValue(answer['content-length']);
       const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
       if (contentLength !== undefined && contentLength > maxBytes) {
         await discard(res.body);
@@ -235,7 +246,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
           httpStatus: status,
         });
       }
-      const contentType = headerValue(headers['content-type']);
+      const contentType = headerValue(answer['content-type']);
       return {
         url: current,
         status,

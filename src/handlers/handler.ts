@@ -18,9 +18,13 @@ export interface HandlerContext {
   /** This handler's settings: `handlers.<name>.settings` in the config file, `FETCHBOX_HANDLER_<NAME>_<KEY>` in the env. */
   settings: Readonly<Record<string, string>>;
   /**
-   * Fetches a small text document (at most 8 MiB) through FetchBox's own fetcher, so the
-   * address guard, redirect limit and timeouts apply to handler requests too. Non-2xx answers
-   * throw, which fails the resources being expanded with `error.kind = "handler"`.
+   * Fetches a small text document through FetchBox's own fetcher, so the address guard, redirect
+   * limit, timeouts and origin-bound credentials (no `Authorization`, `Cookie` or
+   * `Proxy-Authorization` after a redirect to another origin) apply to handler requests too.
+   * Bounded: at most 8 MiB of body, counted while it streams (more throws `too_large`, the text is
+   * never truncated); at most 30 s in total, headers and body included (`timeout`); aborted when
+   * the activity is canceled. Non-2xx answers throw as well. Whatever it throws fails the
+   * resources being expanded with `error.kind = "handler"` and a message starting with the kind.
    */
   fetchText(url: string, init?: { headers?: Record<string, string> }): Promise<FetchedText>;
 }

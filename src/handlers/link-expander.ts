@@ -1,24 +1,39 @@
+import { RE2JS } from 're2js';
+import { isSameOrigin, withoutCredentials } from '../fetch/credentials.js';
 import { defineHandler, safeName, urlFileName } from './handler.js';
+import { extractLinksAsync } from './link-extract.js';
 import type { DownloadTask } from '../workflows/job-types.js';
+
+export { extractLinks, extractLinksAsync } from './link-extract.js';
 
 /** Links one listing page may contribute, unless `metadata.maxLinks` says otherwise. */
 const DEFAULT_MAX_LINKS = 1_000;
+/** Most links one listing page contributes, whatever `metadata.maxLinks` says. */
+export const MAX_LINKS_PER_LISTING = 10_000;
+/** Longest `metadata.linkPattern` accepted. */
+const MAX_PATTERN_CHARS = 1_024;
 
-/** Every `href` of an HTML document, resolved against its URL; fragments dropped, order kept, no duplicates. */
-export function extractLinks(html: string, base: string): string[] {
-  const seen = new Set<string>();
-  for (const match of html.matchAll(/<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+))/gi)) {
-    const raw = (match[1] ?? match[2] ?? match[3] ?? '').trim();
-    if (raw === '' || raw.startsWith('#') || /^(mailto|javascript|data):/i.test(raw)) continue;
-    try {
-      const url = new URL(raw.replace(/&amp;/g, '&'), base);
-      url.hash = '';
-      if (url.protocol === 'http:' || url.protocol === 'https:') seen.add(url.toString());
-    } catch {
-      // not a URL: skip it
-    }
+/** `metadata.maxLinks` as a whole number in [1, MAX_LINKS_PER_LISTING], or the default. */
+export function clampMaxLinks(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return DEFAULT_MAX_LINKS;
+  return Math.min(Math.max(1, Math.floor(value)), MAX_LINKS_PER_LISTING);
+}
+
+/**
+ * `metadata.linkPattern` compiled with RE2 (re2js): matching is linear in the link, so no pattern
+ * can stall the worker (`^(a+)+$` included). Patterns RE2 does not support (backreferences,
+ * lookaround) or that do not parse fail the listing with a message saying why.
+ */
+export function compileLinkPattern(value: unknown): RE2JS | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new Error('metadata.linkPattern must be a string (an RE2 regular expression)');
+  if (value.length > MAX_PATTERN_CHARS) throw new Error(`metadata.linkPattern is longer than ${MAX_PATTERN_CHARS} characters`);
+  try {
+    return RE2JS.compile(value);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`metadata.linkPattern is not a valid RE2 pattern (no backreferences or lookaround): ${reason}`, { cause: err });
   }
-  return [...seen];
 }
 
 /**
@@ -26,36 +41,39 @@ export function extractLinks(html: string, base: string): string[] {
  * gallery, a release page); the handler fetches it and downloads the files it links to.
  *
  * Manifest metadata it reads:
- * - `linkPattern`: a regular expression a link must match (default: any link below the listing
- *   page's own directory, the usual "files of this folder" case);
- * - `maxLinks`: most links taken per listing (default 1,000).
+ * - `linkPattern`: an RE2 regular expression a link must match anywhere (default: any link below
+ *   the listing page's own directory, the usual "files of this folder" case);
+ * - `maxLinks`: most links taken per listing (default 1,000, at most 10,000).
  *
- * Files are stored as `<jobId>/<listing id>/<file name>`; the listing's own headers (cookies,
- * referer) are sent with every file request, plus `Referer: <listing URL>`.
+ * Files are stored as `<jobId>/<listing id>/<file name>`; the listing's own headers are sent
+ * with every file request, plus `Referer: <listing URL>`; its credentials (`Authorization`,
+ * `Cookie`, `Proxy-Authorization`) only to links on the listing's own origin.
  */
 export const linkExpanderHandler = defineHandler({
   name: 'link-expander',
   description: 'Fetches each resource as a listing page and downloads the files it links to.',
   async expand(resources, ctx) {
-    const pattern = typeof ctx.metadata.linkPattern === 'string' ? new RegExp(ctx.metadata.linkPattern) : undefined;
-    const maxLinks = typeof ctx.metadata.maxLinks === 'number' ? ctx.metadata.maxLinks : DEFAULT_MAX_LINKS;
+    const pattern = compileLinkPattern(ctx.metadata.linkPattern);
+    const maxLinks = clampMaxLinks(ctx.metadata.maxLinks);
     const tasks: DownloadTask[] = [];
     for (const listing of resources) {
       const page = await ctx.fetchText(listing.url, listing.headers ? { headers: listing.headers } : undefined);
       const folder = page.url.slice(0, page.url.lastIndexOf('/') + 1);
-      const links = extractLinks(page.text, page.url)
-        .filter((link) => (pattern ? pattern.test(link) : link.startsWith(folder) && link !== folder && !link.endsWith('/')))
-        .slice(0, maxLinks);
+      const links = await extractLinksAsync(page.text, page.url, {
+        maxLinks,
+        accept: (link) => (pattern ? pattern.test(link) : link.startsWith(folder) && link !== folder && !link.endsWith('/')),
+      });
       const usedNames = new Set<string>();
       for (const [n, link] of links.entries()) {
         let name = safeName(urlFileName(link)) || `file-${n}`;
         if (usedNames.has(name)) name = `${n}-${name}`;
         usedNames.add(name);
+        const headers = isSameOrigin(link, listing.url) ? listing.headers : withoutCredentials(listing.headers);
         tasks.push({
           id: `${listing.id}/${n}`,
           url: link,
           key: listing.key ? `${listing.key.replace(/\/+$/, '')}/${name}` : `${ctx.jobId}/${safeName(listing.id) || 'listing'}/${name}`,
-          headers: { ...listing.headers, Referer: page.url },
+          headers: { ...headers, Referer: page.url },
         });
       }
     }
