@@ -348,10 +348,12 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
       if (failed.length === 0) return [];
       const resources = await storage.getJson<ManifestResource[]>(input.pageKey);
       const byId = new Map(resources.map((r) => [r.id, r]));
-      return failed.map((s) => {
+      // Joined by id: a handler's task may share an id with a resource on another origin.
+      const tasks = failed.map((s) => {
         const headers = byId.get(s.id)?.headers;
         return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}) };
       });
+      return restrictTaskCredentials(tasks, resources);
     },
 
     /**
