@@ -1,5 +1,4 @@
 import {
-  CopyObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -14,6 +13,7 @@ import { Readable } from 'node:stream';
 import { BodyRejectedError, ObjectNotFoundError, StorageError } from './errors.js';
 import { assertValidKey, joinKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
+import { copyInPlace, type CopyLimits } from './s3-copy.js';
 import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
 
 /** How to reach an S3-compatible store; credentials come from the standard AWS chain. */
@@ -27,6 +27,8 @@ export interface S3StorageOptions {
   partSizeBytes: number;
   /** Parts in flight per object; memory per upload is about partSizeBytes × (queueSize + 1). */
   queueSize: number;
+  /** For tests: when an in-place metadata copy goes part by part (default: above S3's 5 GiB). */
+  copyLimits?: CopyLimits;
   /** For tests: explicit credentials instead of the AWS default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
@@ -142,16 +144,8 @@ export class S3Storage implements Storage {
       });
       await upload.done();
       const sha256 = measure.sha256();
-      await this.client.send(
-        new CopyObjectCommand({
-          Bucket,
-          Key,
-          CopySource: `${Bucket}/${encodeURIComponent(Key).replace(/%2F/g, '/')}`,
-          MetadataDirective: 'REPLACE',
-          ContentType,
-          Metadata: { ...metadata, sha256 },
-        }),
-      );
+      // Over 5 GiB a single CopyObject is refused: s3-copy.ts copies part by part instead.
+      await copyInPlace(this.client, { Bucket, Key, bytes: measure.bytes, ContentType, Metadata: { ...metadata, sha256 } }, this.options.copyLimits);
       return { key: input.key, bytes: measure.bytes, sha256 };
     } catch (err) {
       measure.destroy();
