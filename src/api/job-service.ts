@@ -87,6 +87,24 @@ function isNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND);
 }
 
+/** A signal found the workflow already closed ("workflow execution already completed"). */
+export function isAlreadyCompleted(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  const message = err instanceof Error ? err.message : '';
+  return /already completed|already finished/i.test(message) || (cause !== undefined && cause !== err && isAlreadyCompleted(cause));
+}
+
+/** A retry's signal raced the job's close; the caller looks at the job again. */
+class JobClosedWhileSignaling extends Error {
+  override readonly name = 'JobClosedWhileSignaling';
+  constructor(
+    readonly jobId: string,
+    options: ErrorOptions,
+  ) {
+    super(`job ${jobId} closed while a retry signal was sent`, options);
+  }
+}
+
 function temporalUnavailable(err: unknown): ApiError {
   return new ApiError(503, ErrorCode.temporalUnavailable, `Temporal is unavailable; retry later (${(err as Error).message})`);
 }
@@ -188,6 +206,14 @@ export class JobService {
       if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
       throw err;
     }
+  }
+
+  /**
+   * The value a metric may carry for a handler name: registered names as they are, anything else
+   * `other`, so a caller cannot grow a metric's label set with made-up handler names.
+   */
+  handlerLabel(name: string): string {
+    return this.deps.handlers.has(name) ? name : 'other';
   }
 
   /** Validates what zod cannot (limits, handler, unique ids) and starts the job's workflow. */
@@ -468,18 +494,39 @@ export class JobService {
    * same workflow id that carries its counts and runs only the retry round.
    */
   async retry(jobId: string): Promise<{ status: JobStatus; retrying: boolean }> {
+    // A job can close between describe and signal: the signal then finds no running workflow
+    // (not found / already completed), and the job is looked at again, now closed. Twice is enough
+    // (a closed job does not become running again except by a retry, which answers 202 here too).
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.retryOnce(jobId);
+      } catch (err) {
+        if (!(err instanceof JobClosedWhileSignaling)) throw err;
+        // Closed under us three times: retry runs keep starting and closing; one is under way.
+        if (tries >= 2) return { status: JobStatus.running, retrying: true };
+      }
+    }
+  }
+
+  private async retryOnce(jobId: string): Promise<{ status: JobStatus; retrying: boolean }> {
     const { client, config } = this.deps;
     const desc = await this.describe(jobId);
     const status = this.statusOf(desc);
-    const handle = client.workflow.getHandle(jobWorkflowId(jobId));
     if (status === JobStatus.running) {
-      await this.temporal(() => handle.signal(retrySignal));
+      try {
+        await this.temporal(() => client.workflow.getHandle(jobWorkflowId(jobId)).signal(retrySignal));
+      } catch (err) {
+        if (isNotFound(err) || isAlreadyCompleted(err)) throw new JobClosedWhileSignaling(jobId, { cause: err });
+        throw err;
+      }
       return { status, retrying: true };
     }
     if (status !== JobStatus.completed && status !== JobStatus.completedWithFailures) {
       throw new ApiError(409, ErrorCode.jobNotRetryable, `job ${jobId} is ${status}; reset its workflow instead (docs/runbook.md)`, { status });
     }
-    const result = (await this.temporal(() => handle.result())) as JobResult;
+    // The described run's result: a retry that started meanwhile must not be waited for.
+    const closed = client.workflow.getHandle(jobWorkflowId(jobId), desc.runId, { followRuns: false });
+    const result = (await this.temporal(() => closed.result())) as JobResult;
     const carry = result.resume.carry;
     if (!carry || carry.failedPages.length === 0) return { status, retrying: false };
     try {

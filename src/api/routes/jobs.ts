@@ -146,10 +146,10 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
         ({ jobId, created } = await jobs.submit(manifest));
       } catch (err) {
         const outcome = err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
-        options.metrics.submits.inc({ handler: manifest.handler, outcome });
+        options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome });
         throw err;
       }
-      options.metrics.submits.inc({ handler: manifest.handler, outcome: created ? 'created' : 'duplicate' });
+      options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome: created ? 'created' : 'duplicate' });
       const body = { jobId, status: 'running' as const, links: links(jobId) };
       c.header('Location', body.links.self);
       return created ? c.json(body, 202) : c.json(body, 200);
