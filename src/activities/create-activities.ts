@@ -7,7 +7,7 @@ import { createFetchText } from '../handlers/fetch-text.js';
 import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
-import { keyProblem } from '../storage/keys.js';
+import { userKeyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { pino, type Logger } from 'pino';
@@ -186,7 +186,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     const log = () => logger.child({ jobId: input.jobId, resourceId: task.id, workflowId, attempt });
     const debug = logger.isLevelEnabled('debug');
     const handler = handlers.get(input.handler);
-    const problem = keyProblem(task.key);
+    const problem = userKeyProblem(task.key);
     if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false, attempt);
 
     if (input.skipExisting) {

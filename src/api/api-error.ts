@@ -21,9 +21,12 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** The one error body shape: `{"error": {"code", "message", "details"?}}`. */
+/**
+ * The one error body shape: `{"error": {"code", "message", "details"?}}`; a 400 whose `details`
+ * had to leave issues out also says how many (`moreIssues`).
+ */
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: unknown };
+  error: { code: ErrorCode; message: string; details?: unknown; moreIssues?: number };
 }
 
 /**
@@ -37,11 +40,38 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
+    readonly moreIssues?: number,
   ) {
     super(message);
   }
 
   body(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.details !== undefined ? { details: this.details } : {}) } };
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details !== undefined ? { details: this.details } : {}),
+        ...(this.moreIssues ? { moreIssues: this.moreIssues } : {}),
+      },
+    };
   }
+}
+
+/** Most issues a 400 lists in `details`; the answer stays small whatever the manifest holds. */
+export const MAX_LISTED_ISSUES = 100;
+/** Longest `path` or `message` of one listed issue (a header name or an unknown key can be huge). */
+const MAX_ISSUE_TEXT = 256;
+
+function clip(text: string): string {
+  return text.length <= MAX_ISSUE_TEXT ? text : `${text.slice(0, MAX_ISSUE_TEXT - 1)}…`;
+}
+
+/**
+ * A `400` with `details` listing at most {@link MAX_LISTED_ISSUES} `{path, message}` issues, each
+ * clipped to a few hundred characters; `moreIssues` counts the issues left out (plus `omitted`,
+ * issues a validator only counted).
+ */
+export function issuesError(code: ErrorCode, message: string, issues: readonly { path: string; message: string }[], omitted = 0): ApiError {
+  const listed = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => ({ path: clip(issue.path), message: clip(issue.message) }));
+  return new ApiError(400, code, message, listed, omitted + Math.max(0, issues.length - MAX_LISTED_ISSUES));
 }

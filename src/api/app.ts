@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { ApiError, ErrorCode } from './api-error.js';
+import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import type { JobService } from './job-service.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
@@ -15,6 +15,8 @@ import { bearerAuth, type ApiToken } from './auth.js';
 import { docsPage } from './docs-page.js';
 import { submitRateLimit } from './rate-limit.js';
 import { createHash } from 'node:crypto';
+import { DEFAULT_MANIFEST_LIMITS, manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
+import { OMITTED_ISSUES, ResourceSchema } from './schemas.js';
 
 /** What the API app is built from; the caller owns (and closes) every piece. */
 export interface AppDeps {
@@ -34,6 +36,8 @@ export interface AppDeps {
   submitRate?: number;
   /** Burst of submits a client may make at once (default 2 × submitRate). */
   submitBurst?: number;
+  /** Configured manifest limits (`limits.*`), checked before validation; the defaults when omitted. */
+  limits?: ManifestLimits;
 }
 
 /** The OpenAPI document's header; the paths come from the routes. */
@@ -47,9 +51,24 @@ const openApiInfo = {
   components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
 };
 
-/** Zod issues as `{path, message}` pairs: the `details` of a 400. */
-function issueDetails(error: ZodError): { path: string; message: string }[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+/**
+ * Zod issues as `{path, message}` pairs (the `details` of a 400), plus how many issues a validator
+ * only counted (the resources schema keeps at most 100 and counts the rest).
+ */
+function issueDetails(error: ZodError): { issues: { path: string; message: string }[]; omitted: number } {
+  let omitted = 0;
+  const issues: { path: string; message: string }[] = [];
+  for (const issue of error.issues) {
+    const count = issue.code === 'custom' ? (issue.params as Record<string, unknown> | undefined)?.[OMITTED_ISSUES] : undefined;
+    if (typeof count === 'number') omitted += count;
+    else issues.push({ path: issue.path.map(String).join('.') || '(body)', message: issue.message });
+  }
+  return { issues, omitted };
+}
+
+/** True for a stack overflow: what a validator hits on input it should have refused earlier. */
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
 function isJsonContentType(value: string | undefined): boolean {
@@ -68,11 +87,12 @@ export function createApp(deps: AppDeps) {
     defaultHook: (result, c) => {
       if (result.success) return;
       const isManifest = result.target === 'json' && c.req.method === 'POST' && c.req.path === '/jobs';
-      const error = new ApiError(
-        400,
+      const { issues, omitted } = issueDetails(result.error);
+      const error = issuesError(
         isManifest ? ErrorCode.invalidManifest : ErrorCode.invalidRequest,
         isManifest ? 'the manifest is not valid' : `invalid ${result.target}`,
-        issueDetails(result.error),
+        issues,
+        omitted,
       );
       return c.json(error.body(), 400);
     },
@@ -117,11 +137,28 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
+  // Configured limits on the parsed manifest, before the schema looks at a single resource.
+  const limits = deps.limits ?? DEFAULT_MANIFEST_LIMITS;
+  app.use('/jobs', async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch (err) {
+      if (err instanceof ApiError || err instanceof HTTPException) throw err;
+      throw new ApiError(400, ErrorCode.invalidManifest, 'the body is not valid JSON');
+    }
+    const issues = manifestLimitIssues(body, limits);
+    if (issues.length > 0) throw issuesError(ErrorCode.invalidManifest, 'the manifest exceeds a limit', issues);
+    await next();
+  });
 
   app.route('/', healthRoutes(deps.checks));
   app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000 }));
   app.route('/', metricsRoutes(metrics));
 
+  // The manifest schema validates resources one by one and points at this component.
+  app.openAPIRegistry.register('Resource', ResourceSchema);
   app.doc31('/openapi.json', openApiInfo);
 
   app.get('/docs', (c) => c.html(docsPage(app.getOpenAPI31Document(openApiInfo))));
@@ -130,6 +167,11 @@ export function createApp(deps: AppDeps) {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (isStackOverflow(err) && c.req.method === 'POST' && c.req.path === '/jobs') {
+      // Last line of defence: input-driven recursion is a refused manifest, not a server fault.
+      deps.logger.warn({ err, path: c.req.path }, 'manifest validation overflowed the stack');
+      return c.json(new ApiError(400, ErrorCode.invalidManifest, 'the manifest is too deeply nested or too large to validate').body(), 400);
+    }
     if (err instanceof HTTPException) {
       if (err.status === 400) {
         const isManifest = c.req.method === 'POST' && c.req.path === '/jobs';

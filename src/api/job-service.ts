@@ -12,6 +12,7 @@ import { defaultStorageKey } from '../handlers/handler.js';
 import { resolvePolicy } from '../handlers/policy.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { ObjectNotFoundError, StorageError } from '../storage/errors.js';
+import { jobIdProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import { jobWorkflow, retrySignal, summaryQuery } from '../workflows/job-workflow.js';
 import {
@@ -32,7 +33,8 @@ import {
 } from '../workflows/job-types.js';
 import { pageStatesQuery, pageSummaryQuery } from '../workflows/page-workflow.js';
 import { SearchAttributes } from '../workflows/search-attributes.js';
-import { ApiError, ErrorCode } from './api-error.js';
+import { ApiError, ErrorCode, issuesError } from './api-error.js';
+import { manifestLimitIssues } from './manifest-limits.js';
 import type { Manifest } from './schemas.js';
 
 /** gRPC status codes the service reacts to (numeric, as @grpc/grpc-js defines them). */
@@ -224,12 +226,12 @@ export class JobService {
         known: handlers.names(),
       });
     }
-    const max = config.limits.maxResourcesPerJob;
-    if (manifest.resources.length > max) {
-      throw new ApiError(400, ErrorCode.invalidManifest, `a job may have at most ${max} resources`, [
-        { path: 'resources', message: `${manifest.resources.length} resources; the limit is ${max}` },
-      ]);
-    }
+    // The app checks these before validation too; here they hold for every caller, and they keep
+    // metadata shallow and small before canonicalJson (recursive) and the workflow input see it.
+    const limitIssues = manifestLimitIssues(manifest, config.limits);
+    const idProblem = manifest.jobId === undefined ? undefined : jobIdProblem(manifest.jobId);
+    if (idProblem !== undefined) limitIssues.push({ path: 'jobId', message: `jobId ${idProblem}` });
+    if (limitIssues.length > 0) throw issuesError(ErrorCode.invalidManifest, 'the manifest exceeds a limit', limitIssues);
     const seen = new Set<string>();
     const problems: { path: string; message: string }[] = [];
     const resources: ManifestResource[] = manifest.resources.map((r, i) => {
@@ -238,7 +240,7 @@ export class JobService {
       seen.add(id);
       return { id, url: r.url, ...(r.key !== undefined ? { key: r.key } : {}), ...(r.headers ? { headers: r.headers } : {}) };
     });
-    if (problems.length > 0) throw new ApiError(400, ErrorCode.invalidManifest, 'resource ids must be unique', problems.slice(0, 100));
+    if (problems.length > 0) throw issuesError(ErrorCode.invalidManifest, 'resource ids must be unique', problems);
 
     const jobId = manifest.jobId ?? randomUUID();
     const hash = createHash('sha256')

@@ -1,7 +1,10 @@
 import { z } from '@hono/zod-openapi';
-import { keyProblem } from '../storage/keys.js';
+import { HEADER_LIMITS, isRefusedRequestHeader } from '../fetch/header-rules.js';
+import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
+import { MAX_LISTED_ISSUES } from './api-error.js';
+import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 
-/** 1–128 characters of `[A-Za-z0-9._:-]`: the contract's jobId. */
+/** 1–128 characters of `[A-Za-z0-9._:-]`: the contract's jobId (also in paths, for existing jobs). */
 export const JobIdSchema = z
   .string()
   .min(1)
@@ -9,9 +12,58 @@ export const JobIdSchema = z
   .regex(/^[A-Za-z0-9._:-]+$/, 'use 1-128 characters of A-Z a-z 0-9 . _ : -')
   .openapi({ example: 'crawl-2026-11-22-0001' });
 
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+/** A new job's id: a {@link JobIdSchema} that storage accepts as a key segment outside FetchBox's area. */
+const NewJobIdSchema = JobIdSchema.superRefine((jobId, ctx) => {
+  const problem = jobIdProblem(jobId);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `jobId ${problem}` });
+});
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // eslint-disable-next-line no-control-regex
-const HeaderValue = z.string().max(8192).regex(/^[^\u0000-\u0008\u000a-\u001f\u007f]*$/, 'header values may not contain CR, LF or control characters');
+const HEADER_VALUE = /^[^\u0000-\u0008\u000a-\u001f\u007f]*$/;
+
+/**
+ * A resource's request headers. Validated by hand over the parsed JSON object: the count is
+ * checked before any entry (a million entries answer one issue, not a million), `__proto__` stays
+ * an ordinary name, and refused names (header-rules.ts) are named in the issue path.
+ */
+const HeadersSchema = z
+  .unknown()
+  .transform((raw, ctx) => {
+    if (!isPlainObject(raw)) {
+      ctx.addIssue({ code: 'custom', message: 'expected an object of header names to string values' });
+      return z.NEVER;
+    }
+    const entries = Object.entries(raw);
+    if (entries.length > HEADER_LIMITS.maxCount) {
+      ctx.addIssue({ code: 'custom', message: `${entries.length} headers; at most ${HEADER_LIMITS.maxCount}` });
+      return z.NEVER;
+    }
+    let bytes = 0;
+    let valid = true;
+    const refuse = (name: string, message: string) => {
+      ctx.addIssue({ code: 'custom', path: [name], message });
+      valid = false;
+    };
+    for (const [name, value] of entries) {
+      if (!HEADER_NAME.test(name)) refuse(name, 'not a valid HTTP header name');
+      else if (isRefusedRequestHeader(name)) refuse(name, `${name} may not be set by a manifest (routing, framing and hop-by-hop headers are FetchBox's)`);
+      if (typeof value !== 'string') refuse(name, 'expected a string value');
+      else if (!HEADER_VALUE.test(value)) refuse(name, 'header values may not contain CR, LF or control characters');
+      else bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+    }
+    if (bytes > HEADER_LIMITS.maxBytes) {
+      ctx.addIssue({ code: 'custom', message: `${bytes} bytes of header names and values; at most ${HEADER_LIMITS.maxBytes}` });
+      return z.NEVER;
+    }
+    return valid ? (Object.fromEntries(entries) as Record<string, string>) : z.NEVER;
+  })
+  .openapi({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    maxProperties: HEADER_LIMITS.maxCount,
+    description: `At most ${HEADER_LIMITS.maxCount} headers and ${HEADER_LIMITS.maxBytes} bytes of names plus values; Host, Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Content-Length and Expect are refused.`,
+  });
 
 const HttpUrl = z
   .string()
@@ -40,22 +92,76 @@ export const ResourceSchema = z
     key: z
       .string()
       .superRefine((key, ctx) => {
-        const problem = keyProblem(key);
+        const problem = userKeyProblem(key);
         if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `storage key ${problem}` });
       })
       .optional()
-      .openapi({ description: 'Storage key; defaults to `<jobId>/<id>-<file name>`.' }),
-    headers: z.record(HeaderName, HeaderValue).optional(),
+      .openapi({ description: 'Storage key; defaults to `<jobId>/<id>-<file name>`. No segment may start with `.fetchbox` (any case).' }),
+    headers: HeadersSchema.optional(),
   })
   .openapi('Resource');
+export type Resource = z.infer<typeof ResourceSchema>;
 
-/** The manifest a crawler POSTs. Resource count limits are checked against configuration. */
+/** Marks the issue that counts the issues a 400 does not list (see MAX_LISTED_ISSUES). */
+export const OMITTED_ISSUES = 'fetchbox_omitted_issues';
+
+/**
+ * The resources, validated one element at a time: at most `maxListedIssues` issues are kept and
+ * the rest only counted (one issue carrying `params.omitted`), so a flood of bad elements costs
+ * neither a stack overflow (zod spreads child issues into its parent's) nor a huge answer.
+ */
+const ResourcesSchema = z
+  .array(z.unknown())
+  .min(1)
+  .max(ManifestBounds.maxResources)
+  .transform((items, ctx) => {
+    const out: Resource[] = [];
+    let listed = 0;
+    let omitted = 0;
+    for (let i = 0; i < items.length; i++) {
+      const parsed = ResourceSchema.safeParse(items[i]);
+      if (parsed.success) {
+        if (listed + omitted === 0) out.push(parsed.data);
+        continue;
+      }
+      for (const issue of parsed.error.issues) {
+        if (listed >= MAX_LISTED_ISSUES) {
+          omitted++;
+          continue;
+        }
+        ctx.addIssue({ code: 'custom', path: [i, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
+        listed++;
+      }
+    }
+    if (omitted > 0) ctx.addIssue({ code: 'custom', message: `${omitted} more issues`, params: { [OMITTED_ISSUES]: omitted } });
+    return listed + omitted > 0 ? z.NEVER : out;
+  })
+  .openapi({
+    type: 'array',
+    items: { $ref: '#/components/schemas/Resource' },
+    minItems: 1,
+    description: 'At most `limits.maxResourcesPerJob` (100,000 by default).',
+  });
+
+/** A manifest's metadata: any JSON object, at most `limits.maxMetadataBytes` serialized and 64 levels deep. */
+const MetadataSchema = z
+  .unknown()
+  .transform((raw, ctx) => {
+    if (!isPlainObject(raw)) {
+      ctx.addIssue({ code: 'custom', message: 'expected an object' });
+      return z.NEVER;
+    }
+    return raw;
+  })
+  .openapi({ type: 'object', additionalProperties: true, description: 'At most `limits.maxMetadataBytes` (64 KiB by default) as JSON, nested at most 64 levels.' });
+
+/** The manifest a crawler POSTs. Configured limits (resource count, metadata size) are checked before it. */
 export const ManifestSchema = z
   .strictObject({
-    jobId: JobIdSchema.optional(),
+    jobId: NewJobIdSchema.optional(),
     handler: z.string().min(1).max(128).default('default'),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    resources: z.array(ResourceSchema).min(1),
+    metadata: MetadataSchema.optional(),
+    resources: ResourcesSchema,
   })
   .openapi('Manifest');
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -67,6 +173,7 @@ export const ErrorSchema = z
       code: z.string().openapi({ example: 'invalid_manifest' }),
       message: z.string(),
       details: z.unknown().optional(),
+      moreIssues: z.number().int().optional().openapi({ description: 'Issues of a 400 not listed in `details` (which lists at most 100).' }),
     }),
   })
   .openapi('Error');

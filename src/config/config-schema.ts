@@ -113,6 +113,8 @@ export const configSchema = z.object({
   }).prefault({}),
   limits: z.object({
     maxResourcesPerJob: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+    /** Largest `metadata` of a manifest, as serialized JSON; it travels with every job's input. */
+    maxMetadataBytes: z.coerce.number().int().min(2).max(1024 * 1024).default(64 * 1024),
   }).prefault({}),
   /** OpenTelemetry tracing through Temporal's interceptors; off while `endpoint` is empty. */
   otel: z.object({

@@ -53,6 +53,7 @@ export const ENV_VARS = {
   FETCHBOX_JOB_SKIP_EXISTING: 'job.skipExisting',
   FETCHBOX_JOB_SKIP_EXISTING_MAX_AGE_MS: 'job.skipExistingMaxAgeMs',
   FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: 'limits.maxResourcesPerJob',
+  FETCHBOX_LIMITS_MAX_METADATA_BYTES: 'limits.maxMetadataBytes',
   FETCHBOX_WORKER_MAX_CONCURRENT_ACTIVITIES: 'worker.maxConcurrentActivities',
   FETCHBOX_WORKER_ACTIVITY_POLLERS: 'worker.activityPollers',
   FETCHBOX_WORKER_WORKFLOW_POLLERS: 'worker.workflowPollers',

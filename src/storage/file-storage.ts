@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectNotFoundError, StorageError } from './errors.js';
-import { assertValidKey } from './keys.js';
+import { assertUserKey, assertValidKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
 import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
 
@@ -61,7 +61,14 @@ export class FileStorage implements Storage {
     }
   }
 
+  /** Stores a user object; keys in FetchBox's reserved area (`.fetchbox*` segments) are refused. */
   async put(input: PutObjectInput): Promise<StoredObject> {
+    assertUserKey(input.key);
+    return this.write(input);
+  }
+
+  /** Writes any valid key, the reserved area included: FetchBox's own documents come this way. */
+  private async write(input: PutObjectInput): Promise<StoredObject> {
     const target = this.pathFor(input.key);
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
@@ -91,9 +98,10 @@ export class FileStorage implements Storage {
     }
   }
 
+  /** FetchBox's own JSON documents (staged manifests and pages); may write the reserved area. */
   async putJson(key: string, value: unknown): Promise<StoredObject> {
     const text = JSON.stringify(value);
-    return this.put({ key, body: [Buffer.from(text)], contentType: 'application/json' });
+    return this.write({ key, body: [Buffer.from(text)], contentType: 'application/json' });
   }
 
   async getJson<T>(key: string): Promise<T> {

@@ -1,9 +1,17 @@
 import { InvalidKeyError } from './errors.js';
 
 /**
+ * Key segments starting with this (in any case) belong to FetchBox: the staging area
+ * `<jobId>/.fetchbox/<hash>/...`, the file driver's `.fetchbox-meta/` and `.fetchbox-tmp/`. No
+ * manifest key, job id or handler-produced key may use one, so nothing a crawler sends can
+ * overwrite staged pages, forge object metadata or write into the temp area.
+ */
+export const RESERVED_SEGMENT_PREFIX = '.fetchbox';
+
+/**
  * Why a key is unusable, or undefined when it is fine. Keys are `/`-separated relative paths: no
  * leading slash, no empty, `.` or `..` segment, no backslash or control character, at most 1024
- * bytes. The API uses this to answer 400 and both drivers to refuse, so the rule lives here once.
+ * bytes. Both drivers refuse such keys for every read and write, so the rule lives here once.
  */
 export function keyProblem(key: string): string | undefined {
   if (key.length === 0) return 'empty';
@@ -17,9 +25,48 @@ export function keyProblem(key: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether one key segment lies in FetchBox's reserved area. Compared after Unicode compatibility
+ * folding and in any case, because macOS and Windows file systems fold case (`.FetchBox-meta` is
+ * the same folder as `.fetchbox-meta` there).
+ */
+export function isReservedSegment(segment: string): boolean {
+  const folded = segment.normalize('NFKC');
+  return folded.toLowerCase().startsWith(RESERVED_SEGMENT_PREFIX) || folded.toUpperCase().startsWith(RESERVED_SEGMENT_PREFIX.toUpperCase());
+}
+
+/**
+ * Why a key may not name a user object, or undefined when it may: {@link keyProblem}, plus no
+ * segment in the reserved area. The one rule for manifest keys (API), handler-produced keys
+ * (download activity) and the drivers' `put`; FetchBox's own documents go through `putJson`.
+ */
+export function userKeyProblem(key: string): string | undefined {
+  const problem = keyProblem(key);
+  if (problem !== undefined) return problem;
+  const reserved = key.split('/').find(isReservedSegment);
+  return reserved === undefined ? undefined : `has a "${reserved}" segment: segments starting with "${RESERVED_SEGMENT_PREFIX}" are reserved for FetchBox`;
+}
+
+/**
+ * Why a job id may not be used, or undefined when it may. A job id is the first segment of every
+ * key of its job, so it follows {@link userKeyProblem} as one segment; ids made only of dots are
+ * refused too (`.`/`..` are path steps, and Windows file systems drop trailing dots).
+ */
+export function jobIdProblem(jobId: string): string | undefined {
+  if (/^\.+$/.test(jobId)) return 'may not consist only of dots';
+  if (jobId.includes('/')) return 'may not contain /';
+  return userKeyProblem(jobId);
+}
+
 /** Throws InvalidKeyError for a key that {@link keyProblem} refuses. */
 export function assertValidKey(key: string): void {
   const problem = keyProblem(key);
+  if (problem !== undefined) throw new InvalidKeyError(key, problem);
+}
+
+/** Throws InvalidKeyError for a key that {@link userKeyProblem} refuses (user objects only). */
+export function assertUserKey(key: string): void {
+  const problem = userKeyProblem(key);
   if (problem !== undefined) throw new InvalidKeyError(key, problem);
 }
 

@@ -11,7 +11,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { BodyRejectedError, ObjectNotFoundError, StorageError } from './errors.js';
-import { assertValidKey, joinKey } from './keys.js';
+import { assertUserKey, assertValidKey, joinKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
 import { copyInPlace, type CopyLimits } from './s3-copy.js';
 import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
@@ -86,7 +86,14 @@ export class S3Storage implements Storage {
     return err;
   }
 
+  /** Stores a user object; keys in FetchBox's reserved area (`.fetchbox*` segments) are refused. */
   async put(input: PutObjectInput): Promise<StoredObject> {
+    assertUserKey(input.key);
+    return this.write(input);
+  }
+
+  /** Writes any valid key, the reserved area included: FetchBox's own documents come this way. */
+  private async write(input: PutObjectInput): Promise<StoredObject> {
     const Key = this.objectKey(input.key);
     const { bucket: Bucket, partSizeBytes } = this.options;
     const measure = new MeasuringStream(input.key, input);
@@ -154,8 +161,9 @@ export class S3Storage implements Storage {
     }
   }
 
+  /** FetchBox's own JSON documents (staged manifests and pages); may write the reserved area. */
   async putJson(key: string, value: unknown): Promise<StoredObject> {
-    return this.put({ key, body: [Buffer.from(JSON.stringify(value))], contentType: 'application/json' });
+    return this.write({ key, body: [Buffer.from(JSON.stringify(value))], contentType: 'application/json' });
   }
 
   async getJson<T>(key: string): Promise<T> {

@@ -1,0 +1,32 @@
+/**
+ * Request header names a manifest may not set (lower case; `*` ends a prefix). They route the
+ * request (`Host` reaches another virtual host behind an allowed address), frame the message
+ * (`Content-Length`, `Transfer-Encoding`, `TE`, `Trailer`, `Expect`) or belong to one hop
+ * (`Connection`, `Keep-Alive`, `Upgrade`, `Proxy-*`): only the HTTP client may set them. The API
+ * refuses them with 400 and the fetcher can drop them with {@link isRefusedRequestHeader}, so both
+ * sides follow this one list.
+ */
+export const REFUSED_REQUEST_HEADERS = [
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-*',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'expect',
+] as const;
+
+/** Per-resource header budget: at most this many headers and bytes of names plus values. */
+export const HEADER_LIMITS = { maxCount: 32, maxBytes: 8 * 1024 } as const;
+
+const exact = new Set<string>(REFUSED_REQUEST_HEADERS.filter((name) => !name.endsWith('*')));
+const prefixes = REFUSED_REQUEST_HEADERS.filter((name) => name.endsWith('*')).map((name) => name.slice(0, -1));
+
+/** Whether a header name (any case) is one of the {@link REFUSED_REQUEST_HEADERS}. */
+export function isRefusedRequestHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return exact.has(lower) || prefixes.some((prefix) => lower.startsWith(prefix));
+}

@@ -1,0 +1,86 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InvalidKeyError } from '../../src/storage/errors.js';
+import { FileStorage } from '../../src/storage/file-storage.js';
+import { isReservedSegment, jobIdProblem, keyProblem, userKeyProblem } from '../../src/storage/keys.js';
+import { S3Storage } from '../../src/storage/s3-storage.js';
+
+const reserved = [
+  'job/.fetchbox/0123456789abcdef/pages/000000.json',
+  'job/.fetchbox/0123456789abcdef/manifest.json',
+  '.fetchbox-meta/a.json',
+  '.fetchbox-tmp/x',
+  '.FETCHBOX-TMP/x',
+  'a/.FetchBox',
+  'a/.fetchboxanything/b',
+  'a/．ｆｅｔｃｈｂｏｘ/b', // fullwidth: folds to ".fetchbox" under NFKC
+];
+
+describe('keys.ts: one rule for reserved keys', () => {
+  it.each(reserved)('%j is a valid storage key but not a user key', (key) => {
+    expect(keyProblem(key)).toBeUndefined();
+    expect(userKeyProblem(key)).toMatch(/reserved for FetchBox/);
+  });
+
+  it.each(['a/fetchbox', 'a/x.fetchbox', 'fetchbox-meta/x', 'a/_fetchbox/b', 'job/manifest.json', 'a/.hidden'])('%j is a user key', (key) => {
+    expect(userKeyProblem(key)).toBeUndefined();
+  });
+
+  it('storage-level problems come first', () => {
+    expect(userKeyProblem('../.fetchbox-meta/x')).toBe('has a ".." segment');
+    expect(userKeyProblem('a\\.fetchbox')).toMatch(/backslash/);
+    expect(userKeyProblem('a'.repeat(1025))).toMatch(/1024/);
+  });
+
+  it('compares segments in any case', () => {
+    expect(isReservedSegment('.FetchBox-Meta')).toBe(true);
+    expect(isReservedSegment('.fetchbo')).toBe(false);
+  });
+
+  it.each([
+    ['.', 'dots'],
+    ['..', 'dots'],
+    ['...', 'dots'],
+    ['.fetchbox-meta', 'reserved'],
+    ['a/b', '/'],
+  ])('jobId %j is refused (%s)', (jobId, reason) => {
+    expect(jobIdProblem(jobId)).toContain(reason);
+  });
+
+  it.each(['job-1', '.a', 'a.', 'a..b'])('jobId %j is accepted', (jobId) => {
+    expect(jobIdProblem(jobId)).toBeUndefined();
+  });
+});
+
+describe('drivers refuse user objects in the reserved area', () => {
+  const roots: string[] = [];
+  afterAll(async () => Promise.all(roots.map((root) => rm(root, { recursive: true, force: true }))));
+
+  it.each(reserved)('file driver: put(%j) throws InvalidKeyError and writes nothing', async (key) => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'fbx-keys-'));
+    roots.push(root);
+    const storage = new FileStorage(root);
+    await expect(storage.put({ key, body: [Buffer.from('forged')] })).rejects.toBeInstanceOf(InvalidKeyError);
+    expect(await storage.head(key)).toBeUndefined();
+  });
+
+  it('file driver: putJson (FetchBox staging) still writes the reserved area, and user objects are unaffected', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'fbx-keys-'));
+    roots.push(root);
+    const storage = new FileStorage(root);
+    await storage.putJson('job/.fetchbox/0123456789abcdef/pages/000000.json', [{ id: '0', url: 'http://x.test/' }]);
+    expect(await storage.getJson('job/.fetchbox/0123456789abcdef/pages/000000.json')).toEqual([{ id: '0', url: 'http://x.test/' }]);
+    const stored = await storage.put({ key: 'job/0-a.jpg', body: [Buffer.from('ok')], metadata: { 'source-url': 'http://x.test/a.jpg' } });
+    expect(stored.bytes).toBe(2);
+    expect(JSON.parse(await readFile(path.join(root, '.fetchbox-meta', 'job/0-a.jpg.json'), 'utf8'))).toMatchObject({ 'source-url': 'http://x.test/a.jpg' });
+  });
+
+  it.each(reserved)('S3 driver: put(%j) throws InvalidKeyError before any request', async (key) => {
+    // Port 9 on loopback: any request would fail with a connection error, not InvalidKeyError.
+    const storage = new S3Storage({ bucket: 'b', prefix: 'p', endpoint: 'http://127.0.0.1:9', region: 'us-east-1', forcePathStyle: true, partSizeBytes: 5 << 20, queueSize: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    await expect(storage.put({ key, body: [Buffer.from('forged')] })).rejects.toBeInstanceOf(InvalidKeyError);
+    await storage.close();
+  });
+});
