@@ -44,6 +44,38 @@ describe('API errors against the real stack', () => {
     await stack.client.workflow.getHandle(`job-${res.body.jobId as string}`).terminate('test cleanup');
   });
 
+  it('refuses the hostile manifests of issue 12 with 400 invalid_manifest naming the field, and starts no job', async () => {
+    const victim = uniqueJobId('victim');
+    const url = 'http://127.0.0.1:9/x';
+    const cases: [unknown, string][] = [
+      [{ resources: [{ url, key: `${victim}/.fetchbox/0123456789abcdef/pages/000000.json` }] }, 'resources.0.key'],
+      [{ resources: [{ url, key: '.fetchbox-meta/a/b.json' }] }, 'resources.0.key'],
+      [{ resources: [{ url, key: '.FetchBox-Tmp/x' }] }, 'resources.0.key'],
+      [{ jobId: '.', resources: [{ url }] }, 'jobId'],
+      [{ jobId: '..', resources: [{ url }] }, 'jobId'],
+      [{ resources: [{ url, headers: { Host: 'internal.example' } }] }, 'resources.0.headers.Host'],
+      [{ resources: [{ url, headers: { 'Transfer-Encoding': 'chunked' } }] }, 'resources.0.headers.Transfer-Encoding'],
+      [{ resources: [{ url, headers: { Connection: 'close' } }] }, 'resources.0.headers.Connection'],
+    ];
+    for (const [manifest, path] of cases) {
+      const res = await stack.submit(manifest);
+      expect(res.status, JSON.stringify(manifest)).toBe(400);
+      expect(res.body).toMatchObject({ error: { code: 'invalid_manifest', details: [{ path }] } });
+    }
+  });
+
+  it('a flood of 200,000 empty resources answers 400 with a small body, and the API keeps answering', async () => {
+    const res = await stack.app.request('/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resources: Array.from({ length: 200_000 }, () => ({})) }),
+    });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text.length).toBeLessThan(64 * 1024);
+    expect((await stack.app.request('/healthz')).status).toBe(200);
+  });
+
   describe('with Temporal unreachable', () => {
     // FETCHBOX_API_TEMPORAL_TIMEOUT_MS bounds the wait; the default is 5 s.
     let connection: Connection;
@@ -81,7 +113,7 @@ describe('API errors against the real stack', () => {
 describe('auth and body limits on the real stack', () => {
   let secured: Stack;
   beforeAll(async () => {
-    secured = await startStack('file', { FETCHBOX_API_TOKENS: 'ingest=crawler,operator=ops', FETCHBOX_API_BODY_LIMIT_BYTES: '2000' });
+    secured = await startStack('file', { FETCHBOX_API_TOKENS: 'ingest=crawler,operator=ops', FETCHBOX_API_BODY_LIMIT_BYTES: '2000', FETCHBOX_LIMITS_MAX_METADATA_BYTES: '100' });
   });
   afterAll(async () => {
     await secured?.close();
@@ -100,6 +132,17 @@ describe('auth and body limits on the real stack', () => {
     expect(accepted.status).toBe(202);
     const { jobId } = (await accepted.json()) as { jobId: string };
     expect((await post(`/jobs/${jobId}/cancel`, 'crawler', '')).status).toBe(403);
+    expect((await post(`/jobs/${jobId}/cancel`, 'ops', '')).status).toBe(202);
+  });
+
+  it('400 invalid_manifest naming metadata over FETCHBOX_LIMITS_MAX_METADATA_BYTES', async () => {
+    const manifest = (size: number) => JSON.stringify({ jobId: uniqueJobId('meta'), metadata: { a: 'x'.repeat(size) }, resources: [{ url: 'http://127.0.0.1:9/x' }] });
+    const refused = await post('/jobs', 'crawler', manifest(200));
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { code: 'invalid_manifest', details: [{ path: 'metadata' }] } });
+    const accepted = await post('/jobs', 'crawler', manifest(20));
+    expect(accepted.status).toBe(202);
+    const { jobId } = (await accepted.json()) as { jobId: string };
     expect((await post(`/jobs/${jobId}/cancel`, 'ops', '')).status).toBe(202);
   });
 

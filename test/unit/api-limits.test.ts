@@ -79,6 +79,14 @@ describe('validation stays small', () => {
     expect(res.bytes).toBeLessThan(4_096);
   });
 
+  it('a stack overflow behind POST /jobs (input-driven recursion) is a 400, not a 500', async () => {
+    const jobs = { ...recordingService(), submit: () => Promise.reject(new RangeError('Maximum call stack size exceeded')) };
+    const app = createApp({ jobs: jobs as unknown as JobService, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources: [{ url }] }) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_manifest' } });
+  });
+
   it('a body over api.bodyLimitBytes is 413 payload_too_large', async () => {
     const res = await appWith(DEFAULT_MANIFEST_LIMITS, 1_000).post(JSON.stringify({ resources: [{ url: `${url}${'a'.repeat(2_000)}` }] }));
     expect(res).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { InvalidKeyError } from '../../src/storage/errors.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
 import { isReservedSegment, jobIdProblem, keyProblem, userKeyProblem } from '../../src/storage/keys.js';
@@ -83,4 +84,23 @@ describe('drivers refuse user objects in the reserved area', () => {
     await expect(storage.put({ key, body: [Buffer.from('forged')] })).rejects.toBeInstanceOf(InvalidKeyError);
     await storage.close();
   });
+});
+
+describe('handler-produced keys', () => {
+  it.each(['.fetchbox-meta/victim.json', 'job/.FetchBox/0123456789abcdef/pages/000000.json', '.fetchbox-tmp/x'])(
+    'a task keyed %j fails with a handler error before anything is fetched or stored',
+    async (key) => {
+      const harness = await createHandlerHarness({ name: 'rogue', storageKey: () => key });
+      try {
+        const { tasks } = await harness.expand([{ id: 'a', url: 'http://127.0.0.1:9/a' }]);
+        expect(tasks[0]!.key).toBe(key);
+        const err = (await harness.download(tasks[0]!).catch((e: unknown) => e)) as { type?: string; message?: string };
+        expect(err.type).toBe('handler');
+        expect(err.message).toMatch(/reserved for FetchBox/);
+        expect(await harness.storage.head(key)).toBeUndefined();
+      } finally {
+        await harness.close();
+      }
+    },
+  );
 });
