@@ -36,7 +36,7 @@ export interface AppDeps {
   submitRate?: number;
   /** Burst of submits a client may make at once (default 2 × submitRate). */
   submitBurst?: number;
-  /** Configured manifest limits (`limits.*`), checked before validation; the defaults when omitted. */
+  /** Manifest limits checked before validation; by default the job service's configured `limits.*`. */
   limits?: ManifestLimits;
 }
 
@@ -138,7 +138,8 @@ export function createApp(deps: AppDeps) {
     }),
   );
   // Configured limits on the parsed manifest, before the schema looks at a single resource.
-  const limits = deps.limits ?? DEFAULT_MANIFEST_LIMITS;
+  // (A stand-in job service in tests may not have them: the defaults then.)
+  const limits = deps.limits ?? ('manifestLimits' in deps.jobs ? deps.jobs.manifestLimits : DEFAULT_MANIFEST_LIMITS);
   app.use('/jobs', async (c, next) => {
     if (c.req.method !== 'POST') return next();
     let body: unknown;

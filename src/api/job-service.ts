@@ -34,7 +34,7 @@ import {
 import { pageStatesQuery, pageSummaryQuery } from '../workflows/page-workflow.js';
 import { SearchAttributes } from '../workflows/search-attributes.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
-import { manifestLimitIssues } from './manifest-limits.js';
+import { manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
 import type { Manifest } from './schemas.js';
 
 /** gRPC status codes the service reacts to (numeric, as @grpc/grpc-js defines them). */
@@ -216,6 +216,11 @@ export class JobService {
    */
   handlerLabel(name: string): string {
     return this.deps.handlers.has(name) ? name : 'other';
+  }
+
+  /** The configured manifest limits, so the app can refuse an oversized manifest before validating it. */
+  get manifestLimits(): ManifestLimits {
+    return this.deps.config.limits;
   }
 
   /** Validates what zod cannot (limits, handler, unique ids) and starts the job's workflow. */

@@ -66,6 +66,15 @@ describe('validation stays small', () => {
     expect(jobs.submitted).toHaveLength(1);
   });
 
+  it('takes the configured limits from the job service when none are given', async () => {
+    const config = loadConfig({ FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: '3' });
+    const jobs = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config });
+    const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources: [{}, {}, {}, {}] }) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { details: [{ path: 'resources', message: '4 resources; the limit is 3' }] } });
+  });
+
   it('a 200,000-element flood over the default limit is one issue', async () => {
     const res = await appWith().post(JSON.stringify({ resources: Array.from({ length: 200_000 }, () => ({})) }));
     expect(res).toMatchObject({ status: 400, body: { error: { code: 'invalid_manifest', details: [{ path: 'resources' }] } } });
