@@ -4,6 +4,7 @@ import { Agent, ProxyAgent, buildConnector, errors as undiciErrors, request, typ
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard, type AddressGuard } from './address-guard.js';
 import { isSameOrigin, withoutCredentials } from './credentials.js';
+import { withoutRefusedHeaders } from './header-rules.js';
 import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
 
 /** An open response whose body has not been read yet; the caller must consume or destroy it. */
@@ -182,7 +183,8 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
     const maxBytes = req.maxBytes ?? fetchConfig.maxBytes;
     // Credentials belong to the origin they were given for: dropped at the first redirect to
     // another origin and not restored if a later hop comes back (as WHATWG fetch does).
-    let headers = req.headers;
+    // Routing and hop-by-hop headers belong to the HTTP client: a handler hook cannot set them either.
+    let headers = withoutRefusedHeaders(req.headers);
     for (let redirects = 0; ; redirects++) {
       let parsed: URL;
       try {

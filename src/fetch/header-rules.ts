@@ -30,3 +30,12 @@ export function isRefusedRequestHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return exact.has(lower) || prefixes.some((prefix) => lower.startsWith(prefix));
 }
+
+/**
+ * A copy of `headers` without the {@link REFUSED_REQUEST_HEADERS}: the fetcher's side of the
+ * rule, for headers that did not come through the API (handler hooks, expanded tasks).
+ */
+export function withoutRefusedHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (headers === undefined || !Object.keys(headers).some(isRefusedRequestHeader)) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isRefusedRequestHeader(name)));
+}

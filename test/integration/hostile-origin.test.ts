@@ -61,9 +61,10 @@ describe('origin-bound credentials (fetcher, two loopback origins)', () => {
     expect(b.hits.get('/echo/x1')).toBe(1);
   });
 
-  it('keeps them on a same-origin redirect', async () => {
+  it('keeps them on a same-origin redirect (Proxy-Authorization is a Proxy-* header: never sent to an origin)', async () => {
     const seen = await echo(`${a.url}/goto/x2?to=/echo/x2`, SECRETS);
-    expect(seen).toMatchObject({ authorization: SECRETS.Authorization, cookie: SECRETS.Cookie, 'proxy-authorization': SECRETS['Proxy-Authorization'] });
+    expect(seen).toMatchObject({ authorization: SECRETS.Authorization, cookie: SECRETS.Cookie });
+    expect(seen['proxy-authorization']).toBeUndefined();
   });
 
   it('keeps them dropped when a later hop returns to the first origin (as WHATWG fetch does)', async () => {
@@ -83,6 +84,23 @@ describe('origin-bound credentials (fetcher, two loopback origins)', () => {
     const page = await fetchText(`${a.url}/goto/x5?to=${encodeURIComponent(`${b.url}/echo/x5`)}`, { headers: SECRETS });
     expect(page.url).toBe(`${b.url}/echo/x5`);
     expect(credentialsIn(JSON.parse(page.text) as Record<string, string>)).toEqual([]);
+  });
+
+  it('never sends routing or hop-by-hop headers a hook or task carries (Host, Connection, Transfer-Encoding, Proxy-*)', async () => {
+    const seen = await echo(`${a.url}/echo/x6`, {
+      Host: 'other-vhost.example',
+      Connection: 'upgrade',
+      'Transfer-Encoding': 'chunked',
+      'Proxy-Connection': 'keep-alive',
+      Expect: '100-continue',
+      'X-Keep': 'kept',
+    });
+    expect(seen.host).toBe(new URL(a.url).host);
+    expect(seen['transfer-encoding']).toBeUndefined();
+    expect(seen['proxy-connection']).toBeUndefined();
+    expect(seen.expect).toBeUndefined();
+    expect(seen.connection).not.toBe('upgrade');
+    expect(seen['x-keep']).toBe('kept');
   });
 });
 
