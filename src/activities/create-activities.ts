@@ -22,8 +22,12 @@ import type {
   InlineManifest,
   ManifestResource,
   PageResult,
+  RejectedResource,
   ResourceState,
 } from '../workflows/job-types.js';
+import { fitPage, ioFailure, readStagedPage } from './load-page.js';
+import { clipJson } from '../workflows/download-failure.js';
+import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from '../workflows/page-budget.js';
 import { pageWorkflowId, tierForAttempt } from '../workflows/job-types.js';
 
 /** What the activities need; built once per worker process. */
@@ -41,10 +45,15 @@ export interface ActivityDeps {
   metrics?: WorkerMetrics;
 }
 
-/** What loadPage hands the page workflow: tasks to run, and resources the handler failed. */
+/**
+ * What loadPage hands the page workflow: tasks to run, and resources the handler failed. Its size
+ * is bounded by the page budget (src/workflows/page-budget.ts), expansions included.
+ */
 export interface LoadedPage {
   tasks: DownloadTask[];
   pageResources: number;
+  /** Resources whose expansion did not fit the page budget or the job's task cap: failed, kind `handler`. */
+  rejected?: RejectedResource[];
   /** When the handler's expand threw: the page's resources, to be recorded as failed. */
   handlerError?: { message: string; resources: DownloadTask[] };
 }
@@ -109,7 +118,7 @@ function batchFailure(index: number, err: unknown, timedOut: boolean, budgetMs: 
   const details = (failure.details?.[0] ?? {}) as Partial<DownloadFailureDetails>;
   const error = {
     kind: (details.kind ?? failure.type ?? ErrorKind.storage) as ErrorKind,
-    message: failure.message.slice(0, 500),
+    message: clipJson(failure.message, MAX_MESSAGE_BYTES),
     ...(details.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
   };
   if (failure.nonRetryable) return { index, failed: error };
@@ -268,7 +277,8 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
         sha256: stored.sha256,
         attempts: attempt,
         finalUrl: res.url,
-        ...(contentType !== undefined ? { contentType } : {}),
+        // Clipped: a batch result carries up to job.batchSize of these (page-budget.ts).
+        ...(contentType !== undefined ? { contentType: clipJson(contentType, MAX_CONTENT_TYPE_BYTES) } : {}),
       };
     } catch (err) {
       const failure = toFailure(err, task.url, bytesSoFar, expected, attempt);
@@ -281,6 +291,31 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
       log()[failure.nonRetryable ? 'warn' : 'info']({ kind, url: task.url, tier, retryable: !failure.nonRetryable }, failure.message);
       throw failure;
     }
+  }
+
+  /** The failed tasks of a page after every earlier round (see `failedTasks`). */
+  async function failedTasksOf(input: { jobId: string; page: number; pageKey: string; round: number }): Promise<DownloadTask[]> {
+    const latest = new Map<string, ResourceState>();
+    for (let round = 0; round < input.round; round++) {
+      let result: PageResult;
+      try {
+        result = (await client.workflow.getHandle(pageWorkflowId(input.jobId, input.page, round)).result()) as PageResult;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) continue; // this page had no failures in that round
+        throw err;
+      }
+      for (const state of result.states) if (state.status !== 'pending') latest.set(state.id, state);
+    }
+    const failed = [...latest.values()].filter((s) => s.status === 'failed');
+    if (failed.length === 0) return [];
+    const resources = await readStagedPage(storage, input.pageKey);
+    const byId = new Map(resources.map((r) => [r.id, r]));
+    // Joined by id: a handler's task may share an id with a resource on another origin.
+    const tasks = failed.map((s) => {
+      const headers = byId.get(s.id)?.headers;
+      return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}) };
+    });
+    return restrictTaskCredentials(tasks, resources);
   }
 
   return {
@@ -308,52 +343,53 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     /**
      * Reads one staged page and lets the job's handler turn it into download tasks. A handler
      * that throws does not fail the activity: its resources come back as `handlerError`, to be
-     * recorded as failed with `error.kind = "handler"`.
+     * recorded as failed with `error.kind = "handler"`. Tasks beyond the page budget or the job's
+     * task cap (`maxExtraTasks`) are not taken: their resources come back `rejected`. Storage
+     * outages are retried; a corrupt staged page or a bug fails non-retryably (load-page.ts).
      */
-    async loadPage(input: { jobId: string; handler: string; pageKey: string; manifestKey?: string }): Promise<LoadedPage> {
-      const resources = await storage.getJson<ManifestResource[]>(input.pageKey);
-      const ctx = await contextFor(input.jobId, input.handler, input.manifestKey);
+    async loadPage(input: { jobId: string; handler: string; pageKey: string; manifestKey?: string; maxExtraTasks?: number }): Promise<LoadedPage> {
       try {
-        return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
+        const resources = await readStagedPage(storage, input.pageKey);
+        const ctx = await contextFor(input.jobId, input.handler, input.manifestKey);
+        const keyOf = (r: ManifestResource) => r.key ?? defaultStorageKey(r, ctx);
+        try {
+          // Within the page budget and the job's task cap (load-page.ts); what does not fit is rejected.
+          const { tasks, rejected } = await fitPage(resources, {
+            expand: (rs) => toTasks(ctx, rs),
+            oneToOne: handlers.get(input.handler).expand === undefined,
+            keyOf,
+            maxExtraTasks: input.maxExtraTasks,
+            onResourceError: (err) => {
+              if (err instanceof HandlerHookError) return err.message;
+              throw err;
+            },
+          });
+          return { tasks, pageResources: resources.length, ...(rejected.length > 0 ? { rejected } : {}) };
+        } catch (err) {
+          if (!(err instanceof HandlerHookError)) throw err;
+          return {
+            tasks: [],
+            pageResources: resources.length,
+            handlerError: {
+              message: err.message.slice(0, 500),
+              resources: resources.map((r) => ({ id: r.id, url: r.url, key: keyOf(r) })),
+            },
+          };
+        }
       } catch (err) {
-        if (!(err instanceof HandlerHookError)) throw err;
-        return {
-          tasks: [],
-          pageResources: resources.length,
-          handlerError: {
-            message: err.message.slice(0, 500),
-            resources: resources.map((r) => ({ id: r.id, url: r.url, key: r.key ?? defaultStorageKey(r, ctx) })),
-          },
-        };
+        throw ioFailure(err);
       }
     },
 
     /**
      * The tasks of a page that are still failed after every earlier round, read from those rounds'
      * results in Temporal (the ledger) and joined with the staged page for their headers.
+     * Outages are retried; a corrupt staged page or a failed round fails non-retryably.
      */
     async failedTasks(input: { jobId: string; handler: string; page: number; pageKey: string; round: number }): Promise<DownloadTask[]> {
-      const latest = new Map<string, ResourceState>();
-      for (let round = 0; round < input.round; round++) {
-        let result: PageResult;
-        try {
-          result = (await client.workflow.getHandle(pageWorkflowId(input.jobId, input.page, round)).result()) as PageResult;
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) continue; // this page had no failures in that round
-          throw err;
-        }
-        for (const state of result.states) if (state.status !== 'pending') latest.set(state.id, state);
-      }
-      const failed = [...latest.values()].filter((s) => s.status === 'failed');
-      if (failed.length === 0) return [];
-      const resources = await storage.getJson<ManifestResource[]>(input.pageKey);
-      const byId = new Map(resources.map((r) => [r.id, r]));
-      // Joined by id: a handler's task may share an id with a resource on another origin.
-      const tasks = failed.map((s) => {
-        const headers = byId.get(s.id)?.headers;
-        return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}) };
+      return failedTasksOf(input).catch((err: unknown) => {
+        throw ioFailure(err);
       });
-      return restrictTaskCredentials(tasks, resources);
     },
 
     /**

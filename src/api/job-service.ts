@@ -31,6 +31,7 @@ import {
   type ResourceState,
   type StagedManifest,
 } from '../workflows/job-types.js';
+import { MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../workflows/page-budget.js';
 import { pageStatesQuery, pageSummaryQuery } from '../workflows/page-workflow.js';
 import { SearchAttributes } from '../workflows/search-attributes.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
@@ -42,13 +43,13 @@ const grpcStatus = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, 
 
 /** How long the API waits for a live answer from a running job before using search attributes. */
 const QUERY_DEADLINE_MS = 3_000;
-/** A staged page closes at this many bytes of JSON even when it has fewer than pageSize resources. */
-const MAX_PAGE_BYTES = 1024 * 1024;
 /**
  * Largest resource list (JSON bytes) carried inline in the workflow input instead of staged by
  * the API; well under Temporal's 2 MB payload limit, and carried by every run of the job.
  */
 const INLINE_MAX_BYTES = 256 * 1024;
+/** Stands for a key a handler computes: the longest key storage accepts (1024 bytes). */
+const LONGEST_KEY = 'k'.repeat(1024);
 /** Pages written to storage at once while staging a manifest. */
 const STAGING_CONCURRENCY = 8;
 /** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */
@@ -111,20 +112,31 @@ function temporalUnavailable(err: unknown): ApiError {
   return new ApiError(503, ErrorCode.temporalUnavailable, `Temporal is unavailable; retry later (${(err as Error).message})`);
 }
 
-/** Splits resources into pages of at most `pageSize` resources and about MAX_PAGE_BYTES of JSON. */
-export function paginate(resources: readonly ManifestResource[], pageSize: number): ManifestResource[][] {
+/**
+ * Splits resources into pages of at most `pageSize` resources whose worst-case states (each
+ * resource's JSON with its key, plus the most a state can add: see page-budget.ts) stay within
+ * PAGE_BUDGET_BYTES, so no page's loadPage result, batch input, failedTasks result or PageResult
+ * can reach Temporal's payload limit. `keyOf` gives the key a resource will be stored under
+ * (default: its own key); a handler that computes keys passes the longest possible one.
+ */
+export function paginate(
+  resources: readonly ManifestResource[],
+  pageSize: number,
+  keyOf: (r: ManifestResource) => string = (r) => r.key ?? '',
+): ManifestResource[][] {
   const pages: ManifestResource[][] = [];
   let current: ManifestResource[] = [];
   let bytes = 2;
+  const size = Math.min(Math.max(1, pageSize), MAX_PAGE_TASKS);
   for (const r of resources) {
-    const size = JSON.stringify(r).length + 1;
-    if (current.length > 0 && (current.length >= pageSize || bytes + size > MAX_PAGE_BYTES)) {
+    const cost = worstStateBytes({ ...r, key: keyOf(r) }) + 1;
+    if (current.length > 0 && (current.length >= size || bytes + cost > PAGE_BUDGET_BYTES)) {
       pages.push(current);
       current = [];
       bytes = 2;
     }
     current.push(r);
-    bytes += size;
+    bytes += cost;
   }
   if (current.length > 0) pages.push(current);
   return pages;
@@ -255,7 +267,10 @@ export class JobService {
     // Staged under the manifest's hash: a conflicting submit can never overwrite another's pages,
     // and an identical one rewrites identical bytes.
     const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
-    const pages = paginate(resources, config.job.pageSize);
+    // Keys count against the page budget: the default key is known here; a handler's own
+    // storageKey may return any key up to the 1024-byte maximum.
+    const computesKeys = handlers.get(manifest.handler).storageKey !== undefined;
+    const pages = paginate(resources, config.job.pageSize, (r) => (computesKeys ? LONGEST_KEY : defaultStorageKey(r, { jobId })));
     const document = {
       jobId,
       handler: manifest.handler,
@@ -296,7 +311,7 @@ export class JobService {
       ...(inline ? { inline } : {}),
     };
     const policy = resolvePolicy(config, handlers.get(manifest.handler));
-    const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt };
+    const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt, maxTasks: config.limits.maxResourcesPerJob };
     const memo: JobMemo = { manifestHash: hash, manifestPrefix: prefix, pageCount: pages.length, startedAt: submittedAt };
     try {
       await this.temporal(() =>

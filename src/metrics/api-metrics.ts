@@ -25,10 +25,10 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  /** Manifests submitted, by handler and outcome. */
+  /** Manifests submitted, by handler (registered names only; see JobService.handlerLabel) and outcome. */
   readonly submits = new Counter({
     name: 'fetchbox_jobs_submitted_total',
-    help: 'POST /jobs outcomes: created (new job), duplicate (same jobId and manifest), conflict, rejected (4xx), unavailable (503).',
+    help: 'POST /jobs outcomes by handler (registered names only, others: other): created (new job), duplicate (same jobId and manifest), conflict, rejected (4xx), unavailable (503).',
     labelNames: ['handler', 'outcome'] as const,
     registers: [this.registry],
   });

@@ -194,6 +194,11 @@ export interface JobWorkflowInput {
   submittedAt: string;
   /** Present after continue-as-new and in retry runs. */
   carry?: JobCarry;
+  /**
+   * Most tasks the job may have in all, handler expansions included (`limits.maxResourcesPerJob`).
+   * Absent in inputs recorded before the cap: no cap.
+   */
+  maxTasks?: number;
 }
 
 /** Input of the page workflow (one page of a job, in one round). */
@@ -208,6 +213,19 @@ export interface PageWorkflowInput {
   /** Downloads in flight in this page. */
   window: number;
   policy: JobPolicy;
+  /**
+   * Most tasks the handler's expansion may add beyond the page's own resources: this page's share
+   * of what the job's task cap has left. Absent: no job-wide cap (older inputs).
+   */
+  maxExtraTasks?: number;
+}
+
+/** A page resource whose handler expansion was not taken (over a budget, or the handler threw for it). */
+export interface RejectedResource {
+  id: string;
+  url: string;
+  key: string;
+  message: string;
 }
 
 /** What a page workflow returns: its counts and the state of every resource it ran. */

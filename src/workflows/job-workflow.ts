@@ -7,6 +7,7 @@ import {
   executeChild,
   isCancellation,
   metricMeter,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -56,8 +57,10 @@ function initialCarry(input: JobWorkflowInput): JobCarry {
 
 /**
  * One job (workflow id `job-<jobId>`). Runs the staged manifest page by page as child workflows
- * (`job-<jobId>/p<NNNNNN>`), `policy.pageParallelism` at a time, each with its share of the job's
- * download window; continues as new every {@link PAGES_PER_RUN} pages so history stays bounded.
+ * (`job-<jobId>/p<NNNNNN>`), `policy.pageParallelism` at a time (one at a time for a polite job,
+ * so its per-host limit holds job-wide), each with its share of the job's download window and of
+ * what `maxTasks` leaves for handler expansions; continues as new every {@link PAGES_PER_RUN}
+ * pages so history stays bounded.
  * A `retryFailed` signal (or a retry run started by the API after the job closed) runs another
  * round over the pages that still have failures. Completes `completed` or
  * `completed_with_failures`; ends canceled when canceled.
@@ -71,14 +74,18 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     startToCloseTimeout: '5 minutes',
     retry: { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' },
   });
-  const parallelism = Math.max(1, policy.pageParallelism);
+  const polite = policy.perHostConcurrency !== undefined && policy.perHostConcurrency > 0;
+  // Exact politeness: a polite job runs one page at a time with the whole per-host limit, so the
+  // page's per-host scheduler is the only one. Histories from before divided the limit among the
+  // pages running at once (which let N=1 run 2 requests per host with 2 pages).
+  const exactPolite = polite && patched('exact-per-host');
+  const parallelism = exactPolite ? 1 : Math.max(1, policy.pageParallelism);
   const window = Math.max(1, Math.ceil(policy.concurrency / parallelism));
-  // Each running page gets its share of the job-wide per-host limit.
   const pagePolicy =
-    policy.perHostConcurrency && policy.perHostConcurrency > 0
-      ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency / parallelism)) }
-      : policy;
-  const running = new Map<string, { page: number; round: number }>();
+    polite && !exactPolite ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency! / parallelism)) } : policy;
+  // The job-wide task cap (handler expansions included), absent in older inputs.
+  const capTasks = input.maxTasks !== undefined && patched('job-expansion-cap');
+  const running = new Map<string, { page: number; round: number; grant: number }>();
   let status: JobStatus = JobStatus.running;
   let finishedThisRun = 0;
   let fatal: unknown;
@@ -94,7 +101,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
       pending: Math.max(carry.total - carry.succeeded - carry.failed, 0),
     },
     bytes: carry.bytes,
-    runningPages: [...running.values()],
+    runningPages: [...running.values()].map(({ page, round }) => ({ page, round })),
   });
   setHandler(summaryQuery, progress);
   setHandler(retrySignal, () => {
@@ -123,12 +130,37 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
     if (result.failed > 0) carry.failedPages.push(result.page);
   };
 
+  /**
+   * Tasks a first-round page's expansion may add: its share of what the cap has left once the
+   * running pages' shares are reserved, split evenly with the pages that can still start beside
+   * it. Deterministic: it depends only on the carry and the running pages.
+   */
+  const grantFor = (page: number): number => {
+    let reserved = 0;
+    for (const r of running.values()) reserved += r.grant;
+    const spare = Math.max(0, input.maxTasks! - carry.total - reserved);
+    const sharers = Math.max(1, Math.min(parallelism - running.size, manifest.pageCount - page));
+    return Math.floor(spare / sharers);
+  };
+
   const startPage = (page: number, round: number) => {
     const workflowId = pageWorkflowId(jobId, page, round);
-    running.set(workflowId, { page, round });
+    const grant = capTasks && round === 0 ? grantFor(page) : 0;
+    running.set(workflowId, { page, round, grant });
+    const pageInput = {
+      jobId,
+      handler,
+      page,
+      pageKey: pageKey(manifest.prefix, page),
+      manifestKey: manifest.manifestKey,
+      round,
+      window,
+      policy: pagePolicy,
+      ...(capTasks && round === 0 ? { maxExtraTasks: grant } : {}),
+    };
     executeChild(pageWorkflow, {
       workflowId,
-      args: [{ jobId, handler, page, pageKey: pageKey(manifest.prefix, page), manifestKey: manifest.manifestKey, round, window, policy: pagePolicy }],
+      args: [pageInput],
       staticSummary: round === 0 ? `${jobId}: page ${page + 1} of ${manifest.pageCount}` : `${jobId}: page ${page + 1}, retry round ${round}`,
     }).then(
       (result) => {

@@ -1,6 +1,8 @@
-import { CancellationScope, condition, defineQuery, isCancellation, metricMeter, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { CancellationScope, condition, defineQuery, isCancellation, metricMeter, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { downloadFailure, exhaustedKind } from './download-failure.js';
+import { clipJson, downloadFailure, exhaustedKind } from './download-failure.js';
+import { hostOf } from './host-of.js';
+import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';
 import {
   ErrorKind,
   ResourceStatus,
@@ -11,6 +13,7 @@ import {
   type PageProgress,
   type PageResult,
   type PageWorkflowInput,
+  type RejectedResource,
   type ResourceError,
   type ResourceState,
 } from './job-types.js';
@@ -19,12 +22,6 @@ import {
 export const pageSummaryQuery = defineQuery<PageProgress>('pageSummary');
 /** States of every resource of a running page (pending until its download settles). */
 export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
-
-/** The host (with port) of a URL, or '' when it does not parse. */
-function hostOf(url: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url);
-  return (m?.[1] ?? '').replace(/^[^@]*@/, '').toLowerCase();
-}
 
 /**
  * One page of a job in one round: loads its download tasks (round 0: the staged page through the
@@ -36,9 +33,13 @@ function hostOf(url: string): string {
 export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult> {
   const { jobId, handler, page, round, window, policy } = input;
   const { retry } = policy;
+  // loadPage and failedTasks wait out a storage outage as publishManifest does; what retrying
+  // cannot fix (a corrupt or missing staged page, a bug) they throw non-retryable (load-page.ts).
   const io = proxyActivities<Activities>({
     startToCloseTimeout: '5 minutes',
-    retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
+    retry: patched('io-wait-out-storage')
+      ? { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' }
+      : { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
   });
   const downloadOptions = {
     startToCloseTimeout: policy.attemptTimeoutMs,
@@ -58,6 +59,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   const outcomes = metricMeter.createCounter('fetchbox_resources', '', 'Resources that reached an outcome in a page round, by outcome and error kind.');
   const states: ResourceState[] = [];
   let tasks: DownloadTask[] = [];
+  let rejected: RejectedResource[] = [];
   let pageResources = 0;
   let succeeded = 0;
   let failed = 0;
@@ -65,7 +67,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   let inFlight = 0;
   let canceled = false;
 
-  setHandler(pageSummaryQuery, () => ({ page, round, tasks: tasks.length, succeeded, failed, bytes }));
+  setHandler(pageSummaryQuery, () => ({ page, round, tasks: tasks.length + rejected.length, succeeded, failed, bytes }));
   setHandler(pageStatesQuery, () => states);
 
   const common: DownloadCommon = {
@@ -82,7 +84,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     state.attempts = result.attempts;
     state.bytes = result.bytes;
     state.sha256 = result.sha256;
-    if (result.contentType !== undefined) state.contentType = result.contentType.slice(0, 200);
+    if (result.contentType !== undefined) state.contentType = clipJson(result.contentType, MAX_CONTENT_TYPE_BYTES);
     succeeded++;
     bytes += result.bytes;
     outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler });
@@ -90,7 +92,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
   const failWith = (state: ResourceState, error: ResourceError, attempts: number): void => {
     state.status = ResourceStatus.failed;
     state.attempts = attempts;
-    state.error = error;
+    state.error = { ...error, message: clipJson(error.message, MAX_MESSAGE_BYTES) };
     failed++;
     outcomes.add(1, { outcome: 'failed', kind: error.kind, handler });
   };
@@ -106,7 +108,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
       succeed(state, result);
     } catch (err) {
       if (isCancellation(err)) return; // stays pending: the job was canceled
-      const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1));
+      const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1), options.retry.maximumAttempts + attemptOffset);
       failWith(state, error, attempts);
     } finally {
       inFlight--;
@@ -212,12 +214,14 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
 
   try {
     if (round === 0) {
-      const loaded = await io.loadPage({ jobId, handler, pageKey: input.pageKey, ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}) });
+      const { manifestKey, maxExtraTasks } = input;
+      const loaded = await io.loadPage({ jobId, handler, pageKey: input.pageKey, ...(manifestKey ? { manifestKey } : {}), ...(maxExtraTasks !== undefined ? { maxExtraTasks } : {}) });
       tasks = loaded.tasks;
       pageResources = loaded.pageResources;
+      rejected = loaded.rejected ?? [];
       if (loaded.handlerError) {
         // The handler could not expand this page: every resource fails with kind `handler`.
-        const error = { kind: ErrorKind.handler, message: loaded.handlerError.message };
+        const error = { kind: ErrorKind.handler, message: clipJson(loaded.handlerError.message, MAX_MESSAGE_BYTES) };
         for (const r of loaded.handlerError.resources) {
           states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
         }
@@ -232,6 +236,12 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     for (const task of tasks) {
       states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 });
     }
+    // Resources whose expansion did not fit (page budget, job task cap): failed, after the tasks.
+    for (const r of rejected) {
+      states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error: { kind: ErrorKind.handler, message: clipJson(r.message, MAX_MESSAGE_BYTES) } });
+    }
+    failed += rejected.length;
+    if (rejected.length > 0) outcomes.add(rejected.length, { outcome: 'failed', kind: ErrorKind.handler, handler });
     const perHost = policy.perHostConcurrency ?? 0;
     const batchSize = policy.batchSize ?? 1;
     if (perHost <= 0 && batchSize > 1) {
@@ -243,8 +253,9 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
         void download(task, states[i]!);
       }
     } else {
-      // Politeness: at most `perHost` downloads per host in this page (the job workflow divides
-      // the job-wide limit among the pages it runs at once). Hosts take turns, in manifest order.
+      // Politeness: at most `perHost` downloads per host in this page. A download holds its slot
+      // through all its Temporal retries; the job workflow runs one polite page at a time (before
+      // 'exact-per-host', it divided the limit among its running pages). Hosts take turns.
       const byHost = new Map<string, number[]>();
       for (const [i, task] of tasks.entries()) {
         const host = hostOf(task.url);
@@ -279,7 +290,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     page,
     round,
     pageResources,
-    tasks: tasks.length,
+    tasks: tasks.length + rejected.length,
     succeeded,
     failed,
     bytes,

@@ -1,0 +1,166 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { isGrpcServiceError } from '@temporalio/client';
+import { ObjectNotFoundError, StorageError } from '../storage/errors.js';
+import type { Storage } from '../storage/storage.js';
+import { clipJson } from '../workflows/download-failure.js';
+import type { DownloadTask, ManifestResource, RejectedResource } from '../workflows/job-types.js';
+import { MAX_MESSAGE_BYTES, MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../workflows/page-budget.js';
+
+/** Failure types loadPage and failedTasks throw as non-retryable (retrying cannot fix them). */
+export const LoadFailure = {
+  corruptPage: 'corrupt_staged_page',
+  missingPage: 'staged_page_missing',
+  unexpected: 'load_failed',
+} as const;
+
+/**
+ * Largest staged page accepted, in bytes of JSON: twice the page budget. Pages the API staged
+ * before the budget existed (1 MiB of resource JSON) fit; anything larger was not written by
+ * FetchBox and could not travel in a payload anyway.
+ */
+const MAX_STAGED_PAGE_BYTES = 2 * PAGE_BUDGET_BYTES;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The staged page as FetchBox wrote it, or a non-retryable `corrupt_staged_page` failure: the API
+ * wrote it, but storage is not trusted (anything that can write the bucket can write here).
+ */
+export function validateStagedPage(value: unknown, key: string): ManifestResource[] {
+  const corrupt = (why: string) => ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: ${why}`, nonRetryable: true });
+  if (!Array.isArray(value)) throw corrupt('not an array');
+  if (value.length > MAX_PAGE_TASKS) throw corrupt(`${value.length} resources (at most ${MAX_PAGE_TASKS})`);
+  for (const [i, r] of value.entries()) {
+    if (!isRecord(r)) throw corrupt(`resource ${i} is not an object`);
+    if (typeof r.id !== 'string' || typeof r.url !== 'string') throw corrupt(`resource ${i} needs string id and url`);
+    if (r.key !== undefined && typeof r.key !== 'string') throw corrupt(`resource ${i} has a non-string key`);
+    if (r.headers !== undefined && (!isRecord(r.headers) || Object.values(r.headers).some((h) => typeof h !== 'string'))) {
+      throw corrupt(`resource ${i} has headers that are not strings`);
+    }
+    const extra = Object.keys(r).find((k) => k !== 'id' && k !== 'url' && k !== 'key' && k !== 'headers');
+    if (extra !== undefined) throw corrupt(`resource ${i} has an unknown field ${JSON.stringify(extra.slice(0, 64))}`);
+  }
+  return value as ManifestResource[];
+}
+
+/** Reads and validates a staged page; a missing or unparsable one is a non-retryable failure. */
+export async function readStagedPage(storage: Storage, key: string): Promise<ManifestResource[]> {
+  let raw: Buffer;
+  try {
+    const body = await storage.get(key);
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > MAX_STAGED_PAGE_BYTES) {
+        body.destroy();
+        throw ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: over ${MAX_STAGED_PAGE_BYTES} bytes`, nonRetryable: true });
+      }
+      parts.push(chunk as Buffer);
+    }
+    raw = Buffer.concat(parts);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) {
+      throw ApplicationFailure.create({ type: LoadFailure.missingPage, message: `staged page ${key} is missing`, nonRetryable: true });
+    }
+    throw err;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: ${(err as Error).message}`, nonRetryable: true });
+  }
+  return validateStagedPage(value, key);
+}
+
+/**
+ * What loadPage and failedTasks throw: storage and Temporal outages as they are (retried until
+ * they answer), anything else as a non-retryable failure (a bug or bad data: retrying forever
+ * would only hide it).
+ */
+export function ioFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure || err instanceof StorageError) return err;
+  if (isGrpcServiceError(err) || isGrpcServiceError((err as { cause?: unknown } | undefined)?.cause)) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|EMFILE|ENFILE|EBUSY|EIO)$/.test(code)) return err;
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return ApplicationFailure.create({ type: LoadFailure.unexpected, message: message.slice(0, 1000), nonRetryable: true, ...(err instanceof Error ? { cause: err } : {}) });
+}
+
+/** A page's tasks that fit its budgets, and the resources whose tasks did not. */
+export interface FittedPage {
+  tasks: DownloadTask[];
+  rejected: RejectedResource[];
+}
+
+/** How fitPage reaches the handler. */
+export interface FitPageOptions {
+  /** The handler's tasks for some of the page's resources; throws for a handler failure. */
+  expand: (resources: ManifestResource[]) => Promise<DownloadTask[]>;
+  /** True when the handler maps resource i to task i (no expand hook). */
+  oneToOne: boolean;
+  /** The key a rejected resource is listed under. */
+  keyOf: (r: ManifestResource) => string;
+  /** Most tasks beyond the page's resources (the job-wide cap's share); undefined = no cap. */
+  maxExtraTasks?: number | undefined;
+  /** Turns what `expand` threw for one resource into a message, or rethrows. */
+  onResourceError: (err: unknown) => string;
+}
+
+/**
+ * The page's tasks within its budgets: at most {@link MAX_PAGE_TASKS} tasks and
+ * {@link PAGE_BUDGET_BYTES} of worst-case states (page-budget.ts), and at most the page's
+ * resources plus `maxExtraTasks`. When the handler's tasks for the whole page fit, they are the
+ * answer. Otherwise each resource's tasks are taken whole, in page order, while they fit (an
+ * expanding handler is asked again, one resource at a time, to know which tasks came from where);
+ * a resource whose tasks do not fit is rejected (recorded failed with kind `handler`). Every
+ * rejected resource also counts against the budgets, so the page's result always fits.
+ */
+export async function fitPage(resources: ManifestResource[], options: FitPageOptions): Promise<FittedPage> {
+  const capped = options.maxExtraTasks !== undefined && resources.length + options.maxExtraTasks < MAX_PAGE_TASKS;
+  const maxCount = capped ? resources.length + options.maxExtraTasks! : MAX_PAGE_TASKS;
+  const all = await options.expand(resources);
+  const cost = (tasks: readonly DownloadTask[]) => tasks.reduce((sum, t) => sum + worstStateBytes(t), 0);
+  if (all.length <= maxCount && cost(all) <= PAGE_BUDGET_BYTES) return { tasks: all, rejected: [] };
+
+  const rejectCost = resources.map((r) => worstStateBytes({ id: r.id, url: r.url, key: options.keyOf(r) }));
+  let restBytes = rejectCost.reduce((a, b) => a + b, 0);
+  let restCount = resources.length;
+  let usedBytes = 0;
+  let usedCount = 0;
+  const tasks: DownloadTask[] = [];
+  const rejected: RejectedResource[] = [];
+  for (const [i, r] of resources.entries()) {
+    restBytes -= rejectCost[i]!;
+    restCount--;
+    let group: DownloadTask[] | undefined;
+    let message: string | undefined;
+    if (options.oneToOne) group = all[i] ? [all[i]] : [];
+    else {
+      try {
+        group = await options.expand([r]);
+      } catch (err) {
+        message = options.onResourceError(err);
+      }
+    }
+    if (group) {
+      const countFits = usedCount + group.length + restCount <= maxCount;
+      const bytesFit = usedBytes + cost(group) + restBytes <= PAGE_BUDGET_BYTES;
+      if (countFits && bytesFit) {
+        tasks.push(...group);
+        usedCount += group.length;
+        usedBytes += cost(group);
+        continue;
+      }
+      message =
+        !countFits && capped
+          ? `handler expansion exceeds limits.maxResourcesPerJob (tasks per job): ${group.length} tasks not taken`
+          : `handler expansion exceeds the page budget (${MAX_PAGE_TASKS} tasks, ${PAGE_BUDGET_BYTES} bytes of state per page): ${group.length} tasks not taken`;
+    }
+    rejected.push({ id: r.id, url: r.url, key: options.keyOf(r), message: clipJson(message ?? 'handler expansion failed', MAX_MESSAGE_BYTES) });
+    usedCount++;
+    usedBytes += rejectCost[i]!;
+  }
+  return { tasks, rejected };
+}
