@@ -352,11 +352,15 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
         const resources = await readStagedPage(storage, input.pageKey);
         const ctx = await contextFor(input.jobId, input.handler, input.manifestKey);
         const keyOf = (r: ManifestResource) => r.key ?? defaultStorageKey(r, ctx);
+        const oneToOne = handlers.get(input.handler).expand === undefined;
         try {
+          // A page of a job from before the budget (no maxExtraTasks) was cut by the old rule; its
+          // resources run as they are. Expansions always stay within the budget.
+          if (oneToOne && input.maxExtraTasks === undefined) return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
           // Within the page budget and the job's task cap (load-page.ts); what does not fit is rejected.
           const { tasks, rejected } = await fitPage(resources, {
             expand: (rs) => toTasks(ctx, rs),
-            oneToOne: handlers.get(input.handler).expand === undefined,
+            oneToOne,
             keyOf,
             maxExtraTasks: input.maxExtraTasks,
             onResourceError: (err) => {

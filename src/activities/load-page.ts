@@ -115,7 +115,8 @@ export interface FitPageOptions {
  * answer. Otherwise each resource's tasks are taken whole, in page order, while they fit (an
  * expanding handler is asked again, one resource at a time, to know which tasks came from where);
  * a resource whose tasks do not fit is rejected (recorded failed with kind `handler`). Every
- * rejected resource also counts against the budgets, so the page's result always fits.
+ * rejected resource also counts against the budgets, so the page's result always fits; a page
+ * whose resources alone would not fit as failures is not one the API staged (`corrupt_staged_page`).
  */
 export async function fitPage(resources: ManifestResource[], options: FitPageOptions): Promise<FittedPage> {
   const capped = options.maxExtraTasks !== undefined && resources.length + options.maxExtraTasks < MAX_PAGE_TASKS;
@@ -126,6 +127,10 @@ export async function fitPage(resources: ManifestResource[], options: FitPageOpt
 
   const rejectCost = resources.map((r) => worstStateBytes({ id: r.id, url: r.url, key: options.keyOf(r) }));
   let restBytes = rejectCost.reduce((a, b) => a + b, 0);
+  if (restBytes > PAGE_BUDGET_BYTES) {
+    // Not even its resources' failures fit: the API never stages such a page.
+    throw ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page of ${resources.length} resources exceeds the page budget`, nonRetryable: true });
+  }
   let restCount = resources.length;
   let usedBytes = 0;
   let usedCount = 0;

@@ -196,8 +196,25 @@ describe('loadPage', () => {
   const input = { jobId: 'j', handler: 'default', pageKey: 'j/.fetchbox/h/pages/000000.json', manifestKey: 'j/.fetchbox/h/manifest.json' };
 
   it('turns a valid staged page into tasks', async () => {
-    const loaded = await activitiesOver(Buffer.from(JSON.stringify([{ id: 'a', url: 'https://example.test/a.jpg' }]))).loadPage(input);
+    const loaded = await activitiesOver(Buffer.from(JSON.stringify([{ id: 'a', url: 'https://example.test/a.jpg' }]))).loadPage({ ...input, maxExtraTasks: 10 });
     expect(loaded).toEqual({ tasks: [{ id: 'a', url: 'https://example.test/a.jpg', key: 'j/a-a.jpg' }], pageResources: 1 });
+  });
+
+  it('keeps a page staged before the budget whole (no maxExtraTasks), and budgets a new one', async () => {
+    // 1,000 resources of 1 KiB URLs: 1 MiB of JSON, as the old rule cut pages; over today's budget.
+    const page = Array.from({ length: 1_000 }, (_, i) => ({ id: String(i), url: `https://example.test/${'u'.repeat(1000)}/${i}` }));
+    const old = await activitiesOver(Buffer.from(JSON.stringify(page))).loadPage(input);
+    expect(old.tasks).toHaveLength(1_000);
+    expect(old.rejected).toBeUndefined();
+    // A new job's page over the budget was not staged by the API: it fails, once.
+    const err = await activitiesOver(Buffer.from(JSON.stringify(page))).loadPage({ ...input, maxExtraTasks: 0 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'corrupt_staged_page', nonRetryable: true });
+    // Within the budget as failures but not as tasks (8 KiB headers): the tail is rejected, the result fits.
+    const heavy = Array.from({ length: 200 }, (_, i) => ({ id: String(i), url: `https://example.test/${i}`, headers: { 'X-A': 'a'.repeat(8000) } }));
+    const budgeted = await activitiesOver(Buffer.from(JSON.stringify(heavy))).loadPage({ ...input, maxExtraTasks: 0 });
+    expect(budgeted.rejected!.length).toBeGreaterThan(0);
+    expect(budgeted.tasks.length + budgeted.rejected!.length).toBe(200);
+    expect(jsonBytes(budgeted)).toBeLessThan(PAGE_BUDGET_BYTES);
   });
 
   it.each([
