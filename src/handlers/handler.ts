@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DownloadTask, JobPolicy, ManifestResource } from '../workflows/job-types.js';
 
 /** A small text document fetched by a handler (listing pages, sitemaps, APIs). */
@@ -88,10 +89,18 @@ export function urlFileName(url: string): string {
   }
 }
 
-/** `<jobId>/<id>-<last path segment>`, or `<jobId>/<id>` when the URL has no file name. */
+/** Longest id part of a default key: with a 100-character file name the segment stays under 255 bytes. */
+const MAX_KEY_ID_CHARS = 100;
+
+/**
+ * `<jobId>/<id>-<last path segment>`, or `<jobId>/<id>` when the URL has no file name. An id over
+ * 100 characters is shortened to its first 80 plus a hash of the whole id, so the segment fits a
+ * file system's 255-byte name limit and distinct ids keep distinct keys.
+ */
 export function defaultStorageKey(resource: ManifestResource, ctx: Pick<HandlerContext, 'jobId'>): string {
   if (resource.key !== undefined) return resource.key;
   const safe = safeName(urlFileName(resource.url));
-  const id = resource.id.replace(/[^A-Za-z0-9._:-]+/g, '_').replace(/^\.+/, '_');
+  let id = resource.id.replace(/[^A-Za-z0-9._:-]+/g, '_').replace(/^\.+/, '_');
+  if (id.length > MAX_KEY_ID_CHARS) id = `${id.slice(0, 80)}~${createHash('sha256').update(resource.id).digest('hex').slice(0, 16)}`;
   return safe === '' ? `${ctx.jobId}/${id}` : `${ctx.jobId}/${id}-${safe}`;
 }

@@ -81,6 +81,20 @@ describe('storage keys', () => {
     expect(defaultStorageKey({ id: 'c', url: 'https://x.test/c', key: 'custom/c.bin' }, ctx)).toBe('custom/c.bin');
     expect(keyProblem(defaultStorageKey({ id: '..', url: 'https://x.test/..' }, ctx))).toBeUndefined();
   });
+
+  it('keeps every default key segment under 255 bytes (file systems), and long ids distinct', () => {
+    const ctx = { jobId: 'j'.repeat(128), handler: 'default' };
+    const url = `https://x.test/${'f'.repeat(300)}.bin`;
+    const a = defaultStorageKey({ id: `${'i'.repeat(255)}a`, url }, ctx);
+    const b = defaultStorageKey({ id: `${'i'.repeat(255)}b`, url }, ctx);
+    expect(a).not.toBe(b);
+    for (const key of [a, b]) {
+      expect(keyProblem(key)).toBeUndefined();
+      for (const segment of key.split('/')) expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(255);
+    }
+    // Ids of up to 100 characters keep the key they always had.
+    expect(defaultStorageKey({ id: 'x'.repeat(100), url: 'https://x.test/a.txt' }, { jobId: 'j', handler: 'default' })).toBe(`j/${'x'.repeat(100)}-a.txt`);
+  });
 });
 
 describe('tierForAttempt', () => {
