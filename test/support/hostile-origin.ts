@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { listenLoopback } from './ports.js';
 
 /** A loopback origin that misbehaves on purpose, with what it saw and sent. */
 export interface HostileOrigin {
@@ -142,20 +142,14 @@ export async function startHostileOrigin(): Promise<HostileOrigin> {
         res.end();
     }
   });
-  server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     hits,
     lastHeaders,
     sent,
     gzipBomb,
     gzipBombInflated: INFLATED,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

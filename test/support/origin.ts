@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLoopback } from './ports.js';
 
 /** Deterministic bytes for a (seed, size) pair, generated block by block without buffering. */
 export function* contentBlocks(seed: string, size: number, blockSize = 64 * 1024): Generator<Buffer> {
@@ -194,19 +194,13 @@ export async function startOrigin(): Promise<Origin> {
         res.end();
     }
   });
-  server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenLoopback(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     hits,
     lastHeaders,
     broken,
     maxInFlight,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -93,7 +93,7 @@ describe('storage keys', () => {
       for (const segment of key.split('/')) expect(Buffer.byteLength(segment)).toBeLessThanOrEqual(255);
     }
     // Ids of up to 100 characters keep the key they always had.
-    expect(defaultStorageKey({ id: 'x'.repeat(100), url: 'https://x.test/a.txt' }, { jobId: 'j', handler: 'default' })).toBe(`j/${'x'.repeat(100)}-a.txt`);
+    expect(defaultStorageKey({ id: 'x'.repeat(100), url: 'https://x.test/a.txt' }, { jobId: 'j' })).toBe(`j/${'x'.repeat(100)}-a.txt`);
   });
 });
 
