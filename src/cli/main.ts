@@ -46,11 +46,12 @@ async function serveUntilSignal(start: () => Promise<{ close(): Promise<void> }>
 export async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
   const [command] = positionals;
+  // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usage, not this one.
+  if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
   }
-  if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   let config;
   try {
     config = loadConfig();
