@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (no servers, fast) and `integration` (real Temporal dev server, MinIO and
-// loopback origins, started once per run by test/support/global-setup.ts).
+// Two projects in `npm test`: `unit` (no servers, fast) and `integration` (real Temporal dev server,
+// MinIO and loopback origins, started once per run by test/support/global-setup.ts). `bench` and
+// `cluster` (the real Temporal server on PostgreSQL with mTLS, test/cluster/global-setup.ts) run
+// on their own: `npm run bench`, `npm run test:cluster`.
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -23,6 +25,18 @@ export default defineConfig({
           setupFiles: ['test/support/runtime-setup.ts'],
           testTimeout: 3_600_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Not part of `npm test`: `npm run test:cluster` runs it (docs/deployment.md, Cluster suite).
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          globalSetup: ['test/cluster/global-setup.ts'],
+          setupFiles: ['test/support/runtime-setup.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
           fileParallelism: false,
         },
       },
