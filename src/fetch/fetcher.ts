@@ -36,20 +36,6 @@ export interface Fetcher {
   close(): Promise<void>;
 }
 
-/** A proxy URL with its credentials masked, for logs and error messages. */
-export function maskProxyUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = '***';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    return '<invalid proxy url>';
-  }
-}
-
 const RETRYABLE_STATUS = new Set([408, 425, 429]);
 /** A Retry-After longer than this is clamped: a resource should not sleep for days. */
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;

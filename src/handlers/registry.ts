@@ -32,11 +32,6 @@ export class HandlerRegistry {
     return [...this.byName.keys()];
   }
 
-  /** Every registered handler, in registration order. */
-  all(): Handler[] {
-    return [...this.byName.values()];
-  }
-
   /** The handler, or UnknownHandlerError. */
   get(name: string): Handler {
     const h = this.byName.get(name);
@@ -46,6 +41,9 @@ export class HandlerRegistry {
 }
 
 /** The handlers built into this binary. Add yours here and rebuild the worker (docs/handlers.md). */
+export const BUILT_IN_HANDLERS: readonly Handler[] = [defaultHandler, linkExpanderHandler];
+
+/** A registry of the {@link BUILT_IN_HANDLERS}: what the API and the worker load. */
 export function builtInHandlers(): HandlerRegistry {
-  return new HandlerRegistry([defaultHandler, linkExpanderHandler]);
+  return new HandlerRegistry(BUILT_IN_HANDLERS);
 }

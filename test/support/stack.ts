@@ -15,7 +15,7 @@ import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createFetcher } from '../../src/fetch/fetcher.js';
 import type { Handler } from '../../src/handlers/handler.js';
-import { builtInHandlers, HandlerRegistry } from '../../src/handlers/registry.js';
+import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { createStorage } from '../../src/storage/create-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -93,7 +93,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
   const fetcher = createFetcher(config.fetch);
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const handlers = new HandlerRegistry([...builtInHandlers().all(), ...extraHandlers]);
+  const handlers = new HandlerRegistry([...BUILT_IN_HANDLERS, ...extraHandlers]);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });

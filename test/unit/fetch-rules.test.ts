@@ -106,11 +106,3 @@ describe('tierForAttempt', () => {
     expect(tierForAttempt([], 1, 3)).toBe('direct');
   });
 });
-
-describe('maskProxyUrl', () => {
-  it('hides credentials', async () => {
-    const { maskProxyUrl } = await import('../../src/fetch/fetcher.js');
-    expect(maskProxyUrl('http://user:secret@proxy.test:8080')).toBe('http://***@proxy.test:8080/');
-    expect(maskProxyUrl('http://proxy.test:8080')).toBe('http://proxy.test:8080/');
-  });
-});
