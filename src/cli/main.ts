@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load-config.js';
+import { TemporalSettingsError } from '../temporal/connection-options.js';
 import { createLogger } from '../logger.js';
 import { isSupportedNode, SUPPORTED_NODE } from './node-version.js';
 // Commands are imported when run: a worker process never loads the API's modules and the API
@@ -52,6 +53,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
   }
+  // `fetchbox dev` runs its own Temporal server: a temporal.toml profile (the Temporal CLI's, in
+  // ~/.config/temporalio) must not point it elsewhere unless asked for (empty = read no file).
+  if (command === 'dev' && process.env.TEMPORAL_CONFIG_FILE === undefined && !process.env.TEMPORAL_PROFILE) process.env.TEMPORAL_CONFIG_FILE = '';
   let config;
   try {
     config = loadConfig();
@@ -86,6 +90,11 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.usage;
     }
   } catch (err) {
+    if (err instanceof TemporalSettingsError) {
+      // A Temporal connection setting (TLS file, profile): the setting to fix, no stack trace.
+      process.stderr.write(`fetchbox: invalid configuration: ${err.message}\n`);
+      return ExitCode.config;
+    }
     logger.error({ err }, 'fatal');
     process.stderr.write(`fetchbox: ${(err as Error).message}\n`);
     return ExitCode.failure;

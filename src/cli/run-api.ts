@@ -8,6 +8,7 @@ import type { Config } from '../config/config-schema.js';
 import { builtInHandlers } from '../handlers/registry.js';
 import { createStorage } from '../storage/create-storage.js';
 import { createApiConnection } from '../temporal/api-connection.js';
+import { describeConnection, temporalConnectionOptions } from '../temporal/connection-options.js';
 
 /** A running API; `close()` stops accepting, then closes Temporal and storage connections. */
 export interface RunningApi {
@@ -25,8 +26,9 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
       `refusing to listen on ${config.api.host} without authentication: set FETCHBOX_API_TOKENS or FETCHBOX_API_HOST=127.0.0.1`,
     );
   }
+  const temporal = temporalConnectionOptions(config);
   const storage = createStorage(config.storage);
-  const connection = createApiConnection({ address: config.temporal.address });
+  const connection = createApiConnection(temporal);
   const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
   const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
   const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config });
@@ -52,7 +54,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
   const port = typeof address === 'object' && address ? address.port : config.api.port;
   const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   const url = `http://${host}:${port}`;
-  logger.info({ url, storage: storage.url, temporal: config.temporal.address }, 'api listening');
+  logger.info({ url, storage: storage.url, temporal: describeConnection(temporal) }, 'api listening');
   return {
     url,
     async close() {

@@ -9,9 +9,14 @@ import { createFetchBoxWorker } from '../worker/create-worker.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
+import { describeConnection, temporalConnectionOptions } from '../temporal/connection-options.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes-setup.js';
 
-/** A running worker; `close()` drains it (in-flight activities finish or time out) and disconnects. */
+/**
+ * A running worker; `close()` drains it: polling stops, in-flight activities get
+ * `worker.shutdownGraceMs` to finish, the rest are canceled (and retried by other workers); then
+ * it disconnects.
+ */
 export interface RunningWorker {
   worker: Worker;
   /** The worker's /metrics URL, when metrics are on. */
@@ -23,6 +28,7 @@ let runtimeInstalled = false;
 
 /** Starts a worker on the configured task queue (`fetchbox worker`, and part of `fetchbox dev`). */
 export async function runWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  const temporal = temporalConnectionOptions(config);
   const metricsOn = config.worker.metricsPort !== -1;
   const temporalMetricsAddress = `127.0.0.1:${config.worker.temporalMetricsPort}`;
   if (!runtimeInstalled) {
@@ -41,9 +47,9 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   const storage = createStorage(config.storage);
   await storage.check();
   const fetcher = createFetcher(config.fetch);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporal);
   const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`) : undefined;
-  const clientConnection = Connection.lazy({ address: config.temporal.address });
+  const clientConnection = Connection.lazy(temporal);
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   await ensureSearchAttributes(client, config.temporal.namespace, logger);
   const worker = await createFetchBoxWorker({
@@ -58,12 +64,15 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
     ...(tracing ? { tracing: tracing.plugin } : {}),
   });
   const running = worker.run();
-  logger.info({ taskQueue: config.temporal.taskQueue, storage: storage.url, metrics: metricsServer?.url }, 'worker running');
+  logger.info({ taskQueue: config.temporal.taskQueue, temporal: describeConnection(temporal), storage: storage.url, metrics: metricsServer?.url }, 'worker running');
   return {
     worker,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async close() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker.getState() === 'RUNNING') {
+        logger.info({ graceMs: config.worker.shutdownGraceMs }, 'worker draining: polling stopped, in-flight activities finish or are canceled at the end of the grace');
+        worker.shutdown();
+      }
       await running.catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
       await connection.close();
       await clientConnection.close();

@@ -164,6 +164,11 @@ export const configSchema = z.object({
     metricsPort: z.coerce.number().int().min(-1).max(65_535).default(9464),
     /** Loopback port of Temporal's own Prometheus exporter, read by the worker's /metrics. */
     temporalMetricsPort: z.coerce.number().int().min(1).max(65_535).default(9465),
+    /**
+     * On SIGTERM: how long in-flight activities may run to completion before they are canceled
+     * (and retried by other workers). 0 cancels them at once.
+     */
+    shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   }).prefault({}),
 });
 

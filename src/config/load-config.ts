@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseCidrs } from '../fetch/address-guard.js';
+import { temporalProfileFromFile, TemporalSettingsError } from '../temporal/connection-options.js';
 import { configSchema, type Config } from './config-schema.js';
 
 /**
@@ -62,6 +63,7 @@ export const ENV_VARS = {
   FETCHBOX_WORKER_METRICS_HOST: 'worker.metricsHost',
   FETCHBOX_WORKER_METRICS_PORT: 'worker.metricsPort',
   FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: 'worker.temporalMetricsPort',
+  FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
 } as const;
 
 /** Thrown when configuration does not validate; the message names every bad setting. */
@@ -120,12 +122,30 @@ function readConfigFile(file: string): Tree {
 }
 
 /**
+ * The temporal.toml profile's address and namespace, under FETCHBOX_CONFIG's `temporal.*` and the
+ * TEMPORAL_* variables (applied after this): one precedence for every command.
+ */
+function applyTemporalProfile(tree: Tree, env: NodeJS.ProcessEnv): void {
+  let profile;
+  try {
+    profile = temporalProfileFromFile(env);
+  } catch (err) {
+    if (!(err instanceof TemporalSettingsError)) throw err;
+    throw new ConfigError(`invalid configuration: ${err.message}`, [{ setting: err.setting, message: err.message }]);
+  }
+  const temporal = tree.temporal as Tree | undefined;
+  if (profile.address && temporal?.address === undefined) setPath(tree, 'temporal.address', profile.address);
+  if (profile.namespace && temporal?.namespace === undefined) setPath(tree, 'temporal.namespace', profile.namespace);
+}
+
+/**
  * Builds the configuration from an optional file (`FETCHBOX_CONFIG`, YAML or JSON) with
  * environment variables merged over it, validated with zod. Call once at process start; an
  * invalid value throws a ConfigError naming the setting (and its env variable).
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tree: Tree = env.FETCHBOX_CONFIG ? readConfigFile(env.FETCHBOX_CONFIG) : {};
+  applyTemporalProfile(tree, env);
   for (const [name, configPath] of Object.entries(ENV_VARS)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(tree, configPath, value);

@@ -1,4 +1,5 @@
 import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { TemporalConnectionOptions } from './connection-options.js';
 
 /**
  * How many times the API's Temporal connection tries one call when the server answers UNAVAILABLE
@@ -9,9 +10,11 @@ import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@
  */
 export const API_GRPC_MAX_ATTEMPTS = 4;
 
-/** Options for a Temporal client connection used by request handlers (the API, readiness probes). */
-export interface ApiConnectionOptions {
-  address: string;
+/**
+ * Options for a Temporal client connection used by request handlers (the API, readiness probes):
+ * address, TLS, API key and metadata as temporalConnectionOptions resolves them.
+ */
+export interface ApiConnectionOptions extends TemporalConnectionOptions {
   /** How long a call waits for a TCP connection; the SDK default is 10 s. */
   connectTimeoutMs?: number;
 }
@@ -21,9 +24,10 @@ export interface ApiConnectionOptions {
  * a crawler waits on the answer; workers and long-running tools keep the SDK's longer retries.
  */
 export function createApiConnection(options: ApiConnectionOptions): Connection {
+  const { connectTimeoutMs, ...connection } = options;
   return Connection.lazy({
-    address: options.address,
-    ...(options.connectTimeoutMs ? { connectTimeout: options.connectTimeoutMs } : {}),
+    ...connection,
+    ...(connectTimeoutMs ? { connectTimeout: connectTimeoutMs } : {}),
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: API_GRPC_MAX_ATTEMPTS }))],
   });
 }

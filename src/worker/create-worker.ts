@@ -12,6 +12,12 @@ import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
+/**
+ * How long after the drain grace a worker gives canceled activities to report back before it
+ * stops anyway (the SDK's shutdownForceTime counts from the shutdown request).
+ */
+export const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
+
 /** The workflows entry point next to this file: `.js` when built, `.ts` under vitest. */
 export function workflowsPath(): string {
   for (const ext of ['js', 'ts']) {
@@ -79,5 +85,10 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentActivityTaskPolls: config.worker.activityPollers,
     maxConcurrentWorkflowTaskPolls: config.worker.workflowPollers,
+    // Drain on shutdown: in-flight activities get the grace, then see cancellation (a batch
+    // heartbeats what it settled, so its retry on another worker resumes there). The force time
+    // ends a shutdown whose activities ignore cancellation, so a stopping process always exits.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+    shutdownForceTime: config.worker.shutdownGraceMs + SHUTDOWN_FORCE_AFTER_GRACE_MS,
   });
 }
