@@ -1,13 +1,23 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes-setup.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 
 const execFileAsync = promisify(execFile);
+
+/** Runs the `temporal` CLI with exactly `args` (no env or toml); rejects with its stderr. */
+async function rawCli(args: string[]): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(inject('cluster').temporalCli, [...args, '--disable-config-env', '--disable-config-file'], { timeout: 30_000 });
+    return stdout;
+  } catch (err) {
+    throw new Error(`temporal ${args[0]} failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, { cause: err });
+  }
+}
 
 /** Runs the `temporal` CLI against the run's frontend with the client certificate (flags only, no env or toml). */
 async function temporalCli(args: string[]): Promise<string> {
@@ -47,11 +57,17 @@ describe('Temporal server on PostgreSQL, frontend with mTLS', () => {
   });
 
   it('refuses a client without a certificate and one that does not trust the run CA', async () => {
-    await expect(
-      Connection.connect({ address: cluster.temporalAddress, tls: await tlsOptions(true), connectTimeout: 5_000 }).then((c) => c.workflowService.getSystemInfo({})),
-    ).rejects.toThrow();
-    await expect(Connection.connect({ address: cluster.temporalAddress, tls: true, connectTimeout: 5_000 }).then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
-    await expect(Connection.connect({ address: cluster.temporalAddress, connectTimeout: 5_000 }).then((c) => c.workflowService.getSystemInfo({}))).rejects.toThrow();
+    const systemInfo = (tls: TLSConfig | undefined) =>
+      Connection.connect({ address: cluster.temporalAddress, ...(tls === undefined ? {} : { tls }), connectTimeout: 3_000 }).then((c) => c.workflowService.getSystemInfo({}));
+    await expect(systemInfo(await tlsOptions(true))).rejects.toThrow();
+    await expect(systemInfo(undefined)).rejects.toThrow();
+    // The same with the CLI: the server drops a handshake without a client certificate; the system
+    // roots do not know the run CA.
+    const { certs } = cluster;
+    const noClientCert = ['--address', cluster.temporalAddress, '--tls-ca-path', certs.caCert, '--tls-server-name', certs.serverName];
+    await expect(rawCli(['operator', 'cluster', 'health', ...noClientCert])).rejects.toThrow(/failed reaching server/);
+    const noCa = ['--address', cluster.temporalAddress, '--tls-cert-path', certs.clientCert, '--tls-key-path', certs.clientKey, '--tls-server-name', certs.serverName];
+    await expect(rawCli(['operator', 'cluster', 'health', ...noCa])).rejects.toThrow(/unknown authority|certificate/i);
   });
 
   it("registers FetchBox's search attributes on SQL visibility (ensureSearchAttributes), visible to the temporal CLI", async () => {

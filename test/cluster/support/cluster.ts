@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { projectRoot } from '../../../src/temporal/temporal-cli.js';
+import { workflowsPath } from '../../../src/worker/create-worker.js';
 import { startMinio, type MinioInfo, type RunningMinio } from '../../support/minio.js';
 import { generateCertificates, type RunCertificates } from './certs.js';
 import { startPostgres, type RunningPostgres } from './postgres.js';
@@ -18,6 +20,8 @@ export interface ClusterInfo {
   temporalCliArgs: string[];
   minio: MinioInfo;
   postgres: { host: string; port: number };
+  /** The workflow bundle every `fetchbox worker` of the run loads (FETCHBOX_WORKFLOW_BUNDLE). */
+  workflowBundlePath: string;
 }
 
 /** A running cluster: PostgreSQL, the Temporal server on it (mTLS frontend) and MinIO. */
@@ -29,6 +33,13 @@ export interface RunningCluster {
   /** Milliseconds each start step took, for the run's report. */
   timings: Record<string, number>;
   stop(): Promise<void>;
+}
+
+/** Bundles the workflow code once, as `npm run bundle:workflows` does for the image. */
+async function writeWorkflowBundle(file: string): Promise<void> {
+  const silent = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} };
+  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: silent });
+  await writeFile(file, bundle.code);
 }
 
 /** `name=path` lines of an install script (it builds or installs what is missing, logging to stderr). */
@@ -78,10 +89,12 @@ export async function startCluster(): Promise<RunningCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    const workflowBundlePath = path.join(dir, 'workflow-bundle.js');
     const [certs] = await Promise.all([
       time('certificates', () => generateCertificates(dir)),
       time('minio', async () => void (minio = await startMinio(required(tools, 'minio', 'scripts/tools.sh'), 'fetchbox-cluster'))),
       time('postgres', async () => void (postgres = await startPostgres(required(installed, 'postgres-bin', 'scripts/cluster/install.sh')))),
+      time('workflow bundle', () => writeWorkflowBundle(workflowBundlePath)),
     ]);
     await time('schema', () => setupSchema(bin, postgres!));
     temporal = await time('temporal', () => startTemporalServer({ bin, postgres: postgres!, certs, dir }));
@@ -93,6 +106,7 @@ export async function startCluster(): Promise<RunningCluster> {
       temporalCliArgs: temporal.cliArgs(),
       minio: { endpoint: minio!.endpoint, accessKeyId: minio!.accessKeyId, secretAccessKey: minio!.secretAccessKey, bucket: minio!.bucket, region: minio!.region },
       postgres: { host: postgres!.host, port: postgres!.port },
+      workflowBundlePath,
     };
     return { info, temporal, postgres: postgres!, minio: minio!, timings, stop };
   } catch (err) {

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { S3Storage } from '../../src/storage/s3-storage.js';
+import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { readBack } from '../support/objects.js';
+import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
+import { clusterEnv, startFetchBox, type FetchBoxProcess } from './support/fetchbox-process.js';
+import { waitUntil } from './support/processes.js';
+
+const cluster = inject('cluster');
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, any> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility, S3 on MinIO)', () => {
+  const taskQueue = `cluster-${randomUUID().slice(0, 8)}`;
+  let origin: Origin;
+  let connection: Connection;
+  let worker: FetchBoxProcess;
+  let api: FetchBoxProcess;
+  let storage: S3Storage;
+  let attributesBefore: string[];
+
+  beforeAll(async () => {
+    connection = await Connection.connect({
+      address: cluster.temporalAddress,
+      tls: {
+        serverNameOverride: cluster.certs.serverName,
+        serverRootCACertificate: await readFile(cluster.certs.caCert),
+        clientCertPair: { crt: await readFile(cluster.certs.clientCert), key: await readFile(cluster.certs.clientKey) },
+      },
+    });
+    attributesBefore = Object.keys((await connection.operatorService.listSearchAttributes({ namespace: cluster.namespace })).customAttributes ?? {});
+    origin = await startOrigin();
+    const env = clusterEnv(cluster, taskQueue);
+    worker = await startFetchBox('worker', env);
+    api = await startFetchBox('api', env);
+    // On a fresh cluster the worker registers the search attributes at start, but the frontend
+    // refuses workflows that carry them ("Namespace default has no mapping defined for search
+    // attribute FetchBoxHandler", a 500 from the API) until its namespace cache has refreshed,
+    // seconds later. Wait for that here, and measure it, by starting a probe workflow with one.
+    const registered = Date.now();
+    const client = new Client({ connection, namespace: cluster.namespace });
+    await waitUntil(
+      'search attributes in the namespace cache',
+      async () => {
+        const probe = await client.workflow.start('searchAttributeProbe', {
+          taskQueue: `${taskQueue}-probe`,
+          workflowId: `probe-${randomUUID()}`,
+          typedSearchAttributes: [{ key: SearchAttributes.handler, value: 'probe' }],
+        });
+        await probe.terminate('probe');
+        return true;
+      },
+      60_000,
+    );
+    process.stderr.write(`[cluster] search attributes usable ${Date.now() - registered} ms after the worker and API were up\n`);
+    storage = new S3Storage({
+      bucket: cluster.minio.bucket,
+      prefix: taskQueue,
+      endpoint: cluster.minio.endpoint,
+      region: cluster.minio.region,
+      forcePathStyle: true,
+      partSizeBytes: 8 * 1024 * 1024,
+      queueSize: 4,
+      credentials: { accessKeyId: cluster.minio.accessKeyId, secretAccessKey: cluster.minio.secretAccessKey },
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([worker?.stop(), api?.stop()]);
+    await storage?.close();
+    await origin?.close();
+    await connection?.close();
+  });
+
+  it("fetchbox worker registers FetchBox's search attributes on SQL visibility itself", async () => {
+    const listed = await connection.operatorService.listSearchAttributes({ namespace: cluster.namespace });
+    for (const key of Object.values(SearchAttributes)) expect(Object.keys(listed.customAttributes ?? {})).toContain(key.name);
+    const logs = await worker.logs();
+    expect(logs.find((l) => l.msg === 'worker running')).toMatchObject({ temporal: { address: cluster.temporalAddress, tls: 'mtls' } });
+    expect(logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('could not check or register search attributes'))).toBe(false);
+    if (!attributesBefore.includes(SearchAttributes.status.name)) {
+      expect(logs.find((l) => l.msg === 'registered FetchBox search attributes')).toMatchObject({ namespace: cluster.namespace });
+    }
+  });
+
+  it('a 200-resource job submitted to the API completes byte-exact in MinIO and is listed by GET /jobs?status=completed', async () => {
+    const jobId = `cluster-first-${randomUUID().slice(0, 8)}`;
+    const sizes = Array.from({ length: 200 }, (_, i) => (i * 7919) % 200_000);
+    const resources = sizes.map((size, i) => ({ url: `${origin.url}/bytes/${size}/${jobId}-${i}`, id: `r${i}` }));
+    const res = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const answer = await res.text();
+    expect(res.status, `${answer}\n${(await api.logs()).slice(-5).map((l) => JSON.stringify(l)).join('\n')}`).toBe(202);
+
+    await expect.poll(async () => (await getJson(`${api.url}/jobs/${jobId}`)).body.status, { timeout: 300_000, interval: 1_000 }).toBe('completed');
+    const summary = (await getJson(`${api.url}/jobs/${jobId}`)).body;
+    expect(summary).toMatchObject({ jobId, resources: { total: 200, succeeded: 200, failed: 0, pending: 0 }, bytes: sizes.reduce((a, b) => a + b, 0) });
+
+    let cursor: string | null = null;
+    const states: Record<string, any>[] = [];
+    do {
+      const page = (await getJson(`${api.url}/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      states.push(...(page.items as Record<string, any>[]));
+      cursor = page.nextCursor as string | null;
+    } while (cursor);
+    expect(states).toHaveLength(200);
+    for (const state of states) {
+      const i = Number(String(state.id).slice(1));
+      const expected = contentSha256(`${jobId}-${i}`, sizes[i]!);
+      expect(state).toMatchObject({ status: 'succeeded', bytes: sizes[i], sha256: expected });
+      expect(await readBack(storage, state.key as string)).toEqual({ sha256: expected, bytes: sizes[i] });
+    }
+    for (let i = 0; i < 200; i++) expect(origin.hits.get(`/bytes/${sizes[i]}/${jobId}-${i}`)).toBe(1);
+
+    // SQL visibility is eventually consistent: the close shows in the list within seconds.
+    await expect
+      .poll(async () => ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).map((j) => j.jobId), { timeout: 60_000, interval: 500 })
+      .toContain(jobId);
+    const listed = ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).find((j) => j.jobId === jobId);
+    expect(listed).toMatchObject({ jobId, status: 'completed', handler: 'default' });
+  });
+});
