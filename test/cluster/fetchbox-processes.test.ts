@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Storage } from '../../src/storage/s3-storage.js';
@@ -10,6 +12,7 @@ import { clusterEnv, startFetchBox, type FetchBoxProcess } from './support/fetch
 import { waitUntil } from './support/processes.js';
 
 const cluster = inject('cluster');
+const execFileAsync = promisify(execFile);
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, any> }> {
   const res = await fetch(url);
@@ -122,5 +125,14 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
       .toContain(jobId);
     const listed = ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).find((j) => j.jobId === jobId);
     expect(listed).toMatchObject({ jobId, status: 'completed', handler: 'default' });
+
+    // What an operator types: `temporal workflow list --query` on the search attributes, over mTLS.
+    const { stdout } = await execFileAsync(cluster.temporalCli, [
+      'workflow', 'list', '--namespace', cluster.namespace, '--output', 'json',
+      '--query', `${SearchAttributes.status.name} = "completed" AND ${SearchAttributes.total.name} = 200`,
+      ...cluster.temporalCliArgs, '--disable-config-env', '--disable-config-file',
+    ]);
+    const ids = (JSON.parse(stdout) as { execution?: { workflowId?: string } }[]).map((w) => w.execution?.workflowId);
+    expect(ids).toContain(`job-${jobId}`);
   });
 });
