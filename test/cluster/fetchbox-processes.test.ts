@@ -25,6 +25,7 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
   let connection: Connection;
   let worker: FetchBoxProcess;
   let api: FetchBoxProcess;
+  let api2: FetchBoxProcess;
   let storage: S3Storage;
   let attributesBefore: string[];
 
@@ -41,7 +42,7 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
     origin = await startOrigin();
     const env = clusterEnv(cluster, taskQueue);
     worker = await startFetchBox('worker', env);
-    api = await startFetchBox('api', env);
+    [api, api2] = await Promise.all([startFetchBox('api', env), startFetchBox('api', env)]);
     // On a fresh cluster the worker registers the search attributes at start, but the frontend
     // refuses workflows that carry them ("Namespace default has no mapping defined for search
     // attribute FetchBoxHandler", a 500 from the API) until its namespace cache has refreshed,
@@ -74,7 +75,7 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
     });
   });
   afterAll(async () => {
-    await Promise.all([worker?.stop(), api?.stop()]);
+    await Promise.all([worker?.stop(), api?.stop(), api2?.stop()]);
     await storage?.close();
     await origin?.close();
     await connection?.close();
@@ -134,5 +135,26 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
     ]);
     const ids = (JSON.parse(stdout) as { execution?: { workflowId?: string } }[]).map((w) => w.execution?.workflowId);
     expect(ids).toContain(`job-${jobId}`);
+  });
+
+  it('the same jobId POSTed 50 times at once to two API processes gives one workflow: one 202, the rest 200', async () => {
+    const jobId = `cluster-race-${randomUUID().slice(0, 8)}`;
+    const manifest = JSON.stringify({ jobId, resources: Array.from({ length: 20 }, (_, i) => ({ url: `${origin.url}/bytes/1000/${jobId}-${i}`, id: `r${i}` })) });
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const res = await fetch(`${(i % 2 === 0 ? api : api2).url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: manifest });
+        return { status: res.status, body: await res.text() };
+      }),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 202), JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 202))).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(49);
+
+    await expect.poll(async () => (await getJson(`${api2.url}/jobs/${jobId}`)).body.status, { timeout: 120_000, interval: 500 }).toBe('completed');
+    const client = new Client({ connection, namespace: cluster.namespace });
+    let runs = 0;
+    for await (const _ of client.workflow.list({ query: `WorkflowId = "job-${jobId}"` })) runs++;
+    expect(runs).toBe(1);
+    for (let i = 0; i < 20; i++) expect(origin.hits.get(`/bytes/1000/${jobId}-${i}`)).toBe(1);
   });
 });
