@@ -1,15 +1,14 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { clusterEnv, startFetchBox, type FetchBoxProcess } from './support/fetchbox-process.js';
-import { waitUntil } from './support/processes.js';
+import { connectCluster, waitForSearchAttributes } from './support/cluster-client.js';
 
 const cluster = inject('cluster');
 const execFileAsync = promisify(execFile);
@@ -30,39 +29,15 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
   let attributesBefore: string[];
 
   beforeAll(async () => {
-    connection = await Connection.connect({
-      address: cluster.temporalAddress,
-      tls: {
-        serverNameOverride: cluster.certs.serverName,
-        serverRootCACertificate: await readFile(cluster.certs.caCert),
-        clientCertPair: { crt: await readFile(cluster.certs.clientCert), key: await readFile(cluster.certs.clientKey) },
-      },
-    });
+    connection = await connectCluster(cluster);
     attributesBefore = Object.keys((await connection.operatorService.listSearchAttributes({ namespace: cluster.namespace })).customAttributes ?? {});
     origin = await startOrigin();
     const env = clusterEnv(cluster, taskQueue);
     worker = await startFetchBox('worker', env);
     [api, api2] = await Promise.all([startFetchBox('api', env), startFetchBox('api', env)]);
-    // On a fresh cluster the worker registers the search attributes at start, but the frontend
-    // refuses workflows that carry them ("Namespace default has no mapping defined for search
-    // attribute FetchBoxHandler", a 500 from the API) until its namespace cache has refreshed,
-    // seconds later. Wait for that here, and measure it, by starting a probe workflow with one.
-    const registered = Date.now();
-    const client = new Client({ connection, namespace: cluster.namespace });
-    await waitUntil(
-      'search attributes in the namespace cache',
-      async () => {
-        const probe = await client.workflow.start('searchAttributeProbe', {
-          taskQueue: `${taskQueue}-probe`,
-          workflowId: `probe-${randomUUID()}`,
-          typedSearchAttributes: [{ key: SearchAttributes.handler, value: 'probe' }],
-        });
-        await probe.terminate('probe');
-        return true;
-      },
-      60_000,
-    );
-    process.stderr.write(`[cluster] search attributes usable ${Date.now() - registered} ms after the worker and API were up\n`);
+    // The frontend sees new search attributes a moment after the worker registered them (cluster-client.ts).
+    const waited = await waitForSearchAttributes(connection, cluster.namespace);
+    process.stderr.write(`[cluster] search attributes usable ${waited} ms after the worker and API were up\n`);
     storage = new S3Storage({
       bucket: cluster.minio.bucket,
       prefix: taskQueue,

@@ -55,6 +55,7 @@ export function startProcess(name: string, file: string, args: readonly string[]
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   let reason: string | undefined;
+  let stopped = false;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       reason = `${name} exited (code ${code}, signal ${signal})`;
@@ -82,6 +83,8 @@ export function startProcess(name: string, file: string, args: readonly string[]
       return text.split('\n').slice(-lines).join('\n');
     },
     async stop(signal = 'SIGTERM', graceMs = 10_000) {
+      if (stopped) return;
+      stopped = true;
       if (reason === undefined) {
         signalGroup(signal);
         const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
