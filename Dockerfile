@@ -26,5 +26,9 @@ COPY bin ./bin
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000 9464
+# `fetchbox worker` drains on SIGTERM (FETCHBOX_WORKER_SHUTDOWN_GRACE_MS, default 30 s, then at most
+# 10 s more): give the container a stop timeout above both (compose: stop_grace_period: 45s).
+# TLS files for Temporal (TEMPORAL_TLS_*_PATH) are mounted at run time, never built in.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "bin/fetchbox.js"]
 CMD ["worker"]

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/config-schema.js';
-import { ENV_VARS } from '../../src/config/load-config.js';
+import { ENV_VARS, loadConfig } from '../../src/config/load-config.js';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
+import { clusterEnv } from '../cluster/support/fetchbox-process.js';
 
 // No Docker engine runs on these machines, so the deployment files are checked statically:
 // structure, images, and consistency with the configuration schema and the metrics.
@@ -16,6 +17,7 @@ const alerts = parseYaml(read('deploy/prometheus/alerts.yml')) as { groups: { ru
 const dashboard = JSON.parse(read('deploy/grafana/fetchbox.json')) as { uid: string; title: string; panels: { title: string; targets: { expr: string }[] }[] };
 const observability = read('docs/observability.md');
 const runbook = read('docs/runbook.md');
+const configurationDoc = read('docs/configuration.md');
 const defaults = configSchema.parse({});
 
 /** Known variables: the schema's, plus per-name families, plus what the SDKs read. */
@@ -31,6 +33,23 @@ function isKnownVariable(name: string): boolean {
 /** Metric names a PromQL expression uses (FetchBox's and Temporal's). */
 function metricNames(expr: string): string[] {
   return [...expr.matchAll(/\b((?:fetchbox|temporal)_[a-z_]+)\b/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, ''));
+}
+
+/** `45s`, `1m30s`, `2m` → seconds (Compose durations). */
+function durationSeconds(value: string): number {
+  const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
+  if (!m || value === '') throw new Error(`not a compose duration: ${value}`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
+}
+
+/** KEY=value lines of an env file; `withComments` also reads commented-out `#KEY=value` examples. */
+function envFile(text: string, withComments = false): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = (withComments ? /^#?([A-Z][A-Z0-9_]*)=(.*)$/ : /^([A-Z][A-Z0-9_]*)=(.*)$/).exec(line);
+    if (m) env[m[1]!] = m[2]!;
+  }
+  return env;
 }
 
 describe('docker-compose.yml', () => {
@@ -68,14 +87,79 @@ describe('docker-compose.yml', () => {
     // Binding 0.0.0.0 needs tokens: compose refuses to start without them.
     expect(s.api.environment.FETCHBOX_API_HOST).toBe('0.0.0.0');
     expect(s.api.environment.FETCHBOX_API_TOKENS).toMatch(/^\$\{FETCHBOX_API_TOKENS:\?/);
-    expect(s.api.ports).toContain(`3000:${s.api.environment.FETCHBOX_API_PORT}`);
+    expect(s.api.ports).toContain(`3000-3001:${s.api.environment.FETCHBOX_API_PORT}`); // a host port per replica (--scale api=2)
     expect(s.worker.expose).toContain(s.worker.environment.FETCHBOX_WORKER_METRICS_PORT);
+  });
+
+  it('builds one image for API and workers; workers only use it', () => {
+    expect(s.api.build).toBe('.');
+    expect(s.worker.build).toBeUndefined(); // `up -d --no-deps worker` recreates, never rebuilds
+    expect(s.worker.pull_policy).toBe('never');
+    expect(s.api.container_name).toBeUndefined();
+  });
+
+  it('gives a draining worker its grace plus the 10 s force time before SIGKILL', () => {
+    const graceMs = Number(s.worker.environment.FETCHBOX_WORKER_SHUTDOWN_GRACE_MS);
+    expect(graceMs).toBe(configSchema.parse({ worker: { shutdownGraceMs: graceMs } }).worker.shutdownGraceMs);
+    expect(s.worker.stop_signal).toBe('SIGTERM');
+    expect(durationSeconds(s.worker.stop_grace_period)).toBeGreaterThanOrEqual(graceMs / 1000 + 10);
+    expect(read('Dockerfile')).toMatch(/^STOPSIGNAL SIGTERM$/m);
+  });
+
+  it('passes proxy credentials and secrets to API and workers from one git-ignored env file', () => {
+    expect(s.api.env_file).toEqual(s.worker.env_file);
+    expect(s.worker.env_file).toEqual([{ path: 'deploy/secrets/fetchbox.env', required: false }]);
+    expect(read('deploy/secrets/.gitignore').split('\n')).toContain('*');
+    const example = read('deploy/fetchbox.env.example');
+    expect(example).toContain('cp deploy/fetchbox.env.example deploy/secrets/fetchbox.env');
+    // The example, as shipped and with every commented line turned on, is a configuration that loads.
+    for (const env of [envFile(example), envFile(example, true)]) {
+      for (const name of Object.keys(env)) expect(isKnownVariable(name) || /^TEMPORAL_API_KEY$/.test(name), name).toBe(true);
+      expect(() => loadConfig(env)).not.toThrow();
+    }
+    expect(envFile(example, true)).toMatchObject({ FETCHBOX_PROXY_TIERS: 'direct,residential', FETCHBOX_PROXY_RESIDENTIAL_URL: expect.stringMatching(/^http:/) });
+  });
+
+  it('names only variables docs/configuration.md documents, comments included', () => {
+    const text = read('docker-compose.yml');
+    const named = new Set([...text.matchAll(/\b((?:FETCHBOX|TEMPORAL)_[A-Z0-9_<>]*[A-Z0-9>])(?![\w<>])/g)].map((m) => m[1]!));
+    expect(named.size).toBeGreaterThan(15);
+    for (const name of named) {
+      const family = name.replace(/^FETCHBOX_PROXY_[A-Z0-9]+_URL$/, 'FETCHBOX_PROXY_<NAME>_URL');
+      expect(configurationDoc, name).toContain(name.startsWith('TEMPORAL_TLS_') ? name : `\`${family}\``);
+    }
+  });
+
+  it('runs the Temporal server the cluster suite runs: same version, PostgreSQL with SQL visibility, same retention', () => {
+    const serverVersion = /^SERVER_VERSION="v([\d.]+)"/m.exec(read('scripts/cluster/install.sh'))?.[1];
+    expect(serverVersion).toMatch(/^1\.\d+\.\d+$/);
+    expect(s.temporal.image).toBe(`temporalio/auto-setup:${serverVersion}`);
+    expect(s.temporal.environment).toMatchObject({ DB: 'postgres12', DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility', NUM_HISTORY_SHARDS: '4' });
+    const retention = /'--retention', '(\w+)'/.exec(read('test/cluster/support/temporal-server.ts'))?.[1];
+    expect(s.temporal.environment.DEFAULT_NAMESPACE_RETENTION).toBe(retention);
+    const pgMajor = /^postgres:(\d+)-/.exec(s.postgresql.image)?.[1];
+    expect(Number(pgMajor)).toBeGreaterThanOrEqual(12);
+  });
+
+  it('sets what the cluster suite gives its fetchbox processes (TLS as documented comments)', () => {
+    const fake = { temporalAddress: 't:7233', namespace: 'default', certs: { caCert: 'ca', clientCert: 'c', clientKey: 'k', serverName: 'n' }, minio: { endpoint: 'http://m', accessKeyId: 'a', secretAccessKey: 's', bucket: 'b', region: 'r' }, workflowBundlePath: 'w' };
+    const suiteVars = Object.keys(clusterEnv(fake as unknown as Parameters<typeof clusterEnv>[0], 'q')).filter((k) => /^(TEMPORAL|FETCHBOX|AWS)_/.test(k));
+    expect(suiteVars.length).toBeGreaterThan(10);
+    const text = read('docker-compose.yml');
+    const dockerfile = read('Dockerfile');
+    // Test-only: no temporal.toml on the runner, loopback origins allowed, metrics off (ports of 5 processes).
+    const testOnly = ['TEMPORAL_CONFIG_FILE', 'FETCHBOX_FETCH_ALLOW_CIDRS', 'FETCHBOX_WORKER_METRICS_PORT'];
+    for (const name of suiteVars) {
+      if (testOnly.includes(name)) continue;
+      const set = name in s.worker.environment || new RegExp(`^  # ${name}: `, 'm').test(text) || dockerfile.includes(`${name}=`);
+      expect(set, `${name} (set by the cluster suite) missing from docker-compose.yml`).toBe(true);
+    }
   });
 
   it('lets Prometheus scrape the API and every worker replica on the configured ports, with the rules', () => {
     expect(prometheus.rule_files).toContain('alerts.yml');
     const jobs = Object.fromEntries((prometheus.scrape_configs as any[]).map((j) => [j.job_name, j]));
-    expect(jobs['fetchbox-api'].static_configs[0].targets).toEqual([`api:${defaults.api.port}`]);
+    expect(jobs['fetchbox-api'].dns_sd_configs[0]).toMatchObject({ names: ['api'], port: defaults.api.port });
     expect(jobs['fetchbox-worker'].dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: defaults.worker.metricsPort });
     expect(compose.services.prometheus.volumes).toContain('./deploy/prometheus:/etc/prometheus:ro');
   });
