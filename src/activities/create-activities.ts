@@ -8,6 +8,7 @@ import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
 import { userKeyProblem } from '../storage/keys.js';
+import { activityRun, PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
 import type { Storage } from '../storage/storage.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { pino, type Logger } from 'pino';
@@ -189,7 +190,8 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
    * proxy tier, metrics, logs). Shared by `downloadResource` (one task per activity) and
    * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats.
    */
-  async function downloadOne(input: DownloadCommon, task: DownloadTask, attempt: number, signal: AbortSignal, beat: (bytes: number) => void, workflowId: string | undefined): Promise<DownloadResult> {
+  async function downloadOne(input: DownloadCommon, task: DownloadTask, attempt: number, signal: AbortSignal, beat: (bytes: number) => void, run: ActivityRun): Promise<DownloadResult> {
+    const { workflowId } = run;
     const started = performance.now();
     // A child logger per resource costs more than the download of a small body: made only when used.
     const log = () => logger.child({ jobId: input.jobId, resourceId: task.id, workflowId, attempt });
@@ -197,6 +199,15 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
     const handler = handlers.get(input.handler);
     const problem = userKeyProblem(task.key);
     if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false, attempt);
+
+    if (run.retried && run.runId !== undefined) {
+      const stored = await storedByRun(storage, task, run.runId);
+      if (stored) {
+        metrics?.attempts.inc({ outcome: 'resumed', tier: 'none' });
+        if (debug) log().debug({ key: task.key }, 'kept the object an earlier attempt of this page run stored');
+        return { ...stored, attempts: attempt };
+      }
+    }
 
     if (input.skipExisting) {
       const existing = await storage.head(task.key).catch(() => undefined);
@@ -259,7 +270,13 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
         ...(contentType !== undefined ? { contentType } : {}),
         ...(expected !== undefined ? { expectedBytes: expected } : {}),
         maxBytes: input.maxBytes,
-        metadata: { ...options.metadata, 'source-url': task.url, 'job-id': input.jobId, 'resource-id': task.id },
+        metadata: {
+          ...options.metadata,
+          'source-url': task.url,
+          'job-id': input.jobId,
+          'resource-id': task.id,
+          ...(run.runId !== undefined ? { [PAGE_RUN_METADATA]: run.runId } : {}),
+        },
         onProgress: (bytes) => {
           bytesSoFar = bytes;
           beat(bytes);
@@ -413,7 +430,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
         }
       };
       const attempt = activity.info.attempt + (input.attemptOffset ?? 0);
-      return downloadOne(input, input.task, attempt, activity.cancellationSignal, beat, activity.info.workflowExecution?.workflowId);
+      return downloadOne(input, input.task, attempt, activity.cancellationSignal, beat, activityRun(activity.info));
     },
 
     /**
@@ -426,7 +443,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
      */
     async downloadBatch(input: DownloadBatchInput): Promise<BatchOutcome[]> {
       const activity = Context.current();
-      const workflowId = activity.info.workflowExecution?.workflowId;
+      const run = activityRun(activity.info);
       const outcomes: (BatchOutcome | undefined)[] = new Array<BatchOutcome | undefined>(input.tasks.length);
       const resumed = activity.info.heartbeatDetails as BatchOutcome[] | undefined;
       if (Array.isArray(resumed)) for (const o of resumed) if (o && o.index < outcomes.length) outcomes[o.index] = o;
@@ -457,7 +474,7 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
           const onCancel = () => controller.abort();
           activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
           try {
-            const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), workflowId);
+            const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run);
             outcomes[index] = { index, ok: result };
           } catch (err) {
             if (activity.cancellationSignal.aborted) return;

@@ -11,7 +11,7 @@ export class WorkerMetrics {
   /** Download attempts by outcome (`succeeded`, or the failure kind) and proxy tier. */
   readonly attempts = new Counter({
     name: 'fetchbox_download_attempts_total',
-    help: 'Download attempts, by outcome (succeeded, skipped, or the error kind) and proxy tier.',
+    help: 'Download attempts, by outcome (succeeded, skipped, resumed, or the error kind) and proxy tier.',
     labelNames: ['outcome', 'tier'] as const,
     registers: [this.registry],
   });

@@ -334,7 +334,7 @@ export function tierForAttempt(tiers: readonly string[], attemptsPerTier: number
 
 /** What a successful download activity returns. */
 export interface DownloadResult {
-  /** The proxy tier that served the body (`skipped` when an existing object was kept). */
+  /** The proxy tier that served the body (`skipped`: skip-if-present kept an existing object; `resumed`: an earlier attempt of this page run stored it). */
   tier: string;
   /** True when skip-if-present kept an existing object instead of downloading. */
   skipped?: boolean;

@@ -119,3 +119,40 @@ describe('downloadBatch resumed after a crash', () => {
     }
   });
 });
+
+describe('a retried activity and objects its page run already stored', () => {
+  it('keeps an object an earlier attempt of the same run stored (its completion was lost), and downloads again for another run', async () => {
+    const fetcher = createFetcher(stack.config.fetch);
+    const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
+    const jobId = uniqueJobId('lost');
+    const tasks = Array.from({ length: 4 }, (_, i) => ({ id: `t${i}`, url: `${origin.url}/bytes/64/${jobId}-${i}`, key: `${jobId}/t${i}` }));
+    const input: DownloadBatchInput = { jobId, handler: 'default', tasks, maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1, concurrency: 2, attemptTimeoutMs: 10_000 };
+    const run = (attempt: number, runId: string) => new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: `job-${jobId}/p000000`, runId } });
+    const hits = (i: number) => origin.hits.get(`/bytes/64/${jobId}-${i}`) ?? 0;
+    try {
+      // Attempt 1 stores every object, then (as if the worker died) its result never arrives.
+      await run(1, 'run-a').run(activities.downloadBatch, input);
+      expect(tasks.map((_, i) => hits(i))).toEqual([1, 1, 1, 1]);
+
+      // Attempt 2 of the same run, with no heartbeat: nothing is fetched again.
+      const resumed: BatchOutcome[] = await run(2, 'run-a').run(activities.downloadBatch, input);
+      expect(tasks.map((_, i) => hits(i))).toEqual([1, 1, 1, 1]);
+      for (const [i] of tasks.entries()) {
+        expect(resumed.find((o) => o.index === i)).toMatchObject({ ok: { tier: 'resumed', bytes: 64, sha256: contentSha256(`${jobId}-${i}`, 64) } });
+      }
+      const lone = await run(3, 'run-a').run(activities.downloadResource, { ...input, task: tasks[0]! });
+      expect(lone).toMatchObject({ tier: 'resumed', attempts: 3, sha256: contentSha256(`${jobId}-0`, 64) });
+      expect(hits(0)).toBe(1);
+
+      // Another run (a retry round, a resubmitted job) never trusts them: it downloads.
+      await run(2, 'run-b').run(activities.downloadBatch, input);
+      expect(tasks.map((_, i) => hits(i))).toEqual([2, 2, 2, 2]);
+      // A first attempt never looks: it is the only one that can have stored nothing yet.
+      await run(1, 'run-b').run(activities.downloadResource, { ...input, task: tasks[1]! });
+      expect(hits(1)).toBe(3);
+      expect(await readBack(stack.storage, tasks[1]!.key)).toEqual({ bytes: 64, sha256: contentSha256(`${jobId}-1`, 64) });
+    } finally {
+      await fetcher.close();
+    }
+  });
+});
