@@ -41,9 +41,13 @@ export interface RuntimeSetup {
  * Installs the process-wide Temporal runtime once, before any worker or native connection:
  * SDK and core logs forwarded into pino at the configured level, and Temporal's Prometheus
  * exporter with seconds for durations and `_total` counters, the names the alert rules use.
+ * The runtime listens to no signal (`shutdownSignals: []`): the SDK's default would shut the
+ * worker down on SIGTERM before FetchBox's own handler (cli/main.ts) could log the drain and
+ * close storage, metrics and connections in order; a second signal still exits at once there.
  */
 export function installRuntime(setup: RuntimeSetup): void {
   const options: RuntimeOptions = {
+    shutdownSignals: [],
     logger: temporalLoggerFor(setup.logger),
     telemetryOptions: {
       logging: { forward: {}, filter: makeTelemetryFilterString({ core: coreLevel(setup.logger.level), other: 'WARN' }) },

@@ -70,6 +70,24 @@ afterAll(async () => {
   await new Promise((resolve) => origin.server.close(resolve));
 });
 
+/** The JSON log lines of a process's stdout (pino), other lines left out. */
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((line) => {
+    try {
+      return line.startsWith('{') ? [JSON.parse(line) as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** FetchBox's own drain (not the SDK runtime's signal handler) ran: it logs before shutting down. */
+function expectDrainLogged(logs: Record<string, unknown>[], graceMs: number): void {
+  const draining = logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('worker draining'));
+  expect(draining, JSON.stringify(logs.map((l) => l.msg))).toHaveLength(1);
+  expect(draining[0]).toMatchObject({ graceMs });
+}
+
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -100,12 +118,19 @@ async function drainScenario(graceMs: number) {
   const start = (agent: string, extra: Record<string, string> = {}) => {
     const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
       env: { ...process.env, ...env, FETCHBOX_FETCH_USER_AGENT: agent, ...extra },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
+    let stdout = '';
     w.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    w.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     workers.push(w);
-    const exited = new Promise<{ code: number | null; at: number; stderr: string }>((resolve) => w.once('exit', (code) => resolve({ code, at: Date.now(), stderr })));
+    // 'close', not 'exit': the last log lines are in the pipe when the process is gone.
+    const exited = new Promise<{ code: number | null; at: number; stderr: string; logs: () => Record<string, unknown>[] }>((resolve) => {
+      let at = 0;
+      w.once('exit', () => (at = Date.now()));
+      w.once('close', (code) => resolve({ code, at: at || Date.now(), stderr, logs: () => jsonLines(stdout) }));
+    });
     return { process: w, exited };
   };
   const config = loadConfig(env);
@@ -124,7 +149,7 @@ async function drainScenario(graceMs: number) {
       body: JSON.stringify({ jobId, resources: Array.from({ length: count }, (_, i) => ({ url: `${originUrl}/${jobId}-${i}`, id: `r${i}` })) }),
     });
     expect(res.status).toBe(202);
-    const a = start(agentA, { FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: String(graceMs), FETCHBOX_LOG_LEVEL: process.env.DRAIN_DEBUG ? 'debug' : 'fatal' });
+    const a = start(agentA, { FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: String(graceMs), FETCHBOX_LOG_LEVEL: process.env.DRAIN_DEBUG ? 'debug' : 'info' });
     // Mid-job: A has finished some downloads and has a full window in flight.
     await until('worker A mid-job', () => origin.tally(agentA).finished >= 2 && origin.tally(agentA).inFlight >= 3, 30_000).catch((err: Error) => {
       throw new Error(`${err.message}: origin saw ${JSON.stringify([...origin.agents()])}; worker A exit code ${a.process.exitCode}`);
@@ -164,6 +189,7 @@ describe('worker drain on SIGTERM', () => {
   it('lets in-flight downloads finish within the grace: none is requested twice', async () => {
     const r = await drainScenario(20_000);
     expect(r.exit.code, r.exit.stderr).toBe(0);
+    expectDrainLogged(r.exit.logs(), 20_000);
     expect(r.inFlightAtSigterm).toBeGreaterThanOrEqual(3);
     // Everything A had in flight finished before it exited; nothing was cut off.
     expect(r.atExit).toMatchObject({ inFlight: 0, aborted: 0 });
@@ -177,6 +203,7 @@ describe('worker drain on SIGTERM', () => {
   it('cancels what is still in flight at the end of a short grace; another worker retries it', async () => {
     const r = await drainScenario(200);
     expect(r.exit.code, r.exit.stderr).toBe(0);
+    expectDrainLogged(r.exit.logs(), 200);
     expect(r.exitAfterMs).toBeLessThan(DELAY_MS);
     expect(r.atExit.inFlight).toBe(0);
     expect(r.atExit.aborted).toBeGreaterThanOrEqual(r.inFlightAtSigterm);
