@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger(config.log.level, { component: command });
+  const logger = createLogger(config.log.level, { component: command }, config.log.format);
   if (!isSupportedNode(process.versions.node)) {
     logger.warn({ node: process.version, supported: SUPPORTED_NODE }, 'this Node.js release is not supported (past its end of life); run through npm scripts or install Node 24');
   }

@@ -40,6 +40,7 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
   log: z.object({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).prefault({}),
   api: z.object({
     host: z.string().min(1).default('127.0.0.1'),

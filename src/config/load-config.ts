@@ -12,6 +12,7 @@ import { configSchema, type Config } from './config-schema.js';
 export const ENV_VARS = {
   FETCHBOX_DATA_DIR: 'dataDir',
   FETCHBOX_LOG_LEVEL: 'log.level',
+  FETCHBOX_LOG_FORMAT: 'log.format',
   FETCHBOX_API_HOST: 'api.host',
   FETCHBOX_API_PORT: 'api.port',
   FETCHBOX_API_TOKENS: 'api.tokens',
