@@ -45,6 +45,15 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /** Seconds a client should wait before retrying, sent as `Retry-After` (a 503 that clears by itself). */
+  retryAfterSeconds?: number;
+
+  /** Sets {@link retryAfterSeconds}; returns the error, for `throw new ApiError(…).retryAfter(1)`. */
+  retryAfter(seconds: number): this {
+    this.retryAfterSeconds = seconds;
+    return this;
+  }
+
   body(): ErrorBody {
     return {
       error: {

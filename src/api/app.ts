@@ -167,7 +167,10 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => c.json(new ApiError(404, ErrorCode.notFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (err instanceof ApiError) {
+      if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(err.retryAfterSeconds));
+      return c.json(err.body(), err.status);
+    }
     if (isStackOverflow(err) && c.req.method === 'POST' && c.req.path === '/jobs') {
       // Last line of defence: input-driven recursion is a refused manifest, not a server fault.
       deps.logger.warn({ err, path: c.req.path }, 'manifest validation overflowed the stack');

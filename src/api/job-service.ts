@@ -34,6 +34,7 @@ import {
 import { MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../workflows/page-budget.js';
 import { pageStatesQuery, pageSummaryQuery } from '../workflows/page-workflow.js';
 import { SearchAttributes } from '../workflows/search-attributes.js';
+import { isSearchAttributeNotRegistered } from '../temporal/search-attributes-setup.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import { manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
 import type { Manifest } from './schemas.js';
@@ -110,6 +111,15 @@ class JobClosedWhileSignaling extends Error {
 
 function temporalUnavailable(err: unknown): ApiError {
   return new ApiError(503, ErrorCode.temporalUnavailable, `Temporal is unavailable; retry later (${(err as Error).message})`);
+}
+
+/** Temporal refused a FetchBox search attribute: not registered, or registered a moment ago. */
+function searchAttributesNotReady(): ApiError {
+  return new ApiError(
+    503,
+    ErrorCode.temporalUnavailable,
+    "FetchBox's search attributes are not registered in the Temporal namespace yet; start a `fetchbox worker` (it registers them) or register them (docs/deployment.md), then retry",
+  ).retryAfter(1);
 }
 
 /**
@@ -218,6 +228,7 @@ export class JobService {
       return await this.deps.client.connection.withDeadline(Date.now() + ms, fn);
     } catch (err) {
       if (isTemporalUnavailable(err)) throw temporalUnavailable(err);
+      if (isSearchAttributeNotRegistered(err)) throw searchAttributesNotReady();
       throw err;
     }
   }
