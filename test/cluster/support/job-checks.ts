@@ -54,26 +54,71 @@ export async function allResourceStates(apiUrl: string, jobId: string): Promise<
   return states;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 once it is gone. */
-export async function cpuSeconds(pid: number): Promise<number> {
+interface ProcStat {
+  ppid: number;
+  /** utime + stime, and cutime + cstime (children it has waited for), in seconds. */
+  own: number;
+  children: number;
+}
+
+async function procStat(pid: number): Promise<ProcStat | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  if (!stat) return 0;
-  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  if (!stat) return undefined;
+  // Fields after the parenthesised command name, from field 3 (state): ppid is 4, utime 14, stime 15, cutime 16, cstime 17.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const hz = 100; // USER_HZ on Linux
+  return { ppid: f[1]!, own: (f[11]! + f[12]!) / hz, children: (f[13]! + f[14]!) / hz };
+}
+
+async function pids(): Promise<number[]> {
+  return (await readdir('/proc')).filter((e) => /^\d+$/.test(e)).map(Number);
 }
 
 /**
- * The pid of this run's `temporal-server` (started with `--root <the cluster dir>`, which holds
- * the run's certificates): the global setup owns it, so a test finds it in /proc.
+ * CPU seconds (user + system) a process and its descendants have used so far, from /proc: its own,
+ * its live descendants', and what its exited children used (PostgreSQL backends). 0 once it is gone.
  */
-export async function temporalServerPid(cluster: ClusterInfo): Promise<number | undefined> {
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const root = args[args.indexOf('--root') + 1];
-    if (args.includes('--root') && args.includes('start') && root && cluster.certs.caCert.startsWith(`${path.resolve(root)}/`)) return Number(entry);
+export async function cpuSeconds(pid: number): Promise<number> {
+  const all = new Map<number, ProcStat>();
+  for (const p of await pids()) {
+    const stat = await procStat(p);
+    if (stat) all.set(p, stat);
+  }
+  const root = all.get(pid);
+  if (!root) return 0;
+  let total = root.own + root.children;
+  const walk = (parent: number) => {
+    for (const [p, stat] of all) {
+      if (stat.ppid !== parent) continue;
+      total += stat.own;
+      walk(p);
+    }
+  };
+  walk(pid);
+  return total;
+}
+
+/**
+ * The first process whose arguments satisfy `match` (the cluster's servers are owned by the
+ * global setup, so a test finds them in /proc: temporal-server by its `--root`, PostgreSQL by
+ * its `-p`, MinIO by its `--address`).
+ */
+export async function findPid(match: (args: string[]) => boolean): Promise<number | undefined> {
+  for (const pid of await pids()) {
+    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (match(args)) return pid;
   }
   return undefined;
+}
+
+/** The cluster's server processes, for CPU accounting: temporal-server, the PostgreSQL postmaster and MinIO. */
+export async function clusterServerPids(cluster: ClusterInfo): Promise<{ temporal?: number; postgres?: number; minio?: number }> {
+  const after = (args: string[], flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+  const minioAddress = cluster.minio.endpoint.replace(/^http:\/\//, '');
+  const [temporal, postgres, minio] = await Promise.all([
+    findPid((a) => a.includes('start') && cluster.certs.caCert.startsWith(`${path.resolve(after(a, '--root') ?? '/nonexistent')}/`)),
+    findPid((a) => a.includes('-D') && after(a, '-p') === String(cluster.postgres.port)),
+    findPid((a) => a.includes('server') && after(a, '--address') === minioAddress),
+  ]);
+  return { ...(temporal ? { temporal } : {}), ...(postgres ? { postgres } : {}), ...(minio ? { minio } : {}) };
 }
