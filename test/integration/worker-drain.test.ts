@@ -96,8 +96,11 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
-/** One scenario: worker A takes the job, gets SIGTERM mid-job, worker B finishes it. */
-async function drainScenario(graceMs: number) {
+/**
+ * One scenario: worker A takes the job, gets SIGTERM mid-job (and a second one
+ * `secondSignalAfterMs` later when given), worker B finishes it.
+ */
+async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-drain-'));
   const env = {
     TEMPORAL_ADDRESS: inject('temporalAddress'),
@@ -158,6 +161,7 @@ async function drainScenario(graceMs: number) {
     const finishedAtSigterm = origin.tally(agentA).finished;
     const sigtermAt = Date.now();
     a.process.kill('SIGTERM');
+    if (secondSignalAfterMs !== undefined) setTimeout(() => a.process.kill('SIGTERM'), secondSignalAfterMs);
     const b = start(agentB);
     const exit = await a.exited;
     const atExit = { ...origin.tally(agentA) };
@@ -212,5 +216,15 @@ describe('worker drain on SIGTERM', () => {
     expect(twice.length).toBeGreaterThanOrEqual(r.inFlightAtSigterm);
     expect(r.requests.filter(([, n]) => n > 2)).toEqual([]);
     process.stderr.write(`[drain] grace 200 ms: exited ${r.exitAfterMs} ms after SIGTERM, ${r.atExit.aborted} canceled and retried elsewhere; job byte-exact\n`);
+  }, 60_000);
+
+  it('a second SIGTERM during the drain exits at once (143); the job still completes elsewhere', async () => {
+    const r = await drainScenario(20_000, 300);
+    expect(r.exit.code, r.exit.stderr).toBe(143);
+    expectDrainLogged(r.exit.logs(), 20_000);
+    // Well before the in-flight downloads (DELAY_MS each) could finish, let alone the 20 s grace.
+    expect(r.exitAfterMs).toBeLessThan(DELAY_MS);
+    expect(r.requests).toHaveLength(16);
+    process.stderr.write(`[drain] second SIGTERM: exited 143 ${r.exitAfterMs} ms after the first; job byte-exact\n`);
   }, 60_000);
 });
