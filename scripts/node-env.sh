@@ -50,7 +50,9 @@ fetchbox_pick_node() {
 }
 
 fetchbox_pick_node || exit 1
-PATH="$(dirname "$FETCHBOX_NODE_BIN"):$PATH"
+# The project's own tools (tsc, eslint, vitest) too, as npm scripts have them, so the scripts also
+# run as `bash scripts/test.sh`.
+PATH="$(dirname "$FETCHBOX_NODE_BIN"):$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/node_modules/.bin:$PATH"
 export PATH FETCHBOX_NODE_BIN
 if [ -z "${FETCHBOX_NODE_QUIET:-}" ]; then
   echo "node: $("$FETCHBOX_NODE_BIN" --version) ($FETCHBOX_NODE_BIN, $FETCHBOX_NODE_WHY)" >&2
