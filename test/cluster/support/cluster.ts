@@ -18,6 +18,8 @@ export interface ClusterInfo {
   /** `temporal` CLI binary and the flags that reach the frontend with the client certificate. */
   temporalCli: string;
   temporalCliArgs: string[];
+  /** The Temporal Web UI server binary (scripts/cluster/install.sh); tests start it as they need it. */
+  temporalUiServer: string;
   minio: MinioInfo;
   postgres: { host: string; port: number };
   /** The workflow bundle every `fetchbox worker` of the run loads (FETCHBOX_WORKFLOW_BUNDLE). */
@@ -104,6 +106,7 @@ export async function startCluster(): Promise<RunningCluster> {
       certs,
       temporalCli: bin.cli,
       temporalCliArgs: temporal.cliArgs(),
+      temporalUiServer: required(installed, 'temporal-ui-server', 'scripts/cluster/install.sh'),
       minio: { endpoint: minio!.endpoint, accessKeyId: minio!.accessKeyId, secretAccessKey: minio!.secretAccessKey, bucket: minio!.bucket, region: minio!.region },
       postgres: { host: postgres!.host, port: postgres!.port },
       workflowBundlePath,
