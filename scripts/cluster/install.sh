@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the cluster suite (`npm run test:cluster`) runs besides FetchBox: the Temporal server
 # and its SQL schema tool, built from go.temporal.io/server at the version the pinned CLI embeds
-# (its go.mod has no replace directive), the Temporal Web UI server the same CLI embeds, and PostgreSQL from Debian's packages. Idempotent and
-# cached: binaries go to the git-ignored .tools/bin; a warm run takes well under a second.
+# (its go.mod has no replace directive), the Temporal Web UI server the same CLI embeds (same
+# check), and PostgreSQL from Debian's packages. Idempotent and cached: binaries go to the git-ignored .tools/bin; a warm run takes well under a second.
 # Prints the resolved paths, one `name=path` a line (schema= is the postgresql/v12 schema folder).
 # Not needed for `npm run dev` or `npm test`.
 set -euo pipefail
@@ -19,7 +19,7 @@ need_go() {
   exit 1
 }
 
-# The Go module (schema files and the sources of both binaries), checked for a replace directive:
+# The Go modules (schema files and the sources of the binaries), checked for a replace directive:
 # `go install pkg@version` refuses one, and a replaced module would not be the released server.
 need_go
 check_module() { # module version -> prints its directory in the module cache
