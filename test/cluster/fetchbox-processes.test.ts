@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Client, type Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { S3Storage } from '../../src/storage/s3-storage.js';
+import type { S3Storage } from '../../src/storage/s3-storage.js';
+import { clusterStorage } from './support/job-checks.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
@@ -38,16 +39,7 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
     // The frontend sees new search attributes a moment after the worker registered them (cluster-client.ts).
     const waited = await waitForSearchAttributes(connection, cluster.namespace);
     process.stderr.write(`[cluster] search attributes usable ${waited} ms after the worker and API were up\n`);
-    storage = new S3Storage({
-      bucket: cluster.minio.bucket,
-      prefix: taskQueue,
-      endpoint: cluster.minio.endpoint,
-      region: cluster.minio.region,
-      forcePathStyle: true,
-      partSizeBytes: 8 * 1024 * 1024,
-      queueSize: 4,
-      credentials: { accessKeyId: cluster.minio.accessKeyId, secretAccessKey: cluster.minio.secretAccessKey },
-    });
+    storage = clusterStorage(cluster, taskQueue);
   });
   afterAll(async () => {
     await Promise.all([worker?.stop(), api?.stop(), api2?.stop()]);

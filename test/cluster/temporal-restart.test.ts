@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { S3Storage } from '../../src/storage/s3-storage.js';
+import type { S3Storage } from '../../src/storage/s3-storage.js';
+import { clusterStorage } from './support/job-checks.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { connectCluster, waitForSearchAttributes } from './support/cluster-client.js';
@@ -30,16 +31,7 @@ describe('the Temporal server is killed and restarted mid-job', () => {
     const connection = await connectCluster(cluster);
     await waitForSearchAttributes(connection, cluster.namespace);
     await connection.close();
-    storage = new S3Storage({
-      bucket: cluster.minio.bucket,
-      prefix: taskQueue,
-      endpoint: cluster.minio.endpoint,
-      region: cluster.minio.region,
-      forcePathStyle: true,
-      partSizeBytes: 8 * 1024 * 1024,
-      queueSize: 4,
-      credentials: { accessKeyId: cluster.minio.accessKeyId, secretAccessKey: cluster.minio.secretAccessKey },
-    });
+    storage = clusterStorage(cluster, taskQueue);
   });
   afterAll(async () => {
     await Promise.all([worker?.stop(), api?.stop()]);
