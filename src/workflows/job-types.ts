@@ -136,25 +136,6 @@ export interface InlineManifest {
   resources: ManifestResource[];
 }
 
-/** Storage key of page `page` of a staged manifest. */
-export function pageKey(prefix: string, page: number): string {
-  return `${prefix}/pages/${String(page).padStart(6, '0')}.json`;
-}
-
-/** The job workflow's id: business-meaningful, so operators find a job by its jobId. */
-export function jobWorkflowId(jobId: string): string {
-  return `job-${jobId}`;
-}
-
-/**
- * The id of the child workflow that runs one page in one round (0 = first pass, n = nth retry).
- * `/` cannot occur in a jobId, so these ids never collide with another job's.
- */
-export function pageWorkflowId(jobId: string, page: number, round: number): string {
-  const base = `${jobWorkflowId(jobId)}/p${String(page).padStart(6, '0')}`;
-  return round === 0 ? base : `${base}/r${round}`;
-}
-
 /** Memo the API writes on every job workflow run: what reading a job needs besides history. */
 export interface JobMemo {
   manifestHash: string;
@@ -320,17 +301,6 @@ export type BatchOutcome =
   | { index: number; ok: Omit<DownloadResult, 'finalUrl'> }
   | { index: number; failed: ResourceError }
   | { index: number; retry: BatchFailure };
-
-/**
- * The proxy tier for an attempt (1-based): the first `attemptsPerTier` attempts use tier 0, the
- * next ones tier 1, and so on, staying on the last. Every earlier attempt failed retryably
- * (a permanent failure ends the retries), so this is "move on when the tier fails".
- */
-export function tierForAttempt(tiers: readonly string[], attemptsPerTier: number, attempt: number): string {
-  if (tiers.length === 0) return 'direct';
-  const index = Math.min(Math.floor((attempt - 1) / Math.max(attemptsPerTier, 1)), tiers.length - 1);
-  return tiers[index]!;
-}
 
 /** What a successful download activity returns. */
 export interface DownloadResult {

@@ -17,14 +17,13 @@ import {
 import type { Activities } from '../activities/index.js';
 import {
   JobStatus,
-  pageKey,
-  pageWorkflowId,
   type JobCarry,
   type JobProgress,
   type JobResult,
   type JobWorkflowInput,
   type PageResult,
 } from './job-types.js';
+import { pageKey, pageWorkflowId } from './ids.js';
 import { pageWorkflow } from './page-workflow.js';
 import { SearchAttributes } from './search-attributes.js';
 

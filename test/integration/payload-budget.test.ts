@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineHandler } from '../../src/handlers/handler.js';
-import { jobWorkflowId, pageWorkflowId, type JobMemo, type PageResult } from '../../src/workflows/job-types.js';
+import { jobWorkflowId, pageWorkflowId } from '../../src/workflows/ids.js';
+import type { JobMemo, PageResult } from '../../src/workflows/job-types.js';
 import { PAGE_BUDGET_BYTES, jsonBytes } from '../../src/workflows/page-budget.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';

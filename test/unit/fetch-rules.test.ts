@@ -99,7 +99,7 @@ describe('storage keys', () => {
 
 describe('tierForAttempt', () => {
   it('moves to the next tier every attemptsPerTier attempts and stays on the last', async () => {
-    const { tierForAttempt } = await import('../../src/workflows/job-types.js');
+    const { tierForAttempt } = await import('../../src/activities/proxy-tiers.js');
     const tiers = ['direct', 'p1', 'p2'];
     expect([1, 2, 3, 4, 5].map((a) => tierForAttempt(tiers, 1, a))).toEqual(['direct', 'p1', 'p2', 'p2', 'p2']);
     expect([1, 2, 3, 4, 5].map((a) => tierForAttempt(tiers, 2, a))).toEqual(['direct', 'direct', 'p1', 'p1', 'p2']);

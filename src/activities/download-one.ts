@@ -1,0 +1,162 @@
+import { pino, type Logger } from 'pino';
+import { ErrorKind } from '../fetch/errors.js';
+import type { Fetcher } from '../fetch/fetcher.js';
+import type { HandlerRegistry } from '../handlers/registry.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { userKeyProblem } from '../storage/keys.js';
+import type { Storage } from '../storage/storage.js';
+import { clipJson } from '../workflows/download-failure.js';
+import type { DownloadCommon, DownloadResult, DownloadTask } from '../workflows/job-types.js';
+import { MAX_CONTENT_TYPE_BYTES } from '../workflows/page-budget.js';
+import { fail, toFailure } from './failures.js';
+import { hook, type HandlerHooks } from './handler-hooks.js';
+import { tierForAttempt } from './proxy-tiers.js';
+import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
+
+/**
+ * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
+ * proxy tier, metrics, logs). Shared by `downloadResource` (one task per activity) and
+ * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats.
+ */
+export type DownloadOne = (
+  input: DownloadCommon,
+  task: DownloadTask,
+  attempt: number,
+  signal: AbortSignal,
+  beat: (bytes: number) => void,
+  run: ActivityRun,
+) => Promise<DownloadResult>;
+
+/** What a download attempt needs; built once per worker process by createActivities. */
+export interface DownloadOneDeps {
+  storage: Storage;
+  fetcher: Fetcher;
+  handlers: HandlerRegistry;
+  hooks: HandlerHooks;
+  logger?: Logger;
+  metrics?: WorkerMetrics;
+}
+
+/** Builds the download attempt the download activities share, bound to the worker's dependencies. */
+export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = pino({ level: 'silent' }), metrics }: DownloadOneDeps): DownloadOne {
+  const driver = storage.url.startsWith('s3:') ? 's3' : 'file';
+  return async function downloadOne(input, task, attempt, signal, beat, run) {
+    const { workflowId } = run;
+    const started = performance.now();
+    // A child logger per resource costs more than the download of a small body: made only when used.
+    const log = () => logger.child({ jobId: input.jobId, resourceId: task.id, workflowId, attempt });
+    const debug = logger.isLevelEnabled('debug');
+    const handler = handlers.get(input.handler);
+    const problem = userKeyProblem(task.key);
+    if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false, attempt);
+
+    if (run.retried && run.runId !== undefined) {
+      const stored = await storedByRun(storage, task, run.runId);
+      if (stored) {
+        metrics?.attempts.inc({ outcome: 'resumed', tier: 'none' });
+        if (debug) log().debug({ key: task.key }, 'kept the object an earlier attempt of this page run stored');
+        return { ...stored, attempts: attempt };
+      }
+    }
+
+    if (input.skipExisting) {
+      const existing = await storage.head(task.key).catch(() => undefined);
+      const fresh =
+        input.skipExisting.maxAgeMs === undefined ||
+        (existing?.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
+      if (existing && fresh && existing.metadata['source-url'] === task.url && existing.metadata.sha256) {
+        metrics?.attempts.inc({ outcome: 'skipped', tier: 'none' });
+        if (debug) log().debug({ key: task.key }, 'kept the existing object (skip-if-present)');
+        return {
+          tier: 'skipped',
+          skipped: true,
+          bytes: existing.bytes,
+          sha256: existing.metadata.sha256,
+          attempts: attempt,
+          finalUrl: task.url,
+          ...(existing.metadata['content-type'] ? { contentType: existing.metadata['content-type'] } : {}),
+        };
+      }
+    }
+
+    const needsContext = handler.headers !== undefined || handler.objectOptions !== undefined;
+    const ctx = needsContext ? await hooks.contextFor(input.jobId, input.handler, input.manifestKey) : undefined;
+    let extraHeaders: Record<string, string> = {};
+    try {
+      if (handler.headers) extraHeaders = await hook('headers', () => handler.headers!(task, ctx!));
+    } catch (err) {
+      throw fail(ErrorKind.handler, (err as Error).message, false, attempt);
+    }
+    let bytesSoFar = 0;
+    let expected: number | undefined;
+    // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
+    const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
+    try {
+      const res = await fetcher.open({
+        url: task.url,
+        headers: { ...task.headers, ...extraHeaders },
+        maxBytes: input.maxBytes,
+        signal,
+        tier,
+      });
+      metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
+      expected = res.contentLength;
+      let options: { contentType?: string; metadata?: Record<string, string> } = {};
+      if (handler.objectOptions) {
+        try {
+          options = await hook('objectOptions', () =>
+            handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}) }, ctx!),
+          );
+        } catch (err) {
+          await res.body.dump().catch(() => undefined); // never destroy an undici body without a listener
+          throw fail(ErrorKind.handler, (err as Error).message, false, attempt);
+        }
+      }
+      const contentType = options.contentType ?? res.contentType;
+      const uploadStarted = performance.now();
+      const stored = await storage.put({
+        key: task.key,
+        body: res.body,
+        ...(contentType !== undefined ? { contentType } : {}),
+        ...(expected !== undefined ? { expectedBytes: expected } : {}),
+        maxBytes: input.maxBytes,
+        metadata: {
+          ...options.metadata,
+          'source-url': task.url,
+          'job-id': input.jobId,
+          'resource-id': task.id,
+          ...(run.runId !== undefined ? { [PAGE_RUN_METADATA]: run.runId } : {}),
+        },
+        onProgress: (bytes) => {
+          bytesSoFar = bytes;
+          beat(bytes);
+        },
+      });
+      metrics?.upload.observe({ driver }, (performance.now() - uploadStarted) / 1000);
+      metrics?.bytesStored.inc(stored.bytes);
+      metrics?.attempts.inc({ outcome: 'succeeded', tier });
+      metrics?.download.observe({ outcome: 'succeeded' }, (performance.now() - started) / 1000);
+      if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'ok' });
+      if (debug) log().debug({ key: task.key, bytes: stored.bytes, tier }, 'stored');
+      return {
+        tier,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
+        attempts: attempt,
+        finalUrl: res.url,
+        // Clipped: a batch result carries up to job.batchSize of these (page-budget.ts).
+        ...(contentType !== undefined ? { contentType: clipJson(contentType, MAX_CONTENT_TYPE_BYTES) } : {}),
+      };
+    } catch (err) {
+      const failure = toFailure(err, task.url, bytesSoFar, expected, attempt);
+      if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
+      const kind = failure.type ?? 'unknown';
+      metrics?.attempts.inc({ outcome: kind, tier });
+      metrics?.download.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
+      if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'failed' });
+      if (kind === ErrorKind.storage) metrics?.storageErrors.inc({ driver });
+      log()[failure.nonRetryable ? 'warn' : 'info']({ kind, url: task.url, tier, retryable: !failure.nonRetryable }, failure.message);
+      throw failure;
+    }
+  };
+}

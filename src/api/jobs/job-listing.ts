@@ -1,0 +1,79 @@
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
+import { JobStatus } from '../../workflows/job-types.js';
+import { SearchAttributes } from '../../workflows/search-attributes.js';
+import type { JobContext } from './job-context.js';
+import { statusOf } from './job-status.js';
+import type { JobListItem, JobListing } from './job-views.js';
+
+/** Visibility query clause for each contract status. */
+const STATUS_QUERY: Record<JobStatus, string> = {
+  running: `ExecutionStatus = 'Running'`,
+  completed: `ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed'`,
+  completed_with_failures: `ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed_with_failures'`,
+  failed: `ExecutionStatus = 'Failed'`,
+  canceled: `ExecutionStatus = 'Canceled'`,
+  terminated: `ExecutionStatus = 'Terminated'`,
+  timed_out: `ExecutionStatus = 'TimedOut'`,
+};
+
+/** Visibility's ExecutionStatus enum → the workflow status names describe() uses. */
+const RAW_STATUS: Record<number, string> = {
+  1: 'RUNNING',
+  2: 'COMPLETED',
+  3: 'FAILED',
+  4: 'CANCELLED',
+  5: 'TERMINATED',
+  6: 'CONTINUED_AS_NEW',
+  7: 'TIMED_OUT',
+};
+
+/** A visibility timestamp as ISO 8601, or undefined when absent. */
+function toIso(t: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {
+  return t ? new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : undefined;
+}
+
+/**
+ * Jobs from Temporal visibility, newest first, filtered by status and handler. Continued-as-new
+ * runs are left out; a retried job's earlier run is shown once per page at most (its latest).
+ */
+export async function listJobs(
+  { deps, temporal }: JobContext,
+  opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string },
+): Promise<JobListing> {
+  const { client, config } = deps;
+  const clauses = [`WorkflowType = 'jobWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
+  if (opts.status) clauses.push(STATUS_QUERY[opts.status]);
+  if (opts.handler) clauses.push(`FetchBoxHandler = '${opts.handler.replace(/[\\']/g, '')}'`);
+  const res = await temporal(() =>
+    client.workflowService.listWorkflowExecutions({
+      namespace: config.temporal.namespace,
+      query: clauses.join(' AND '),
+      pageSize: opts.limit,
+      ...(opts.cursor ? { nextPageToken: Buffer.from(opts.cursor, 'base64url') } : {}),
+    }),
+  );
+  const seen = new Set<string>();
+  const items: JobListItem[] = [];
+  for (const info of res.executions ?? []) {
+    const workflowId = info.execution?.workflowId ?? '';
+    if (!workflowId.startsWith('job-') || seen.has(workflowId)) continue;
+    seen.add(workflowId);
+    const typedSearchAttributes = decodeTypedSearchAttributes(info.searchAttributes?.indexedFields);
+    const status = statusOf({ status: { code: info.status ?? 0, name: RAW_STATUS[info.status ?? 0] ?? 'UNKNOWN' } as never, typedSearchAttributes });
+    const total = typedSearchAttributes.get(SearchAttributes.total) ?? 0;
+    const succeeded = typedSearchAttributes.get(SearchAttributes.succeeded) ?? 0;
+    const failed = typedSearchAttributes.get(SearchAttributes.failed) ?? 0;
+    const closedAt = toIso(info.closeTime);
+    items.push({
+      jobId: workflowId.slice('job-'.length),
+      handler: typedSearchAttributes.get(SearchAttributes.handler) ?? 'default',
+      status,
+      resources: { total, succeeded, failed, pending: Math.max(total - succeeded - failed, 0) },
+      bytes: typedSearchAttributes.get(SearchAttributes.bytes) ?? 0,
+      startedAt: toIso(info.startTime) ?? '',
+      ...(closedAt && status !== JobStatus.running ? { closedAt } : {}),
+    });
+  }
+  const token = res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64url') : null;
+  return { items, next: token };
+}

@@ -1,0 +1,96 @@
+import { jobWorkflowId, pageWorkflowId } from '../../workflows/ids.js';
+import { summaryQuery } from '../../workflows/job-workflow.js';
+import { JobStatus, type JobMemo, type JobProgress, type PageProgress } from '../../workflows/job-types.js';
+import { pageSummaryQuery } from '../../workflows/page-workflow.js';
+import { SearchAttributes } from '../../workflows/search-attributes.js';
+import type { JobContext } from './job-context.js';
+import { describeJob, statusOf } from './job-status.js';
+import type { JobSummary } from './job-views.js';
+
+/** How long the API waits for a live answer from a running job before using search attributes. */
+const QUERY_DEADLINE_MS = 3_000;
+
+/** Live counts of a running job: the job's own counts plus those of its running pages. */
+async function liveProgress({ deps, temporal }: JobContext, jobId: string): Promise<JobProgress | undefined> {
+  const { client } = deps;
+  const deadline = Math.min(QUERY_DEADLINE_MS, deps.config.api.temporalTimeoutMs);
+  try {
+    const live = await temporal(() => client.workflow.getHandle(jobWorkflowId(jobId)).query(summaryQuery), deadline);
+    const pages = await Promise.all(
+      live.runningPages.map(({ page, round }) =>
+        temporal(() => client.workflow.getHandle(pageWorkflowId(jobId, page, round)).query(pageSummaryQuery), deadline).catch(
+          () => undefined as PageProgress | undefined,
+        ),
+      ),
+    );
+    for (const p of pages) {
+      if (!p) continue;
+      live.resources.succeeded += p.succeeded;
+      live.bytes += p.bytes;
+      if (p.round === 0) live.resources.failed += p.failed;
+      else live.resources.failed -= p.succeeded;
+    }
+    live.resources.pending = Math.max(live.resources.total - live.resources.succeeded - live.resources.failed, 0);
+    return live;
+  } catch {
+    return undefined; // no worker answered in time: the published counts are still true, only older
+  }
+}
+
+/**
+ * The job summary. Closed jobs are answered from search attributes (one describe call, no
+ * worker needed); running jobs from the workflow's live queries, falling back to search
+ * attributes when no worker answers in time.
+ */
+export async function jobSummary(ctx: JobContext, jobId: string): Promise<JobSummary> {
+  const desc = await describeJob(ctx, jobId);
+  const sa = desc.typedSearchAttributes;
+  const memo = (desc.memo ?? {}) as Partial<JobMemo>;
+  const status = statusOf(desc);
+  let total = sa.get(SearchAttributes.total) ?? 0;
+  let succeeded = sa.get(SearchAttributes.succeeded) ?? 0;
+  let failed = sa.get(SearchAttributes.failed) ?? 0;
+  let bytes = sa.get(SearchAttributes.bytes) ?? 0;
+  if (status === JobStatus.running) {
+    const live = await liveProgress(ctx, jobId);
+    if (live) {
+      ({ total, succeeded, failed } = live.resources);
+      bytes = live.bytes;
+    }
+  }
+  return {
+    jobId,
+    handler: sa.get(SearchAttributes.handler) ?? 'default',
+    status,
+    resources: { total, succeeded, failed, pending: Math.max(total - succeeded - failed, 0) },
+    bytes,
+    startedAt: memo.startedAt ?? desc.startTime.toISOString(),
+    ...(desc.closeTime && status !== JobStatus.running ? { closedAt: desc.closeTime.toISOString() } : {}),
+  };
+}
+
+/**
+ * Polls a job every `intervalMs` until it closes (the SSE progress stream), yielding each summary
+ * and whether it changed since the previous one; the last one yielded is the closed job's. Stops
+ * early when `signal` aborts (the client went away).
+ */
+export async function* pollProgress(
+  summary: (jobId: string) => Promise<JobSummary>,
+  jobId: string,
+  intervalMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<{ summary: JobSummary; changed: boolean }> {
+  let last = '';
+  for (;;) {
+    const current = await summary(jobId);
+    const key = JSON.stringify(current);
+    yield { summary: current, changed: key !== last };
+    last = key;
+    if (current.status !== JobStatus.running || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, intervalMs);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
+    if (signal.aborted) return;
+  }
+}

@@ -1,0 +1,51 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../config/config-schema.js';
+import type { HandlerRegistry } from '../../handlers/registry.js';
+import type { Storage } from '../../storage/storage.js';
+import type { JobStatus, ResourceState } from '../../workflows/job-types.js';
+
+/** What the job service needs; every job module receives it through a JobContext. */
+export interface JobServiceDeps {
+  client: Client;
+  storage: Storage;
+  handlers: HandlerRegistry;
+  config: Config;
+}
+
+/** The answer to a submit: whether a new job started, and its id. */
+export interface SubmitResult {
+  jobId: string;
+  created: boolean;
+}
+
+/** A job's summary as `GET /jobs/{jobId}` returns it (links added by the route). */
+export interface JobSummary {
+  jobId: string;
+  handler: string;
+  status: JobStatus;
+  resources: { total: number; succeeded: number; failed: number; pending: number };
+  bytes: number;
+  startedAt: string;
+  closedAt?: string;
+}
+
+/** One job in a `GET /jobs` listing (from visibility: search attributes, no live query). */
+export type JobListItem = JobSummary;
+
+/** A page of jobs; `next` is the opaque cursor of the following page, if any. */
+export interface JobListing {
+  items: JobListItem[];
+  next: string | null;
+}
+
+/** A page of resource states; `next` is the opaque cursor of the following page, if any. */
+export interface ResourceListing {
+  items: ResourceState[];
+  next: string | null;
+}
+
+/** The answer to a retry: the job's status and whether a retry round is under way. */
+export interface RetryResult {
+  status: JobStatus;
+  retrying: boolean;
+}

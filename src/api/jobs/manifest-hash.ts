@@ -1,0 +1,25 @@
+import { createHash } from 'node:crypto';
+import type { ManifestResource } from '../../workflows/job-types.js';
+import type { Manifest } from '../schemas.js';
+
+/** JSON with object keys sorted, so the same manifest always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The manifest's fingerprint (sha256 hex of its canonical JSON): kept in the job's memo so a
+ * repeated submit of the same jobId is told apart from a conflicting one.
+ */
+export function manifestHash(handler: string, metadata: Manifest['metadata'], resources: readonly ManifestResource[]): string {
+  return createHash('sha256')
+    .update(canonicalJson({ handler, metadata: metadata ?? null, resources }))
+    .digest('hex');
+}

@@ -1,0 +1,93 @@
+import type { WorkflowExecutionDescription } from '@temporalio/client';
+import { defaultStorageKey } from '../../handlers/handler.js';
+import { ObjectNotFoundError } from '../../storage/errors.js';
+import { pageKey, pageWorkflowId } from '../../workflows/ids.js';
+import { ResourceStatus, type JobMemo, type ManifestResource, type PageResult, type ResourceState } from '../../workflows/job-types.js';
+import { pageStatesQuery } from '../../workflows/page-workflow.js';
+import { ApiError, ErrorCode } from '../api-error.js';
+import type { JobContext } from './job-context.js';
+import { describeJob } from './job-status.js';
+import type { ResourceListing } from './job-views.js';
+import { isNotFound } from './temporal-errors.js';
+
+/** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */
+const MAX_PAGES_PER_LISTING = 10;
+
+/** States of one page workflow run: its result when closed, a live query when running. */
+async function pageRunStates({ deps, temporal }: JobContext, jobId: string, page: number, round: number): Promise<ResourceState[] | undefined> {
+  const handle = deps.client.workflow.getHandle(pageWorkflowId(jobId, page, round));
+  let desc: WorkflowExecutionDescription;
+  try {
+    desc = await temporal(() => handle.describe());
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  if (desc.status.name === 'COMPLETED') return ((await temporal(() => handle.result())) as PageResult).states;
+  if (desc.status.name === 'RUNNING') return temporal(() => handle.query(pageStatesQuery)).catch(() => undefined);
+  return undefined;
+}
+
+/** Every resource of one page in its latest state: later rounds override, attempts add up. */
+async function pageStates(ctx: JobContext, jobId: string, prefix: string, page: number, rounds: number): Promise<ResourceState[]> {
+  let base = await pageRunStates(ctx, jobId, page, 0);
+  if (!base) {
+    // An inline manifest is staged by the workflow's first activity: until a worker ran it,
+    // the page has no resources to list yet.
+    const resources = await ctx.deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page)).catch((err: unknown) => {
+      if (err instanceof ObjectNotFoundError) return [];
+      throw err;
+    });
+    // Not started yet: the manifest's resources as given (a handler's expand may change them).
+    base = resources.map((r) => ({
+      id: r.id,
+      url: r.url,
+      key: defaultStorageKey(r, { jobId }),
+      status: ResourceStatus.pending,
+      attempts: 0,
+    }));
+  }
+  if (rounds === 0) return base;
+  const index = new Map(base.map((s, i) => [s.id, i]));
+  const merged = [...base];
+  for (let round = 1; round <= rounds; round++) {
+    const states = await pageRunStates(ctx, jobId, page, round);
+    for (const s of states ?? []) {
+      const i = index.get(s.id);
+      if (i === undefined || s.status === ResourceStatus.pending) continue;
+      merged[i] = { ...s, attempts: merged[i]!.attempts + s.attempts };
+    }
+  }
+  return merged;
+}
+
+/**
+ * A page of per-resource states in manifest order, optionally filtered by status. The cursor
+ * is `<page>.<offset>`; a call reads at most MAX_PAGES_PER_LISTING pages, so a sparse filter
+ * may return fewer than `limit` items with a cursor to continue.
+ */
+export async function listResources(
+  ctx: JobContext,
+  jobId: string,
+  opts: { status?: ResourceStatus; cursor?: string; limit: number },
+): Promise<ResourceListing> {
+  const desc = await describeJob(ctx, jobId);
+  const memo = (desc.memo ?? {}) as Partial<JobMemo>;
+  if (memo.manifestPrefix === undefined || memo.pageCount === undefined) {
+    throw new ApiError(404, ErrorCode.jobNotFound, `job ${jobId} has no FetchBox manifest`);
+  }
+  let [page, offset] = (opts.cursor ?? '0.0').split('.').map(Number) as [number, number];
+  const items: ResourceState[] = [];
+  for (let read = 0; page < memo.pageCount && read < MAX_PAGES_PER_LISTING; read++) {
+    const states = await pageStates(ctx, jobId, memo.manifestPrefix, page, memo.rounds ?? 0);
+    for (; offset < states.length; offset++) {
+      const state = states[offset]!;
+      if (opts.status !== undefined && state.status !== opts.status) continue;
+      if (items.length === opts.limit) return { items, next: `${page}.${offset}` };
+      items.push(state);
+    }
+    page++;
+    offset = 0;
+  }
+  return { items, next: page < memo.pageCount ? `${page}.${offset}` : null };
+}

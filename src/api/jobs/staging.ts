@@ -1,0 +1,121 @@
+import { defaultStorageKey } from '../../handlers/handler.js';
+import type { HandlerRegistry } from '../../handlers/registry.js';
+import { StorageError } from '../../storage/errors.js';
+import type { Storage } from '../../storage/storage.js';
+import { pageKey } from '../../workflows/ids.js';
+import type { ManifestResource, StagedManifest } from '../../workflows/job-types.js';
+import { MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../../workflows/page-budget.js';
+import { ApiError, ErrorCode } from '../api-error.js';
+import type { Manifest } from '../schemas.js';
+
+/**
+ * Largest resource list (JSON bytes) carried inline in the workflow input instead of staged by
+ * the API; well under Temporal's 2 MB payload limit, and carried by every run of the job.
+ */
+const INLINE_MAX_BYTES = 256 * 1024;
+/** Stands for a key a handler computes: the longest key storage accepts (1024 bytes). */
+const LONGEST_KEY = 'k'.repeat(1024);
+/** Pages written to storage at once while staging a manifest. */
+const STAGING_CONCURRENCY = 8;
+
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/**
+ * Splits resources into pages of at most `pageSize` resources whose worst-case states (each
+ * resource's JSON with its key, plus the most a state can add: see page-budget.ts) stay within
+ * PAGE_BUDGET_BYTES, so no page's loadPage result, batch input, failedTasks result or PageResult
+ * can reach Temporal's payload limit. `keyOf` gives the key a resource will be stored under
+ * (default: its own key); a handler that computes keys passes the longest possible one.
+ */
+export function paginate(
+  resources: readonly ManifestResource[],
+  pageSize: number,
+  keyOf: (r: ManifestResource) => string = (r) => r.key ?? '',
+): ManifestResource[][] {
+  const pages: ManifestResource[][] = [];
+  let current: ManifestResource[] = [];
+  let bytes = 2;
+  const size = Math.min(Math.max(1, pageSize), MAX_PAGE_TASKS);
+  for (const r of resources) {
+    const cost = worstStateBytes({ ...r, key: keyOf(r) }) + 1;
+    if (current.length > 0 && (current.length >= size || bytes + cost > PAGE_BUDGET_BYTES)) {
+      pages.push(current);
+      current = [];
+      bytes = 2;
+    }
+    current.push(r);
+    bytes += cost;
+  }
+  if (current.length > 0) pages.push(current);
+  return pages;
+}
+
+/** What staging a manifest needs besides its validated resources. */
+export interface StagingInput {
+  storage: Storage;
+  handlers: HandlerRegistry;
+  pageSize: number;
+  jobId: string;
+  manifest: Manifest;
+  resources: ManifestResource[];
+  hash: string;
+}
+
+/**
+ * Pages a manifest and stages it under its hash: a conflicting submit can never overwrite
+ * another's pages, and an identical one rewrites identical bytes. A one-page manifest of at most
+ * INLINE_MAX_BYTES is carried inline instead (the workflow stages it); larger ones are written
+ * here, before the workflow starts. Storage outages become 503 storage_unavailable.
+ */
+export async function stageManifest({ storage, handlers, pageSize, jobId, manifest, resources, hash }: StagingInput): Promise<StagedManifest> {
+  const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
+  // Keys count against the page budget: the default key is known here; a handler's own
+  // storageKey may return any key up to the 1024-byte maximum.
+  const computesKeys = handlers.get(manifest.handler).storageKey !== undefined;
+  const pages = paginate(resources, pageSize, (r) => (computesKeys ? LONGEST_KEY : defaultStorageKey(r, { jobId })));
+  const document = {
+    jobId,
+    handler: manifest.handler,
+    metadata: manifest.metadata ?? {},
+    resources: { total: resources.length, pages: pages.length },
+    manifestHash: hash,
+  };
+  // A one-page manifest of at most INLINE_MAX_BYTES goes in the workflow input (durable in
+  // Temporal's history; the workflow stages it): the accept costs one Temporal call and no
+  // storage write. Larger ones are staged here, before the workflow starts.
+  const inline = pages.length === 1 && JSON.stringify(resources).length <= INLINE_MAX_BYTES ? { document, resources } : undefined;
+  if (!inline) {
+    try {
+      // The pages and the manifest document are written at once: an accept waits for one
+      // round of durable writes, not two (the workflow starts only after all of them).
+      await Promise.all([
+        mapLimit(
+          pages.map((items, page) => ({ items, page })),
+          STAGING_CONCURRENCY,
+          ({ items, page }) => storage.putJson(pageKey(prefix, page), items),
+        ),
+        storage.putJson(`${prefix}/manifest.json`, document),
+      ]);
+    } catch (err) {
+      if (err instanceof StorageError) {
+        throw new ApiError(503, ErrorCode.storageUnavailable, `storage is unavailable; retry later (${err.message})`);
+      }
+      throw err;
+    }
+  }
+  return {
+    hash,
+    prefix,
+    manifestKey: `${prefix}/manifest.json`,
+    pageCount: pages.length,
+    total: resources.length,
+    ...(inline ? { inline } : {}),
+  };
+}

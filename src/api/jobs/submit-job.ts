@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { resolvePolicy } from '../../handlers/policy.js';
+import { jobWorkflowId } from '../../workflows/ids.js';
+import { jobWorkflow } from '../../workflows/job-workflow.js';
+import { JobStatus, type JobMemo, type JobWorkflowInput } from '../../workflows/job-types.js';
+import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { ApiError, ErrorCode } from '../api-error.js';
+import type { Manifest } from '../schemas.js';
+import { checkManifest } from './check-manifest.js';
+import type { JobContext } from './job-context.js';
+import { describeJob } from './job-status.js';
+import type { SubmitResult } from './job-views.js';
+import { manifestHash } from './manifest-hash.js';
+import { stageManifest } from './staging.js';
+
+/**
+ * Validates a manifest, stages it and starts the job's workflow. Idempotent by jobId: the same
+ * manifest again answers `created: false`, a different one under the same jobId 409 job_conflict
+ * (told apart by the manifest hash kept in the workflow memo).
+ */
+export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<SubmitResult> {
+  const { config, handlers, storage, client } = ctx.deps;
+  const resources = checkManifest(manifest, handlers, config.limits);
+  const jobId = manifest.jobId ?? randomUUID();
+  const hash = manifestHash(manifest.handler, manifest.metadata, resources);
+  const staged = await stageManifest({ storage, handlers, pageSize: config.job.pageSize, jobId, manifest, resources, hash });
+  const submittedAt = new Date().toISOString();
+  const policy = resolvePolicy(config, handlers.get(manifest.handler));
+  const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt, maxTasks: config.limits.maxResourcesPerJob };
+  const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
+  const pages = staged.pageCount;
+  try {
+    await ctx.temporal(() =>
+      client.workflow.start(jobWorkflow, {
+        workflowId: jobWorkflowId(jobId),
+        taskQueue: config.temporal.taskQueue,
+        args: [input],
+        memo: { ...memo },
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SearchAttributes.handler, value: manifest.handler },
+          { key: SearchAttributes.status, value: JobStatus.running },
+          { key: SearchAttributes.total, value: resources.length },
+          { key: SearchAttributes.succeeded, value: 0 },
+          { key: SearchAttributes.failed, value: 0 },
+          { key: SearchAttributes.bytes, value: 0 },
+        ],
+        staticSummary: `${manifest.handler} job ${jobId}: ${resources.length} resource${resources.length === 1 ? '' : 's'} in ${pages} page${pages === 1 ? '' : 's'}`,
+      }),
+    );
+    return { jobId, created: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const existing = await describeJob(ctx, jobId);
+      if ((existing.memo as Partial<JobMemo> | undefined)?.manifestHash === hash) return { jobId, created: false };
+      throw new ApiError(409, ErrorCode.jobConflict, `job ${jobId} exists with a different manifest`, { jobId });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Ids and storage keys derived from a jobId: deterministic string helpers, safe to import from
+ * workflow code, the worker and the API alike.
+ */
+
+/** Storage key of page `page` of a staged manifest. */
+export function pageKey(prefix: string, page: number): string {
+  return `${prefix}/pages/${String(page).padStart(6, '0')}.json`;
+}
+
+/** The job workflow's id: business-meaningful, so operators find a job by its jobId. */
+export function jobWorkflowId(jobId: string): string {
+  return `job-${jobId}`;
+}
+
+/**
+ * The id of the child workflow that runs one page in one round (0 = first pass, n = nth retry).
+ * `/` cannot occur in a jobId, so these ids never collide with another job's.
+ */
+export function pageWorkflowId(jobId: string, page: number, round: number): string {
+  const base = `${jobWorkflowId(jobId)}/p${String(page).padStart(6, '0')}`;
+  return round === 0 ? base : `${base}/r${round}`;
+}
