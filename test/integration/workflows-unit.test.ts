@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
+import { jobWorkflow, retrySignal } from '../../src/workflows/index.js';
+import { JobStatus, type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
+import { mockActivities } from '../support/mock-activities.js';
+
+// Workflow unit tests: the job and page schedulers with mocked activities that record what the
+// workflows asked for (no storage, no network), on the run's dev server and a task queue of their
+// own. Not TestWorkflowEnvironment.createTimeSkipping: see docs/testing.md for why.
+
+const mocks = mockActivities();
+const taskQueue = `workflows-unit-${randomUUID()}`;
+let connection: Connection;
+let client: Client;
+let nativeConnection: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  const address = inject('temporalAddress');
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+  nativeConnection = await NativeConnection.connect({ address });
+  worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: mocks.activities,
+    // Cancellation reaches an activity through its heartbeats: send them promptly.
+    maxHeartbeatThrottleInterval: '50 milliseconds',
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running?.catch(() => undefined);
+  await nativeConnection?.close();
+  await connection?.close();
+});
+
+/** `count` tasks on page `page`, spread round-robin over `hosts`. */
+function tasksFor(page: number, count: number, hosts = ['a.test']): DownloadTask[] {
+  return Array.from({ length: count }, (_, i) => {
+    const url = `http://${hosts[i % hosts.length]}/p${page}/r${i}`;
+    return { id: `p${page}-r${i}`, url, key: `k/p${page}/r${i}` };
+  });
+}
+
+function jobInput(jobId: string, pages: DownloadTask[][], policy: Partial<JobPolicy>): JobWorkflowInput {
+  return {
+    jobId,
+    handler: 'default',
+    submittedAt: new Date().toISOString(),
+    manifest: {
+      hash: 'h',
+      prefix: `jobs/${jobId}`,
+      manifestKey: `jobs/${jobId}/manifest.json`,
+      pageCount: pages.length,
+      total: pages.reduce((n, p) => n + p.length, 0),
+    },
+    policy: {
+      concurrency: 4,
+      pageParallelism: 2,
+      retry: { maximumAttempts: 2, initialIntervalMs: 100, backoffCoefficient: 1, maximumIntervalMs: 100 },
+      attemptTimeoutMs: 30_000,
+      heartbeatTimeoutMs: 10_000,
+      maxBytes: 1_000_000,
+      proxyTiers: ['direct'],
+      attemptsPerTier: 1,
+      ...policy,
+    },
+  };
+}
+
+function start(input: JobWorkflowInput) {
+  return client.workflow.start(jobWorkflow, { taskQueue, workflowId: `job-${input.jobId}`, args: [input] });
+}
+
+describe('job and page schedulers with mocked activities', { timeout: 30_000 }, () => {
+  it('keeps at most `window` downloads in flight in a page and `concurrency` in the job', async () => {
+    const jobId = `win-${randomUUID()}`;
+    const pages = [0, 1, 2].map((p) => tasksFor(p, 9));
+    const log = mocks.plan(jobId, { pages, delayMs: 60 });
+    // concurrency 6 over 2 pages at a time: a window of 3 per page.
+    const result = await (await start(jobInput(jobId, pages, { concurrency: 6, pageParallelism: 2 }))).result();
+
+    expect(result.status).toBe(JobStatus.completed);
+    expect(result.resources).toEqual({ total: 27, succeeded: 27, failed: 0, pending: 0 });
+    expect(log.downloads).toHaveLength(27);
+    const pagePeaks = [...log.inFlight.peak].filter(([k]) => k.includes('/p')).map(([, n]) => n);
+    expect(pagePeaks).toEqual([3, 3, 3]); // each page fills its window and never exceeds it
+    expect(log.inFlight.peak.get('job')).toBeLessThanOrEqual(6);
+    expect(log.published).toBe(1);
+    expect(log.loadedPages.sort()).toEqual([0, 1, 2]);
+  });
+
+  it('holds a per-host limit job-wide: a polite job runs one page at a time', async () => {
+    const jobId = `host-${randomUUID()}`;
+    const pages = [0, 1, 2].map((p) => tasksFor(p, 8, ['a.test', 'b.test']));
+    const log = mocks.plan(jobId, { pages, delayMs: 60 });
+    const input = jobInput(jobId, pages, { concurrency: 8, pageParallelism: 2, perHostConcurrency: 2 });
+    const result = await (await start(input)).result();
+
+    expect(result.resources).toEqual({ total: 24, succeeded: 24, failed: 0, pending: 0 });
+    expect(log.inFlight.peak.get('host:a.test')).toBe(2);
+    expect(log.inFlight.peak.get('host:b.test')).toBe(2);
+    expect(log.peakPagesDownloading).toBe(1);
+  });
+
+  it('without a retry request, ends completed_with_failures and runs no second round', async () => {
+    const jobId = `noretry-${randomUUID()}`;
+    const pages = [0, 1].map((p) => tasksFor(p, 3));
+    const log = mocks.plan(jobId, { pages, delayMs: 20, failOnce: new Set([pages[1]![2]!.url]) });
+    const result = await (await start(jobInput(jobId, pages, {}))).result();
+
+    expect(result.status).toBe(JobStatus.completedWithFailures);
+    expect(result.resources).toEqual({ total: 6, succeeded: 5, failed: 1, pending: 0 });
+    expect(result.resume.carry?.failedPages).toEqual([1]);
+    expect(log.failedTasksCalls).toEqual([]);
+  });
+
+  it('a retryFailed signal runs another round over only the failed pages and their failed tasks', async () => {
+    const jobId = `retry-${randomUUID()}`;
+    const pages = [0, 1, 2].map((p) => tasksFor(p, 4));
+    const failing = [pages[0]![1]!.url, pages[2]![0]!.url, pages[2]![3]!.url];
+    const log = mocks.plan(jobId, { pages, delayMs: 20, failOnce: new Set(failing) });
+    const input = jobInput(jobId, pages, {});
+    const handle = await client.workflow.signalWithStart(jobWorkflow, {
+      taskQueue,
+      workflowId: `job-${jobId}`,
+      args: [input],
+      signal: retrySignal,
+      signalArgs: [],
+    });
+    const result = await handle.result();
+
+    expect(result.status).toBe(JobStatus.completed);
+    expect(result.resources).toEqual({ total: 12, succeeded: 12, failed: 0, pending: 0 });
+    expect(log.failedTasksCalls.sort((a, b) => a.page - b.page)).toEqual([
+      { page: 0, round: 1 },
+      { page: 2, round: 1 },
+    ]);
+    const secondRound = log.downloads.filter((d) => d.workflowId.endsWith('/r1')).map((d) => d.url);
+    expect(secondRound.sort()).toEqual([...failing].sort());
+    expect(log.downloads).toHaveLength(15);
+    expect(result.resume.carry?.round).toBe(1);
+  });
+
+  it(`continues as new after ${PAGES_PER_RUN} pages and the counts still add up`, async () => {
+    const jobId = `can-${randomUUID()}`;
+    const pageCount = PAGES_PER_RUN + 3;
+    const pages = Array.from({ length: pageCount }, (_, p) => tasksFor(p, 2));
+    const failing = pages[pageCount - 1]![0]!.url; // a failure in the second run
+    const log = mocks.plan(jobId, { pages, delayMs: 10, failOnce: new Set([failing]) });
+    const handle = await start(jobInput(jobId, pages, { pageParallelism: 1 }));
+    const result = await handle.result();
+
+    expect(result.status).toBe(JobStatus.completedWithFailures);
+    expect(result.resources).toEqual({ total: 2 * pageCount, succeeded: 2 * pageCount - 1, failed: 1, pending: 0 });
+    expect(log.published).toBe(1); // carried across runs, not published again
+    expect(log.loadedPages).toEqual(Array.from({ length: pageCount }, (_, p) => p));
+    const latest = await client.workflow.getHandle(handle.workflowId).describe();
+    expect(latest.runId).not.toBe(handle.firstExecutionRunId);
+    const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).fetchHistory();
+    const events = first.events ?? [];
+    expect(events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes).length).toBe(PAGES_PER_RUN);
+    expect(events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+  });
+
+  it('cancel ends the job canceled and cancels the downloads in flight', async () => {
+    const jobId = `cancel-${randomUUID()}`;
+    const pages = [0, 1].map((p) => tasksFor(p, 5));
+    const log = mocks.plan(jobId, { pages, delayMs: 0, hang: true });
+    const handle = await start(jobInput(jobId, pages, { concurrency: 4, pageParallelism: 2 }));
+    await vi.waitFor(() => expect(log.downloads).toHaveLength(4), { timeout: 10_000, interval: 20 });
+    await handle.cancel();
+
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    const description = await handle.describe();
+    expect(description.status.name).toBe('CANCELLED');
+    await vi.waitFor(() => expect(log.canceled).toBe(4), { timeout: 10_000, interval: 20 });
+    expect(log.downloads).toHaveLength(4); // nothing started after the cancel
+    expect(log.inFlight.now.get('job')).toBe(0);
+  });
+});

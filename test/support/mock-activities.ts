@@ -1,0 +1,136 @@
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import type { DownloadInput, DownloadResult, DownloadTask } from '../../src/workflows/job-types.js';
+
+/** What one mocked job does: its pages' tasks, how long a download takes, which URLs fail once. */
+export interface MockJobPlan {
+  pages: DownloadTask[][];
+  delayMs: number;
+  /** URLs whose first download fails for good (404); later rounds succeed. */
+  failOnce?: ReadonlySet<string>;
+  /** Downloads heartbeat until canceled instead of finishing. */
+  hang?: boolean;
+}
+
+/** In-flight counter with its peak, per key. */
+class Gauge {
+  readonly now = new Map<string, number>();
+  readonly peak = new Map<string, number>();
+  up(key: string): void {
+    const n = (this.now.get(key) ?? 0) + 1;
+    this.now.set(key, n);
+    this.peak.set(key, Math.max(this.peak.get(key) ?? 0, n));
+  }
+  down(key: string): void {
+    this.now.set(key, this.now.get(key)! - 1);
+  }
+  /** Highest peak over every key. */
+  max(): number {
+    return Math.max(0, ...this.peak.values());
+  }
+}
+
+/** Everything the mocks saw for one job: calls, and peaks of downloads in flight. */
+export interface MockJobLog {
+  published: number;
+  loadedPages: number[];
+  failedTasksCalls: { page: number; round: number }[];
+  /** Every download started: URL and the page workflow that ran it. */
+  downloads: { url: string; workflowId: string }[];
+  /** Downloads in flight: key `job` for the whole job, the page workflow id, `host:<host>`. */
+  inFlight: Gauge;
+  /** Most page workflows with a download in flight at the same time. */
+  peakPagesDownloading: number;
+  canceled: number;
+}
+
+function pageOf(pageKey: string): number {
+  const m = /\/pages\/(\d+)\.json$/.exec(pageKey);
+  if (!m) throw new Error(`mock loadPage: unexpected page key ${pageKey}`);
+  return Number(m[1]);
+}
+
+/**
+ * Mocked FetchBox activities for workflow unit tests: no storage, no network. Each job (by jobId)
+ * follows the plan registered with `plan()`, and everything the workflows asked for is recorded
+ * in its log so tests can check windows, per-host limits, retry rounds and cancellation.
+ */
+export function mockActivities() {
+  const plans = new Map<string, MockJobPlan>();
+  const logs = new Map<string, MockJobLog>();
+  const failed = new Map<string, Set<string>>(); // `${jobId}/${page}` -> URLs failed in the latest round
+  const planOf = (jobId: string): { plan: MockJobPlan; log: MockJobLog } => {
+    const plan = plans.get(jobId);
+    const log = logs.get(jobId);
+    if (!plan || !log) throw ApplicationFailure.nonRetryable(`mock: no plan for job ${jobId}`);
+    return { plan, log };
+  };
+
+  const activities = {
+    async publishManifest(input: { jobId: string }): Promise<void> {
+      planOf(input.jobId).log.published++;
+    },
+    async loadPage(input: { jobId: string; pageKey: string }) {
+      const { plan, log } = planOf(input.jobId);
+      const page = pageOf(input.pageKey);
+      log.loadedPages.push(page);
+      const tasks = plan.pages[page] ?? [];
+      return { tasks, pageResources: tasks.length };
+    },
+    async failedTasks(input: { jobId: string; page: number; round: number }): Promise<DownloadTask[]> {
+      const { plan, log } = planOf(input.jobId);
+      log.failedTasksCalls.push({ page: input.page, round: input.round });
+      const urls = failed.get(`${input.jobId}/${input.page}`) ?? new Set<string>();
+      return (plan.pages[input.page] ?? []).filter((t) => urls.has(t.url));
+    },
+    async downloadResource(input: DownloadInput): Promise<DownloadResult> {
+      const { plan, log } = planOf(input.jobId);
+      const ctx = Context.current();
+      const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
+      const url = input.task.url;
+      const page = Number(/\/p(\d+)/.exec(workflowId)?.[1]);
+      const keys = ['job', workflowId, `host:${new URL(url).host}`];
+      const firstTry = !log.downloads.some((d) => d.url === url);
+      log.downloads.push({ url, workflowId });
+      for (const k of keys) log.inFlight.up(k);
+      const pagesNow = [...log.inFlight.now].filter(([k, n]) => k.includes('/p') && n > 0).length;
+      log.peakPagesDownloading = Math.max(log.peakPagesDownloading, pagesNow);
+      try {
+        if (plan.hang) {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(20);
+          }
+        }
+        await ctx.sleep(plan.delayMs);
+        const failedHere = failed.get(`${input.jobId}/${page}`) ?? new Set<string>();
+        failed.set(`${input.jobId}/${page}`, failedHere);
+        if (plan.failOnce?.has(url) && firstTry) {
+          failedHere.add(url);
+          throw ApplicationFailure.create({ message: 'HTTP 404', type: 'http_status', nonRetryable: true, details: [{ kind: 'http_status', httpStatus: 404, attempt: 1 }] });
+        }
+        failedHere.delete(url);
+        return { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1, finalUrl: url };
+      } catch (err) {
+        if (err instanceof CancelledFailure) log.canceled++;
+        throw err;
+      } finally {
+        for (const k of keys) log.inFlight.down(k);
+      }
+    },
+    async downloadBatch(): Promise<never> {
+      throw ApplicationFailure.nonRetryable('mock: downloadBatch is not planned in these tests');
+    },
+  };
+
+  return {
+    activities,
+    /** Registers what job `jobId` does and returns the log its activities fill. */
+    plan(jobId: string, plan: MockJobPlan): MockJobLog {
+      const log: MockJobLog = { published: 0, loadedPages: [], failedTasksCalls: [], downloads: [], inFlight: new Gauge(), peakPagesDownloading: 0, canceled: 0 };
+      plans.set(jobId, plan);
+      logs.set(jobId, log);
+      return log;
+    },
+  };
+}
