@@ -1,0 +1,68 @@
+/**
+ * Shapes of the download activities (inputs, batch outcomes, results, failure details) that cross
+ * the Temporal boundary. Types only: safe to import from workflow code, the worker and the API.
+ */
+import type { DownloadTask, ResourceError } from './job-types.js';
+
+/** What every download activity needs besides its task(s). */
+export interface DownloadCommon {
+  jobId: string;
+  handler: string;
+  maxBytes: number;
+  proxyTiers: string[];
+  attemptsPerTier: number;
+  skipExisting?: { maxAgeMs?: number };
+  /** The staged manifest document, for handler hooks that read the job's metadata. */
+  manifestKey?: string;
+}
+
+/** Input of the download activity (one task, with Temporal retrying it). */
+export interface DownloadInput extends DownloadCommon {
+  task: DownloadTask;
+  /** Attempts made before this activity started (1 when a batch made the first); 0 when absent. */
+  attemptOffset?: number;
+}
+
+/** Input of the batch download activity: first attempts of many tasks in one activity. */
+export interface DownloadBatchInput extends DownloadCommon {
+  tasks: DownloadTask[];
+  /** Downloads in flight inside the batch. */
+  concurrency: number;
+  /** Time budget of each download in the batch (the job's attempt timeout). */
+  attemptTimeoutMs: number;
+}
+
+/** A failed attempt in a batch, with the origin's Retry-After when it sent one. */
+export interface BatchFailure extends ResourceError {
+  retryAfterMs?: number;
+}
+
+/**
+ * How one task of a batch ended: stored (`ok`), failed for good (`failed`: a permanent class), or
+ * failed in a way worth retrying (`retry`: the workflow retries it in its own activity). `index`
+ * is the task's position in the batch.
+ */
+export type BatchOutcome =
+  | { index: number; ok: Omit<DownloadResult, 'finalUrl'> }
+  | { index: number; failed: ResourceError }
+  | { index: number; retry: BatchFailure };
+
+/** What a successful download activity returns. */
+export interface DownloadResult {
+  /** The proxy tier that served the body (`skipped`: skip-if-present kept an existing object; `resumed`: an earlier attempt of this page run stored it). */
+  tier: string;
+  /** True when skip-if-present kept an existing object instead of downloading. */
+  skipped?: boolean;
+  bytes: number;
+  sha256: string;
+  contentType?: string;
+  attempts: number;
+  finalUrl: string;
+}
+
+/** Details attached to a failed download attempt (ApplicationFailure details[0]). */
+export interface DownloadFailureDetails {
+  kind: string;
+  httpStatus?: number;
+  attempt: number;
+}
