@@ -1,32 +1,55 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import path from 'node:path';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
 import { jobWorkflow, retrySignal } from '../../src/workflows/index.js';
 import { JobStatus, type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
+import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 import { mockActivities } from '../support/mock-activities.js';
 
-// Workflow unit tests: the job and page schedulers with mocked activities that record what the
-// workflows asked for (no storage, no network), on the run's dev server and a task queue of their
-// own. Not TestWorkflowEnvironment.createTimeSkipping: see docs/testing.md for why.
+// Workflow unit tests: the job and page schedulers on Temporal's time-skipping test server
+// (TestWorkflowEnvironment; the Java server comes from Maven Central through scripts/test-server.sh),
+// with mocked activities that record what the workflows asked for. No storage, no network.
 
 const mocks = mockActivities();
 const taskQueue = `workflows-unit-${randomUUID()}`;
-let connection: Connection;
+const indexedType: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  DOUBLE: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+};
+let env: TestWorkflowEnvironment;
 let client: Client;
-let nativeConnection: NativeConnection;
 let worker: Worker;
 let running: Promise<void>;
 
+/** The wrapper that starts the Java test server, installed (and cached) by scripts/test-server.sh. */
+function testServer(): string {
+  try {
+    const out = execFileSync('bash', [path.join(projectRoot, 'scripts', 'test-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    return out.trim();
+  } catch (err) {
+    throw new Error(`workflow unit tests need Temporal's time-skipping test server (Java 17+ and Maven); scripts/test-server.sh failed: ${String(err)}`, { cause: err });
+  }
+}
+
 beforeAll(async () => {
-  const address = inject('temporalAddress');
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-  nativeConnection = await NativeConnection.connect({ address });
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServer() } } });
+  client = env.client;
+  // The test server refuses undeclared search attributes, as a real server does.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(Object.values(SearchAttributes).map((k) => [k.name, indexedType[k.type]!])),
+  });
   worker = await Worker.create({
-    connection: nativeConnection,
+    connection: env.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     activities: mocks.activities,
@@ -34,13 +57,12 @@ beforeAll(async () => {
     maxHeartbeatThrottleInterval: '50 milliseconds',
   });
   running = worker.run();
-});
+}, 300_000);
 
 afterAll(async () => {
   worker?.shutdown();
   await running?.catch(() => undefined);
-  await nativeConnection?.close();
-  await connection?.close();
+  await env?.teardown();
 });
 
 /** `count` tasks on page `page`, spread round-robin over `hosts`. */
@@ -81,11 +103,11 @@ function start(input: JobWorkflowInput) {
   return client.workflow.start(jobWorkflow, { taskQueue, workflowId: `job-${input.jobId}`, args: [input] });
 }
 
-describe('job and page schedulers with mocked activities', { timeout: 30_000 }, () => {
+describe('job and page schedulers with mocked activities (time-skipping test server)', { timeout: 30_000 }, () => {
   it('keeps at most `window` downloads in flight in a page and `concurrency` in the job', async () => {
     const jobId = `win-${randomUUID()}`;
     const pages = [0, 1, 2].map((p) => tasksFor(p, 9));
-    const log = mocks.plan(jobId, { pages, delayMs: 60 });
+    const log = mocks.plan(jobId, { pages, delayMs: 200 });
     // concurrency 6 over 2 pages at a time: a window of 3 per page.
     const result = await (await start(jobInput(jobId, pages, { concurrency: 6, pageParallelism: 2 }))).result();
 
@@ -102,7 +124,7 @@ describe('job and page schedulers with mocked activities', { timeout: 30_000 }, 
   it('holds a per-host limit job-wide: a polite job runs one page at a time', async () => {
     const jobId = `host-${randomUUID()}`;
     const pages = [0, 1, 2].map((p) => tasksFor(p, 8, ['a.test', 'b.test']));
-    const log = mocks.plan(jobId, { pages, delayMs: 60 });
+    const log = mocks.plan(jobId, { pages, delayMs: 200 });
     const input = jobInput(jobId, pages, { concurrency: 8, pageParallelism: 2, perHostConcurrency: 2 });
     const result = await (await start(input)).result();
 
