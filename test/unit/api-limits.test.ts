@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/api/api-error.js';
 import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
@@ -231,5 +231,21 @@ describe('JobService.submit enforces the configured limits for every caller', ()
     const err = (await wide.submit({ handler: 'default', resources: Array.from({ length: 300 }, () => ({ url, id: 'same' })) }).catch((e: unknown) => e)) as ApiError;
     expect(err.body().error.details).toHaveLength(100);
     expect(err.body().error.moreIssues).toBe(199);
+  });
+});
+
+describe('one parse per manifest', () => {
+  it('parses the body once: the limit gate hands its parse to the route validator', async () => {
+    const { app, jobs } = appWith();
+    const text = JSON.stringify({ jobId: 'once', resources: Array.from({ length: 50 }, (_, i) => ({ url: `https://example.com/${i}` })) });
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      expect(res.status).toBe(202);
+      expect(parse.mock.calls.filter(([arg]) => arg === text)).toHaveLength(1);
+    } finally {
+      parse.mockRestore();
+    }
+    expect(jobs.submitted[0]?.resources).toHaveLength(50);
   });
 });
