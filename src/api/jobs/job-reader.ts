@@ -2,6 +2,7 @@ import { jobWorkflowId, pageWorkflowId } from '../../workflows/ids.js';
 import { summaryQuery } from '../../workflows/job-workflow.js';
 import { JobStatus, type JobMemo, type JobProgress, type PageProgress } from '../../workflows/job-types.js';
 import { pageSummaryQuery } from '../../workflows/page-workflow.js';
+import { roundCountsDelta } from '../../workflows/round-merge.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import type { JobContext } from './job-context.js';
 import { describeJob, statusOf } from './job-status.js';
@@ -25,10 +26,10 @@ async function liveProgress({ deps, temporal }: JobContext, jobId: string): Prom
     );
     for (const p of pages) {
       if (!p) continue;
-      live.resources.succeeded += p.succeeded;
-      live.bytes += p.bytes;
-      if (p.round === 0) live.resources.failed += p.failed;
-      else live.resources.failed -= p.succeeded;
+      const delta = roundCountsDelta(p); // the job workflow's rule for a finished page (round-merge.ts)
+      live.resources.succeeded += delta.succeeded;
+      live.resources.failed += delta.failed;
+      live.bytes += delta.bytes;
     }
     live.resources.pending = Math.max(live.resources.total - live.resources.succeeded - live.resources.failed, 0);
     return live;

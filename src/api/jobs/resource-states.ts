@@ -4,6 +4,7 @@ import { ObjectNotFoundError } from '../../storage/errors.js';
 import { pageKey, pageWorkflowId } from '../../workflows/ids.js';
 import { ResourceStatus, type JobMemo, type ManifestResource, type PageResult, type ResourceState } from '../../workflows/job-types.js';
 import { pageStatesQuery } from '../../workflows/page-workflow.js';
+import { mergeRoundStates } from '../../workflows/round-merge.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { describeJob } from './job-status.js';
@@ -48,17 +49,9 @@ async function pageStates(ctx: JobContext, jobId: string, prefix: string, page: 
     }));
   }
   if (rounds === 0) return base;
-  const index = new Map(base.map((s, i) => [s.id, i]));
-  const merged = [...base];
-  for (let round = 1; round <= rounds; round++) {
-    const states = await pageRunStates(ctx, jobId, page, round);
-    for (const s of states ?? []) {
-      const i = index.get(s.id);
-      if (i === undefined || s.status === ResourceStatus.pending) continue;
-      merged[i] = { ...s, attempts: merged[i]!.attempts + s.attempts };
-    }
-  }
-  return merged;
+  const later: (ResourceState[] | undefined)[] = [];
+  for (let round = 1; round <= rounds; round++) later.push(await pageRunStates(ctx, jobId, page, round));
+  return mergeRoundStates(base, later);
 }
 
 /**
