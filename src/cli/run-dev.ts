@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
+import { formatDurationMs } from '../config/duration.js';
+import { setNamespaceRetention } from '../temporal/retention.js';
 import { findTemporalCli, startDevServer, TemporalCliNotFoundError, type DevServer } from '../temporal/temporal-cli.js';
 import { runApi, type RunningApi } from './run-api.js';
 import { runWorker, type RunningWorker } from './run-worker.js';
@@ -25,7 +27,8 @@ function portOf(address: string, fallback: number): { host: string; port: number
 /**
  * `fetchbox dev`: a Temporal dev server (SQLite under the data dir, Web UI), a worker and the
  * API with file storage, in one process tree. Loopback downloads are allowed unless
- * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise.
+ * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise. The namespace gets `temporal.retention` (the dev
+ * server's own default is one day), set before the worker starts and checks it.
  */
 export async function runDev(config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningDev> {
   const binary = findTemporalCli(env);
@@ -51,9 +54,12 @@ export async function runDev(config: Config, logger: Logger, env: NodeJS.Process
       ip: host,
       port,
       uiPort,
+      namespace: config.temporal.namespace,
       logLevel: 'error',
     });
     stack.push({ close: () => server.stop() });
+    await setNamespaceRetention({ binary, address: server.address, namespace: config.temporal.namespace, retentionMs: config.temporal.retention });
+    logger.info({ namespace: config.temporal.namespace, retention: formatDurationMs(config.temporal.retention) }, 'dev: namespace retention set');
     const worker: RunningWorker = await runWorker(config, logger);
     stack.push(worker);
     const api: RunningApi = await runApi(config, logger);

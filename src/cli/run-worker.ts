@@ -10,6 +10,7 @@ import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
 import { describeConnection, temporalConnectionOptions } from '../temporal/connection-options.js';
+import { checkNamespaceRetention } from '../temporal/retention.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes-setup.js';
 
 /**
@@ -52,6 +53,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
   const clientConnection = Connection.lazy(temporal);
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   await ensureSearchAttributes(client, config.temporal.namespace, logger);
+  // Warns (never fails) when the namespace keeps closed jobs for another time than temporal.retention.
+  await checkNamespaceRetention(client, config.temporal.namespace, config.temporal.retention, logger);
   const worker = await createFetchBoxWorker({
     config,
     connection,

@@ -1,7 +1,29 @@
 import { z } from 'zod';
+import { parseDurationMs } from './duration.js';
 
 /** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
 const ms = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
+
+/**
+ * A duration string (`7d`, `168h`, `1d12h`, `90m`) between `min` and `max`, as milliseconds.
+ * Config files may give the same strings.
+ */
+const duration = (defaultValue: string, min: string, max: string) =>
+  z
+    .string()
+    .default(defaultValue)
+    .transform((text, ctx) => {
+      const value = parseDurationMs(text);
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 7d, 168h or 1d12h, got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      if (value < parseDurationMs(min)! || value > parseDurationMs(max)!) {
+        ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max}, got ${text}` });
+        return z.NEVER;
+      }
+      return value;
+    });
 
 /** Accepts `true/false/1/0/yes/no` from env vars and real booleans from config files. */
 const bool = (defaultValue: boolean) =>
@@ -63,6 +85,11 @@ export const configSchema = z.object({
     namespace: z.string().min(1).default('default'),
     taskQueue: z.string().min(1).default('fetchbox'),
     uiUrl: z.string().url().default('http://127.0.0.1:8233'),
+    /**
+     * The namespace's retention (how long a closed job's history, and so its retry, is kept), in
+     * ms: `fetchbox dev` sets it on its namespace, a worker warns when the namespace differs.
+     */
+    retention: duration('72h', '1h', '3650d'),
   }).prefault({}),
   storage: z.object({
     /** `file://<path>` or `s3://bucket/prefix`; empty means `file://<dataDir>/objects`. */

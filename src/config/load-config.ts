@@ -26,6 +26,7 @@ export const ENV_VARS = {
   TEMPORAL_NAMESPACE: 'temporal.namespace',
   TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
   FETCHBOX_TEMPORAL_UI_URL: 'temporal.uiUrl',
+  FETCHBOX_TEMPORAL_RETENTION: 'temporal.retention',
   FETCHBOX_STORAGE_URL: 'storage.url',
   FETCHBOX_S3_ENDPOINT: 'storage.s3.endpoint',
   FETCHBOX_S3_REGION: 'storage.s3.region',

@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portAnswers, projectRoot } from '../../src/temporal/temporal-cli.js';
+import { promisify } from 'node:util';
+import { findTemporalCli, portAnswers, projectRoot } from '../../src/temporal/temporal-cli.js';
 import { content, startOrigin, type Origin } from '../support/origin.js';
 import { freePort } from '../support/ports.js';
 
@@ -53,6 +54,7 @@ describe('fetchbox dev', () => {
         FETCHBOX_WORKER_METRICS_PORT: String(workerMetricsPort),
         FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: String(await freePort()),
         FETCHBOX_OTEL_ENDPOINT: `http://127.0.0.1:${collectorPort}/v1/traces`,
+        FETCHBOX_TEMPORAL_RETENTION: '1d12h',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -130,6 +132,50 @@ describe('fetchbox dev', () => {
     expect(spans).toContain('StartWorkflow:jobWorkflow');
     expect(spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow'))).toBe(true);
     expect(spans.some((s) => s.startsWith('RunActivity:downloadBatch'))).toBe(true);
+  });
+
+  it('sets the namespace retention from FETCHBOX_TEMPORAL_RETENTION, so its own worker does not warn', async () => {
+    const { stdout } = await promisify(execFile)(findTemporalCli()!, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', `127.0.0.1:${temporalPort}`, '-o', 'json'], {
+      env: { ...process.env, TEMPORAL_CONFIG_FILE: '' },
+    });
+    const described = JSON.parse(stdout) as { config: { workflowExecutionRetentionTtl: string } };
+    expect(described.config.workflowExecutionRetentionTtl).toBe(`${36 * 3600}s`); // the dev server's own default is 86400s
+    expect(output).not.toContain('namespace retention mismatch');
+  });
+
+  it('a worker whose temporal.retention differs from the namespace warns and keeps starting', async () => {
+    const worker = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
+      cwd: dataDir,
+      env: {
+        ...process.env,
+        FETCHBOX_DATA_DIR: path.join(dataDir, 'data'),
+        TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+        TEMPORAL_TASK_QUEUE: 'retention-check', // polls nothing the dev worker serves
+        TEMPORAL_CONFIG_FILE: '',
+        FETCHBOX_TEMPORAL_RETENTION: '7d',
+        FETCHBOX_LOG_FORMAT: 'json',
+        FETCHBOX_LOG_LEVEL: 'info',
+        FETCHBOX_WORKER_METRICS_PORT: '-1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    worker.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    worker.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!log.includes('worker running')) {
+        if (worker.exitCode !== null) throw new Error(`fetchbox worker exited with ${worker.exitCode}:\n${log}`);
+        if (Date.now() > deadline) throw new Error(`fetchbox worker did not start:\n${log}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      worker.kill('SIGKILL');
+    }
+    const warning = log.split('\n').filter((line) => line.includes('namespace retention mismatch')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(warning).toHaveLength(1);
+    expect(warning[0]).toMatchObject({ level: 40, namespace: 'default', retention: '1d12h', expected: '7d' });
+    expect(warning[0]!.msg).toContain('failed jobs stay retryable for 1d12h after they close');
   });
 
   it('stops everything on Ctrl-C', async () => {

@@ -2,7 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { MIN_RETRYABLE_RETENTION_MS, retentionProblem } from '../../src/temporal/retention.js';
 
 describe('loadConfig', () => {
   it('has the contract defaults with no environment at all', () => {
@@ -85,5 +87,44 @@ describe('bad configuration input stops with a ConfigError naming the setting, n
   it('an allow-list entry that is not a CIDR', () => {
     expect(() => loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: '10.0.0.0/8,nonsense' })).toThrow(ConfigError);
     expect(() => loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: '10.0.0.0/8,nonsense' })).toThrow(/FETCHBOX_FETCH_ALLOW_CIDRS.*"nonsense"/);
+  });
+});
+
+describe('temporal.retention (FETCHBOX_TEMPORAL_RETENTION)', () => {
+  it('parses durations in days, hours, minutes and seconds into milliseconds', () => {
+    expect(parseDurationMs('7d')).toBe(7 * 86_400_000);
+    expect(parseDurationMs('168h')).toBe(7 * 86_400_000);
+    expect(parseDurationMs('1d12h')).toBe(36 * 3_600_000);
+    expect(parseDurationMs(' 90m ')).toBe(90 * 60_000);
+    expect(parseDurationMs('3600s')).toBe(3_600_000);
+    for (const bad of ['', '7', '7 d', '1h1d', '-1d', '1.5d', '7days', 'd']) expect(parseDurationMs(bad), bad).toBeUndefined();
+    expect(formatDurationMs(36 * 3_600_000)).toBe('1d12h');
+    expect(formatDurationMs(259_200_000)).toBe('3d');
+    expect(formatDurationMs(0)).toBe('0s');
+  });
+
+  it('defaults to 72 h and reads the variable and a config file alike', async () => {
+    expect(loadConfig({}).temporal.retention).toBe(72 * 3_600_000);
+    expect(loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '7d' }).temporal.retention).toBe(7 * 86_400_000);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
+    const file = path.join(dir, 'fetchbox.yaml');
+    await writeFile(file, 'temporal:\n  retention: 30d\n');
+    expect(loadConfig({ FETCHBOX_CONFIG: file }).temporal.retention).toBe(30 * 86_400_000);
+  });
+
+  it('refuses what is not a duration, or is under an hour or over ten years, naming the variable', () => {
+    expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '168' })).toThrow(/temporal\.retention \(FETCHBOX_TEMPORAL_RETENTION\): expected a duration/);
+    expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '30m' })).toThrow(/FETCHBOX_TEMPORAL_RETENTION\): must be between 1h and 3650d/);
+    expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '3651d' })).toThrow(ConfigError);
+  });
+
+  it('says what is wrong with a namespace retention: different from the setting, too short to retry, or none', () => {
+    const day = 86_400_000;
+    expect(retentionProblem(3 * day, 3 * day)).toBeUndefined();
+    expect(retentionProblem(day, 3 * day)).toMatch(/keeps closed jobs for 1d, temporal\.retention \(FETCHBOX_TEMPORAL_RETENTION\) says 3d: failed jobs stay retryable for 1d/);
+    expect(retentionProblem(30 * day, 3 * day)).toMatch(/keeps closed jobs for 30d/);
+    expect(retentionProblem(2 * 3_600_000, 2 * 3_600_000)).toMatch(/under 1d loses failed jobs/);
+    expect(retentionProblem(undefined, 3 * day)).toMatch(/reports no retention/);
+    expect(MIN_RETRYABLE_RETENTION_MS).toBe(day);
   });
 });
