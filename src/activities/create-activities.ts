@@ -28,7 +28,10 @@ export interface ActivityDeps {
   storage: Storage;
   fetcher: Fetcher;
   handlers: HandlerRegistry;
-  /** Reads earlier rounds' page results (the ledger) when a retry round starts. */
+  /**
+   * Why an activity holds a Temporal Client: Temporal history is the ledger. A retry round's
+   * `failedTasks` reads the earlier rounds' page results back from it (src/ledger/page-states.ts).
+   */
   client: Client;
   /** A handler's settings by handler name (see handlerSettings); empty when omitted. */
   settingsFor?: (handler: string) => Record<string, string>;

@@ -1,32 +1,29 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { restrictTaskCredentials } from '../fetch/credentials.js';
+import { readPageStates } from '../ledger/page-states.js';
 import type { Storage } from '../storage/storage.js';
-import { pageWorkflowId } from '../workflows/ids.js';
-import type { DownloadTask, PageResult, ResourceState } from '../workflows/job-types.js';
+import { ResourceStatus, type DownloadTask, type ResourceState } from '../workflows/job-types.js';
 import { readStagedPage } from './load-page.js';
 
 /**
- * The failed tasks of a page after every earlier round, read from those rounds' page results in
- * Temporal (the ledger: hence a Client in an activity) and joined with the staged page for their
- * headers. Backs the `failedTasks` activity.
+ * The failed tasks of a page after every earlier round, joined with the staged page for their
+ * headers. Backs the `failedTasks` activity. It takes a Temporal Client because Temporal history
+ * is FetchBox's ledger: each round's page results live only there (the job workflow keeps counts,
+ * not states), so a retry round reads them back through the one ledger reader
+ * (src/ledger/page-states.ts), the same one the API lists resources with.
  */
 export async function failedTasksOf(
   client: Client,
   storage: Storage,
   input: { jobId: string; page: number; pageKey: string; round: number },
 ): Promise<DownloadTask[]> {
-  const latest = new Map<string, ResourceState>();
-  for (let round = 0; round < input.round; round++) {
-    let result: PageResult;
-    try {
-      result = (await client.workflow.getHandle(pageWorkflowId(input.jobId, input.page, round)).result()) as PageResult;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) continue; // this page had no failures in that round
-      throw err;
-    }
-    for (const state of result.states) if (state.status !== 'pending') latest.set(state.id, state);
-  }
-  const failed = [...latest.values()].filter((s) => s.status === 'failed');
+  if (input.round === 0) return [];
+  // Earlier rounds are all closed when a retry round starts; one that closed without a result
+  // (failed, terminated) leaves its failures unknown, so the activity fails rather than guess.
+  const states = await readPageStates(client, { jobId: input.jobId, page: input.page, lastRound: input.round - 1 }, { requireCompleted: true });
+  // One task per id (the last state of an id wins), in the order the ids first appear.
+  const latest = new Map<string, ResourceState>(states.map((s) => [s.id, s]));
+  const failed = [...latest.values()].filter((s) => s.status === ResourceStatus.failed);
   if (failed.length === 0) return [];
   const resources = await readStagedPage(storage, input.pageKey);
   const byId = new Map(resources.map((r) => [r.id, r]));

@@ -1,57 +1,38 @@
-import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { defaultStorageKey } from '../../handlers/handler.js';
+import { readPageStates } from '../../ledger/page-states.js';
 import { ObjectNotFoundError } from '../../storage/errors.js';
-import { pageKey, pageWorkflowId } from '../../workflows/ids.js';
-import { ResourceStatus, type JobMemo, type ManifestResource, type PageResult, type ResourceState } from '../../workflows/job-types.js';
-import { pageStatesQuery } from '../../workflows/page-workflow.js';
-import { mergeRoundStates } from '../../workflows/round-merge.js';
+import { pageKey } from '../../workflows/ids.js';
+import { ResourceStatus, type JobMemo, type ManifestResource, type ResourceState } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { describeJob } from './job-status.js';
 import type { ResourceListing } from './job-views.js';
-import { isNotFound } from './temporal-errors.js';
 
 /** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */
 const MAX_PAGES_PER_LISTING = 10;
 
-/** States of one page workflow run: its result when closed, a live query when running. */
-async function pageRunStates({ deps, temporal }: JobContext, jobId: string, page: number, round: number): Promise<ResourceState[] | undefined> {
-  const handle = deps.client.workflow.getHandle(pageWorkflowId(jobId, page, round));
-  let desc: WorkflowExecutionDescription;
-  try {
-    desc = await temporal(() => handle.describe());
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  if (desc.status.name === 'COMPLETED') return ((await temporal(() => handle.result())) as PageResult).states;
-  if (desc.status.name === 'RUNNING') return temporal(() => handle.query(pageStatesQuery)).catch(() => undefined);
-  return undefined;
-}
-
-/** Every resource of one page in its latest state: later rounds override, attempts add up. */
-async function pageStates(ctx: JobContext, jobId: string, prefix: string, page: number, rounds: number): Promise<ResourceState[]> {
-  let base = await pageRunStates(ctx, jobId, page, 0);
-  if (!base) {
+/**
+ * Every resource of one page in its latest state, read through the ledger reader (later rounds
+ * override, attempts add up). Before the first round ran, the staged resources as pending.
+ */
+async function pageStates({ deps, temporal }: JobContext, jobId: string, prefix: string, page: number, rounds: number): Promise<ResourceState[]> {
+  const beforeFirstRound = async (): Promise<ResourceState[]> => {
     // An inline manifest is staged by the workflow's first activity: until a worker ran it,
     // the page has no resources to list yet.
-    const resources = await ctx.deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page)).catch((err: unknown) => {
+    const resources = await deps.storage.getJson<ManifestResource[]>(pageKey(prefix, page)).catch((err: unknown) => {
       if (err instanceof ObjectNotFoundError) return [];
       throw err;
     });
     // Not started yet: the manifest's resources as given (a handler's expand may change them).
-    base = resources.map((r) => ({
+    return resources.map((r) => ({
       id: r.id,
       url: r.url,
       key: defaultStorageKey(r, { jobId }),
       status: ResourceStatus.pending,
       attempts: 0,
     }));
-  }
-  if (rounds === 0) return base;
-  const later: (ResourceState[] | undefined)[] = [];
-  for (let round = 1; round <= rounds; round++) later.push(await pageRunStates(ctx, jobId, page, round));
-  return mergeRoundStates(base, later);
+  };
+  return readPageStates(deps.client, { jobId, page, lastRound: rounds }, { call: (fn) => temporal(fn), beforeFirstRound });
 }
 
 /**
