@@ -4,6 +4,7 @@ import type { JobStatus, ResourceStatus } from '../workflows/job-types.js';
 import { cancelJob } from './jobs/cancel-job.js';
 import { createJobContext, type JobContext } from './jobs/job-context.js';
 import { listJobs } from './jobs/job-listing.js';
+import { openJobEvents, type JobEvent, type JobEventsOptions } from './jobs/job-events.js';
 import { jobSummary, pollProgress } from './jobs/job-reader.js';
 import { describeJob } from './jobs/job-status.js';
 import type { JobListing, JobServiceDeps, JobSummary, ResourceListing, RetryResult, SubmitResult } from './jobs/job-views.js';
@@ -15,6 +16,8 @@ import type { Manifest } from './schemas.js';
 
 // Re-exported so routes, the CLI and tests keep one import path for the job service's API.
 export type { JobListItem, JobListing, JobServiceDeps, JobSummary, ResourceListing, RetryResult, SubmitResult } from './jobs/job-views.js';
+export type { JobEvent } from './jobs/job-events.js';
+export { ResourceEventFilter, type ResourceEvent } from './jobs/resource-event-tracker.js';
 export { isAlreadyCompleted, isTemporalUnavailable } from './jobs/temporal-errors.js';
 export { paginate } from './jobs/staging.js';
 
@@ -23,7 +26,7 @@ export { paginate } from './jobs/staging.js';
  * a manifest hash kept in the workflow memo) and reads job state back from Temporal only: search
  * attributes and queries for summaries, page workflows' results for per-resource states. A thin
  * facade: writes live in src/api/jobs/{submit,retry,cancel}-job.ts, reads in job-reader.ts,
- * resource-states.ts and job-listing.ts.
+ * resource-states.ts, job-listing.ts and job-events.ts.
  */
 export class JobService {
   private readonly ctx: JobContext;
@@ -83,6 +86,14 @@ export class JobService {
   /** Polls a job until it closes, yielding each summary and whether it changed (the SSE stream). */
   progress(jobId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<{ summary: JobSummary; changed: boolean }> {
     return pollProgress((id) => this.summary(id), jobId, intervalMs, signal);
+  }
+
+  /**
+   * A job's event stream (the SSE route): `summary`, `resource` and `end` events until the job
+   * closes (job-events.ts). Throws 404 or 503 before the stream begins.
+   */
+  events(jobId: string, opts: JobEventsOptions): Promise<AsyncGenerator<JobEvent>> {
+    return openJobEvents(this.ctx, jobId, opts);
   }
 
   /** The Temporal Web UI page of a job's workflow. */
