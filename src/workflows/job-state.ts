@@ -1,0 +1,142 @@
+import { ApplicationFailure, CancellationScope, metricMeter, upsertSearchAttributes } from '@temporalio/workflow';
+import { JobStatus, type JobCarry, type JobProgress, type JobResult, type JobWorkflowInput, type PageResult } from './job-types.js';
+import { applyPageResult } from './round-merge.js';
+import { SearchAttributes } from './search-attributes.js';
+
+/** A page child running now: its page, its round and the tasks its expansion was granted. */
+export interface RunningPage {
+  page: number;
+  round: number;
+  grant: number;
+}
+
+/** What the `retry` Update answers: the job's status and whether a retry round will run. */
+export interface RetryAnswer {
+  status: JobStatus;
+  /** False only when nothing failed and nothing is left that could fail. */
+  retrying: boolean;
+}
+
+/** The error type a refused `retry` Update carries (the API answers it with 409 job_not_retryable). */
+export const RETRY_REFUSED = 'JobNotRetryable';
+
+/** The carry of a job's first run: nothing started, nothing counted. */
+export function initialCarry(input: JobWorkflowInput): JobCarry {
+  return {
+    nextPage: 0,
+    total: input.manifest.total,
+    succeeded: 0,
+    failed: 0,
+    bytes: 0,
+    failedPages: [],
+    round: 0,
+    retryQueue: [],
+    retryRequests: 0,
+    published: false,
+  };
+}
+
+/**
+ * Everything one run of the job workflow knows: the carried counts, the pages running now, the
+ * job's status. The message handlers read and change it, the scheduler drives it; both only
+ * through these methods, so the rules for counts, retries and the published status live here.
+ */
+export class JobState {
+  readonly carry: JobCarry;
+  readonly running = new Map<string, RunningPage>();
+  status: JobStatus = JobStatus.running;
+  /** Page children that ended in this run (the scheduler continues as new after enough). */
+  finishedThisRun = 0;
+  /** The first error a page child failed with (not a cancellation): the job fails with it. */
+  fatal: unknown;
+  private readonly closedCounter = metricMeter.createCounter('fetchbox_jobs_closed', '', 'Job workflow runs that closed, by FetchBox status and handler.');
+
+  constructor(readonly input: JobWorkflowInput) {
+    const carried = input.carry;
+    this.carry = carried ? { ...carried, failedPages: [...carried.failedPages], retryQueue: [...carried.retryQueue] } : initialCarry(input);
+  }
+
+  /** The `summary` query's answer: counts of finished pages plus the pages running now. */
+  progress(): JobProgress {
+    const { carry } = this;
+    return {
+      jobId: this.input.jobId,
+      handler: this.input.handler,
+      status: this.status,
+      resources: {
+        total: carry.total,
+        succeeded: carry.succeeded,
+        failed: carry.failed,
+        pending: Math.max(carry.total - carry.succeeded - carry.failed, 0),
+      },
+      bytes: carry.bytes,
+      runningPages: [...this.running.values()].map(({ page, round }) => ({ page, round })),
+    };
+  }
+
+  /** Writes the counts and status into the search attributes operators filter by. */
+  publishCounts(): void {
+    const { carry } = this;
+    upsertSearchAttributes([
+      { key: SearchAttributes.handler, value: this.input.handler },
+      { key: SearchAttributes.status, value: this.status },
+      { key: SearchAttributes.total, value: carry.total },
+      { key: SearchAttributes.succeeded, value: carry.succeeded },
+      { key: SearchAttributes.failed, value: carry.failed },
+      { key: SearchAttributes.bytes, value: carry.bytes },
+    ]);
+  }
+
+  /** Adds a finished page round to the counts (round-merge.ts) and publishes them. */
+  applyPage(result: PageResult): void {
+    applyPageResult(this.carry, result);
+    this.publishCounts();
+  }
+
+  /** Records a retry request (signal or Update); requests coalesce into one round. */
+  requestRetry(): void {
+    this.carry.retryRequests++;
+  }
+
+  /** Whether a retry round is due now: requested, and something failed. */
+  retryDue(): boolean {
+    return this.carry.retryRequests > 0 && this.carry.failedPages.length > 0;
+  }
+
+  /**
+   * The `retry` Update's answer once the request is recorded. `retrying` is true while anything
+   * has failed or could still fail (pages not started, running, or queued for the current round):
+   * a round over what failed runs when the current pass ends.
+   */
+  retryAnswer(): RetryAnswer {
+    const { carry } = this;
+    const passUnderWay = !carry.published || this.running.size > 0 || carry.nextPage < this.input.manifest.pageCount || carry.retryQueue.length > 0;
+    return { status: this.status, retrying: carry.failedPages.length > 0 || passUnderWay };
+  }
+
+  /**
+   * The `retry` Update's validator: refuses (before anything is recorded) a job that is being
+   * canceled, that is failing, or that has already decided how it ends. Synchronous and read-only,
+   * as Temporal requires of validators.
+   */
+  validateRetry(): void {
+    const refuse = (why: string) =>
+      ApplicationFailure.create({ type: RETRY_REFUSED, message: `job ${this.input.jobId} ${why}; a retry makes no sense`, nonRetryable: true, details: [{ status: this.status }] });
+    if (CancellationScope.current().consideredCancelled) throw refuse('is being canceled');
+    if (this.fatal !== undefined) throw refuse('is failing');
+    if (this.status !== JobStatus.running) throw refuse(`is ${this.status}`);
+  }
+
+  /** Ends the run with `status`: published, counted in `fetchbox_jobs_closed`. */
+  close(status: JobStatus): void {
+    this.status = status;
+    this.publishCounts();
+    this.closedCounter.add(1, { status, handler: this.input.handler });
+  }
+
+  /** Completes the job (`completed` or `completed_with_failures`); `resume` is a retry run's input. */
+  complete(): JobResult {
+    this.close(this.carry.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed);
+    return { ...this.progress(), resume: { ...this.input, carry: { ...this.carry } } };
+  }
+}

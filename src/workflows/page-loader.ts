@@ -1,0 +1,68 @@
+import { patched, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { clipJson } from './download-failure.js';
+import { ErrorKind, ResourceStatus } from './job-types.js';
+import { MAX_MESSAGE_BYTES } from './page-budget.js';
+import type { PageState } from './page-state.js';
+
+/**
+ * The page's I/O activities. loadPage and failedTasks wait out a storage outage as publishManifest
+ * does; what retrying cannot fix (a corrupt or missing staged page, a bug) they throw non-retryable
+ * (load-page.ts). Call first in the page workflow: its `patched` marker leads the page's commands.
+ */
+export function pageIo() {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '5 minutes',
+    retry: patched('io-wait-out-storage')
+      ? { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' }
+      : { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
+  });
+}
+
+/** Whether the page has downloads to run, or ended already (its handler could not expand it). */
+export type PageLoad = 'ready' | 'handler-failed';
+
+/**
+ * Loads the page round's download tasks into `state`: round 0 the staged page through the handler
+ * (resources its expansion did not fit fail with kind `handler`, after the tasks); retry rounds the
+ * resources still failed after earlier rounds. Every task starts pending.
+ */
+export async function loadPageTasks(state: PageState, io: ReturnType<typeof pageIo>): Promise<PageLoad> {
+  const { jobId, handler, page, round } = state.input;
+  if (round === 0) {
+    const { manifestKey, maxExtraTasks } = state.input;
+    const loaded = await io.loadPage({
+      jobId,
+      handler,
+      pageKey: state.input.pageKey,
+      ...(manifestKey ? { manifestKey } : {}),
+      ...(maxExtraTasks !== undefined ? { maxExtraTasks } : {}),
+    });
+    state.tasks = loaded.tasks;
+    state.pageResources = loaded.pageResources;
+    state.rejected = loaded.rejected ?? [];
+    if (loaded.handlerError) {
+      // The handler could not expand this page: every resource fails with kind `handler`.
+      const error = { kind: ErrorKind.handler, message: clipJson(loaded.handlerError.message, MAX_MESSAGE_BYTES) };
+      for (const r of loaded.handlerError.resources) {
+        state.states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
+      }
+      state.failed = state.states.length;
+      state.countFailedWithoutDownload(state.failed, ErrorKind.handler);
+      state.tasks = loaded.handlerError.resources;
+      return 'handler-failed';
+    }
+  } else {
+    state.tasks = await io.failedTasks({ jobId, handler, page, pageKey: state.input.pageKey, round });
+  }
+  for (const task of state.tasks) {
+    state.states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 });
+  }
+  for (const r of state.rejected) {
+    const error = { kind: ErrorKind.handler, message: clipJson(r.message, MAX_MESSAGE_BYTES) };
+    state.states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
+  }
+  state.failed += state.rejected.length;
+  state.countFailedWithoutDownload(state.rejected.length, ErrorKind.handler);
+  return 'ready';
+}

@@ -1,0 +1,146 @@
+import { isCancellation, metricMeter, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { clipJson, downloadFailure } from './download-failure.js';
+import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';
+import {
+  ResourceStatus,
+  type DownloadCommon,
+  type DownloadTask,
+  type PageProgress,
+  type PageResult,
+  type PageWorkflowInput,
+  type RejectedResource,
+  type ResourceError,
+  type ResourceState,
+} from './job-types.js';
+
+/** What a successful download reports into a resource's state. */
+export interface DownloadSuccess {
+  attempts: number;
+  bytes: number;
+  sha256: string;
+  contentType?: string;
+}
+
+/** Activity options for `downloadResource`: the job's retry policy and timeouts. */
+export function downloadOptionsFor(policy: PageWorkflowInput['policy']) {
+  const { retry } = policy;
+  return {
+    startToCloseTimeout: policy.attemptTimeoutMs,
+    heartbeatTimeout: policy.heartbeatTimeoutMs,
+    retry: {
+      maximumAttempts: retry.maximumAttempts,
+      initialInterval: retry.initialIntervalMs,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumInterval: retry.maximumIntervalMs,
+      // No nonRetryableErrorTypes: `http_status` is permanent for 404 and retryable for 503, so
+      // the activity marks each failure nonRetryable itself.
+    },
+  };
+}
+
+/** Activity options for one resource's downloads (the job's, or shifted after a batch's attempt). */
+export type DownloadOptions = ReturnType<typeof downloadOptionsFor>;
+
+/**
+ * One page round's state: its tasks, the state of each resource, the counts, and the downloads in
+ * flight. The schedulers (page-*-scheduler.ts) decide what to start; every outcome is recorded
+ * here, so the counts, the `fetchbox_resources` metric and the returned states agree.
+ */
+export class PageState {
+  readonly states: ResourceState[] = [];
+  tasks: DownloadTask[] = [];
+  rejected: RejectedResource[] = [];
+  pageResources = 0;
+  succeeded = 0;
+  failed = 0;
+  bytes = 0;
+  /** Download slots taken: one per lone download, `lanes` per batch. */
+  inFlight = 0;
+  canceled = false;
+  readonly downloadOptions: DownloadOptions;
+  /** What every download activity needs besides its task(s). */
+  readonly common: DownloadCommon;
+  private readonly activities: ReturnType<typeof proxyActivities<Activities>>;
+  // Emitted by Temporal's metrics exporter (not during replay), beside its SDK metrics.
+  private readonly outcomes = metricMeter.createCounter('fetchbox_resources', '', 'Resources that reached an outcome in a page round, by outcome and error kind.');
+
+  constructor(readonly input: PageWorkflowInput) {
+    const { policy } = input;
+    this.downloadOptions = downloadOptionsFor(policy);
+    this.activities = proxyActivities<Activities>(this.downloadOptions);
+    this.common = {
+      jobId: input.jobId,
+      handler: input.handler,
+      maxBytes: policy.maxBytes,
+      proxyTiers: policy.proxyTiers,
+      attemptsPerTier: policy.attemptsPerTier,
+      ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
+      ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
+    };
+  }
+
+  /** Downloads in flight in this page at most. */
+  get window(): number {
+    return this.input.window;
+  }
+
+  /** The `pageSummary` query's answer. */
+  progress(): PageProgress {
+    const { page, round } = this.input;
+    return { page, round, tasks: this.tasks.length + this.rejected.length, succeeded: this.succeeded, failed: this.failed, bytes: this.bytes };
+  }
+
+  /** Records a stored resource. */
+  succeed(state: ResourceState, result: DownloadSuccess): void {
+    state.status = ResourceStatus.succeeded;
+    state.attempts = result.attempts;
+    state.bytes = result.bytes;
+    state.sha256 = result.sha256;
+    if (result.contentType !== undefined) state.contentType = clipJson(result.contentType, MAX_CONTENT_TYPE_BYTES);
+    this.succeeded++;
+    this.bytes += result.bytes;
+    this.outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler: this.input.handler });
+  }
+
+  /** Records a resource that failed for good, its message clipped to the page budget. */
+  failWith(state: ResourceState, error: ResourceError, attempts: number): void {
+    state.status = ResourceStatus.failed;
+    state.attempts = attempts;
+    state.error = { ...error, message: clipJson(error.message, MAX_MESSAGE_BYTES) };
+    this.failed++;
+    this.outcomes.add(1, { outcome: 'failed', kind: error.kind, handler: this.input.handler });
+  }
+
+  /** Counts `count` resources that failed without a download (handler refusals), in the metric. */
+  countFailedWithoutDownload(count: number, kind: ResourceError['kind']): void {
+    if (count > 0) this.outcomes.add(count, { outcome: 'failed', kind, handler: this.input.handler });
+  }
+
+  /**
+   * Every attempt of one resource in its own activity (or, with `attemptOffset` 1, the attempts
+   * after the one a batch made, under `options` shifted to match). The caller took its slot
+   * (`inFlight++`); it is given back when the download settles.
+   */
+  async download(task: DownloadTask, state: ResourceState, options: DownloadOptions = this.downloadOptions, attemptOffset = 0): Promise<void> {
+    const { downloadResource } = this.activities;
+    try {
+      const input = { ...this.common, task, ...(attemptOffset > 0 ? { attemptOffset } : {}) };
+      const result = await downloadResource.executeWithOptions({ ...options, summary: task.url.slice(0, 200) }, [input]);
+      this.succeed(state, result);
+    } catch (err) {
+      if (isCancellation(err)) return; // stays pending: the job was canceled
+      const { error, attempts } = downloadFailure(err, Math.max(state.attempts, 1), options.retry.maximumAttempts + attemptOffset);
+      this.failWith(state, error, attempts);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** What the page workflow returns: the counts and every resource's state. */
+  result(): PageResult {
+    const { page, round } = this.input;
+    const { pageResources, succeeded, failed, bytes, canceled, states } = this;
+    return { page, round, pageResources, tasks: this.tasks.length + this.rejected.length, succeeded, failed, bytes, canceled, states };
+  }
+}
