@@ -1,8 +1,13 @@
 import type { Logger } from 'pino';
+import type { ApiToken, RouteAccess } from './auth.js';
 
 /** Hono environment of the FetchBox API: what middleware puts on the context. */
 export interface AppEnv {
   Variables: {
     logger: Logger;
+    /** The configured bearer tokens, set by `routeGuard` for `requireScope` (empty: auth off). */
+    tokens: readonly ApiToken[];
+    /** The access the matched route declared and that this request passed; set by `requireScope` / `publicRoute`. */
+    access: RouteAccess;
   };
 }

@@ -1,22 +1,21 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
+import { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
-import type { JobService } from './job-service.js';
-import { healthRoutes, type ReadinessCheck } from './routes/health.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { jobRoutes } from './routes/jobs.js';
-import { routePath } from 'hono/route';
-import { ApiMetrics } from '../metrics/api-metrics.js';
-import { bearerAuth, type ApiToken } from './auth.js';
+import type { ApiToken } from './auth.js';
 import { docsPage } from './docs-page.js';
-import { submitRateLimit } from './rate-limit.js';
-import { createHash } from 'node:crypto';
-import { DEFAULT_MANIFEST_LIMITS, manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
+import type { JobService } from './job-service.js';
+import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
+import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, publicRoute, routeGuard } from './route-security.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { OMITTED_ISSUES, ResourceSchema } from './schemas.js';
+import { submitGuards } from './submit-guards.js';
 
 /** What the API app is built from; the caller owns (and closes) every piece. */
 export interface AppDeps {
@@ -48,7 +47,6 @@ const openApiInfo = {
     version: '1.0.0',
     description: 'Submit download manifests and follow their jobs. Every error is `{"error": {"code", "message", "details"?}}`.',
   },
-  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
 };
 
 /**
@@ -71,14 +69,9 @@ function isStackOverflow(err: unknown): boolean {
   return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
-function isJsonContentType(value: string | undefined): boolean {
-  if (!value) return false;
-  const type = value.split(';')[0]!.trim().toLowerCase();
-  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
-}
-
 /**
- * Builds the Hono app: every route of the contract, one `defaultHook` that turns validation
+ * Builds the Hono app: every route of the contract (each declaring its own access; the app
+ * refuses to build with a route that declares none), one `defaultHook` that turns validation
  * failures into 400s with field paths, and one `onError` that shapes every other failure into
  * the contract's error body (never a stack trace). Tests call `app.request()` on it directly.
  */
@@ -99,74 +92,37 @@ export function createApp(deps: AppDeps) {
   });
 
   const metrics = deps.metrics ?? new ApiMetrics();
-  app.use('*', async (c, next) => {
-    const started = performance.now();
-    c.set('logger', deps.logger);
-    await next();
-    const seconds = (performance.now() - started) / 1000;
-    const route = c.res.status === 404 && c.req.path !== '/jobs' && !c.req.path.startsWith('/jobs/') ? 'unmatched' : routePath(c, -1);
-    metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    metrics.duration.observe({ method: c.req.method, route }, seconds);
-    deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
-  });
+  app.use(
+    '*',
+    appWide(async (c, next) => {
+      const started = performance.now();
+      c.set('logger', deps.logger);
+      await next();
+      const seconds = (performance.now() - started) / 1000;
+      const route = c.res.status === 404 && c.req.path !== '/jobs' && !c.req.path.startsWith('/jobs/') ? 'unmatched' : routePath(c, -1);
+      metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+      metrics.duration.observe({ method: c.req.method, route }, seconds);
+      deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+    }),
+  );
+  // Auth is declared by each route (src/api/route-security.ts); this refuses routes that declare none.
+  app.use('*', routeGuard(deps.tokens ?? []));
 
-  app.use('*', bearerAuth(deps.tokens ?? [], { metricsPublic: deps.metricsPublic ?? true }));
   const rate = deps.submitRate ?? 0;
-  app.use(
-    '/jobs',
-    submitRateLimit(rate, deps.submitBurst ?? Math.max(1, rate * 2), (c) => {
-      const auth = c.req.header('authorization');
-      if (auth) return `token:${createHash('sha256').update(auth).digest('hex')}`;
-      const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-      return `peer:${incoming?.socket?.remoteAddress ?? 'local'}`;
-    }),
-  );
-
-  app.use('/jobs', async (c, next) => {
-    if (c.req.method === 'POST' && !isJsonContentType(c.req.header('content-type'))) {
-      throw new ApiError(415, ErrorCode.unsupportedMediaType, 'send the manifest as application/json');
-    }
-    await next();
-  });
-  app.use(
-    '/jobs',
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: () => {
-        throw new ApiError(413, ErrorCode.payloadTooLarge, `the body exceeds ${deps.bodyLimitBytes} bytes`);
-      },
-    }),
-  );
   // Configured limits on the parsed manifest, before the schema looks at a single resource.
   // (A stand-in job service in tests may not have them: the defaults then.)
   const limits = deps.limits ?? ('manifestLimits' in deps.jobs ? deps.jobs.manifestLimits : DEFAULT_MANIFEST_LIMITS);
-  app.use('/jobs', async (c, next) => {
-    if (c.req.method !== 'POST') return next();
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (err) {
-      if (err instanceof ApiError || err instanceof HTTPException) throw err;
-      throw new ApiError(400, ErrorCode.invalidManifest, 'the body is not valid JSON');
-    }
-    const issues = manifestLimitIssues(body, limits);
-    if (issues.length > 0) throw issuesError(ErrorCode.invalidManifest, 'the manifest exceeds a limit', issues);
-    // Hono's req.json() parses the cached text again on every call: the route's validator gets
-    // this parse instead (a 100,000-resource manifest is ~60 ms of JSON.parse on the event loop).
-    const parsed = body;
-    (c.req as { json: () => Promise<unknown> }).json = () => Promise.resolve(parsed);
-    await next();
-  });
+  const submit = submitGuards({ bodyLimitBytes: deps.bodyLimitBytes, submitRate: rate, submitBurst: deps.submitBurst ?? Math.max(1, rate * 2), limits });
 
   app.route('/', healthRoutes(deps.checks));
-  app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000 }));
-  app.route('/', metricsRoutes(metrics));
+  app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, submitGuards: submit }));
+  app.route('/', metricsRoutes(metrics, { public: deps.metricsPublic ?? true }));
 
   // The manifest schema validates resources one by one and points at this component.
   app.openAPIRegistry.register('Resource', ResourceSchema);
-  app.doc31('/openapi.json', openApiInfo);
-
-  app.get('/docs', (c) => c.html(docsPage(app.getOpenAPI31Document(openApiInfo))));
+  app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, bearerSecurityScheme);
+  app.get('/openapi.json', publicRoute(), (c) => c.json(app.getOpenAPI31Document(openApiInfo)));
+  app.get('/docs', publicRoute(), (c) => c.html(docsPage(app.getOpenAPI31Document(openApiInfo))));
 
   app.notFound((c) => c.json(new ApiError(404, ErrorCode.notFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
 
@@ -194,6 +150,7 @@ export function createApp(deps: AppDeps) {
     return c.json(new ApiError(500, ErrorCode.internalError, 'internal error; the API log has the details').body(), 500);
   });
 
+  assertRouteSecurity(app);
   return app;
 }
 

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
 import { ApiError, ErrorCode } from './api-error.js';
 
 /** What a token may do. `ingest` submits and reads jobs; `operator` also retries and cancels; `read` only reads. */
@@ -11,6 +10,12 @@ export interface ApiToken {
   digest: Buffer;
   scopes: ReadonlySet<Scope>;
 }
+
+/**
+ * What a route declared about who may call it: a scope a bearer token must grant, or open to
+ * everyone. Declared with `requireScope` / `publicRoute` (src/api/route-security.ts).
+ */
+export type RouteAccess = { readonly scope: Scope } | { readonly public: true };
 
 const ALL_SCOPES: readonly Scope[] = [Scope.ingest, Scope.operator, Scope.read];
 
@@ -33,41 +38,27 @@ export function parseTokens(entries: readonly string[]): ApiToken[] {
   });
 }
 
-/** The scope a request needs, or undefined for routes open to everyone. */
-export function requiredScope(method: string, path: string, metricsPublic: boolean): Scope | undefined {
-  if (path === '/healthz' || path === '/readyz') return undefined;
-  if (path === '/metrics') return metricsPublic ? undefined : Scope.read;
-  if (path === '/openapi.json' || path === '/docs') return undefined;
-  if (method === 'POST' && path === '/jobs') return Scope.ingest;
-  if (method === 'POST' && /^\/jobs\/[^/]+\/(retry|cancel)$/.test(path)) return Scope.operator;
-  return Scope.read;
-}
-
 /** `ingest` and `operator` tokens may read too. */
 function grants(token: ApiToken, scope: Scope): boolean {
   return token.scopes.has(scope) || (scope === Scope.read && (token.scopes.has(Scope.ingest) || token.scopes.has(Scope.operator)));
 }
 
 /**
- * Bearer-token auth with scopes. With no tokens configured every request passes (the server then
- * binds to loopback only). Tokens are compared as sha256 digests with timingSafeEqual against
- * every configured token, so neither content nor length leaks through timing. 401 without a
- * known token, 403 when the token lacks the route's scope.
+ * Checks an `Authorization` header against the configured tokens for one scope. With no tokens
+ * configured every request passes (the server then binds to loopback only). Tokens are compared as
+ * sha256 digests with timingSafeEqual against every configured token, so neither content nor
+ * length leaks through timing. Throws `401 unauthorized` without a known token, `403 forbidden`
+ * when the token lacks the scope.
  */
-export function bearerAuth(tokens: readonly ApiToken[], options: { metricsPublic: boolean }): MiddlewareHandler {
-  return async (c, next) => {
-    if (tokens.length === 0) return next();
-    const scope = requiredScope(c.req.method, c.req.path, options.metricsPublic);
-    if (scope === undefined) return next();
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!match) throw new ApiError(401, ErrorCode.unauthorized, 'send Authorization: Bearer <token>');
-    const given = digest(match[1]!);
-    let found: ApiToken | undefined;
-    for (const t of tokens) if (timingSafeEqual(t.digest, given)) found = t;
-    if (!found) throw new ApiError(401, ErrorCode.unauthorized, 'unknown token');
-    if (!grants(found, scope)) throw new ApiError(403, ErrorCode.forbidden, `this token lacks the ${scope} scope`);
-    return next();
-  };
+export function checkBearer(tokens: readonly ApiToken[], authorization: string | undefined, scope: Scope): void {
+  if (tokens.length === 0) return;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match) throw new ApiError(401, ErrorCode.unauthorized, 'send Authorization: Bearer <token>');
+  const given = digest(match[1]!);
+  let found: ApiToken | undefined;
+  for (const t of tokens) if (timingSafeEqual(t.digest, given)) found = t;
+  if (!found) throw new ApiError(401, ErrorCode.unauthorized, 'unknown token');
+  if (!grants(found, scope)) throw new ApiError(403, ErrorCode.forbidden, `this token lacks the ${scope} scope`);
 }
 
 /** True for addresses only this machine can reach. */

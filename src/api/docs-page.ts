@@ -7,7 +7,7 @@ type Doc = { info?: { title?: string; version?: string; description?: string }; 
 
 /**
  * The API reference page at `GET /docs`: every operation of the OpenAPI document with its
- * parameters and responses, rendered on the server with no scripts or remote assets, so it
+ * auth (open, or the token scope it needs), parameters and responses, rendered on the server with no scripts or remote assets, so it
  * works on an offline operator machine. The machine-readable form is `/openapi.json`.
  */
 export function docsPage(doc: Doc): string {
@@ -16,9 +16,12 @@ export function docsPage(doc: Doc): string {
     for (const [method, op] of Object.entries(methods)) {
       const params = (op.parameters ?? []) as { name: string; in: string; required?: boolean; schema?: { type?: string } }[];
       const responses = Object.entries((op.responses ?? {}) as Record<string, { description?: string }>);
+      const security = (op.security ?? []) as Record<string, string[]>[];
+      const auth = security.length === 0 ? 'open to everyone' : `a bearer token with the ${security.flatMap((s) => Object.values(s).flat()).join(' or ')} scope`;
       ops.push(`<section id="${esc(`${method}-${path}`)}">
 <h2><code>${esc(method.toUpperCase())} ${esc(path)}</code></h2>
 <p><strong>${esc(op.summary)}</strong></p>${op.description ? `<p>${esc(op.description)}</p>` : ''}
+<p>Auth: ${esc(auth)}.</p>
 ${params.length ? `<h3>Parameters</h3><ul>${params.map((p) => `<li><code>${esc(p.name)}</code> (${esc(p.in)}${p.required ? ', required' : ''}) ${esc(p.schema?.type)}</li>`).join('')}</ul>` : ''}
 ${op.requestBody ? `<h3>Body</h3><p>JSON: see <code>${esc(Object.keys(op.requestBody.content ?? {}).join(', '))}</code> schema in <a href="/openapi.json">openapi.json</a>.</p>` : ''}
 <h3>Responses</h3><ul>${responses.map(([code, r]) => `<li><code>${esc(code)}</code> ${esc(r.description)}</li>`).join('')}</ul>

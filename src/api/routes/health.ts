@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
+import { publicRoute } from '../route-security.js';
 
 /** A dependency `/readyz` checks; throws when it is not usable. */
 export interface ReadinessCheck {
@@ -12,6 +13,8 @@ const CheckSchema = z.object({ status: z.enum(['ok', 'error']), checks: z.record
 const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
+  middleware: [publicRoute()],
+  security: [],
   summary: 'The process is alive',
   responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
 });
@@ -19,6 +22,8 @@ const healthRoute = createRoute({
 const readyRoute = createRoute({
   method: 'get',
   path: '/readyz',
+  middleware: [publicRoute()],
+  security: [],
   summary: 'Temporal and storage are reachable',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: CheckSchema } } },

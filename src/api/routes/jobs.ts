@@ -1,9 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import { ApiError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
+import { Scope } from '../auth.js';
 import type { JobService } from '../job-service.js';
+import { requireScope } from '../route-security.js';
 import {
   ErrorSchema,
   JobIdSchema,
@@ -21,24 +24,30 @@ const errors = (...codes: number[]) =>
     codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
   );
 
-const submitRoute = createRoute({
-  method: 'post',
-  path: '/jobs',
-  summary: 'Submit a manifest',
-  description: 'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
-  request: { body: { required: true, content: { 'application/json': { schema: ManifestSchema } } } },
-  responses: {
-    200: { description: 'The job already exists with an identical manifest', content: { 'application/json': { schema: SubmitResponseSchema } } },
-    202: { description: 'A new job was started', content: { 'application/json': { schema: SubmitResponseSchema } } },
-    ...errors(400, 401, 403, 409, 413, 415, 429, 503),
-  },
-});
+/** `POST /jobs`: `guards` (rate limit, content type, size, manifest limits) run after the scope check. */
+const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
+  createRoute({
+    method: 'post',
+    path: '/jobs',
+    middleware: [requireScope(Scope.ingest), ...guards],
+    security: [{ bearerAuth: [Scope.ingest] }],
+    summary: 'Submit a manifest',
+    description: 'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
+    request: { body: { required: true, content: { 'application/json': { schema: ManifestSchema } } } },
+    responses: {
+      200: { description: 'The job already exists with an identical manifest', content: { 'application/json': { schema: SubmitResponseSchema } } },
+      202: { description: 'A new job was started', content: { 'application/json': { schema: SubmitResponseSchema } } },
+      ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+    },
+  });
 
 const jobParams = z.object({ jobId: JobIdSchema.openapi({ param: { name: 'jobId', in: 'path' } }) });
 
 const listRoute = createRoute({
   method: 'get',
   path: '/jobs',
+  middleware: [requireScope(Scope.read)],
+  security: [{ bearerAuth: [Scope.read] }],
   summary: 'List jobs (Temporal visibility), newest first',
   request: {
     query: z.object({
@@ -57,6 +66,8 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}',
+  middleware: [requireScope(Scope.read)],
+  security: [{ bearerAuth: [Scope.read] }],
   summary: 'Job summary',
   request: { params: jobParams },
   responses: {
@@ -68,6 +79,8 @@ const getRoute = createRoute({
 const resourcesRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}/resources',
+  middleware: [requireScope(Scope.read)],
+  security: [{ bearerAuth: [Scope.read] }],
   summary: 'Per-resource state, paginated',
   description: 'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
   request: {
@@ -90,6 +103,8 @@ const resourcesRoute = createRoute({
 const retryRoute = createRoute({
   method: 'post',
   path: '/jobs/{jobId}/retry',
+  middleware: [requireScope(Scope.operator)],
+  security: [{ bearerAuth: [Scope.operator] }],
   summary: 'Download the job\'s failed resources again',
   description:
     'A running job runs a retry round after its current pass; a closed job with failures starts a new run of the same workflow id that retries only them. `retrying` is false when there was nothing to retry. Canceled, failed, terminated and timed-out jobs answer 409 job_not_retryable.',
@@ -103,6 +118,8 @@ const retryRoute = createRoute({
 const cancelRoute = createRoute({
   method: 'post',
   path: '/jobs/{jobId}/cancel',
+  middleware: [requireScope(Scope.operator)],
+  security: [{ bearerAuth: [Scope.operator] }],
   summary: 'Cancel a running job',
   description: 'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again; a closed job answers 409 job_not_running.',
   request: { params: jobParams },
@@ -115,6 +132,8 @@ const cancelRoute = createRoute({
 const eventsRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}/events',
+  middleware: [requireScope(Scope.read)],
+  security: [{ bearerAuth: [Scope.read] }],
   summary: 'Progress as Server-Sent Events until the job closes',
   description:
     'Events: `progress` (data: the job summary) whenever the counts change, then `end` (data: the final summary) when the job closes, then the stream closes. A job that is already closed gets one `end` event. Comment lines keep idle connections open.',
@@ -132,13 +151,15 @@ const KEEPALIVE_MS = 15_000;
 export interface JobRouteOptions {
   metrics: ApiMetrics;
   eventsIntervalMs: number;
+  /** `POST /jobs` middleware after its scope check (see submitGuards). */
+  submitGuards: readonly MiddlewareHandler<AppEnv>[];
 }
 
 /** The job routes, bound to a JobService. */
 export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
   const links = (jobId: string) => ({ self: `/jobs/${encodeURIComponent(jobId)}`, temporalUi: jobs.temporalUiUrl(jobId) });
   return new OpenAPIHono<AppEnv>()
-    .openapi(submitRoute, async (c) => {
+    .openapi(submitRoute(options.submitGuards), async (c) => {
       const manifest = c.req.valid('json');
       let created: boolean;
       let jobId: string;
