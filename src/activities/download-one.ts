@@ -5,7 +5,7 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { userKeyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
-import { clipJson } from '../workflows/download-failure.js';
+import { clipJson } from '../workflows/failure-rules.js';
 import type { DownloadCommon, DownloadResult, DownloadTask } from '../workflows/job-types.js';
 import { MAX_CONTENT_TYPE_BYTES } from '../workflows/page-budget.js';
 import { fail, toFailure } from './failures.js';
@@ -48,7 +48,7 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
     const debug = logger.isLevelEnabled('debug');
     const handler = handlers.get(input.handler);
     const problem = userKeyProblem(task.key);
-    if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, false, attempt);
+    if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, attempt);
 
     if (run.retried && run.runId !== undefined) {
       const stored = await storedByRun(storage, task, run.runId);
@@ -85,7 +85,7 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
     try {
       if (handler.headers) extraHeaders = await hook('headers', () => handler.headers!(task, ctx!));
     } catch (err) {
-      throw fail(ErrorKind.handler, (err as Error).message, false, attempt);
+      throw fail(ErrorKind.handler, (err as Error).message, attempt);
     }
     let bytesSoFar = 0;
     let expected: number | undefined;
@@ -109,7 +109,7 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
           );
         } catch (err) {
           await res.body.dump().catch(() => undefined); // never destroy an undici body without a listener
-          throw fail(ErrorKind.handler, (err as Error).message, false, attempt);
+          throw fail(ErrorKind.handler, (err as Error).message, attempt);
         }
       }
       const contentType = options.contentType ?? res.contentType;

@@ -2,32 +2,28 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { classifyNetworkError } from '../fetch/fetcher.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, StorageError } from '../storage/errors.js';
-import { clipJson } from '../workflows/download-failure.js';
-import type { BatchOutcome, DownloadFailureDetails } from '../workflows/job-types.js';
-import { MAX_MESSAGE_BYTES } from '../workflows/page-budget.js';
+import { failureDetails, isRetryable, readFailure } from '../workflows/failure-rules.js';
+import type { BatchOutcome } from '../workflows/job-types.js';
 
 /**
- * A classified download failure: `type` is the failure kind, `nonRetryable` marks permanent
- * failures, `nextRetryDelay` carries the origin's Retry-After, and the details record the kind,
- * attempt and HTTP status the workflow turns into the resource's error.
+ * A classified download failure: the activity side of src/workflows/failure-rules.ts, adapted to
+ * the activity SDK's ApplicationFailure. `type` is the failure kind, `nonRetryable` marks permanent
+ * failures (by default what the rules say of the kind; the fetcher decides for its own failures),
+ * `nextRetryDelay` carries the origin's Retry-After, and the details record the kind, attempt and
+ * HTTP status the workflow turns into the resource's error.
  */
 export function fail(
   kind: FailureKind,
   message: string,
-  retryable: boolean,
   attempt: number,
-  extra: { httpStatus?: number; retryAfterMs?: number } = {},
+  extra: { httpStatus?: number; retryAfterMs?: number; retryable?: boolean } = {},
 ): ApplicationFailure {
-  const details: DownloadFailureDetails = {
-    kind,
-    attempt,
-    ...(extra.httpStatus !== undefined ? { httpStatus: extra.httpStatus } : {}),
-  };
+  const retryable = extra.retryable ?? isRetryable(kind, extra.httpStatus);
   return ApplicationFailure.create({
     type: kind,
     message,
     nonRetryable: !retryable,
-    details: [details],
+    details: [failureDetails(kind, attempt, extra.httpStatus)],
     ...(retryable && extra.retryAfterMs !== undefined ? { nextRetryDelay: extra.retryAfterMs } : {}),
   });
 }
@@ -36,24 +32,25 @@ export function fail(
 export function toFailure(err: unknown, url: string, bytesSoFar: number, expected: number | undefined, attempt: number): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof FetchFailure) {
-    return fail(err.kind, err.message, err.retryable, attempt, {
+    return fail(err.kind, err.message, attempt, {
+      retryable: err.retryable,
       ...(err.extra.httpStatus !== undefined ? { httpStatus: err.extra.httpStatus } : {}),
       ...(err.extra.retryAfterMs !== undefined ? { retryAfterMs: err.extra.retryAfterMs } : {}),
     });
   }
   if (err instanceof BodyRejectedError) {
     return err.reason === BodyRejection.tooLarge
-      ? fail(ErrorKind.tooLarge, err.message, false, attempt)
-      : fail(ErrorKind.truncated, `${err.message} (${url})`, true, attempt);
+      ? fail(ErrorKind.tooLarge, err.message, attempt)
+      : fail(ErrorKind.truncated, `${err.message} (${url})`, attempt);
   }
-  if (err instanceof StorageError) return fail(ErrorKind.storage, err.message, true, attempt);
-  if (err instanceof InvalidKeyError) return fail(ErrorKind.handler, err.message, false, attempt);
+  if (err instanceof StorageError) return fail(ErrorKind.storage, err.message, attempt);
+  if (err instanceof InvalidKeyError) return fail(ErrorKind.handler, err.message, attempt);
   // An error while the body streamed: short of Content-Length means truncated.
   const classified = classifyNetworkError(err, url);
   if (expected !== undefined && bytesSoFar < expected && classified.kind === 'connection') {
-    return fail(ErrorKind.truncated, `body ended after ${bytesSoFar} of ${expected} bytes: ${classified.message}`, true, attempt);
+    return fail(ErrorKind.truncated, `body ended after ${bytesSoFar} of ${expected} bytes: ${classified.message}`, attempt);
   }
-  return fail(classified.kind, classified.message, classified.retryable, attempt);
+  return fail(classified.kind, classified.message, attempt, { retryable: classified.retryable });
 }
 
 /**
@@ -62,12 +59,13 @@ export function toFailure(err: unknown, url: string, bytesSoFar: number, expecte
  */
 export function batchFailure(index: number, err: unknown, timedOut: boolean, budgetMs: number): BatchOutcome {
   if (timedOut) return { index, retry: { kind: ErrorKind.timeout, message: `download attempt took longer than ${budgetMs} ms` } };
-  const failure = err instanceof ApplicationFailure ? err : fail(ErrorKind.storage, err instanceof Error ? err.message : String(err), true, 1);
-  const details = (failure.details?.[0] ?? {}) as Partial<DownloadFailureDetails>;
+  const failure = err instanceof ApplicationFailure ? err : fail(ErrorKind.storage, err instanceof Error ? err.message : String(err), 1);
+  const read = readFailure(failure);
+  // The kind as sent (maybe `connection`): the workflow maps it when the resource's attempts run out.
   const error = {
-    kind: (details.kind ?? failure.type ?? ErrorKind.storage) as ErrorKind,
-    message: clipJson(failure.message, MAX_MESSAGE_BYTES),
-    ...(details.httpStatus !== undefined ? { httpStatus: details.httpStatus } : {}),
+    kind: read.kind as ErrorKind,
+    message: read.message,
+    ...(read.httpStatus !== undefined ? { httpStatus: read.httpStatus } : {}),
   };
   if (failure.nonRetryable) return { index, failed: error };
   const delay = failure.nextRetryDelay;

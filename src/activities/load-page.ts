@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { isGrpcServiceError } from '@temporalio/client';
 import { ObjectNotFoundError, StorageError } from '../storage/errors.js';
 import type { Storage } from '../storage/storage.js';
-import { clipJson } from '../workflows/download-failure.js';
+import { clipJson } from '../workflows/failure-rules.js';
 import type { DownloadTask, ManifestResource, RejectedResource } from '../workflows/job-types.js';
 import { MAX_MESSAGE_BYTES, MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../workflows/page-budget.js';
 
