@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
+import { declaredRoutes } from '../../src/api/route-security.js';
 import { temporalReady } from '../../src/cli/run-api.js';
 import { createApiConnection } from '../../src/temporal/api-connection.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
@@ -133,6 +134,26 @@ describe('auth and body limits on the real stack', () => {
     const { jobId } = (await accepted.json()) as { jobId: string };
     expect((await post(`/jobs/${jobId}/cancel`, 'crawler', '')).status).toBe(403);
     expect((await post(`/jobs/${jobId}/cancel`, 'ops', '')).status).toBe(202);
+  });
+
+  it('every route the app serves declares its access; without a token each non-public one answers 401', async () => {
+    const routes = declaredRoutes(secured.app);
+    expect(routes.filter((r) => !r.access)).toEqual([]);
+    const open = routes.filter((r) => r.access && 'public' in r.access).map((r) => `${r.method} ${r.path}`);
+    expect(open).toEqual(expect.arrayContaining(['GET /healthz', 'GET /readyz', 'GET /openapi.json', 'GET /docs', 'GET /metrics']));
+    for (const r of routes) {
+      const url = r.path.replaceAll(/:[^/]+/g, 'some-job');
+      const res = await secured.app.request(url, { method: r.method, ...(r.method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }) });
+      if (open.includes(`${r.method} ${r.path}`)) expect(res.status, `${r.method} ${r.path}`).toBe(200);
+      else expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
+    }
+  });
+
+  it('checks the token before the body: no token answers 401 to an oversized or non-JSON submit', async () => {
+    const big = JSON.stringify({ resources: Array.from({ length: 100 }, (_, i) => ({ url: `http://127.0.0.1:9/${i}` })) });
+    expect((await post('/jobs', undefined, big)).status).toBe(401);
+    expect((await post('/jobs', undefined, '{}', 'text/plain')).status).toBe(401);
+    expect((await post('/jobs', 'ops', big)).status).toBe(403);
   });
 
   it('400 invalid_manifest naming metadata over FETCHBOX_LIMITS_MAX_METADATA_BYTES', async () => {

@@ -190,6 +190,18 @@ describe('token semantics', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
   });
 
+  it('checks the token before the submit route reads its body (401, not 413 or 415)', async () => {
+    const app = build(true);
+    const post = (body: string, type: string, token?: string) =>
+      app.request('/jobs', { method: 'POST', headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+    const big = JSON.stringify({ resources: Array.from({ length: 100 }, (_, i) => ({ url: `http://x.test/${i}` })) });
+    expect((await post(big, 'application/json')).status).toBe(401);
+    expect((await post('{}', 'text/plain')).status).toBe(401);
+    expect((await post(big, 'application/json', 'viewer')).status).toBe(403);
+    expect((await post(big, 'application/json', 'crawler')).status).toBe(413);
+    expect((await post('{}', 'text/plain', 'crawler')).status).toBe(415);
+  });
+
   it('ingest and operator tokens may read', async () => {
     const app = build(false);
     for (const token of ['crawler', 'ops', 'viewer']) expect((await request(app, 'GET', '/jobs/:jobId/resources', token)).status).not.toBe(403);
