@@ -85,8 +85,8 @@ describe('activity side: ApplicationFailure from the rules', () => {
   });
 
   it('classifies body and storage errors as before: too large permanent, truncated and storage retryable', () => {
-    expect(toFailure(new BodyRejectedError(BodyRejection.tooLarge, 'too big'), 'u', 0, undefined, 1)).toMatchObject({ type: 'too_large', nonRetryable: true });
-    expect(toFailure(new BodyRejectedError(BodyRejection.truncated, 'short'), 'u', 0, undefined, 1)).toMatchObject({ type: 'truncated', nonRetryable: false });
+    expect(toFailure(new BodyRejectedError(BodyRejection.tooLarge, 'k', 200, 100), 'u', 0, undefined, 1)).toMatchObject({ type: 'too_large', nonRetryable: true });
+    expect(toFailure(new BodyRejectedError(BodyRejection.truncated, 'k', 50, 100), 'u', 0, undefined, 1)).toMatchObject({ type: 'truncated', nonRetryable: false });
     expect(toFailure(new StorageError('down', 'k'), 'u', 0, undefined, 1)).toMatchObject({ type: 'storage', nonRetryable: false });
     const cut = toFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'u', 10, 100, 1);
     expect(cut).toMatchObject({ type: 'truncated', nonRetryable: false });
