@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { HEADER_LIMITS, isRefusedRequestHeader } from '../fetch/header-rules.js';
 import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
+import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/job-types.js';
 import { MAX_LISTED_ISSUES } from './api-error.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 
@@ -178,8 +179,17 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
+// Enums built from the `as const` objects of src/workflows/job-types.ts: one list of each, the
+// OpenAPI document lists the same values in the same order.
+
 /** The contract's job statuses. */
-export const JobStatusSchema = z.enum(['running', 'completed', 'completed_with_failures', 'failed', 'canceled', 'terminated', 'timed_out']);
+export const JobStatusSchema = z.enum(JobStatus);
+
+/** The contract's resource statuses (also the `status` filter of the resource listing). */
+export const ResourceStatusSchema = z.enum(ResourceStatus);
+
+/** The contract's error kinds (a failed resource's `error.kind`). */
+export const ErrorKindSchema = z.enum(ErrorKind);
 
 /** Links every job response carries. */
 const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });
@@ -214,14 +224,14 @@ export const ResourceStateSchema = z
     id: z.string(),
     url: z.string(),
     key: z.string(),
-    status: z.enum(['pending', 'succeeded', 'failed']),
+    status: ResourceStatusSchema,
     attempts: z.number().int(),
     bytes: z.number().int().optional(),
     sha256: z.string().optional(),
     contentType: z.string().optional(),
     error: z
       .object({
-        kind: z.enum(['http_status', 'retries_exhausted', 'blocked_address', 'too_large', 'timeout', 'truncated', 'storage', 'handler', 'invalid_url']),
+        kind: ErrorKindSchema,
         message: z.string(),
         httpStatus: z.number().int().optional(),
       })
