@@ -202,6 +202,3 @@ export const configSchema = z.object({
 
 /** Parsed, defaulted configuration as the rest of the code sees it. */
 export type Config = z.infer<typeof configSchema>;
-
-/** What a config file or the environment may give before defaults are applied. */
-export type ConfigInput = z.input<typeof configSchema>;
