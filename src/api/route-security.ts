@@ -84,19 +84,23 @@ export function appWide<M extends MiddlewareHandler<any>>(middleware: M): M {
 
 /**
  * The app-wide guard, installed before any route: it hands the configured tokens to `requireScope`
- * and refuses with `403 forbidden` any request whose matched route does not start with a
- * declaration (`requireScope` or `publicRoute`), whatever the token, even with auth off: no token
+ * and refuses with `403 forbidden` any request that reaches a route (method and path) not starting
+ * with a declaration (`requireScope` or `publicRoute`), whatever the token, even with auth off: no token
  * can unlock a route that never said who may call it. A request no route matches needs a token
  * with the `read` scope before it gets its 404 (as every unknown path did before).
  */
 export function routeGuard(tokens: readonly ApiToken[]): MiddlewareHandler<AppEnv> {
   return appWide(async (c, next) => {
     c.set('tokens', tokens);
-    const first = matchedRoutes(c).find((r) => declared.get(r.handler) !== 'app-wide');
-    if (!first) checkBearer(tokens, c.req.header('authorization'), Scope.read);
-    else if (!accessOf(first.handler)) {
-      throw new ApiError(403, ErrorCode.forbidden, `${first.method} ${first.path} declares no access (requireScope or publicRoute): refused by default`);
+    // Every route (method and path) this request reaches must start with a declaration.
+    const seen = new Set<string>();
+    for (const r of matchedRoutes(c)) {
+      const key = `${r.method} ${r.path}`;
+      if (declared.get(r.handler) === 'app-wide' || seen.has(key)) continue;
+      seen.add(key);
+      if (!accessOf(r.handler)) throw new ApiError(403, ErrorCode.forbidden, `${key} declares no access (requireScope or publicRoute): refused by default`);
     }
+    if (seen.size === 0) checkBearer(tokens, c.req.header('authorization'), Scope.read);
     await next();
   });
 }

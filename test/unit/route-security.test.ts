@@ -148,6 +148,16 @@ describe('default deny', () => {
     expect(() => assertRouteSecurity(app)).toThrow(/POST \/bare: declares no access[\s\S]*POST \/late: declares no access/);
   });
 
+  it('refuses an undeclared route even behind a declaring middleware of a wider path', async () => {
+    const app = build(true);
+    app.use('/jobs/:jobId/*', publicRoute());
+    app.get('/jobs/:jobId/secret', (c) => c.text('leaked'));
+    const res = await request(app, 'GET', '/jobs/:jobId/secret', 'viewer');
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: { code: 'forbidden', message: expect.stringMatching(/^GET \/jobs\/:jobId\/secret declares no access/) } });
+    expect(() => assertRouteSecurity(app)).toThrow(/GET \/jobs\/:jobId\/secret: declares no access/);
+  });
+
   it('refuses to build an app whose OpenAPI security differs from its middleware', () => {
     const route = (security: Record<string, string[]>[] | undefined) =>
       createRoute({ method: 'get', path: '/x', middleware: [requireScope(Scope.operator)], ...(security ? { security } : {}), responses: { 200: { description: 'ok' } } });
