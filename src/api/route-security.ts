@@ -12,8 +12,8 @@ import { checkBearer, Scope, type ApiToken, type RouteAccess } from './auth.js';
 //     security: [{ bearerAuth: [Scope.operator] }] })  // the same, in the OpenAPI document
 //
 // or `middleware: [publicRoute()], security: []` for a route open to everyone. `routeGuard`
-// (app-wide, before any route runs) refuses a request whose matched route does not start with one
-// of these declarations, and `assertRouteSecurity` refuses to build such an app at all.
+// (app-wide, before any route runs) refuses a request that reaches a route (method and path) not
+// starting with one of these declarations, and `assertRouteSecurity` refuses to build such an app.
 
 /** The OpenAPI security scheme every token-protected route names in its `security`. */
 export const BEARER_SCHEME = 'bearerAuth';
