@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { MockActivityEnvironment } from '@temporalio/testing';
+import type { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type LoadedPage } from '../activities/create-activities.js';
 import { loadConfig } from '../config/load-config.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
@@ -12,6 +12,35 @@ import type { DownloadResult, DownloadTask, JobPolicy, ManifestResource } from '
 import type { Handler } from './handler.js';
 import { resolvePolicy } from './policy.js';
 import { HandlerRegistry } from './registry.js';
+
+/**
+ * The harness was called where `@temporalio/testing` is not installed (a production install:
+ * `npm install --omit=dev`). It is a development dependency: the harness is for tests only.
+ */
+export class HarnessDependencyError extends Error {
+  override readonly name = 'HarnessDependencyError';
+  readonly dependency = '@temporalio/testing';
+  constructor(cause: unknown) {
+    super(
+      'createHandlerHarness needs @temporalio/testing, a development dependency of FetchBox: run it from tests in a development install (npm install, not --omit=dev)',
+      { cause },
+    );
+  }
+}
+
+/**
+ * Loads Temporal's MockActivityEnvironment when a harness is created, not when this module is
+ * imported: src/ never imports a development dependency at load time, so a production build
+ * (dist/, installed without dev dependencies) stays loadable whatever imports it.
+ */
+async function loadMockActivityEnvironment(): Promise<typeof MockActivityEnvironment> {
+  try {
+    return (await import('@temporalio/testing')).MockActivityEnvironment;
+  } catch (err) {
+    const missing = (err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('@temporalio/testing');
+    throw missing ? new HarnessDependencyError(err) : err;
+  }
+}
 
 /** Options of a handler test harness. */
 export interface HandlerHarnessOptions {
@@ -42,7 +71,8 @@ export interface HandlerHarness {
 /**
  * Test harness for handler authors: runs FetchBox's own activities for one handler in
  * Temporal's MockActivityEnvironment, against real storage and a real fetcher, with no Temporal
- * server. See docs/handlers.md.
+ * server. See docs/handlers.md. For tests only: it loads `@temporalio/testing` (a development
+ * dependency) when called, and throws {@link HarnessDependencyError} where that is not installed.
  *
  * ```ts
  * const harness = await createHandlerHarness(myHandler, { allowCidrs: ['127.0.0.1/32'] });
@@ -52,6 +82,7 @@ export interface HandlerHarness {
  * ```
  */
 export async function createHandlerHarness(handler: Handler, options: HandlerHarnessOptions = {}): Promise<HandlerHarness> {
+  const MockEnvironment = await loadMockActivityEnvironment();
   const jobId = options.jobId ?? 'harness-job';
   const config = loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: (options.allowCidrs ?? []).join(','), FETCHBOX_LOG_LEVEL: 'silent' });
   const tmp = options.storage ? undefined : await mkdtemp(path.join(os.tmpdir(), 'fetchbox-harness-'));
@@ -76,10 +107,10 @@ export async function createHandlerHarness(handler: Handler, options: HandlerHar
     async expand(resources) {
       const pageKey = `${jobId}/.fetchbox/harness/pages/${String(pages++).padStart(6, '0')}.json`;
       await storage.putJson(pageKey, resources);
-      return new MockActivityEnvironment().run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey });
+      return new MockEnvironment().run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey });
     },
     async download(task) {
-      return new MockActivityEnvironment({ attempt: 1 }).run(activities.downloadResource, {
+      return new MockEnvironment({ attempt: 1 }).run(activities.downloadResource, {
         jobId,
         handler: handler.name,
         task,
