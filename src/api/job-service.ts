@@ -5,7 +5,7 @@ import { cancelJob } from './jobs/cancel-job.js';
 import { createJobContext, type JobContext } from './jobs/job-context.js';
 import { listJobs } from './jobs/job-listing.js';
 import { openJobEvents, type JobEvent, type JobEventsOptions } from './jobs/job-events.js';
-import { jobSummary, pollProgress } from './jobs/job-reader.js';
+import { jobSummary } from './jobs/job-reader.js';
 import { describeJob } from './jobs/job-status.js';
 import type { JobListing, JobServiceDeps, JobSummary, ResourceListing, RetryResult, SubmitResult } from './jobs/job-views.js';
 import { listResources } from './jobs/resource-states.js';
@@ -81,11 +81,6 @@ export class JobService {
   /** Jobs from Temporal visibility, newest first, filtered by status and handler (job-listing.ts). */
   list(opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string }): Promise<JobListing> {
     return listJobs(this.ctx, opts);
-  }
-
-  /** Polls a job until it closes, yielding each summary and whether it changed (the SSE stream). */
-  progress(jobId: string, intervalMs: number, signal: AbortSignal): AsyncGenerator<{ summary: JobSummary; changed: boolean }> {
-    return pollProgress((id) => this.summary(id), jobId, intervalMs, signal);
   }
 
   /**

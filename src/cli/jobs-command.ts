@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { tailJob } from './jobs-tail.js';
 
 /** Exit codes of `fetchbox jobs`, for scripts. */
 export const JobsExit = {
@@ -21,7 +22,8 @@ const USAGE = `Usage: fetchbox jobs <command> [options]
   resources <jobId> [--status S] [--limit N] [--all]
   retry <jobId>                     download the job's failed resources again
   cancel <jobId>                    cancel a running job
-  tail <jobId>                      follow progress until the job closes
+  tail <jobId> [--all]              follow the job until it closes: a progress bar on a terminal,
+                                    failures as they happen (--all: every resource)
 
 Options: --json (machine-readable output), --api URL (default $FETCHBOX_API_URL or
 http://127.0.0.1:3000), --token T (default $FETCHBOX_API_TOKEN).
@@ -185,8 +187,11 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
         print(`cancel requested: ${json.jobId}`, json);
         return JobsExit.ok;
       }
-      case 'tail':
-        return await tail(need('a jobId'));
+      case 'tail': {
+        const tty = io === processIo && process.stdout.isTTY === true;
+        const common = { base, headers, out: io.out, err: io.err, json: values.json, all: values.all, summaryLine, exits: JobsExit };
+        return await tailJob(need('a jobId'), { ...common, tty, columns: process.stdout.columns });
+      }
       default:
         io.err(`fetchbox jobs: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
         return JobsExit.usage;
@@ -197,41 +202,5 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
       return err.exit;
     }
     throw err;
-  }
-
-  async function tail(jobId: string): Promise<number> {
-    let res: Response;
-    try {
-      res = await fetch(`${base}/jobs/${enc(jobId)}/events`, { headers: { ...headers, accept: 'text/event-stream' } });
-    } catch (err) {
-      throw new ApiCallError(JobsExit.unavailable, `cannot reach ${base}: ${(err as Error).message}`);
-    }
-    if (!res.ok || !res.body) {
-      const json = (await res.json().catch(() => ({}))) as any;
-      throw new ApiCallError(res.status >= 500 ? JobsExit.unavailable : JobsExit.refused, `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? ''}`);
-    }
-    const decoder = new TextDecoder();
-    let buffer = '';
-    let final: Summary | undefined;
-    for await (const chunk of res.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const event = /^event: ?(.*)$/m.exec(block)?.[1];
-        const data = block
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).replace(/^ /, ''))
-          .join('\n');
-        if (!data) continue;
-        const summary = JSON.parse(data) as Summary;
-        print(`${new Date().toISOString().slice(11, 19)}  ${summaryLine(summary)}`, { event, ...summary });
-        if (event === 'end') final = summary;
-      }
-    }
-    if (!final) throw new ApiCallError(JobsExit.unavailable, 'the event stream ended before the job closed');
-    return final.status === 'completed' ? JobsExit.ok : JobsExit.notCompleted;
   }
 }

@@ -69,29 +69,3 @@ export async function jobSummary(ctx: JobContext, jobId: string): Promise<JobSum
     ...(desc.closeTime && status !== JobStatus.running ? { closedAt: desc.closeTime.toISOString() } : {}),
   };
 }
-
-/**
- * Polls a job every `intervalMs` until it closes (the SSE progress stream), yielding each summary
- * and whether it changed since the previous one; the last one yielded is the closed job's. Stops
- * early when `signal` aborts (the client went away).
- */
-export async function* pollProgress(
-  summary: (jobId: string) => Promise<JobSummary>,
-  jobId: string,
-  intervalMs: number,
-  signal: AbortSignal,
-): AsyncGenerator<{ summary: JobSummary; changed: boolean }> {
-  let last = '';
-  for (;;) {
-    const current = await summary(jobId);
-    const key = JSON.stringify(current);
-    yield { summary: current, changed: key !== last };
-    last = key;
-    if (current.status !== JobStatus.running || signal.aborted) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, intervalMs);
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-    });
-    if (signal.aborted) return;
-  }
-}

@@ -5,7 +5,7 @@ import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import { ApiError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
-import type { JobService } from '../job-service.js';
+import { ResourceEventFilter, type JobService } from '../job-service.js';
 import { requireScope } from '../route-security.js';
 import {
   ErrorSchema,
@@ -136,16 +136,21 @@ const eventsRoute = createRoute({
   security: [{ bearerAuth: [Scope.read] }],
   summary: 'Progress as Server-Sent Events until the job closes',
   description:
-    'Events: `progress` (data: the job summary) whenever the counts change, then `end` (data: the final summary) when the job closes, then the stream closes. A job that is already closed gets one `end` event. Comment lines keep idle connections open.',
-  request: { params: jobParams },
+    'Events: `summary` (data: the job summary) whenever the counts change; `resource` (data: the resource state with `jobId`, `page` and `round`) once per resource and page round as it settles: failures, and in retry rounds also successes (`?resources=all`: every settled resource); then `end` (data: the final summary) when the job closes, then the stream closes. Resources that settled before the stream began are reported first, so a job that is already closed gets its resource events and `end`. Event ids increase. Comment lines keep idle connections open.',
+  request: {
+    params: jobParams,
+    query: z.object({
+      resources: z
+        .enum([ResourceEventFilter.failed, ResourceEventFilter.all])
+        .default(ResourceEventFilter.failed)
+        .openapi({ description: '`failed`: resource events for failures (and successes in retry rounds); `all`: for every settled resource' }),
+    }),
+  },
   responses: {
     200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
     ...errors(400, 401, 403, 404, 503),
   },
 });
-
-/** An idle event stream gets a comment line this often, so proxies keep it open. */
-const KEEPALIVE_MS = 15_000;
 
 /** What the job routes need besides the service. */
 export interface JobRouteOptions {
@@ -203,26 +208,22 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
     })
     .openapi(eventsRoute, async (c) => {
       const { jobId } = c.req.valid('param');
-      // 404 and 503 are answered as JSON before the stream starts.
-      const first = await jobs.summary(jobId);
+      const { resources } = c.req.valid('query');
       const abort = new AbortController();
       c.req.raw.signal.addEventListener('abort', () => abort.abort(), { once: true });
+      // 404 and 503 are answered as JSON before the stream starts.
+      const events = await jobs.events(jobId, { intervalMs: options.eventsIntervalMs, resources, signal: abort.signal });
       return streamSSE(c, async (stream) => {
         stream.onAbort(() => abort.abort());
         let id = 0;
-        let lastWrite = Date.now();
-        const send = async (event: 'progress' | 'end', summary: typeof first) => {
-          lastWrite = Date.now();
-          await stream.writeSSE({ event, id: String(++id), data: JSON.stringify({ ...summary, links: links(jobId) }) });
-        };
-        if (first.status !== 'running') return void (await send('end', first));
         try {
-          for await (const { summary, changed } of jobs.progress(jobId, options.eventsIntervalMs, abort.signal)) {
-            if (summary.status !== 'running') return void (await send('end', summary));
-            if (changed) await send('progress', summary);
-            else if (Date.now() - lastWrite >= KEEPALIVE_MS) {
-              lastWrite = Date.now();
-              await stream.write(': keepalive\n\n');
+          // Each write is awaited: a slow client holds the stream's polling back (job-events.ts).
+          for await (const e of events) {
+            if (abort.signal.aborted) break;
+            if (e.event === 'keepalive') await stream.write(': keepalive\n\n');
+            else {
+              const data = e.event === 'resource' ? e.data : { ...e.data, links: links(jobId) };
+              await stream.writeSSE({ event: e.event, id: String(++id), data: JSON.stringify(data) });
             }
           }
         } catch (err) {
