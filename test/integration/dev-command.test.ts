@@ -123,6 +123,9 @@ describe('fetchbox dev', () => {
     expect(worker).toMatch(/^temporal_activity_schedule_to_start_latency_seconds_count\{/m);
     expect(worker).toMatch(/^temporal_num_pollers\{[^}]*poller_type="activity_task"/m);
     expect(worker).toMatch(/^fetchbox_worker_process_resident_memory_bytes /m);
+    // The time-to-complete SLI (deploy/prometheus/slo.yml) reads the job runs' 1 h bucket.
+    const e2e = worker.split('\n').filter((l) => l.startsWith('temporal_workflow_endtoend_latency_seconds_bucket{') && l.includes('workflow_type="jobWorkflow"'));
+    expect(e2e.find((l) => l.includes('le="3600"')), e2e.join('\n')).toMatch(/ 1$/);
   });
 
   it('exports OpenTelemetry spans for the submit, the workflows and the downloads when configured', async () => {
