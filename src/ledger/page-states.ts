@@ -28,6 +28,11 @@ export interface LedgerReadOptions {
   /** Wraps each Temporal call (deadline, error mapping); the call runs as is when omitted. */
   call?: LedgerCall;
   /**
+   * Wraps the live `pageStates` query instead of `call`, e.g. with a shorter deadline: a busy or
+   * absent worker should cost a poll little. Default: `call`.
+   */
+  queryCall?: LedgerCall;
+  /**
    * Throw {@link PageRunNotCompletedError} for a run that closed without completing (failed,
    * terminated, timed out) instead of reading it as absent: a retry round must not guess what such
    * a run left failed. Default false (a listing shows what is known).
@@ -76,12 +81,19 @@ export async function readPageRun(client: Client, run: PageRunRef, options: Ledg
     throw err;
   }
   if (status === 'COMPLETED') return { status: 'completed', result: (await call(() => handle.result())) as PageResult };
-  if (status === 'RUNNING') {
-    // No worker answering (or one busy past the deadline) is not an error: the states are unknown for now.
-    const states = await call(() => handle.query(pageStatesQuery)).catch(() => undefined);
-    return { status: 'running', states };
-  }
+  if (status === 'RUNNING') return { status: 'running', states: await queryPageStates(client, run, options) };
   return { status: 'closed', closedAs: status };
+}
+
+/**
+ * The live states of a page run believed running (its `pageStates` query), without describing it
+ * first; undefined when no worker answered (in time), or the run is gone: not an error, the
+ * states are unknown for now.
+ */
+export async function queryPageStates(client: Client, run: PageRunRef, options: LedgerReadOptions = {}): Promise<ResourceState[] | undefined> {
+  const call = options.queryCall ?? options.call ?? direct;
+  const handle = client.workflow.getHandle(pageWorkflowId(run.jobId, run.page, run.round));
+  return call(() => handle.query(pageStatesQuery)).catch(() => undefined);
 }
 
 /**

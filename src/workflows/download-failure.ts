@@ -2,7 +2,8 @@ import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio
 import { clipMessage, readFailure, recordedError } from './failure-rules.js';
 import { ErrorKind, type ResourceError } from './job-types.js';
 
-// Re-exported for page-workflow.ts, which imports them from here; the rules live in failure-rules.ts.
+// Re-exported for the page modules that import them from here (page-state.ts, page-loader.ts,
+// page-batch-scheduler.ts); the rules live in failure-rules.ts.
 export { clipJson, exhaustedKind } from './failure-rules.js';
 
 /**

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { PageRunNotCompletedError, readPageRun, readPageStates, readRoundStates } from '../../src/ledger/page-states.js';
+import { PageRunNotCompletedError, queryPageStates, readPageRun, readPageStates, readRoundStates } from '../../src/ledger/page-states.js';
 import { pageWorkflowId } from '../../src/workflows/ids.js';
 import type { PageResult, ResourceState } from '../../src/workflows/job-types.js';
 
@@ -103,5 +103,24 @@ describe('readPageStates', () => {
     const pending = [state('x', 'pending', 0)];
     expect(await readPageStates(client, { jobId: 'j1', page: 0, lastRound: 0 }, { beforeFirstRound: async () => pending })).toEqual(pending);
     expect(await readPageStates(client, { jobId: 'j1', page: 0, lastRound: 2 })).toEqual([]);
+  });
+});
+
+describe('queryPageStates', () => {
+  it('queries a running page through queryCall (a shorter deadline), else call', async () => {
+    const client = fakeClient({ [id(0, 0)]: { status: 'RUNNING', states: [state('a', 'pending', 0)] } });
+    const used: string[] = [];
+    const options = { call: <T>(fn: () => Promise<T>) => (used.push('call'), fn()), queryCall: <T>(fn: () => Promise<T>) => (used.push('query'), fn()) };
+    expect(await queryPageStates(client, { jobId: 'j1', page: 0, round: 0 }, options)).toEqual([state('a', 'pending', 0)]);
+    expect(used).toEqual(['query']);
+    await readPageRun(client, { jobId: 'j1', page: 0, round: 0 }, options);
+    expect(used).toEqual(['query', 'call', 'query']); // describe through call, the query through queryCall
+    expect(await queryPageStates(client, { jobId: 'j1', page: 0, round: 0 }, { call: options.call })).toHaveLength(1);
+    expect(used.at(-1)).toBe('call');
+  });
+
+  it('answers undefined when no worker answers', async () => {
+    const client = fakeClient({ [id(0, 0)]: { status: 'RUNNING' } });
+    expect(await queryPageStates(client, { jobId: 'j1', page: 0, round: 0 })).toBeUndefined();
   });
 });
