@@ -1,12 +1,9 @@
+import type { FailureKind } from '../workflows/failure-rules.js';
 import { ErrorKind } from '../workflows/job-types.js';
 
 export { ErrorKind };
-
-/**
- * Failure classes below the contract's kinds: `connection` is how a retryable network error
- * travels between attempts; once attempts run out it is reported as `retries_exhausted`.
- */
-export type FailureKind = ErrorKind | 'connection';
+/** Re-exported so fetch code names the failure classes from one place (failure-rules.ts). */
+export type { FailureKind };
 
 /**
  * A download attempt that failed, classified: whether another attempt may help, and when.

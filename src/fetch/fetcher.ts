@@ -5,6 +5,7 @@ import type { Config } from '../config/config-schema.js';
 import { createAddressGuard, type AddressGuard } from './address-guard.js';
 import { isSameOrigin, withoutCredentials } from './credentials.js';
 import { withoutRefusedHeaders } from './header-rules.js';
+import { isRetryableHttpStatus } from '../workflows/failure-rules.js';
 import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
 
 /** An open response whose body has not been read yet; the caller must consume or destroy it. */
@@ -36,7 +37,6 @@ export interface Fetcher {
   close(): Promise<void>;
 }
 
-const RETRYABLE_STATUS = new Set([408, 425, 429]);
 /** A Retry-After longer than this is clamped: a resource should not sleep for days. */
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 
@@ -217,7 +217,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
       }
       if (status < 200 || status >= 300) {
         await discard(res.body);
-        const retryable = status >= 500 || RETRYABLE_STATUS.has(status);
+        const retryable = isRetryableHttpStatus(status);
         const retryAfterMs = retryable ? parseRetryAfter(answer['retry-after']) : undefined;
         throw new FetchFailure(ErrorKind.httpStatus, `HTTP ${status} from ${current}`, retryable, {
           url: current,
