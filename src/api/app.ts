@@ -11,9 +11,11 @@ import { docsPage } from './docs-page.js';
 import type { JobService } from './job-service.js';
 import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
 import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, publicRoute, routeGuard } from './route-security.js';
+import { failureRoutes } from './routes/failures.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { retryRoutes } from './routes/retries.js';
 import { OMITTED_ISSUES, ResourceSchema } from './schemas.js';
 import { submitGuards } from './submit-guards.js';
 
@@ -117,6 +119,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps.checks));
   app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, submitGuards: submit }));
   app.route('/', metricsRoutes(metrics, { public: deps.metricsPublic ?? true }));
+  app.route('/', failureRoutes(deps.jobs));
+  app.route('/', retryRoutes(deps.jobs));
 
   // The manifest schema validates resources one by one and points at this component.
   app.openAPIRegistry.register('Resource', ResourceSchema);

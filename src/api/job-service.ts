@@ -1,6 +1,10 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { jobWorkflowId } from '../workflows/ids.js';
 import type { JobStatus, ResourceStatus } from '../workflows/job-types.js';
+import type { Logger } from 'pino';
+import { bulkRetry, type BulkRetryRequest, type BulkRetryResult } from './failures/bulk-retry.js';
+import type { FailureFilter, FailureListing } from './failures/failure-views.js';
+import { listFailures } from './failures/list-failures.js';
 import { cancelJob } from './jobs/cancel-job.js';
 import { createJobContext, type JobContext } from './jobs/job-context.js';
 import { listJobs } from './jobs/job-listing.js';
@@ -81,6 +85,16 @@ export class JobService {
   /** Jobs from Temporal visibility, newest first, filtered by status and handler (job-listing.ts). */
   list(opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string }): Promise<JobListing> {
     return listJobs(this.ctx, opts);
+  }
+
+  /** The dead-letter view: failed resources across jobs, newest jobs first (failures/list-failures.ts). */
+  failures(filter: FailureFilter, opts: { limit: number; cursor?: string }): Promise<FailureListing> {
+    return listFailures(this.ctx, filter, opts);
+  }
+
+  /** Retries every job a request names or its filter matches, a bounded fan-out of `retry` (failures/bulk-retry.ts). */
+  retryMany(request: BulkRetryRequest, logger?: Logger): Promise<BulkRetryResult> {
+    return bulkRetry(this.ctx, request, logger);
   }
 
   /**

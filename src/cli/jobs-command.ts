@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { isRetryWhere, jobsRetryWhere } from './jobs-retry.js';
 import { tailJob } from './jobs-tail.js';
 
 /** Exit codes of `fetchbox jobs`, for scripts. */
@@ -21,6 +22,8 @@ const USAGE = `Usage: fetchbox jobs <command> [options]
   list [--status S] [--handler H] [--limit N]
   resources <jobId> [--status S] [--limit N] [--all]
   retry <jobId>                     download the job's failed resources again
+  retry --where K=V[,K=V...]        retry every job a filter matches (status, handler, since,
+        [--dry-run]                 kind): POST /retries, at most 1000 jobs
   cancel <jobId>                    cancel a running job
   tail <jobId> [--all]              follow the job until it closes: a progress bar on a terminal,
                                     failures as they happen (--all: every resource)
@@ -78,6 +81,8 @@ function summaryLine(j: Summary): string {
 
 /** `fetchbox jobs ...`: a thin client of the HTTP API. Returns the exit code. */
 export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
+  // `retry --where ...` retries every job a filter matches (POST /retries): jobs-retry.ts.
+  if (isRetryWhere(argv)) return jobsRetryWhere(argv, env, io);
   let parsed;
   try {
     parsed = parseArgs({

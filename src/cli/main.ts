@@ -13,6 +13,7 @@ Commands:
   api       the HTTP API only
   worker    a worker only
   jobs      submit, get, list, resources, retry, cancel, tail (fetchbox jobs --help)
+  failures  failed resources across jobs, by kind and host (fetchbox failures --help)
 
 Configuration comes from FETCHBOX_* and TEMPORAL_* environment variables, optionally merged
 over a YAML or JSON file named by FETCHBOX_CONFIG. See docs/configuration.md.
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command] = positionals;
   // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usage, not this one.
   if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
+  if (command === 'failures') return (await import('./failures-command.js')).failuresCommand(argv.slice(argv.indexOf('failures') + 1));
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;

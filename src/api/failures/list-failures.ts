@@ -1,0 +1,83 @@
+import type { JobContext } from '../jobs/job-context.js';
+import { failedStates, listRuns, openFailedJob } from './failed-jobs.js';
+import { failureMatches } from './failure-filter.js';
+import type { FailureFilter, FailureItem, FailureListing } from './failure-views.js';
+import { decodeFailuresCursor, encodeFailuresCursor, START, type FailuresPosition } from './failures-cursor.js';
+import { failedJobsQuery } from './visibility-query.js';
+
+/**
+ * Bounds of one `GET /failures` call, whatever `limit` asks: runs per visibility page, jobs opened
+ * (a describe and a result read each) and job pages read (their page runs' results). A call that
+ * reaches one answers what it found with a cursor to continue, so a sparse filter may return fewer
+ * than `limit` items, even none, before its last page.
+ */
+export const FailuresBudget = { visibilityPageSize: 50, jobsPerCall: 50, pagesPerCall: 20 } as const;
+
+/**
+ * The dead-letter view: failed resources of the jobs that completed with failures, newest jobs
+ * first (visibility's order), within a job by page and manifest order. Each job's failed pages come
+ * from its run's result; their states from the ledger reader, so only pages with failures are read.
+ */
+export async function listFailures(
+  ctx: JobContext,
+  filter: FailureFilter,
+  opts: { limit: number; cursor?: string; budget?: { visibilityPageSize: number; jobsPerCall: number; pagesPerCall: number } },
+): Promise<FailureListing> {
+  const budget = opts.budget ?? FailuresBudget;
+  const query = failedJobsQuery(filter);
+  let at: FailuresPosition = opts.cursor ? decodeFailuresCursor(filter, opts.cursor) : START;
+  const items: FailureItem[] = [];
+  let jobsOpened = 0;
+  let pagesRead = 0;
+  const stopAt = (position: FailuresPosition): FailureListing => ({ items, next: encodeFailuresCursor(filter, position) });
+
+  let visibilityPages = 0;
+  for (;;) {
+    // Each visibility page but the last costs at least one job opened; this bounds empty ones too.
+    if (visibilityPages++ > budget.jobsPerCall) return stopAt(at);
+    const { runs, next } = await listRuns(ctx, query, { ...(at.token ? { token: at.token } : {}), pageSize: budget.visibilityPageSize });
+    // Resume at the cursor's run: found by id (visibility pages are keyset pages and do not shift),
+    // else at its index with the run's position forgotten.
+    let index = at.index;
+    let resume = { page: at.page, offset: at.offset };
+    if (at.runId !== null) {
+      const found = runs.findIndex((r) => r.runId === at.runId);
+      if (found >= 0) index = found;
+      else resume = { page: 0, offset: 0 };
+    }
+    for (; index < runs.length; index++) {
+      const run = runs[index]!;
+      const position = { token: at.token, runId: run.runId, index };
+      if (jobsOpened === budget.jobsPerCall) return stopAt({ ...position, ...resume });
+      jobsOpened++;
+      const job = await openFailedJob(ctx, run);
+      for (let p = resume.page; job && p < job.failedPages.length; p++) {
+        if (pagesRead === budget.pagesPerCall) return stopAt({ ...position, page: p, offset: resume.offset });
+        pagesRead++;
+        const page = job.failedPages[p]!;
+        const states = await failedStates(ctx, job, page);
+        for (let o = resume.offset; o < states.length; o++) {
+          const state = states[o]!;
+          if (!failureMatches(state, filter)) continue;
+          items.push({
+            jobId: job.jobId,
+            handler: job.handler,
+            id: state.id,
+            url: state.url,
+            key: state.key,
+            attempts: state.attempts,
+            error: state.error!,
+            when: job.closedAt,
+            page,
+          });
+          // Full: the next call starts after this item (and may find nothing more: an empty last page).
+          if (items.length === opts.limit) return stopAt({ ...position, page: p, offset: o + 1 });
+        }
+        resume = { page: 0, offset: 0 };
+      }
+      resume = { page: 0, offset: 0 };
+    }
+    if (next === null) return { items, next: null };
+    at = { ...START, token: next };
+  }
+}
