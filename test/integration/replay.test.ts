@@ -59,6 +59,19 @@ describe.runIf(recording)('recording histories', () => {
     await save('retry', jobId);
   });
 
+  it('records a retry Update sent to a running job', async () => {
+    const jobId = uniqueJobId('replay-update');
+    const resources = [
+      ...Array.from({ length: 8 }, (_, i) => ({ url: `${origin.url}/slow/300/10/${jobId}-${i}` })),
+      { url: `${origin.url}/flaky/1/404/10/${jobId}` },
+    ];
+    await stack.submit({ jobId, resources });
+    const retry = await stack.app.request(`/jobs/${jobId}/retry`, { method: 'POST' });
+    expect(await retry.json()).toMatchObject({ status: 'running', retrying: true });
+    await stack.waitForJob(jobId);
+    await save('update', jobId);
+  });
+
   it('records a job with per-host politeness', async () => {
     const polite = await startStack('file', { FETCHBOX_JOB_PAGE_SIZE: '6', FETCHBOX_JOB_PER_HOST_CONCURRENCY: '2' });
     try {

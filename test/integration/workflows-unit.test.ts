@@ -1,15 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
-import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
-import { jobWorkflow, retrySignal } from '../../src/workflows/index.js';
+import { PAGES_PER_RUN, RETRY_REFUSED } from '../../src/workflows/job-workflow.js';
+import { jobWorkflow, retrySignal, retryUpdate } from '../../src/workflows/index.js';
 import { JobStatus, type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 import { mockActivities } from '../support/mock-activities.js';
@@ -171,6 +171,71 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     expect(secondRound.sort()).toEqual([...failing].sort());
     expect(log.downloads).toHaveLength(15);
     expect(result.resume.carry?.round).toBe(1);
+  });
+
+  it('a retry Update on a running job answers retrying and runs a round over the failed tasks after the pass', async () => {
+    const jobId = `update-${randomUUID()}`;
+    const pages = [0, 1].map((p) => tasksFor(p, 4));
+    const failing = pages[1]![2]!.url;
+    const log = mocks.plan(jobId, { pages, delayMs: 200, failOnce: new Set([failing]) });
+    const handle = await start(jobInput(jobId, pages, {}));
+    const answer = await handle.executeUpdate(retryUpdate);
+    expect(answer).toEqual({ status: JobStatus.running, retrying: true });
+    const result = await handle.result();
+
+    expect(result.status).toBe(JobStatus.completed);
+    expect(result.resources).toEqual({ total: 8, succeeded: 8, failed: 0, pending: 0 });
+    expect(log.failedTasksCalls).toEqual([{ page: 1, round: 1 }]);
+    expect(log.downloads.filter((d) => d.workflowId.endsWith('/r1')).map((d) => d.url)).toEqual([failing]);
+    expect(result.resume.carry).toMatchObject({ round: 1, retryRequests: 0, failedPages: [] });
+  });
+
+  it('the retry Update validator refuses a job that is failing, and records nothing', async () => {
+    const jobId = `refuse-${randomUUID()}`;
+    const pages = [0, 1].map((p) => tasksFor(p, 2));
+    // Page 0 cannot be loaded (its child fails: the job will fail); page 1 downloads until canceled.
+    const log = mocks.plan(jobId, { pages, delayMs: 0, hang: true, failLoadPages: new Set([0]) });
+    const handle = await start(jobInput(jobId, pages, { concurrency: 4, pageParallelism: 2 }));
+    await vi.waitFor(
+      async () => {
+        const { events } = await handle.fetchHistory();
+        expect(events?.some((e) => e.childWorkflowExecutionFailedEventAttributes)).toBe(true);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+
+    const err = await handle.executeUpdate(retryUpdate).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe(RETRY_REFUSED);
+    expect((cause as ApplicationFailure).message).toContain('is failing');
+    await handle.cancel();
+    expect(await handle.result().catch((e: unknown) => e)).toBeInstanceOf(WorkflowFailedError);
+    expect(log.failedTasksCalls).toEqual([]);
+  });
+
+  it('batches first attempts (downloadBatch) within the window, then retries retryable failures alone', async () => {
+    const jobId = `batch-${randomUUID()}`;
+    const pages = [tasksFor(0, 20)];
+    const retried = pages[0]![3]!.url;
+    const permanent = pages[0]![17]!.url;
+    const log = mocks.plan(jobId, { pages, delayMs: 100, retryInBatch: new Set([retried]), failInBatch: new Set([permanent]) });
+    // window 8: lanes = ceil(8 / 4) = 2, so 4 batches at once; 20 tasks over 4 slots: batches of 5.
+    const result = await (await start(jobInput(jobId, pages, { concurrency: 8, pageParallelism: 1, batchSize: 10 }))).result();
+
+    expect(result.status).toBe(JobStatus.completedWithFailures);
+    expect(result.resources).toEqual({ total: 20, succeeded: 19, failed: 1, pending: 0 });
+    expect(log.batches.map((b) => [b.urls.length, b.concurrency])).toEqual([
+      [5, 2],
+      [5, 2],
+      [5, 2],
+      [5, 2],
+    ]);
+    expect(log.batches.flatMap((b) => b.urls).sort()).toEqual(pages[0]!.map((t) => t.url).sort()); // every task once
+    expect(log.inFlight.peak.get(`batches:job-${jobId}/p000000`)).toBe(4);
+    // Only the retryable failure runs again, alone, after the attempt its batch made.
+    expect(log.downloads.map((d) => [d.url, d.attemptOffset])).toEqual([[retried, 1]]);
   });
 
   it(`continues as new after ${PAGES_PER_RUN} pages and the counts still add up`, async () => {

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import type { DownloadInput, DownloadResult, DownloadTask } from '../../src/workflows/job-types.js';
+import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult, DownloadTask } from '../../src/workflows/job-types.js';
 
 /** What one mocked job does: its pages' tasks, how long a download takes, which URLs fail once. */
 export interface MockJobPlan {
@@ -10,6 +10,12 @@ export interface MockJobPlan {
   failOnce?: ReadonlySet<string>;
   /** Downloads heartbeat until canceled instead of finishing. */
   hang?: boolean;
+  /** Pages whose loadPage fails for good (their page workflow fails, and so will the job). */
+  failLoadPages?: ReadonlySet<number>;
+  /** Batch outcomes: URLs whose batch attempt fails retryably (`retry`, Retry-After 50 ms); later attempts succeed. */
+  retryInBatch?: ReadonlySet<string>;
+  /** Batch outcomes: URLs whose batch attempt fails for good (`failed`, 404). */
+  failInBatch?: ReadonlySet<string>;
 }
 
 /** In-flight counter with its peak, per key. */
@@ -35,8 +41,10 @@ export interface MockJobLog {
   published: number;
   loadedPages: number[];
   failedTasksCalls: { page: number; round: number }[];
-  /** Every download started: URL and the page workflow that ran it. */
-  downloads: { url: string; workflowId: string }[];
+  /** Every download started: URL, the page workflow that ran it, attempts made before it (after a batch: 1). */
+  downloads: { url: string; workflowId: string; attemptOffset: number }[];
+  /** Every downloadBatch started: its page workflow, its URLs and its lanes. */
+  batches: { workflowId: string; urls: string[]; concurrency: number }[];
   /** Downloads in flight: key `job` for the whole job, the page workflow id, `host:<host>`. */
   inFlight: Gauge;
   /** Most page workflows with a download in flight at the same time. */
@@ -74,6 +82,7 @@ export function mockActivities() {
       const { plan, log } = planOf(input.jobId);
       const page = pageOf(input.pageKey);
       log.loadedPages.push(page);
+      if (plan.failLoadPages?.has(page)) throw ApplicationFailure.nonRetryable(`mock: page ${page} cannot be loaded`, 'CorruptPage');
       const tasks = plan.pages[page] ?? [];
       return { tasks, pageResources: tasks.length };
     },
@@ -91,7 +100,7 @@ export function mockActivities() {
       const page = Number(/\/p(\d+)/.exec(workflowId)?.[1]);
       const keys = ['job', workflowId, `host:${new URL(url).host}`];
       const firstTry = !log.downloads.some((d) => d.url === url);
-      log.downloads.push({ url, workflowId });
+      log.downloads.push({ url, workflowId, attemptOffset: input.attemptOffset ?? 0 });
       for (const k of keys) log.inFlight.up(k);
       const pagesNow = [...log.inFlight.now].filter(([k, n]) => k.includes('/p') && n > 0).length;
       log.peakPagesDownloading = Math.max(log.peakPagesDownloading, pagesNow);
@@ -118,8 +127,22 @@ export function mockActivities() {
         for (const k of keys) log.inFlight.down(k);
       }
     },
-    async downloadBatch(): Promise<never> {
-      throw ApplicationFailure.nonRetryable('mock: downloadBatch is not planned in these tests');
+    async downloadBatch(input: DownloadBatchInput): Promise<BatchOutcome[]> {
+      const { plan, log } = planOf(input.jobId);
+      const ctx = Context.current();
+      const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
+      log.batches.push({ workflowId, urls: input.tasks.map((t) => t.url), concurrency: input.concurrency });
+      log.inFlight.up(`batches:${workflowId}`);
+      try {
+        await ctx.sleep(plan.delayMs);
+        return input.tasks.map((task, index): BatchOutcome => {
+          if (plan.retryInBatch?.has(task.url)) return { index, retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 50 } };
+          if (plan.failInBatch?.has(task.url)) return { index, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } };
+          return { index, ok: { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1 } };
+        });
+      } finally {
+        log.inFlight.down(`batches:${workflowId}`);
+      }
     },
   };
 
@@ -127,7 +150,7 @@ export function mockActivities() {
     activities,
     /** Registers what job `jobId` does and returns the log its activities fill. */
     plan(jobId: string, plan: MockJobPlan): MockJobLog {
-      const log: MockJobLog = { published: 0, loadedPages: [], failedTasksCalls: [], downloads: [], inFlight: new Gauge(), peakPagesDownloading: 0, canceled: 0 };
+      const log: MockJobLog = { published: 0, loadedPages: [], failedTasksCalls: [], downloads: [], batches: [], inFlight: new Gauge(), peakPagesDownloading: 0, canceled: 0 };
       plans.set(jobId, plan);
       logs.set(jobId, log);
       return log;
