@@ -1,15 +1,13 @@
-import type { WorkflowExecutionDescription } from '@temporalio/client';
-import { jobWorkflowId, pageWorkflowId } from '../../workflows/ids.js';
+import { queryPageStates, readPageRun, type LedgerReadOptions, type PageRun } from '../../ledger/page-states.js';
+import { jobWorkflowId } from '../../workflows/ids.js';
 import { summaryQuery } from '../../workflows/job-workflow.js';
-import { JobStatus, type JobMemo, type PageResult, type ResourceState } from '../../workflows/job-types.js';
-import { pageStatesQuery } from '../../workflows/page-workflow.js';
+import { JobStatus, type JobMemo } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { jobSummary } from './job-reader.js';
 import { describeJob } from './job-status.js';
 import type { JobSummary } from './job-views.js';
 import { ResourceEventTracker, type PageRunRef, type ResourceEvent, type ResourceEventFilter } from './resource-event-tracker.js';
-import { isNotFound } from './temporal-errors.js';
 
 /** How long a live query to a running job or page may take before this poll goes without it. */
 const QUERY_DEADLINE_MS = 3_000;
@@ -35,43 +33,17 @@ export interface JobEventsOptions {
   signal: AbortSignal;
 }
 
-/** A page run as the ledger has it: not started, running (with its live states if a worker answered), or closed. */
-type PageRun =
-  | { state: 'absent' }
-  | { state: 'running'; states: ResourceState[] | undefined }
-  | { state: 'closed'; states: ResourceState[] | undefined };
+const queryDeadline = ({ deps }: JobContext) => Math.min(QUERY_DEADLINE_MS, deps.config.api.temporalTimeoutMs);
 
-/** Reads one page run: its result when it completed, a live `pageStates` query while it runs. */
-async function readPageRun({ deps, temporal }: JobContext, jobId: string, ref: PageRunRef): Promise<PageRun> {
-  const handle = deps.client.workflow.getHandle(pageWorkflowId(jobId, ref.page, ref.round));
-  let desc: WorkflowExecutionDescription;
-  try {
-    desc = await temporal(() => handle.describe());
-  } catch (err) {
-    if (isNotFound(err)) return { state: 'absent' };
-    throw err;
-  }
-  switch (desc.status.name) {
-    case 'RUNNING':
-      return { state: 'running', states: await queryStates({ deps, temporal }, jobId, ref) };
-    case 'COMPLETED':
-      return { state: 'closed', states: ((await temporal(() => handle.result())) as PageResult).states };
-    default:
-      return { state: 'closed', states: undefined }; // terminated, failed, timed out: no result to read
-  }
-}
-
-/** A running page's live states; `undefined` when no worker answered in time. */
-function queryStates({ deps, temporal }: JobContext, jobId: string, ref: PageRunRef): Promise<ResourceState[] | undefined> {
-  const deadline = Math.min(QUERY_DEADLINE_MS, deps.config.api.temporalTimeoutMs);
-  const handle = deps.client.workflow.getHandle(pageWorkflowId(jobId, ref.page, ref.round));
-  return temporal(() => handle.query(pageStatesQuery), deadline).catch(() => undefined);
+/** How the stream reads the ledger: each call bounded, live queries under the shorter deadline. */
+function ledgerOptions(ctx: JobContext): LedgerReadOptions {
+  return { call: (fn) => ctx.temporal(fn), queryCall: (fn) => ctx.temporal(fn, queryDeadline(ctx)) };
 }
 
 /** The job's running page runs; `undefined` when no worker answered in time. */
-function runningPages({ deps, temporal }: JobContext, jobId: string): Promise<PageRunRef[] | undefined> {
-  const deadline = Math.min(QUERY_DEADLINE_MS, deps.config.api.temporalTimeoutMs);
-  return temporal(() => deps.client.workflow.getHandle(jobWorkflowId(jobId)).query(summaryQuery), deadline).then(
+function runningPages(ctx: JobContext, jobId: string): Promise<PageRunRef[] | undefined> {
+  const { deps, temporal } = ctx;
+  return temporal(() => deps.client.workflow.getHandle(jobWorkflowId(jobId)).query(summaryQuery), queryDeadline(ctx)).then(
     (live) => live.runningPages,
     () => undefined,
   );
@@ -85,29 +57,33 @@ function runningPages({ deps, temporal }: JobContext, jobId: string): Promise<Pa
  * instead of events piling up.
  */
 async function* resourceEvents(ctx: JobContext, jobId: string, tracker: ResourceEventTracker, closed: boolean, signal: AbortSignal): AsyncGenerator<ResourceEvent> {
+  const client = ctx.deps.client;
+  const options = ledgerOptions(ctx);
   let running: PageRunRef[] = [];
   if (!closed) {
     const live = await runningPages(ctx, jobId);
     if (!live) return; // no worker answered: the next poll tries again
     running = live;
   }
+  /** What a page run read from the ledger reports: live states while it runs, the rest once it closed. */
+  const report = (ref: PageRunRef, run: PageRun): ResourceEvent[] => {
+    if (run.status === 'running') return tracker.running(ref, run.states ?? []);
+    return tracker.closed(ref, run.status === 'completed' ? run.result.states : undefined);
+  };
   const isRunning = new Set(running.map((r) => `${r.page}/${r.round}`));
   for (const ref of tracker.followed()) {
     if (isRunning.has(`${ref.page}/${ref.round}`) || signal.aborted) continue;
-    const run = await readPageRun(ctx, jobId, ref);
-    if (run.state === 'running') yield* tracker.running(ref, run.states ?? []);
-    else yield* tracker.closed(ref, run.state === 'closed' ? run.states : undefined);
+    yield* report(ref, await readPageRun(client, { jobId, ...ref }, options));
   }
   for (const ref of running) {
     if (signal.aborted) return;
-    const states = await queryStates(ctx, jobId, ref);
+    const states = await queryPageStates(client, { jobId, ...ref }, options);
     if (states) yield* tracker.running(ref, states);
   }
   for (let ref = tracker.nextUnseen(); ref && !signal.aborted; ref = tracker.nextUnseen()) {
-    const run = await readPageRun(ctx, jobId, ref);
-    if (run.state === 'absent') return; // not started yet, so no later one either
-    if (run.state === 'running') yield* tracker.running(ref, run.states ?? []);
-    else yield* tracker.closed(ref, run.states);
+    const run = await readPageRun(client, { jobId, ...ref }, options);
+    if (run.status === 'not_started') return; // nor has any later one
+    yield* report(ref, run);
   }
 }
 
