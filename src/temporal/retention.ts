@@ -36,12 +36,15 @@ export async function readNamespaceRetentionMs(client: Client, namespace: string
 
 /**
  * Sets a namespace's retention with `temporal operator namespace update --retention` (what an
- * operator would run), for `fetchbox dev`'s own server.
+ * operator would run), for `fetchbox dev`'s own plain local server.
  */
 export async function setNamespaceRetention(opts: { binary: string; address: string; namespace: string; retentionMs: number }): Promise<void> {
-  const args = ['operator', 'namespace', 'update', '--address', opts.address, '--namespace', opts.namespace, '--retention', `${Math.round(opts.retentionMs / 1_000)}s`];
+  // Flags only: a TEMPORAL_TLS_* variable or temporal.toml meant for production must not steer the
+  // CLI away from the local dev server.
+  const args = ['operator', 'namespace', 'update', '--address', opts.address, '--namespace', opts.namespace];
+  args.push('--retention', `${Math.round(opts.retentionMs / 1_000)}s`, '--disable-config-env', '--disable-config-file');
   try {
-    await promisify(execFile)(opts.binary, args, { timeout: 30_000, env: { ...process.env, TEMPORAL_CONFIG_FILE: '' } });
+    await promisify(execFile)(opts.binary, args, { timeout: 30_000 });
   } catch (err) {
     throw new RetentionSetupError(opts.namespace, opts.retentionMs, { cause: err });
   }
