@@ -12,7 +12,7 @@ const PAGES = 50;
  * A Temporal client with one closed job `j` of PAGES completed page runs (round 0), each with one
  * failed and one succeeded resource, and no retry round; `calls` records every describe and result.
  */
-function closedJobClient() {
+function closedJobClient(expired: ReadonlySet<number> = new Set()) {
   const calls: string[] = [];
   const states = (page: number): ResourceState[] => [
     { id: `bad-${page}`, url: `http://127.0.0.1/bad-${page}`, key: `j/bad-${page}`, status: 'failed', attempts: 1, error: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } },
@@ -39,8 +39,8 @@ function closedJobClient() {
         }
         const n = Number(page[1]);
         if (n >= PAGES) throw new Error(`page ${n} does not exist`);
-        if (page[2] !== undefined) {
-          // No retry round ran: its page runs were never started.
+        if (page[2] !== undefined || expired.has(n)) {
+          // No retry round ran: its page runs were never started; an expired page run is gone too.
           return { describe: async () => (calls.push(`describe:${n}/r${page[2]}`), Promise.reject(new WorkflowNotFoundError('not found', workflowId, undefined))) };
         }
         return {
@@ -79,6 +79,18 @@ describe('a job event stream', () => {
     const all: JobEvent[] = [];
     for await (const e of events) all.push(e);
     expect(all.filter((e) => e.event === 'resource')).toHaveLength(2 * PAGES);
+  });
+
+  it('of a closed job looks past first-round page runs that are gone (retention)', async () => {
+    const { client } = closedJobClient(new Set([0, 7]));
+    const events = await service(client).events('j', { intervalMs: 10, resources: 'failed', signal: new AbortController().signal });
+    const ids: string[] = [];
+    for await (const e of events) ids.push(e.event === 'resource' ? e.data.id : e.event);
+    expect(ids).toHaveLength(PAGES - 2 + 1);
+    expect(ids).not.toContain('bad-0');
+    expect(ids).not.toContain('bad-7');
+    expect(ids.slice(0, 2)).toEqual(['bad-1', 'bad-2']);
+    expect(ids.at(-1)).toBe('end');
   });
 
   it('stops at its next step once the client went away, without an end event', async () => {

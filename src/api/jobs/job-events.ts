@@ -82,7 +82,13 @@ async function* resourceEvents(ctx: JobContext, jobId: string, tracker: Resource
   }
   for (let ref = tracker.nextUnseen(); ref && !signal.aborted; ref = tracker.nextUnseen()) {
     const run = await readPageRun(client, { jobId, ...ref }, options);
-    if (run.status === 'not_started') return; // nor has any later one
+    if (run.status === 'not_started') {
+      // Running: not started yet, nor has any later one. Closed: a first-round page that never
+      // started (the job was canceled first) or whose history is gone (retention): look further.
+      if (!closed || ref.round > 0) return;
+      tracker.closed(ref, undefined);
+      continue;
+    }
     yield* report(ref, run);
   }
 }
