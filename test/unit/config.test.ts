@@ -1,10 +1,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
-import { MIN_RETRYABLE_RETENTION_MS, retentionProblem } from '../../src/temporal/retention.js';
+import { checkNamespaceRetention, MIN_RETRYABLE_RETENTION_MS, retentionProblem } from '../../src/temporal/retention.js';
 
 describe('loadConfig', () => {
   it('has the contract defaults with no environment at all', () => {
@@ -126,5 +128,42 @@ describe('temporal.retention (FETCHBOX_TEMPORAL_RETENTION)', () => {
     expect(retentionProblem(2 * 3_600_000, 2 * 3_600_000)).toMatch(/under 1d loses failed jobs/);
     expect(retentionProblem(undefined, 3 * day)).toMatch(/reports no retention/);
     expect(MIN_RETRYABLE_RETENTION_MS).toBe(day);
+  });
+});
+
+describe('a worker\'s retention check at start', () => {
+  const day = 86_400_000;
+  /** A client whose DescribeNamespace answers `answer` (or throws it), and a logger that records. */
+  function fakes(answer: unknown) {
+    const describeNamespace = vi.fn(async () => {
+      if (answer instanceof Error) throw answer;
+      return answer;
+    });
+    const client = { workflowService: { describeNamespace }, connection: { withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn() } } as unknown as Client;
+    const logger = { warn: vi.fn(), info: vi.fn() };
+    return { client, logger, describeNamespace };
+  }
+
+  it('reads the namespace it is given and logs a warning naming both retentions when they differ', async () => {
+    const { client, logger, describeNamespace } = fakes({ config: { workflowExecutionRetentionTtl: { seconds: 86_400, nanos: 0 } } });
+    await checkNamespaceRetention(client, 'crawl', 3 * day, logger as unknown as Logger);
+    expect(describeNamespace).toHaveBeenCalledWith({ namespace: 'crawl' });
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0]![0]).toEqual({ namespace: 'crawl', retention: '1d', expected: '3d' });
+    expect(logger.warn.mock.calls[0]![1]).toMatch(/^namespace retention mismatch: /);
+  });
+
+  it('logs at info when the namespace has the configured retention (seconds as a protobuf Long)', async () => {
+    const long = { toString: () => '259200' }; // what protobufjs hands back for int64
+    const { client, logger } = fakes({ config: { workflowExecutionRetentionTtl: { seconds: long } } });
+    await checkNamespaceRetention(client, 'default', 3 * day, logger as unknown as Logger);
+    expect(logger.warn).not.toHaveBeenCalled();
+    expect(logger.info.mock.calls[0]![0]).toEqual({ namespace: 'default', retention: '3d', expected: '3d' });
+  });
+
+  it('never fails the start: a refused DescribeNamespace is a warning', async () => {
+    const { client, logger } = fakes(new Error('PermissionDenied: Request unauthorized'));
+    await expect(checkNamespaceRetention(client, 'default', 3 * day, logger as unknown as Logger)).resolves.toBeUndefined();
+    expect(logger.warn.mock.calls[0]![1]).toMatch(/cannot read the namespace retention/);
   });
 });
