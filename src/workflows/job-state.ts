@@ -1,5 +1,14 @@
 import { ApplicationFailure, CancellationScope, metricMeter, upsertSearchAttributes } from '@temporalio/workflow';
-import { JobStatus, type JobCarry, type JobProgress, type JobResult, type JobWorkflowInput, type PageResult } from './job-types.js';
+import {
+  JobStatus,
+  RETRY_REFUSED,
+  type JobCarry,
+  type JobProgress,
+  type JobResult,
+  type JobWorkflowInput,
+  type PageResult,
+  type RetryAnswer,
+} from './job-types.js';
 import { applyPageResult } from './round-merge.js';
 import { SearchAttributes } from './search-attributes.js';
 
@@ -9,16 +18,6 @@ export interface RunningPage {
   round: number;
   grant: number;
 }
-
-/** What the `retry` Update answers: the job's status and whether a retry round will run. */
-export interface RetryAnswer {
-  status: JobStatus;
-  /** False only when nothing failed and nothing is left that could fail. */
-  retrying: boolean;
-}
-
-/** The error type a refused `retry` Update carries (the API answers it with 409 job_not_retryable). */
-export const RETRY_REFUSED = 'JobNotRetryable';
 
 /** The carry of a job's first run: nothing started, nothing counted. */
 export function initialCarry(input: JobWorkflowInput): JobCarry {

@@ -235,6 +235,16 @@ export interface PageProgress {
   bytes: number;
 }
 
+/** What the job workflow's `retry` Update answers: the job's status and whether a retry round will run. */
+export interface RetryAnswer {
+  status: JobStatus;
+  /** False only when nothing failed and nothing is left that could fail. */
+  retrying: boolean;
+}
+
+/** The error type of a `retry` Update the job's validator refused (the API answers 409 job_not_retryable). */
+export const RETRY_REFUSED = 'JobNotRetryable';
+
 /** What the job workflow returns; `resume` is the input of a retry run. */
 export interface JobResult extends JobProgress {
   resume: JobWorkflowInput;

@@ -1,10 +1,9 @@
 import { continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
-import type { JobProgress, JobResult, JobWorkflowInput } from './job-types.js';
+import type { JobProgress, JobResult, JobWorkflowInput, RetryAnswer } from './job-types.js';
 import { JobScheduler } from './job-scheduler.js';
-import { JobState, type RetryAnswer } from './job-state.js';
+import { JobState } from './job-state.js';
 
 export { PAGES_PER_RUN } from './job-scheduler.js';
-export { RETRY_REFUSED, type RetryAnswer } from './job-state.js';
 
 /** Counts of finished pages plus the pages running now. */
 export const summaryQuery = defineQuery<JobProgress>('summary');

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../config/config-schema.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import type { Storage } from '../../storage/storage.js';
-import type { JobStatus, ResourceState } from '../../workflows/job-types.js';
+import type { JobStatus, ResourceState, RetryAnswer } from '../../workflows/job-types.js';
 
 /** What the job service needs; every job module receives it through a JobContext. */
 export interface JobServiceDeps {
@@ -44,8 +44,5 @@ export interface ResourceListing {
   next: string | null;
 }
 
-/** The answer to a retry: the job's status and whether a retry round is under way. */
-export interface RetryResult {
-  status: JobStatus;
-  retrying: boolean;
-}
+/** The answer to a retry: what the job workflow's `retry` Update answers (`{status, retrying}`). */
+export type RetryResult = RetryAnswer;
