@@ -142,6 +142,7 @@ export async function tailJob(jobId: string, opts: TailOptions): Promise<number>
       if (opts.tty) clearBar();
       return opts.out(`${clock(now())}  ${opts.summaryLine(summary)}\n`);
     }
+    if (event !== 'summary') return; // an event this client does not know yet
     counts = summary.resources;
     rates.add(now(), counts.succeeded + counts.failed);
     if (!opts.tty) opts.out(`${clock(now())}  ${opts.summaryLine(summary)}\n`);
