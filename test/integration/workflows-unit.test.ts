@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -188,6 +188,33 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     expect(log.failedTasksCalls).toEqual([{ page: 1, round: 1 }]);
     expect(log.downloads.filter((d) => d.workflowId.endsWith('/r1')).map((d) => d.url)).toEqual([failing]);
     expect(result.resume.carry).toMatchObject({ round: 1, retryRequests: 0, failedPages: [] });
+  });
+
+  it('a retry Update-With-Start on a closed job starts a run from its resume that runs only the retry round', async () => {
+    const jobId = `uws-${randomUUID()}`;
+    const pages = [0, 1, 2].map((p) => tasksFor(p, 3));
+    const failing = pages[2]![1]!.url;
+    const log = mocks.plan(jobId, { pages, delayMs: 20, failOnce: new Set([failing]) });
+    const first = await (await start(jobInput(jobId, pages, {}))).result();
+    expect(first.status).toBe(JobStatus.completedWithFailures);
+
+    const startWorkflowOperation = new WithStartWorkflowOperation(jobWorkflow, {
+      taskQueue,
+      workflowId: `job-${jobId}`,
+      args: [first.resume],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    const answer = await client.workflow.executeUpdateWithStart(retryUpdate, { startWorkflowOperation });
+    expect(answer).toEqual({ status: JobStatus.running, retrying: true });
+    const result = await (await startWorkflowOperation.workflowHandle()).result();
+
+    expect(result.status).toBe(JobStatus.completed);
+    expect(result.resources).toEqual({ total: 9, succeeded: 9, failed: 0, pending: 0 });
+    expect(log.loadedPages).toEqual([0, 1, 2]); // the retry run loaded no page again
+    expect(log.published).toBe(1);
+    expect(log.failedTasksCalls).toEqual([{ page: 2, round: 1 }]);
+    expect(log.downloads.filter((d) => d.workflowId.endsWith('/r1')).map((d) => d.url)).toEqual([failing]);
   });
 
   it('the retry Update validator refuses a job that is failing, and records nothing', async () => {
