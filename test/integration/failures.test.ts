@@ -249,6 +249,19 @@ describe('POST /retries', () => {
     expect((await stack.client.workflow.getHandle(`job-${C}`).describe()).runId).toBe(cRunId);
   });
 
+  it('a retried job that fails again stays in the view by its latest run, attempts added over rounds', async () => {
+    const res = await retries({ since: T0, kind: 'too_large' });
+    expect(res.body).toMatchObject({ matched: 1, retried: 1, jobs: [{ jobId: C, outcome: 'retrying' }] });
+    const summary = await stack.waitForJob(C);
+    expect(summary.status).toBe('completed_with_failures');
+    expect(summary.closedAt > closedAt[C]!).toBe(true);
+    const items = await eventually(
+      () => allFailures(`since=${T0}&kind=too_large`),
+      (found) => found.some((i) => i.when === summary.closedAt),
+    );
+    expect([...items]).toEqual([expect.objectContaining({ jobId: C, id: 'c1', attempts: 2, when: summary.closedAt, page: 0, error: expect.objectContaining({ kind: 'too_large' }) })]);
+  });
+
   it('needs the operator scope; GET /failures needs read', async () => {
     const jobs = new JobService({ client: stack.client, storage: stack.storage, handlers: builtInHandlers(), config: stack.config });
     const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [], tokens: parseTokens(['read=viewer', 'operator=ops']) });
