@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/config-schema.js';
+import { parseDurationMs } from '../../src/config/duration.js';
 import { ENV_VARS, loadConfig } from '../../src/config/load-config.js';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { clusterEnv } from '../cluster/support/fetchbox-process.js';
@@ -149,6 +150,8 @@ describe('docker-compose.yml', () => {
     expect(s.temporal.environment).toMatchObject({ DB: 'postgres12', DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility', NUM_HISTORY_SHARDS: '4' });
     const retention = /'--retention', '(\w+)'/.exec(read('test/cluster/support/temporal-server.ts'))?.[1];
     expect(s.temporal.environment.DEFAULT_NAMESPACE_RETENTION).toBe(retention);
+    // Workers compare the namespace with temporal.retention: the shipped default matches it.
+    expect(parseDurationMs(s.temporal.environment.DEFAULT_NAMESPACE_RETENTION)).toBe(defaults.temporal.retention);
     const pgMajor = /^postgres:(\d+)-/.exec(s.postgresql.image)?.[1];
     expect(Number(pgMajor)).toBeGreaterThanOrEqual(12);
   });
