@@ -58,7 +58,7 @@ describe('GET /jobs', () => {
 });
 
 describe('GET /jobs/{jobId}/events', () => {
-  it('streams progress until the job closes, then an end event', async () => {
+  it('streams summary events until the job closes, then an end event', async () => {
     const jobId = uniqueJobId('sse');
     const resources = Array.from({ length: 6 }, (_, i) => ({ url: `${origin.url}/slow/${300 * (i + 1)}/10/${jobId}-${i}` }));
     await stack.submit({ jobId, resources });
@@ -68,7 +68,7 @@ describe('GET /jobs/{jobId}/events', () => {
     const events = await readEvents(res);
     const last = events[events.length - 1]!;
     expect(last).toMatchObject({ event: 'end', data: { jobId, status: 'completed', resources: { succeeded: 6 } } });
-    const progress = events.filter((e) => e.event === 'progress');
+    const progress = events.filter((e) => e.event === 'summary');
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.every((e) => e.data.status === 'running')).toBe(true);
     const counts = progress.map((e) => e.data.resources.succeeded as number);
