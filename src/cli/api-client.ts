@@ -1,7 +1,7 @@
 /**
  * The HTTP side of the `fetchbox` API clients (`failures`, `jobs retry --where`): where the API is,
  * the token, one call that turns transport failures and error answers into exit codes, and where
- * output goes. Exit codes are those of `fetchbox jobs` (src/cli/jobs-command.ts), so scripts read
+ * output goes. `fetchbox jobs` shares the exit codes, the I/O and the error type, so scripts read
  * every client command alike.
  */
 

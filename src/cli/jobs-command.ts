@@ -1,16 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { ApiCallError, ClientExit, processIo, type Io } from './api-client.js';
 import { isRetryWhere, jobsRetryWhere } from './jobs-retry.js';
 import { tailJob } from './jobs-tail.js';
 
-/** Exit codes of `fetchbox jobs`, for scripts. */
+/** Exit codes of `fetchbox jobs`, for scripts: those of every API client command (api-client.ts), plus tail's. */
 export const JobsExit = {
-  ok: 0,
-  /** The API could not be reached, or answered 5xx. */
-  unavailable: 1,
-  usage: 2,
-  /** The API refused the request (4xx); its error code and message are printed. */
-  refused: 4,
+  ...ClientExit,
   /** `tail`: the job ended, but not `completed`. */
   notCompleted: 5,
 } as const;
@@ -33,31 +29,8 @@ http://127.0.0.1:3000), --token T (default $FETCHBOX_API_TOKEN).
 Exit codes: 0 ok, 1 API unreachable or 5xx, 2 usage, 4 API refused (4xx), 5 tail: job not completed.
 `;
 
-/** Where output goes; injectable for tests. */
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  stdin(): Promise<string>;
-}
-
-const processIo: Io = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
-  stdin: async () => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  },
-};
-
-class ApiCallError extends Error {
-  constructor(
-    readonly exit: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// Re-exported: tests and callers import the I/O type from here.
+export type { Io } from './api-client.js';
 
 type Summary = {
   jobId: string;
