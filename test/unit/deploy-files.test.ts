@@ -259,6 +259,10 @@ describe('SLO rules (deploy/prometheus/slo.yml)', () => {
     // Every recording rule an alert reads exists.
     const recorded = new Set(all.filter((r) => r.record).map((r) => r.record));
     for (const rule of sloAlerts) for (const [name] of rule.expr.matchAll(/fetchbox:[a-z_:0-9]+/g)) expect(recorded.has(name), name).toBe(true);
+    // And every one the dashboard's SLO panels plot.
+    const plotted = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/fetchbox:[a-z_:0-9]+/g)].map((m) => m[0])));
+    expect(plotted.length).toBeGreaterThanOrEqual(5);
+    for (const name of plotted) expect(recorded.has(name), name).toBe(true);
   });
 
   it('every alert of alerts.yml and slo.yml is made to fire by a promtool test', () => {
