@@ -49,7 +49,12 @@ export class ApiCallError extends Error {
 /** A client bound to one API base URL and token. */
 export interface ApiClient {
   base: string;
-  /** One request; a JSON answer below 400, else ApiCallError (4xx: refused, 5xx or no answer: unavailable). */
+  /** The headers every request sends (the bearer token), for callers that fetch themselves (an event stream). */
+  headers: Record<string, string>;
+  /**
+   * One request; a JSON answer below 400, else ApiCallError (4xx: refused, 5xx or no answer: unavailable).
+   * A string body is sent as it is (a manifest file's text), anything else as its JSON.
+   */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
 }
 
@@ -60,13 +65,14 @@ export function apiClient(options: { api?: string | undefined; token?: string | 
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return {
     base,
+    headers,
     async call(method, path, body) {
       let res: Response;
       try {
         res = await fetch(`${base}${path}`, {
           method,
           headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
         });
       } catch (err) {
         const cause = (err as Error).cause;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ApiCallError, ClientExit, processIo, type Io } from './api-client.js';
+import { ApiCallError, apiClient, ClientExit, processIo, type Io } from './api-client.js';
 import { isRetryWhere, jobsRetryWhere } from './jobs-retry.js';
 import { tailJob } from './jobs-tail.js';
 
@@ -82,30 +82,8 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     io.out(USAGE);
     return values.help ? JobsExit.ok : JobsExit.usage;
   }
-  const base = (values.api ?? env.FETCHBOX_API_URL ?? `http://${env.FETCHBOX_API_HOST ?? '127.0.0.1'}:${env.FETCHBOX_API_PORT ?? '3000'}`).replace(/\/+$/, '');
-  const token = values.token ?? env.FETCHBOX_API_TOKEN;
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const { base, headers, call } = apiClient(values, env);
   const print = (human: string, data: unknown) => io.out(values.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
-
-  async function call(method: string, path: string, body?: string): Promise<{ status: number; json: any }> {
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body } : {}),
-      });
-    } catch (err) {
-      throw new ApiCallError(JobsExit.unavailable, `cannot reach ${base}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`);
-    }
-    const json = (await res.json().catch(() => ({}))) as any;
-    if (res.status >= 500) throw new ApiCallError(JobsExit.unavailable, `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? res.statusText}`);
-    if (res.status >= 400) {
-      const details = json?.error?.details ? `\n${JSON.stringify(json.error.details, null, 2)}` : '';
-      throw new ApiCallError(JobsExit.refused, `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? res.statusText}${details}`);
-    }
-    return { status: res.status, json };
-  }
 
   const need = (what: string): string => {
     if (!arg) throw new ApiCallError(JobsExit.usage, `jobs ${command} needs ${what}\n\n${USAGE}`);
