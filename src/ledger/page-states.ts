@@ -4,7 +4,8 @@
  * one answers the `pageStates` query. The API (listing, events) and the `failedTasks` activity
  * (a retry round's tasks) read them here, so both see the same states merged the same way.
  */
-import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { isNotFound } from '../temporal/grpc-errors.js';
 import { pageWorkflowId } from '../workflows/ids.js';
 import { pageStatesQuery } from '../workflows/index.js';
 import type { PageResult, ResourceState } from '../workflows/job-types.js';
@@ -63,11 +64,6 @@ export class PageRunNotCompletedError extends Error {
 }
 
 const direct: LedgerCall = (fn) => fn();
-
-/** No workflow with that id (or run): the SDK's error, or the service's NOT_FOUND. */
-function isNotFound(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && err.code === 5); // 5: gRPC NOT_FOUND
-}
 
 /** Reads one page run from the ledger: describe, then its result (closed) or its live states (running). */
 export async function readPageRun(client: Client, run: PageRunRef, options: LedgerReadOptions = {}): Promise<PageRun> {

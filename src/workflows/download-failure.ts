@@ -2,10 +2,6 @@ import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio
 import { clipMessage, readFailure, recordedError } from './failure-rules.js';
 import { ErrorKind, type ResourceError } from './job-types.js';
 
-// Re-exported for the page modules that import them from here (page-state.ts, page-loader.ts,
-// page-batch-scheduler.ts); the rules live in failure-rules.ts.
-export { clipJson, exhaustedKind } from './failure-rules.js';
-
 /**
  * Turns a failed `downloadResource` call into the resource's recorded error and attempt count:
  * the workflow side of failure-rules.ts, adapted to the workflow SDK's failure classes.

@@ -1,6 +1,6 @@
 import { condition, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { exhaustedKind } from './download-failure.js';
+import { exhaustedKind } from './failure-rules.js';
 import type { BatchFailure, BatchOutcome } from './job-types.js';
 import type { PageState } from './page-state.js';
 

@@ -1,6 +1,7 @@
 import { isCancellation, metricMeter, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { clipJson, downloadFailure } from './download-failure.js';
+import { downloadFailure } from './download-failure.js';
+import { clipJson } from './failure-rules.js';
 import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';
 import {
   ResourceStatus,

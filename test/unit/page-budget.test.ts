@@ -10,7 +10,8 @@ import type { Fetcher } from '../../src/fetch/fetcher.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { ObjectNotFoundError, StorageError } from '../../src/storage/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { clipJson, downloadFailure } from '../../src/workflows/download-failure.js';
+import { downloadFailure } from '../../src/workflows/download-failure.js';
+import { clipJson } from '../../src/workflows/failure-rules.js';
 import type { DownloadTask, ManifestResource, PageResult, ResourceState } from '../../src/workflows/job-types.js';
 import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, STATE_OVERHEAD_BYTES, jsonBytes } from '../../src/workflows/page-budget.js';
 

@@ -15,6 +15,7 @@ import {
   JobSummarySchema,
   ManifestSchema,
   ResourcesPageSchema,
+  ResourceStatusSchema,
   RetryResponseSchema,
   SubmitResponseSchema,
 } from '../schemas.js';
@@ -86,7 +87,7 @@ const resourcesRoute = createRoute({
   request: {
     params: jobParams,
     query: z.object({
-      status: z.enum(['pending', 'succeeded', 'failed']).optional(),
+      status: ResourceStatusSchema.optional(),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
       cursor: z
         .string()
