@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import { isNotFound } from '../temporal/grpc-errors.js';
 import { pageWorkflowId } from '../workflows/ids.js';
-import { pageStatesQuery } from '../workflows/index.js';
+import { pageStatesQuery } from '../workflows/messages.js';
 import type { PageResult, ResourceState } from '../workflows/job-types.js';
 import { mergeRoundStates } from '../workflows/round-merge.js';
 

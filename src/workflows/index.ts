@@ -1,3 +1,4 @@
 /** The workflow bundle's entry point: every workflow the worker registers. */
-export { jobWorkflow, summaryQuery, retrySignal, retryUpdate } from './job-workflow.js';
-export { pageWorkflow, pageSummaryQuery, pageStatesQuery } from './page-workflow.js';
+export { jobWorkflow } from './job-workflow.js';
+export { pageWorkflow } from './page-workflow.js';
+export { pageStatesQuery, pageSummaryQuery, retrySignal, retryUpdate, summaryQuery } from './messages.js';

@@ -1,24 +1,11 @@
-import { continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
-import type { JobProgress, JobResult, JobWorkflowInput, RetryAnswer } from './job-types.js';
+import { continueAsNew, setHandler } from '@temporalio/workflow';
+import type { JobResult, JobWorkflowInput } from './job-types.js';
 import { JobScheduler } from './job-scheduler.js';
 import { JobState } from './job-state.js';
+import { retrySignal, retryUpdate, summaryQuery } from './messages.js';
 
 export { PAGES_PER_RUN } from './job-scheduler.js';
 
-/** Counts of finished pages plus the pages running now. */
-export const summaryQuery = defineQuery<JobProgress>('summary');
-/**
- * Downloads the job's failed resources again once the current pass is done. Its handler stays
- * registered so histories recorded before the `retry` Update replay; the API sends the Update.
- */
-export const retrySignal = defineSignal('retryFailed');
-/**
- * Downloads the job's failed resources again once the current pass is done, answering whether a
- * retry round will run. Its validator refuses a job that is being canceled or is failing. The API
- * sends it to a running job, and with Update-With-Start to a closed one (a new run that carries the
- * closed run's counts and runs only the retry round).
- */
-export const retryUpdate = defineUpdate<RetryAnswer>('retry');
 
 /**
  * One job (workflow id `job-<jobId>`): registers its message handlers, runs its pages

@@ -1,15 +1,12 @@
-import { CancellationScope, condition, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
-import type { PageProgress, PageResult, PageWorkflowInput, ResourceState } from './job-types.js';
+import { CancellationScope, condition, isCancellation, setHandler } from '@temporalio/workflow';
+import type { PageResult, PageWorkflowInput } from './job-types.js';
+import { pageStatesQuery, pageSummaryQuery } from './messages.js';
 import { runBatched } from './page-batch-scheduler.js';
 import { runPerHost } from './page-host-scheduler.js';
 import { loadPageTasks, pageIo } from './page-loader.js';
 import { runPlain } from './page-plain-scheduler.js';
 import { PageState } from './page-state.js';
 
-/** Live counts of a running page. */
-export const pageSummaryQuery = defineQuery<PageProgress>('pageSummary');
-/** States of every resource of a running page (pending until its download settles). */
-export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
 
 /**
  * One page of a job in one round: loads its download tasks (page-loader.ts: round 0 the staged

@@ -1,6 +1,6 @@
 import { queryPageStates, readPageRun, type LedgerReadOptions, type PageRun } from '../../ledger/page-states.js';
 import { jobWorkflowId } from '../../workflows/ids.js';
-import { summaryQuery } from '../../workflows/job-workflow.js';
+import { summaryQuery } from '../../workflows/messages.js';
 import { JobStatus, type JobMemo } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';

@@ -1,7 +1,6 @@
 import { jobWorkflowId, pageWorkflowId } from '../../workflows/ids.js';
-import { summaryQuery } from '../../workflows/job-workflow.js';
 import { JobStatus, type JobMemo, type JobProgress, type PageProgress } from '../../workflows/job-types.js';
-import { pageSummaryQuery } from '../../workflows/page-workflow.js';
+import { pageSummaryQuery, summaryQuery } from '../../workflows/messages.js';
 import { roundCountsDelta } from '../../workflows/round-merge.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import type { JobContext } from './job-context.js';

@@ -1,7 +1,8 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { jobWorkflowId } from '../../workflows/ids.js';
-import { jobWorkflow, retryUpdate } from '../../workflows/job-workflow.js';
+import { jobWorkflow } from '../../workflows/job-workflow.js';
+import { retryUpdate } from '../../workflows/messages.js';
 import { JobStatus, RETRY_REFUSED, type JobResult } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';

@@ -1,0 +1,27 @@
+/**
+ * The messages FetchBox's workflows answer: queries, the retry Update and the legacy signal. Kept
+ * apart from the workflow functions so the API and the ledger reader import the definitions
+ * without the schedulers (and without an import path back into the activities).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { JobProgress, PageProgress, ResourceState, RetryAnswer } from './job-types.js';
+
+/** Counts of finished pages plus the pages running now. */
+export const summaryQuery = defineQuery<JobProgress>('summary');
+/**
+ * Downloads the job's failed resources again once the current pass is done. Its handler stays
+ * registered so histories recorded before the `retry` Update replay; the API sends the Update.
+ */
+export const retrySignal = defineSignal('retryFailed');
+/**
+ * Downloads the job's failed resources again once the current pass is done, answering whether a
+ * retry round will run. Its validator refuses a job that is being canceled or is failing. The API
+ * sends it to a running job, and with Update-With-Start to a closed one (a new run that carries the
+ * closed run's counts and runs only the retry round).
+ */
+export const retryUpdate = defineUpdate<RetryAnswer>('retry');
+
+/** Live counts of a running page. */
+export const pageSummaryQuery = defineQuery<PageProgress>('pageSummary');
+/** States of every resource of a running page (pending until its download settles). */
+export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
