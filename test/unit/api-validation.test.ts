@@ -85,6 +85,7 @@ describe('GET /openapi.json', () => {
     const doc = (await (await app.request('/openapi.json')).json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/failures',
       '/healthz',
       '/jobs',
       '/jobs/{jobId}',
@@ -94,6 +95,7 @@ describe('GET /openapi.json', () => {
       '/jobs/{jobId}/retry',
       '/metrics',
       '/readyz',
+      '/retries',
     ]);
     expect(Object.keys(doc.paths['/jobs'].post.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409', '413', '415', '503']));
   });
