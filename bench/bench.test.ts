@@ -12,15 +12,22 @@ import type { Storage } from '../src/storage/storage.js';
 import { projectRoot } from '../src/temporal/temporal-cli.js';
 import { freePort } from '../test/support/ports.js';
 import { uniqueJobId, type StorageKind } from '../test/support/stack.js';
-import { startApiProcess, startOriginProcess, startWorkerProcess, type BenchProcess } from './fetchbox-process.js';
+import { startApiProcess, startDevProcess, startOriginProcess, startWorkerProcess, type BenchProcess } from './fetchbox-process.js';
+import { jobHistoryStats } from './history-stats.js';
+import { plainLoop, type PlainTarget } from './plain-baseline.js';
+import { cpuSeconds, memoryMiB, temporalServerPid } from './proc-stats.js';
 
-// `npm run bench`: each scenario runs through FetchBox (POST to completion: the API and a worker
-// as their own processes, the real Temporal dev server and storage) and as a baseline loop (the
-// same fetcher streaming into the same storage driver, same concurrency, no Temporal) in this
-// process; the origin is a process of its own. The ratio compares the two. BENCH_SCALE=0.1 shrinks
-// every scenario for a quick look; BENCH_ONLY=<names> picks scenarios; FETCHBOX_* variables reach
-// FetchBox's processes, so knobs can be compared run against run. Results: bench-results/results.json
-// and a table on stderr.
+// `npm run bench`: each download scenario runs through FetchBox (POST to completion) and two
+// baselines in this process, each before and after FetchBox (their mean counts, so a drift in the
+// machine's speed weighs on both sides): the **plain** loop (undici GET hashed into a file or S3,
+// no FetchBox code: bench/plain-baseline.ts) and the **fetcher** loop (FetchBox's own fetcher
+// streaming into its storage driver, fsync and metadata included, no Temporal). Two topologies:
+// `separated` (`fetchbox api` and `fetchbox worker` as processes of their own on the suite's
+// in-memory Temporal dev server) and `dev` (`fetchbox dev` as a user runs it: one process with the
+// worker and the API, its own Temporal dev server on SQLite in the data dir). The origin is a
+// process of its own. BENCH_SCALE=0.1 shrinks every scenario; BENCH_ONLY=<names> picks scenarios;
+// FETCHBOX_* variables reach FetchBox's processes. Results: bench-results/results.json and a table
+// on stderr.
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 /** BENCH_ONLY=small-file,ingest runs just those scenarios (all by default). */
@@ -30,18 +37,39 @@ const n = (count: number) => Math.max(1, Math.round(count * SCALE));
 /** FETCHBOX_* variables set for `npm run bench`, passed to every FetchBox process. */
 const knobs = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FETCHBOX_') && e[1] !== undefined));
 
+/** CPU seconds per 1,000 resources, by process. */
+interface CpuPer1k {
+  /** The worker process (in `dev`: the one FetchBox process, worker and API together). */
+  worker: number;
+  /** The API process (separated topology only). */
+  api: number;
+  /** The Temporal dev server. */
+  temporal: number;
+}
+
 interface Row {
   scenario: string;
+  topology: 'separated' | 'dev' | 'ingest';
   resources: number;
   bytesEach: number;
   fetchboxSeconds: number;
+  /** Mean of the plain loop before and after (no FetchBox code). */
+  plainSeconds: number;
+  /** Mean of the fetcher loop before and after (FetchBox's fetcher and storage driver). */
   baselineSeconds: number;
-  /** FetchBox throughput / baseline throughput. */
+  /** FetchBox throughput / plain loop throughput. */
+  vsPlain: number;
+  /** FetchBox throughput / fetcher loop throughput. */
   ratio: number;
   resourcesPerSecond: number;
   mibPerSecond: number;
+  /** RSS of the worker process once it polls, before the job (VmRSS), MiB. */
+  workerIdleRssMiB: number;
   /** Peak RSS of the worker process (VmHWM), MiB. */
   workerPeakRssMiB: number;
+  cpuSecondsPer1k?: CpuPer1k;
+  eventsPer1k?: number;
+  workflowTasksPer1k?: number;
   notes?: string;
 }
 const rows: Row[] = [];
@@ -58,14 +86,15 @@ beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID = minio.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = minio.secretAccessKey;
 });
+const f = (v: number | undefined, digits: number, width: number) => (v === undefined ? '—' : v.toFixed(digits)).padStart(width);
 afterAll(async () => {
   await origin?.stop();
   await connection?.close();
   const table = [
-    'scenario                  resources  FetchBox s  baseline s  ratio  res/s    MiB/s   worker RSS MiB',
+    'scenario        topology   resources  FetchBox s  plain s  fetcher s  vs plain  vs fetcher  res/s   MiB/s  RSS idle/peak MiB  CPU s/1k wrk+api / temporal  events/1k  wf tasks/1k',
     ...rows.map(
       (r) =>
-        `${r.scenario.padEnd(25)} ${String(r.resources).padStart(9)}  ${r.fetchboxSeconds.toFixed(1).padStart(10)}  ${r.baselineSeconds.toFixed(1).padStart(10)}  ${r.ratio.toFixed(2).padStart(5)}  ${r.resourcesPerSecond.toFixed(0).padStart(6)}  ${r.mibPerSecond.toFixed(1).padStart(6)}  ${r.workerPeakRssMiB.toFixed(0).padStart(6)}${r.notes ? `  ${r.notes}` : ''}`,
+        `${r.scenario.padEnd(15)} ${r.topology.padEnd(9)} ${String(r.resources).padStart(9)}  ${f(r.fetchboxSeconds, 1, 10)}  ${f(r.plainSeconds, 1, 7)}  ${f(r.baselineSeconds, 1, 9)}  ${f(r.vsPlain, 2, 8)}  ${f(r.ratio, 2, 10)}  ${f(r.resourcesPerSecond, 0, 5)}  ${f(r.mibPerSecond, 1, 6)}  ${f(r.workerIdleRssMiB, 0, 8)} / ${f(r.workerPeakRssMiB, 0, 6)}  ${f(r.cpuSecondsPer1k ? r.cpuSecondsPer1k.worker + r.cpuSecondsPer1k.api : undefined, 2, 16)} / ${f(r.cpuSecondsPer1k?.temporal, 2, 8)}  ${f(r.eventsPer1k, 0, 9)}  ${f(r.workflowTasksPer1k, 0, 11)}${r.notes ? `  ${r.notes}` : ''}`,
     ),
   ].join('\n');
   process.stderr.write(`\n${table}\n`);
@@ -99,7 +128,7 @@ function stackEnv(kind: StorageKind, dataDir: string, taskQueue: string): Record
   };
 }
 
-/** The baseline: GET each URL with FetchBox's fetcher and stream it into storage, `CONCURRENCY` at a time. */
+/** The fetcher baseline: GET each URL with FetchBox's fetcher and stream it into storage, `CONCURRENCY` at a time. */
 async function baseline(storage: Storage, urls: string[], prefix: string): Promise<void> {
   const fetcher = createFetcher(loadConfig({ FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8' }).fetch);
   let next = 0;
@@ -119,6 +148,84 @@ async function json(url: string, init?: { method: string; body: string }): Promi
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
 }
 
+async function timed(run: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await run();
+  return (performance.now() - t0) / 1000;
+}
+
+/** Where the plain loop of a scenario writes (the same filesystem or bucket FetchBox stores into). */
+function plainTarget(kind: StorageKind, dataDir: string, prefix: string): PlainTarget {
+  const minio = inject('minio');
+  return kind === 'file'
+    ? { kind: 'file', dir: path.join(dataDir, 'plain', prefix) }
+    : { kind: 's3', bucket: minio.bucket, prefix, endpoint: minio.endpoint, region: minio.region, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } };
+}
+
+/** One download scenario's FetchBox side: where to submit, whom to ask, which processes to measure. */
+interface Target {
+  apiUrl: string;
+  client: Client;
+  /** The worker process (in `dev`: the whole FetchBox process). */
+  worker: BenchProcess;
+  api?: BenchProcess;
+  temporalPid: number | undefined;
+}
+
+/** Runs both baselines, then the job through FetchBox, then both baselines again; pushes the row. */
+async function measure(name: string, topology: Row['topology'], kind: StorageKind, dataDir: string, storage: Storage, target: Target, count: number, size: number, notes?: string): Promise<void> {
+  const jobId = uniqueJobId(name.replace(/\W+/g, '-'));
+  const urls = Array.from({ length: count }, (_, i) => `${origin.url}/bytes/${size}/${jobId}-${i}`);
+  const roundUrls = (round: string) => urls.map((u) => `${u}-${round}`);
+  const runPlain = (round: string) => timed(() => plainLoop(roundUrls(`p${round}`), plainTarget(kind, dataDir, `plain-${round}-${jobId}`), CONCURRENCY));
+  const runFetcher = (round: string) => timed(() => baseline(storage, roundUrls(round), `baseline-${round}-${jobId}`));
+  const plainBefore = await runPlain('a');
+  const fetcherBefore = await runFetcher('a');
+  const workerIdleRssMiB = memoryMiB(target.worker.pid, 'VmRSS');
+  const cpu0 = { worker: cpuSeconds(target.worker.pid), api: target.api ? cpuSeconds(target.api.pid) : 0, temporal: target.temporalPid ? cpuSeconds(target.temporalPid) : 0 };
+  const started = performance.now();
+  const submitted = await json(`${target.apiUrl}/jobs`, { method: 'POST', body: JSON.stringify({ jobId, resources: urls.map((url) => ({ url })) }) });
+  expect(submitted.status).toBe(202);
+  // Waits on the job workflow's result (a long poll through every continue-as-new run), so the
+  // waiting costs FetchBox nothing; a crawler polling GET /jobs/{id} would add its queries.
+  await target.client.workflow.getHandle(`job-${jobId}`).result();
+  const fetchboxSeconds = (performance.now() - started) / 1000;
+  const per1k = 1000 / count;
+  const cpuSecondsPer1k: CpuPer1k = {
+    worker: (cpuSeconds(target.worker.pid) - cpu0.worker) * per1k,
+    api: target.api ? (cpuSeconds(target.api.pid) - cpu0.api) * per1k : 0,
+    temporal: target.temporalPid ? (cpuSeconds(target.temporalPid) - cpu0.temporal) * per1k : 0,
+  };
+  const workerPeakRssMiB = memoryMiB(target.worker.pid, 'VmHWM');
+  const summary = (await json(`${target.apiUrl}/jobs/${jobId}`)).body;
+  expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: count } });
+  const history = await jobHistoryStats(target.client, jobId);
+  const fetcherAfter = await runFetcher('b');
+  const plainAfter = await runPlain('b');
+  const plainSeconds = (plainBefore + plainAfter) / 2;
+  const baselineSeconds = (fetcherBefore + fetcherAfter) / 2;
+  rows.push({
+    scenario: name,
+    topology,
+    resources: count,
+    bytesEach: size,
+    fetchboxSeconds,
+    plainSeconds,
+    baselineSeconds,
+    vsPlain: plainSeconds / fetchboxSeconds,
+    ratio: baselineSeconds / fetchboxSeconds,
+    resourcesPerSecond: count / fetchboxSeconds,
+    mibPerSecond: (count * size) / fetchboxSeconds / 1024 / 1024,
+    workerIdleRssMiB,
+    workerPeakRssMiB,
+    cpuSecondsPer1k,
+    eventsPer1k: history.events * per1k,
+    workflowTasksPer1k: history.workflowTasks * per1k,
+    notes: `plain ${plainBefore.toFixed(1)}/${plainAfter.toFixed(1)} s, fetcher ${fetcherBefore.toFixed(1)}/${fetcherAfter.toFixed(1)} s, ${history.executions} runs${notes ? `; ${notes}` : ''}`,
+  });
+}
+
+/** The separated topology: `fetchbox api` and `fetchbox worker` on the suite's Temporal dev server. */
 async function scenario(name: string, kind: StorageKind, count: number, size: number, notes?: string): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-bench-'));
   const env = stackEnv(kind, dataDir, `bench-${randomUUID()}`);
@@ -127,41 +234,8 @@ async function scenario(name: string, kind: StorageKind, count: number, size: nu
   const api = await startApiProcess({ ...env, FETCHBOX_API_PORT: String(await freePort()) });
   const worker = await startWorkerProcess(env);
   try {
-    const jobId = uniqueJobId(name.replace(/\W+/g, '-'));
-    const urls = Array.from({ length: count }, (_, i) => `${origin.url}/bytes/${size}/${jobId}-${i}`);
-    // The baseline runs before and after FetchBox and counts as their mean, so a drift in the
-    // machine's speed during the scenario weighs on both sides alike.
-    const runBaseline = async (round: string) => {
-      const b0 = performance.now();
-      await baseline(storage, urls.map((u) => `${u}-${round}`), `baseline-${round}-${jobId}`);
-      return (performance.now() - b0) / 1000;
-    };
-    const before = await runBaseline('a');
-    const started = performance.now();
-    const submitted = await json(`${api.url}/jobs`, { method: 'POST', body: JSON.stringify({ jobId, resources: urls.map((url) => ({ url })) }) });
-    expect(submitted.status).toBe(202);
-    // Waits on the job workflow's result (a long poll through every continue-as-new run), so the
-    // waiting costs FetchBox nothing; a crawler polling GET /jobs/{id} would add its queries.
-    await client.workflow.getHandle(`job-${jobId}`).result();
-    const fetchboxSeconds = (performance.now() - started) / 1000;
-    const summary = (await json(`${api.url}/jobs/${jobId}`)).body;
-    expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: count } });
-    const workerPeakRssMiB = worker.peakRssMiB();
-    await worker.stop();
-    await api.stop();
-    const baselineSeconds = (before + (await runBaseline('b'))) / 2;
-    rows.push({
-      scenario: name,
-      resources: count,
-      bytesEach: size,
-      fetchboxSeconds,
-      baselineSeconds,
-      ratio: baselineSeconds / fetchboxSeconds,
-      resourcesPerSecond: count / fetchboxSeconds,
-      mibPerSecond: (count * size) / fetchboxSeconds / 1024 / 1024,
-      workerPeakRssMiB,
-      ...(notes ? { notes } : {}),
-    });
+    const temporalPid = temporalServerPid(Number(inject('temporalAddress').split(':').pop()));
+    await measure(name, 'separated', kind, dataDir, storage, { apiUrl: api.url, client, worker, api, temporalPid }, count, size, notes);
   } finally {
     await worker.stop();
     await api.stop();
@@ -170,7 +244,39 @@ async function scenario(name: string, kind: StorageKind, count: number, size: nu
   }
 }
 
+/**
+ * The dev topology: `fetchbox dev` as `npm run dev` starts it (worker and API in one process, the
+ * workflows bundled at start, its own Temporal dev server on SQLite under the data dir, file
+ * storage), with FETCHBOX_JOB_CONCURRENCY=64 and otherwise the defaults a user gets.
+ */
+async function devScenario(name: string, count: number, size: number): Promise<void> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-bench-dev-'));
+  const temporalPort = await freePort();
+  const env: Record<string, string> = {
+    FETCHBOX_DATA_DIR: dataDir,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    FETCHBOX_TEMPORAL_UI_URL: `http://127.0.0.1:${await freePort()}`,
+    FETCHBOX_API_PORT: String(await freePort()),
+    FETCHBOX_WORKER_METRICS_PORT: String(await freePort()),
+    FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: String(await freePort()),
+    FETCHBOX_JOB_CONCURRENCY: String(CONCURRENCY),
+    ...knobs,
+  };
+  const dev = await startDevProcess(env);
+  const devConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  const storage = createStorage(loadConfig({ FETCHBOX_DATA_DIR: dataDir }).storage);
+  try {
+    await measure(name, 'dev', 'file', dataDir, storage, { apiUrl: dev.url, client: new Client({ connection: devConnection }), worker: dev, temporalPid: temporalServerPid(temporalPort) }, count, size);
+  } finally {
+    await devConnection.close();
+    await dev.stop();
+    await storage.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('benchmark', () => {
+  it.runIf(only('dev'))('dev: fetchbox dev, 10,000 × 4 KiB into file storage', () => devScenario('dev', n(10_000), 4096), 1_800_000);
   it.runIf(only('small-file'))('small: 10,000 × 4 KiB into file storage', () => scenario('small-file', 'file', n(10_000), 4096), 1_800_000);
   it.runIf(only('small-s3'))('small: 10,000 × 4 KiB into S3 (MinIO)', () => scenario('small-s3', 's3', n(10_000), 4096), 1_800_000);
   it.runIf(only('large-s3'))('large: 4 × 256 MiB into S3 (MinIO)', () => scenario('large-s3', 's3', 4, Math.max(1, Math.round(256 * SCALE)) * 1024 * 1024), 1_800_000);
@@ -223,6 +329,10 @@ describe('benchmark', () => {
           ratio: 0,
           resourcesPerSecond: latencies.length / elapsed,
           mibPerSecond: 0,
+          topology: 'ingest',
+          plainSeconds: 0,
+          vsPlain: 0,
+          workerIdleRssMiB: 0,
           workerPeakRssMiB: 0,
           notes: `accept latency p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms (API RSS ${api.peakRssMiB().toFixed(0)} MiB)`,
         });

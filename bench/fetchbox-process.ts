@@ -31,22 +31,27 @@ function wrap(child: ChildProcess): BenchProcess {
   };
 }
 
-/** Starts a process and resolves once a line of its stdout matches `ready` (its match is returned). */
+/** Starts a process and resolves once its stdout or stderr matches `ready` (its match is returned). */
 async function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: BenchProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
     let out = '';
+    let done = false;
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready in 60 s: ${err}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    const look = (d: Buffer) => {
+      if (done) return;
       out = (out + d.toString()).slice(-8000);
       const m = ready.exec(out);
       if (m) {
+        done = true;
         clearTimeout(timer);
         resolve(m);
       }
-    });
+    };
+    child.stdout!.on('data', look);
+    child.stderr!.on('data', look);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`));
@@ -62,8 +67,13 @@ export async function startOriginProcess(): Promise<BenchProcess & { url: string
   return Object.assign(proc, { url: `http://127.0.0.1:${match[1]}` });
 }
 
+const nodeArgs = (variable: string | undefined) => (variable ?? '').split(/\s+/).filter(Boolean);
 /** Extra Node options for the worker, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
-const workerNodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const workerNodeArgs = nodeArgs(process.env.BENCH_WORKER_NODE_ARGS);
+/** Extra Node options for the API process (BENCH_API_NODE_ARGS). */
+const apiNodeArgs = nodeArgs(process.env.BENCH_API_NODE_ARGS);
+/** Extra Node options for the `fetchbox dev` process (BENCH_DEV_NODE_ARGS). */
+const devNodeArgs = nodeArgs(process.env.BENCH_DEV_NODE_ARGS);
 
 /** `fetchbox worker` (built, from dist) with this environment; resolves when it polls. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<BenchProcess> {
@@ -72,6 +82,15 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<B
 
 /** `fetchbox api` (built, from dist) with this environment; resolves when it listens. */
 export async function startApiProcess(env: Record<string, string>): Promise<BenchProcess & { url: string }> {
-  const { proc, match } = await start([path.join(projectRoot, 'bin', 'fetchbox.js'), 'api'], { FETCHBOX_LOG_LEVEL: 'info', ...env }, /"url":"(http:[^"]+)"[^\n]*api listening/);
+  const { proc, match } = await start([...apiNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'api'], { FETCHBOX_LOG_LEVEL: 'info', ...env }, /"url":"(http:[^"]+)"[^\n]*api listening/);
+  return Object.assign(proc, { url: match[1]! });
+}
+
+/**
+ * `fetchbox dev` as a user runs it (`npm run dev`): one process with the worker and the API, and
+ * the Temporal dev server (SQLite in the data dir) as its child. Resolves when it printed its API.
+ */
+export async function startDevProcess(env: Record<string, string>): Promise<BenchProcess & { url: string }> {
+  const { proc, match } = await start([...devNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'dev'], env, /API\s+(http:\S+)/);
   return Object.assign(proc, { url: match[1]! });
 }
