@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, isGrpcServiceError } from '@temporalio/client';
 
 /** gRPC status codes FetchBox reacts to (numeric, as @grpc/grpc-js defines them). */
-export const GrpcStatus = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
+export const GrpcStatus = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
 
 /** True for errors that mean Temporal could not be reached (as opposed to a refusal). */
 export function isTemporalUnavailable(err: unknown): boolean {

@@ -4,12 +4,11 @@ import { readPageStates } from '../../ledger/page-states.js';
 import { jobWorkflowId } from '../../workflows/ids.js';
 import type { JobMemo, JobResult, JobStatus, ResourceState } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { GrpcStatus } from '../../temporal/grpc-errors.js';
 import { ApiError, ErrorCode } from '../api-error.js';
+import { toIso } from '../visibility.js';
 import type { JobContext } from '../jobs/job-context.js';
 import { describeJob, statusOf } from '../jobs/job-status.js';
-
-/** gRPC INVALID_ARGUMENT: what visibility answers to a page token it did not issue. */
-const INVALID_ARGUMENT = 3;
 
 /** One job workflow run as visibility lists it. */
 export interface VisibleRun {
@@ -24,11 +23,6 @@ export interface VisibleRun {
 export interface VisibleRuns {
   runs: VisibleRun[];
   next: string | null;
-}
-
-/** A visibility timestamp as ISO 8601, or undefined when absent. */
-function toIso(t: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {
-  return t ? new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : undefined;
 }
 
 /**
@@ -47,7 +41,7 @@ export async function listRuns({ deps, temporal }: JobContext, query: string, op
       }),
     );
   } catch (err) {
-    if (opts.token && isGrpcServiceError(err) && err.code === INVALID_ARGUMENT) {
+    if (opts.token && isGrpcServiceError(err) && err.code === GrpcStatus.INVALID_ARGUMENT) {
       throw new ApiError(400, ErrorCode.invalidRequest, 'not a cursor returned by this API (Temporal refused its page token)');
     }
     throw err;

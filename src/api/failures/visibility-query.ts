@@ -1,24 +1,6 @@
 import { JobStatus } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
-
-/**
- * Visibility query clause for each contract status. (src/api/jobs/job-listing.ts keeps the same
- * map for `GET /jobs`; it should import this one.)
- */
-export const JOB_STATUS_CLAUSE: Readonly<Record<JobStatus, string>> = {
-  running: `ExecutionStatus = 'Running'`,
-  completed: `ExecutionStatus = 'Completed' AND ${SearchAttributes.status.name} = 'completed'`,
-  completed_with_failures: `ExecutionStatus = 'Completed' AND ${SearchAttributes.status.name} = 'completed_with_failures'`,
-  failed: `ExecutionStatus = 'Failed'`,
-  canceled: `ExecutionStatus = 'Canceled'`,
-  terminated: `ExecutionStatus = 'Terminated'`,
-  timed_out: `ExecutionStatus = 'TimedOut'`,
-};
-
-/** A string literal of the visibility query language. Callers pass validated values; quotes and backslashes are dropped anyway. */
-export function literal(value: string): string {
-  return `'${value.replace(/[\\']/g, '')}'`;
-}
+import { JOB_STATUS_CLAUSE, literal } from '../visibility.js';
 
 /** Every FetchBox job workflow run that is the last of its chain (continued-as-new runs left out). */
 const JOB_RUNS = [`WorkflowType = 'jobWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`] as const;

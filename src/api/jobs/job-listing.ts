@@ -1,20 +1,10 @@
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
 import { JobStatus } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
-
-/** Visibility query clause for each contract status. */
-const STATUS_QUERY: Record<JobStatus, string> = {
-  running: `ExecutionStatus = 'Running'`,
-  completed: `ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed'`,
-  completed_with_failures: `ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed_with_failures'`,
-  failed: `ExecutionStatus = 'Failed'`,
-  canceled: `ExecutionStatus = 'Canceled'`,
-  terminated: `ExecutionStatus = 'Terminated'`,
-  timed_out: `ExecutionStatus = 'TimedOut'`,
-};
 
 /** Visibility's ExecutionStatus enum → the workflow status names describe() uses. */
 const RAW_STATUS: Record<number, string> = {
@@ -27,11 +17,6 @@ const RAW_STATUS: Record<number, string> = {
   7: 'TIMED_OUT',
 };
 
-/** A visibility timestamp as ISO 8601, or undefined when absent. */
-function toIso(t: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {
-  return t ? new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : undefined;
-}
-
 /**
  * Jobs from Temporal visibility, newest first, filtered by status and handler. Continued-as-new
  * runs are left out; a retried job's earlier run is shown once per page at most (its latest).
@@ -42,8 +27,8 @@ export async function listJobs(
 ): Promise<JobListing> {
   const { client, config } = deps;
   const clauses = [`WorkflowType = 'jobWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
-  if (opts.status) clauses.push(STATUS_QUERY[opts.status]);
-  if (opts.handler) clauses.push(`FetchBoxHandler = '${opts.handler.replace(/[\\']/g, '')}'`);
+  if (opts.status) clauses.push(JOB_STATUS_CLAUSE[opts.status]);
+  if (opts.handler) clauses.push(`${SearchAttributes.handler.name} = ${literal(opts.handler)}`);
   const res = await temporal(() =>
     client.workflowService.listWorkflowExecutions({
       namespace: config.temporal.namespace,
