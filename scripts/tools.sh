@@ -54,19 +54,24 @@ MSG
   [ "$need_minio" = 1 ] && minio_bin=$(resolve minio "${FETCHBOX_MINIO_BIN:-}")
 fi
 
-# promtool (alert rule checks in the test suite): PATH, else Debian's prometheus package.
+# promtool and amtool (alert rule and Alertmanager config checks in the test suite): PATH, else
+# Debian's prometheus and prometheus-alertmanager packages.
 if [ "${FETCHBOX_TOOLS_PROMTOOL:-1}" = 1 ]; then
-  if ! command -v promtool >/dev/null 2>&1; then
+  missing=()
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+  if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-      echo "tools: installing promtool (Debian package prometheus)..." >&2
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >&2 \
-        || { echo "tools: apt-get install prometheus failed" >&2; exit 1; }
+      echo "tools: installing ${missing[*]} (Debian packages, for promtool and amtool)..." >&2
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2 \
+        || { echo "tools: apt-get install ${missing[*]} failed" >&2; exit 1; }
     else
-      echo "tools: promtool not found: install Prometheus's promtool (Debian/Ubuntu: apt-get install prometheus; macOS: brew install prometheus)" >&2
+      echo "tools: promtool/amtool not found: install Prometheus's promtool and Alertmanager's amtool (Debian/Ubuntu: apt-get install prometheus prometheus-alertmanager; macOS: brew install prometheus alertmanager)" >&2
       exit 1
     fi
   fi
   echo "promtool=$(command -v promtool)"
+  echo "amtool=$(command -v amtool)"
 fi
 
 echo "temporal=$temporal_bin"
