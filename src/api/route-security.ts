@@ -77,6 +77,20 @@ export function publicRoute(): MiddlewareHandler<AppEnv> {
   });
 }
 
+/**
+ * A route's whole access declaration for `createRoute`: {@link requireScope} first (then `more`,
+ * e.g. body limits that must not run before the token is checked) and the matching OpenAPI
+ * `security`, so the two cannot disagree. Spread it: `createRoute({ ...scoped(Scope.read), ... })`.
+ */
+export function scoped(scope: Scope, ...more: MiddlewareHandler<AppEnv>[]) {
+  return { middleware: [requireScope(scope), ...more], security: securityFor({ scope }) };
+}
+
+/** The declaration of a route open to everyone: {@link publicRoute} and `security: []`. */
+export function unscoped() {
+  return { middleware: [publicRoute()], security: securityFor({ public: true }) };
+}
+
 /** Marks middleware the app installs for every request (logging, metrics), which declares no route access. */
 export function appWide<M extends MiddlewareHandler<any>>(middleware: M): M {
   return declare('app-wide', middleware);

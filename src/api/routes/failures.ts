@@ -3,13 +3,12 @@ import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { errorResponses, FailuresPageSchema, FailuresQuerySchema } from '../failures-schemas.js';
 import type { JobService } from '../job-service.js';
-import { requireScope } from '../route-security.js';
+import { scoped } from '../route-security.js';
 
 const failuresRoute = createRoute({
   method: 'get',
   path: '/failures',
-  middleware: [requireScope(Scope.read)],
-  security: [{ bearerAuth: [Scope.read] }],
+  ...scoped(Scope.read),
   summary: 'Failed resources across jobs (the dead-letter view)',
   description:
     'Failed resources of the jobs that completed with failures (their latest run), newest jobs first (Temporal visibility), within a job by page and manifest order. ' +

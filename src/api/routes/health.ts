@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
-import { publicRoute } from '../route-security.js';
+import { unscoped } from '../route-security.js';
 
 /** A dependency `/readyz` checks; throws when it is not usable. */
 export interface ReadinessCheck {
@@ -13,8 +13,7 @@ const CheckSchema = z.object({ status: z.enum(['ok', 'error']), checks: z.record
 const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
-  middleware: [publicRoute()],
-  security: [],
+  ...unscoped(),
   summary: 'The process is alive',
   responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
 });
@@ -22,8 +21,7 @@ const healthRoute = createRoute({
 const readyRoute = createRoute({
   method: 'get',
   path: '/readyz',
-  middleware: [publicRoute()],
-  security: [],
+  ...unscoped(),
   summary: 'Temporal and storage are reachable',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: CheckSchema } } },

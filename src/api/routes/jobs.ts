@@ -6,7 +6,7 @@ import { ApiError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { ResourceEventFilter, type JobService } from '../job-service.js';
-import { requireScope } from '../route-security.js';
+import { scoped } from '../route-security.js';
 import {
   ErrorSchema,
   JobIdSchema,
@@ -30,8 +30,7 @@ const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
   createRoute({
     method: 'post',
     path: '/jobs',
-    middleware: [requireScope(Scope.ingest), ...guards],
-    security: [{ bearerAuth: [Scope.ingest] }],
+    ...scoped(Scope.ingest, ...guards),
     summary: 'Submit a manifest',
     description: 'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
     request: { body: { required: true, content: { 'application/json': { schema: ManifestSchema } } } },
@@ -47,8 +46,7 @@ const jobParams = z.object({ jobId: JobIdSchema.openapi({ param: { name: 'jobId'
 const listRoute = createRoute({
   method: 'get',
   path: '/jobs',
-  middleware: [requireScope(Scope.read)],
-  security: [{ bearerAuth: [Scope.read] }],
+  ...scoped(Scope.read),
   summary: 'List jobs (Temporal visibility), newest first',
   request: {
     query: z.object({
@@ -67,8 +65,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}',
-  middleware: [requireScope(Scope.read)],
-  security: [{ bearerAuth: [Scope.read] }],
+  ...scoped(Scope.read),
   summary: 'Job summary',
   request: { params: jobParams },
   responses: {
@@ -80,8 +77,7 @@ const getRoute = createRoute({
 const resourcesRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}/resources',
-  middleware: [requireScope(Scope.read)],
-  security: [{ bearerAuth: [Scope.read] }],
+  ...scoped(Scope.read),
   summary: 'Per-resource state, paginated',
   description: 'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
   request: {
@@ -104,8 +100,7 @@ const resourcesRoute = createRoute({
 const retryRoute = createRoute({
   method: 'post',
   path: '/jobs/{jobId}/retry',
-  middleware: [requireScope(Scope.operator)],
-  security: [{ bearerAuth: [Scope.operator] }],
+  ...scoped(Scope.operator),
   summary: 'Download the job\'s failed resources again',
   description:
     'A running job runs a retry round after its current pass; a closed job with failures starts a new run of the same workflow id that retries only them. `retrying` is false when there was nothing to retry. Canceled, failed, terminated and timed-out jobs answer 409 job_not_retryable.',
@@ -119,8 +114,7 @@ const retryRoute = createRoute({
 const cancelRoute = createRoute({
   method: 'post',
   path: '/jobs/{jobId}/cancel',
-  middleware: [requireScope(Scope.operator)],
-  security: [{ bearerAuth: [Scope.operator] }],
+  ...scoped(Scope.operator),
   summary: 'Cancel a running job',
   description: 'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again; a closed job answers 409 job_not_running.',
   request: { params: jobParams },
@@ -133,8 +127,7 @@ const cancelRoute = createRoute({
 const eventsRoute = createRoute({
   method: 'get',
   path: '/jobs/{jobId}/events',
-  middleware: [requireScope(Scope.read)],
-  security: [{ bearerAuth: [Scope.read] }],
+  ...scoped(Scope.read),
   summary: 'Progress as Server-Sent Events until the job closes',
   description:
     'Events: `summary` (data: the job summary) whenever the counts change; `resource` (data: the resource state with `jobId`, `page` and `round`) once per resource and page round as it settles: failures, and in retry rounds also successes (`?resources=all`: every settled resource); then `end` (data: the final summary) when the job closes, then the stream closes. Resources that settled before the stream began are reported first, so a job that is already closed gets its resource events and `end`. Event ids increase. Comment lines keep idle connections open.',

@@ -2,15 +2,14 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
-import { publicRoute, requireScope } from '../route-security.js';
+import { scoped, unscoped } from '../route-security.js';
 
 /** `GET /metrics`, open to everyone or for `read` tokens only (FETCHBOX_API_METRICS_PUBLIC). */
 const metricsRoute = (open: boolean) =>
   createRoute({
     method: 'get',
     path: '/metrics',
-    middleware: [open ? publicRoute() : requireScope(Scope.read)],
-    security: open ? [] : [{ bearerAuth: [Scope.read] }],
+    ...(open ? unscoped() : scoped(Scope.read)),
     summary: 'Prometheus metrics of this API process',
     description: 'Text exposition format. Open by default; FETCHBOX_API_METRICS_PUBLIC=false requires a token with the read scope.',
     responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } } },

@@ -5,7 +5,7 @@ import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { errorResponses, RetriesRequestSchema, RetriesResponseSchema } from '../failures-schemas.js';
 import type { JobService } from '../job-service.js';
-import { requireScope } from '../route-security.js';
+import { scoped } from '../route-security.js';
 
 /** Largest `POST /retries` body: 1,000 jobIds of 128 characters fit with room to spare. */
 const RETRIES_BODY_LIMIT = 256 * 1024;
@@ -13,16 +13,15 @@ const RETRIES_BODY_LIMIT = 256 * 1024;
 const retriesRoute = createRoute({
   method: 'post',
   path: '/retries',
-  middleware: [
-    requireScope(Scope.operator),
+  ...scoped(
+    Scope.operator,
     bodyLimit({
       maxSize: RETRIES_BODY_LIMIT,
       onError: () => {
         throw new ApiError(413, ErrorCode.payloadTooLarge, `the body exceeds ${RETRIES_BODY_LIMIT} bytes`);
       },
     }),
-  ],
-  security: [{ bearerAuth: [Scope.operator] }],
+  ),
   summary: 'Retry every job matching a filter',
   description:
     'Either `jobIds` (1-1000) or a filter of at least one of `status`, `handler`, `since`, `kind`. A filter matches jobs with failed resources ' +
