@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ApiCallError, apiClient, ClientExit, processIo, type Io } from './api-client.js';
 import { isRetryWhere, jobsRetryWhere } from './jobs-retry.js';
-import { tailJob } from './jobs-tail.js';
+import { tailJob, type TailSummary } from './jobs-tail.js';
 
 /** Exit codes of `fetchbox jobs`, for scripts: those of every API client command (api-client.ts), plus tail's. */
 export const JobsExit = {
@@ -32,16 +32,8 @@ Exit codes: 0 ok, 1 API unreachable or 5xx, 2 usage, 4 API refused (4xx), 5 tail
 // Re-exported: tests and callers import the I/O type from here.
 export type { Io } from './api-client.js';
 
-type Summary = {
-  jobId: string;
-  handler: string;
-  status: string;
-  resources: { total: number; succeeded: number; failed: number; pending: number };
-  bytes: number;
-  startedAt: string;
-  closedAt?: string;
-  links: { self: string; temporalUi: string };
-};
+/** A job summary as the API answers it (`GET /jobs/{jobId}`, the items of `GET /jobs`, the events' summaries). */
+type Summary = TailSummary;
 
 function mib(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${bytes} B`;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { readEvents } from '../support/sse.js';
 
 let origin: Origin;
 let stack: Stack;
@@ -13,20 +14,6 @@ afterAll(async () => {
   await stack?.close();
   await origin?.close();
 });
-
-/** Reads an SSE response to its end: the events with their names and parsed data. */
-async function readEvents(res: Response): Promise<{ event: string; data: any }[]> {
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-      return { event, data: JSON.parse(data) };
-    });
-}
 
 describe('GET /jobs', () => {
   it('lists jobs from visibility, filtered by status and handler, with a cursor', async () => {
@@ -80,7 +67,7 @@ describe('GET /jobs/{jobId}/events', () => {
     await stack.submit({ jobId, resources: [{ url: `${origin.url}/bytes/1/${jobId}` }] });
     await stack.waitForJob(jobId);
     const events = await readEvents(await stack.app.request(`/jobs/${jobId}/events`));
-    expect(events).toEqual([{ event: 'end', data: expect.objectContaining({ jobId, status: 'completed' }) }]);
+    expect(events).toEqual([{ event: 'end', id: 1, data: expect.objectContaining({ jobId, status: 'completed' }) }]);
     const missing = await stack.app.request(`/jobs/${uniqueJobId('nope')}/events`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'job_not_found' } });

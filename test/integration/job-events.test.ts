@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobsExit } from '../../src/cli/jobs-command.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { serveApp, startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { readEvents, type Sse } from '../support/sse.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -23,27 +24,6 @@ afterAll(async () => {
   await stack?.close();
   await origin?.close();
 });
-
-interface Sse {
-  event: string;
-  id: number;
-  data: any;
-}
-
-/** Reads an SSE response to its end: every event with its name, id and parsed data. */
-async function readEvents(res: Response): Promise<Sse[]> {
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-      const id = Number(lines.find((l) => l.startsWith('id:'))?.slice(3).trim());
-      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-      return { event, id, data: JSON.parse(data) };
-    });
-}
 
 /** `id@round:status` of each resource event, sorted. */
 const settled = (events: Sse[]) =>
