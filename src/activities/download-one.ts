@@ -3,6 +3,7 @@ import { ErrorKind } from '../fetch/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { validatorMetadata, validatorsOf, withoutValidatorMetadata } from '../fetch/validators.js';
 import { userKeyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import { clipJson } from '../workflows/failure-rules.js';
@@ -12,6 +13,7 @@ import { fail, toFailure } from './failures.js';
 import { hook, type HandlerHooks } from './handler-hooks.js';
 import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
+import { notModifiedResult, revalidationFor } from './revalidate.js';
 
 /**
  * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
@@ -91,15 +93,25 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
     let expected: number | undefined;
     // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
     const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
+    const headers = { ...task.headers, ...extraHeaders };
     try {
+      // Conditional recrawl: an object stored earlier from this URL, with validators, is asked about.
+      const revalidation = await revalidationFor(storage, input, task, headers);
       const res = await fetcher.open({
         url: task.url,
-        headers: { ...task.headers, ...extraHeaders },
+        headers,
         maxBytes: input.maxBytes,
         signal,
         tier,
+        ...(revalidation ? { conditional: revalidation.conditional } : {}),
       });
       metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
+      if (res.status === 304 && revalidation) {
+        metrics?.attempts.inc({ outcome: 'not_modified', tier });
+        metrics?.download.observe({ outcome: 'succeeded' }, (performance.now() - started) / 1000);
+        if (debug) log().debug({ key: task.key, tier }, 'not modified: kept the existing object');
+        return notModifiedResult(revalidation.existing, tier, attempt, res.url);
+      }
       expected = res.contentLength;
       let options: { contentType?: string; metadata?: Record<string, string> } = {};
       if (handler.objectOptions) {
@@ -121,7 +133,8 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
         ...(expected !== undefined ? { expectedBytes: expected } : {}),
         maxBytes: input.maxBytes,
         metadata: {
-          ...options.metadata,
+          ...withoutValidatorMetadata(options.metadata),
+          ...validatorMetadata(validatorsOf(res), task.url, res.url),
           'source-url': task.url,
           'job-id': input.jobId,
           'resource-id': task.id,

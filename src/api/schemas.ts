@@ -229,6 +229,7 @@ export const ResourceStateSchema = z
     bytes: z.number().int().optional(),
     sha256: z.string().optional(),
     contentType: z.string().optional(),
+    notModified: z.boolean().optional().openapi({ description: 'True when the origin answered 304 Not Modified and the stored object was kept.' }),
     error: z
       .object({
         kind: ErrorKindSchema,

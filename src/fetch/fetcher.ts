@@ -19,6 +19,12 @@ export interface OpenResponse {
   contentLength?: number;
   contentType?: string;
   redirects: number;
+  /** Raw `ETag` / `Last-Modified` of the response (untrusted: clean them with validators.ts). */
+  etag?: string;
+  lastModified?: string;
+  /** Raw `Accept-Ranges` and `Content-Range` (a 206 answers a `Range` request). */
+  acceptRanges?: string;
+  contentRange?: string;
 }
 
 /** What one download needs besides the URL. */
@@ -29,6 +35,12 @@ export interface OpenRequest {
   signal?: AbortSignal;
   /** Proxy tier name; `direct` or absent means no proxy. */
   tier?: string;
+  /**
+   * Validators to present (`If-None-Match` / `If-Modified-Since`), only on the hop whose URL is
+   * `url` (the URL that issued them). A `304` to that hop is returned with status 304 and an
+   * already drained body; a `304` anywhere else stays an `http_status` failure.
+   */
+  conditional?: { url: string; headers: Record<string, string> };
 }
 
 /** Opens HTTP(S) downloads with the contract's rules; one per worker, shared by all activities. */
@@ -58,6 +70,20 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The validator and range headers of a response, those it sent. */
+function rangeHeaders(answer: Dispatcher.ResponseData['headers']): Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> {
+  const out: Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> = {};
+  const etag = headerValue(answer.etag);
+  const lastModified = headerValue(answer['last-modified']);
+  const acceptRanges = headerValue(answer['accept-ranges']);
+  const contentRange = headerValue(answer['content-range']);
+  if (etag !== undefined) out.etag = etag;
+  if (lastModified !== undefined) out.lastModified = lastModified;
+  if (acceptRanges !== undefined) out.acceptRanges = acceptRanges;
+  if (contentRange !== undefined) out.contentRange = contentRange;
+  return out;
 }
 
 /**
@@ -183,18 +209,23 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
       }
       const via = dispatcherFor(req.tier, current);
       if (via !== dispatcher) await checkTarget(parsed.hostname, current);
+      const conditional = req.conditional !== undefined && req.conditional.url === current ? req.conditional.headers : undefined;
       let res: Dispatcher.ResponseData;
       try {
         res = await request(parsed, {
           method: 'GET',
           dispatcher: via,
-          headers: { 'user-agent': fetchConfig.userAgent, ...headers },
+          headers: { 'user-agent': fetchConfig.userAgent, ...headers, ...conditional },
           signal: req.signal,
         });
       } catch (err) {
         throw classifyNetworkError(err, current);
       }
       const { statusCode: status, headers: answer } = res;
+      if (status === 304 && conditional !== undefined) {
+        await discard(res.body);
+        return { url: current, status, body: res.body, redirects };
+      }
       if (status >= 300 && status < 400 && answer.location !== undefined && status !== 304) {
         await discard(res.body);
         if (redirects >= fetchConfig.maxRedirects) {
@@ -242,6 +273,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
         redirects,
         ...(contentLength !== undefined ? { contentLength } : {}),
         ...(contentType !== undefined ? { contentType } : {}),
+        ...rangeHeaders(answer),
       };
     }
   }

@@ -12,6 +12,8 @@ export interface DownloadCommon {
   proxyTiers: string[];
   attemptsPerTier: number;
   skipExisting?: { maxAgeMs?: number };
+  /** `false`: no conditional requests (the job policy's `revalidate`); absent means on. */
+  revalidate?: false;
   /** The staged manifest document, for handler hooks that read the job's metadata. */
   manifestKey?: string;
 }
@@ -53,6 +55,8 @@ export interface DownloadResult {
   tier: string;
   /** True when skip-if-present kept an existing object instead of downloading. */
   skipped?: boolean;
+  /** True when the origin answered `304 Not Modified` to a conditional request: the existing object was kept. */
+  notModified?: boolean;
   bytes: number;
   sha256: string;
   contentType?: string;

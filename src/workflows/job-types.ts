@@ -73,6 +73,8 @@ export interface ResourceState {
   bytes?: number;
   sha256?: string;
   contentType?: string;
+  /** Succeeded by a `304 Not Modified`: the object stored earlier for this key and URL was kept. */
+  notModified?: boolean;
   error?: ResourceError;
 }
 
@@ -103,6 +105,12 @@ export interface JobPolicy {
    * downloaded again (when `maxAgeMs` is set, only if that object is younger). Off when absent.
    */
   skipExisting?: { maxAgeMs?: number };
+  /**
+   * Conditional recrawls: when the key holds an object from the same URL with a stored ETag or
+   * Last-Modified, the request carries If-None-Match / If-Modified-Since and a 304 keeps the
+   * object. On when absent; a handler policy sets `false` to always download in full.
+   */
+  revalidate?: boolean;
   /** Politeness: downloads in flight per host for the whole job; 0 or absent = no per-host limit. */
   perHostConcurrency?: number;
   /**

@@ -21,6 +21,7 @@ export interface DownloadSuccess {
   bytes: number;
   sha256: string;
   contentType?: string;
+  notModified?: boolean;
 }
 
 /** Activity options for `downloadResource`: the job's retry policy and timeouts. */
@@ -77,6 +78,7 @@ export class PageState {
       proxyTiers: policy.proxyTiers,
       attemptsPerTier: policy.attemptsPerTier,
       ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
+      ...(policy.revalidate === false ? { revalidate: false as const } : {}),
       ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
     };
   }
@@ -99,6 +101,7 @@ export class PageState {
     state.bytes = result.bytes;
     state.sha256 = result.sha256;
     if (result.contentType !== undefined) state.contentType = clipJson(result.contentType, MAX_CONTENT_TYPE_BYTES);
+    if (result.notModified === true) state.notModified = true;
     this.succeeded++;
     this.bytes += result.bytes;
     this.outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler: this.input.handler });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { listenLoopback } from './ports.js';
+import { serveValidated, type ValidatedResource } from './validating-origin.js';
 
 /** Deterministic bytes for a (seed, size) pair, generated block by block without buffering. */
 export function* contentBlocks(seed: string, size: number, blockSize = 64 * 1024): Generator<Buffer> {
@@ -38,6 +39,10 @@ export interface Origin {
   broken: Set<string>;
   /** Most `/slow/...` requests in progress at once, by `<Host header> <name without its -N suffix>`. */
   maxInFlight: Map<string, number>;
+  /** How each `/cond/...` and `/ranged/...` name answers (version, ignored conditions, hostile ETag, rate). */
+  validated: Map<string, ValidatedResource>;
+  /** Body bytes sent per path by the `/cond/...` and `/ranged/...` endpoints. */
+  bytesSent: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -74,6 +79,8 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  * - `/overlong/<size>/<name>`: announces `size` bytes but sends `size + 100` (HTTP framing wins)
  * - `/listing/<name>?files=a,b,c`: an HTML index linking to `/listing/<name>/<file>` (16-byte bodies),
  *   plus links elsewhere that a folder filter must skip
+ * - `/cond/<size>/<name>`: ETag + Last-Modified, 304 to a matching condition (validating-origin.ts)
+ * - `/ranged/<size>/<name>`: Accept-Ranges, 206 to `Range: bytes=N-` with a matching `If-Range`
  */
 export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
@@ -81,6 +88,8 @@ export async function startOrigin(): Promise<Origin> {
   const broken = new Set<string>();
   const inFlight = new Map<string, number>();
   const maxInFlight = new Map<string, number>();
+  const validated = new Map<string, ValidatedResource>();
+  const bytesSent = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     const count = (hits.get(url.pathname) ?? 0) + 1;
@@ -184,6 +193,9 @@ export async function startOrigin(): Promise<Origin> {
         res.writeHead(200, { 'content-type': 'text/html', 'content-length': String(html.length) });
         return void res.end(html);
       }
+      case 'cond':
+      case 'ranged':
+        return serveValidated(req, res, url.pathname, parts, { validated, bytesSent });
       case 'headers': {
         const body = Buffer.from(JSON.stringify(req.headers));
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
@@ -201,6 +213,8 @@ export async function startOrigin(): Promise<Origin> {
     lastHeaders,
     broken,
     maxInFlight,
+    validated,
+    bytesSent,
     close,
   };
 }

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_ETAG_CHARS,
+  VALIDATOR_METADATA,
+  cleanEtag,
+  cleanLastModified,
+  conditionalFor,
+  hasConditionalHeaders,
+  validatorMetadata,
+  withoutValidatorMetadata,
+} from '../../src/fetch/validators.js';
+
+const sha = 'a'.repeat(64);
+
+describe('validators from an untrusted origin', () => {
+  it('keeps well-formed ETags and refuses the rest', () => {
+    expect(cleanEtag('"abc"')).toBe('"abc"');
+    expect(cleanEtag('W/"abc"')).toBe('W/"abc"');
+    expect(cleanEtag('""')).toBe('""');
+    for (const bad of ['abc', '"a"b"', '"a\r\nx: 1"', '"a\tb"', '"caf\u00e9"', '"a\u0000"', `"${'x'.repeat(MAX_ETAG_CHARS)}"`, 'w/"a"', undefined]) {
+      expect(cleanEtag(bad), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+
+  it('keeps Last-Modified as an IMF-fixdate, refuses what is not a date', () => {
+    expect(cleanLastModified('Wed, 21 Oct 2015 07:28:00 GMT')).toBe('Wed, 21 Oct 2015 07:28:00 GMT');
+    expect(cleanLastModified('Wednesday, 21-Oct-15 07:28:00 GMT')).toBe('Wed, 21 Oct 2015 07:28:00 GMT');
+    for (const bad of ['1445412480', 'yesterday', 'Wed, 21 Oct 2015 07:28:00 GMT\r\nx: 1', 'x'.repeat(100), undefined]) {
+      expect(cleanLastModified(bad), JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+
+  it('records the issuing URL only when a redirect led elsewhere, and nothing when it is too long', () => {
+    const v = { etag: '"e"' };
+    expect(validatorMetadata(v, 'http://a/x', 'http://a/x')).toEqual({ [VALIDATOR_METADATA.etag]: '"e"' });
+    expect(validatorMetadata(v, 'http://a/x', 'http://b/y')).toEqual({ [VALIDATOR_METADATA.etag]: '"e"', [VALIDATOR_METADATA.url]: 'http://b/y' });
+    expect(validatorMetadata(v, 'http://a/x', `http://b/${'y'.repeat(2000)}`)).toEqual({});
+    expect(validatorMetadata({}, 'http://a/x', 'http://a/x')).toEqual({});
+  });
+
+  it('a handler cannot plant validators', () => {
+    expect(withoutValidatorMetadata({ 'Origin-ETag': '"x"', 'validator-url': 'http://evil/', keep: '1' })).toEqual({ keep: '1' });
+  });
+
+  it('sees a task that is conditional or partial by itself, in any case', () => {
+    expect(hasConditionalHeaders({ 'If-None-Match': '"x"' })).toBe(true);
+    expect(hasConditionalHeaders({ RANGE: 'bytes=0-' })).toBe(true);
+    expect(hasConditionalHeaders({ accept: '*/*' })).toBe(false);
+    expect(hasConditionalHeaders(undefined)).toBe(false);
+  });
+});
+
+describe('conditionalFor', () => {
+  const meta = { 'source-url': 'http://a/x', sha256: sha, [VALIDATOR_METADATA.etag]: '"e"', [VALIDATOR_METADATA.lastModified]: 'Wed, 21 Oct 2015 07:28:00 GMT' };
+
+  it('asks with both validators, only the URL that issued them', () => {
+    expect(conditionalFor(meta, 'http://a/x')).toEqual({
+      url: 'http://a/x',
+      headers: { 'if-none-match': '"e"', 'if-modified-since': 'Wed, 21 Oct 2015 07:28:00 GMT' },
+    });
+    expect(conditionalFor({ ...meta, [VALIDATOR_METADATA.url]: 'http://b/y' }, 'http://a/x')?.url).toBe('http://b/y');
+  });
+
+  it('never lends another URL its validators, and needs a verified object', () => {
+    expect(conditionalFor(meta, 'http://a/other')).toBeUndefined();
+    const { sha256: _, ...unverified } = meta;
+    expect(conditionalFor(unverified, 'http://a/x')).toBeUndefined();
+    expect(conditionalFor({ 'source-url': 'http://a/x', sha256: sha }, 'http://a/x')).toBeUndefined();
+  });
+
+  it('cleans stored values again: edited metadata never reaches a header', () => {
+    const edited = { ...meta, [VALIDATOR_METADATA.etag]: '"e"\r\nx-evil: 1', [VALIDATOR_METADATA.lastModified]: 'soon' };
+    expect(conditionalFor(edited, 'http://a/x')).toBeUndefined();
+  });
+});
