@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { TemporalSettingsError } from '../temporal/connection-options.js';
 import { createLogger } from '../logger.js';
+import { COMMAND_USAGE, hasCommandUsage } from './command-usage.js';
 import { isSupportedNode, SUPPORTED_NODE } from './node-version.js';
 // Commands are imported when run: a worker process never loads the API's modules and the API
 // never loads the worker's (each module graph costs resident memory for the process's life).
@@ -9,9 +10,9 @@ import { isSupportedNode, SUPPORTED_NODE } from './node-version.js';
 const USAGE = `Usage: fetchbox <command>
 
 Commands:
-  dev       Temporal dev server with Web UI, a worker and the API, file storage (Ctrl-C stops all)
-  api       the HTTP API only
-  worker    a worker only
+  dev       Temporal dev server with Web UI, a worker and the API, file storage (fetchbox dev --help)
+  api       the HTTP API only (fetchbox api --help)
+  worker    a worker only (fetchbox worker --help)
   jobs      submit, get, list, resources, retry, cancel, tail (fetchbox jobs --help)
   failures  failed resources across jobs, by kind and host (fetchbox failures --help)
 
@@ -51,6 +52,10 @@ export async function main(argv: string[]): Promise<number> {
   // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usage, not this one.
   if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   if (command === 'failures') return (await import('./failures-command.js')).failuresCommand(argv.slice(argv.indexOf('failures') + 1));
+  if (values.help && hasCommandUsage(command)) {
+    process.stdout.write(COMMAND_USAGE[command]);
+    return ExitCode.ok;
+  }
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;

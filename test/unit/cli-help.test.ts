@@ -28,4 +28,13 @@ describe('fetchbox --help', () => {
       expect(out, args.join(' ')).toMatch(/^Usage: fetchbox jobs <command>/);
     }
   });
+
+  it('prints each long-running command its own usage (fetchbox dev|api|worker --help), not the top-level one', async () => {
+    for (const command of ['dev', 'api', 'worker']) {
+      const { code, out } = await run([command, '--help']);
+      expect(code, command).toBe(0);
+      expect(out, command).toMatch(new RegExp(`^Usage: fetchbox ${command}\n`));
+      expect(out, command).toMatch(/docs\/configuration\.md/);
+    }
+  });
 });
