@@ -5,6 +5,7 @@ import { defaultStorageKey } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Storage } from '../storage/storage.js';
+import type { StoreRegistry } from '../storage/store-registry.js';
 import type {
   BatchOutcome,
   DownloadBatchInput,
@@ -22,10 +23,14 @@ import { batchFailure } from './failures.js';
 import { createHandlerHooks, HandlerHookError } from './handler-hooks.js';
 import { fitPage, ioFailure, readStagedPage } from './load-page.js';
 import { activityRun } from './resume-check.js';
+import { assignStores } from './task-store.js';
 
 /** What the activities need; built once per worker process. */
 export interface ActivityDeps {
+  /** The default store: staged manifests and pages, and objects without a store choice. */
   storage: Storage;
+  /** Every configured store by name (store-registry.ts); only `storage` when omitted. */
+  stores?: StoreRegistry;
   fetcher: Fetcher;
   handlers: HandlerRegistry;
   /**
@@ -61,10 +66,10 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * Builds the activities with their dependencies (samples-typescript style), so tests can pass
  * real or stand-in storage and fetchers. Each returned function is registered by name.
  */
-export function createActivities({ storage, fetcher, handlers, client, settingsFor, logger = pino({ level: 'silent' }), metrics }: ActivityDeps) {
+export function createActivities({ storage, stores, fetcher, handlers, client, settingsFor, logger = pino({ level: 'silent' }), metrics }: ActivityDeps) {
   const hooks = createHandlerHooks({ storage, fetcher, handlers, ...(settingsFor ? { settingsFor } : {}) });
-  const { contextFor, toTasks } = hooks;
-  const downloadOne = createDownloadOne({ storage, fetcher, handlers, hooks, logger, ...(metrics ? { metrics } : {}) });
+  const { contextFor } = hooks;
+  const downloadOne = createDownloadOne({ storage, ...(stores ? { stores } : {}), fetcher, handlers, hooks, logger, ...(metrics ? { metrics } : {}) });
 
   return {
     /**
@@ -95,10 +100,12 @@ export function createActivities({ storage, fetcher, handlers, client, settingsF
      * task cap (`maxExtraTasks`) are not taken: their resources come back `rejected`. Storage
      * outages are retried; a corrupt staged page or a bug fails non-retryably (load-page.ts).
      */
-    async loadPage(input: { jobId: string; handler: string; pageKey: string; manifestKey?: string; maxExtraTasks?: number }): Promise<LoadedPage> {
+    async loadPage(input: { jobId: string; handler: string; pageKey: string; manifestKey?: string; maxExtraTasks?: number; store?: string }): Promise<LoadedPage> {
       try {
         const resources = await readStagedPage(storage, input.pageKey);
         const ctx = await contextFor(input.jobId, input.handler, input.manifestKey);
+        // The handler's tasks, each with its store (the job's `policy.store`, or the handler's choice).
+        const toTasks = async (_: unknown, rs: ManifestResource[]) => assignStores(handlers, ctx, await hooks.toTasks(ctx, rs), input.store);
         const keyOf = (r: ManifestResource) => r.key ?? defaultStorageKey(r, ctx);
         const oneToOne = handlers.get(input.handler).expand === undefined;
         try {

@@ -6,6 +6,8 @@ import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { validatorMetadata, validatorsOf, withoutValidatorMetadata } from '../fetch/validators.js';
 import { userKeyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
+import { StoreRegistry } from '../storage/store-registry.js';
+import type { ObjectOptions } from '../handlers/handler.js';
 import { clipJson } from '../workflows/failure-rules.js';
 import type { DownloadCommon, DownloadResult, DownloadTask } from '../workflows/job-types.js';
 import { MAX_CONTENT_TYPE_BYTES } from '../workflows/page-budget.js';
@@ -14,6 +16,7 @@ import { hook, type HandlerHooks } from './handler-hooks.js';
 import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
 import { notModifiedResult, revalidationFor } from './revalidate.js';
+import { objectStorage, storageFor } from './task-store.js';
 
 /**
  * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
@@ -32,6 +35,8 @@ export type DownloadOne = (
 /** What a download attempt needs; built once per worker process by createActivities. */
 export interface DownloadOneDeps {
   storage: Storage;
+  /** The configured stores a task's `store` names; only `storage`, as `default`, when omitted. */
+  stores?: StoreRegistry;
   fetcher: Fetcher;
   handlers: HandlerRegistry;
   hooks: HandlerHooks;
@@ -40,8 +45,7 @@ export interface DownloadOneDeps {
 }
 
 /** Builds the download attempt the download activities share, bound to the worker's dependencies. */
-export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = pino({ level: 'silent' }), metrics }: DownloadOneDeps): DownloadOne {
-  const driver = storage.url.startsWith('s3:') ? 's3' : 'file';
+export function createDownloadOne({ storage: defaultStorage, stores = new StoreRegistry(defaultStorage), fetcher, handlers, hooks, logger = pino({ level: 'silent' }), metrics }: DownloadOneDeps): DownloadOne {
   return async function downloadOne(input, task, attempt, signal, beat, run) {
     const { workflowId } = run;
     const started = performance.now();
@@ -51,6 +55,9 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
     const handler = handlers.get(input.handler);
     const problem = userKeyProblem(task.key);
     if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, attempt);
+    // The task's store: skip-if-present, conditional requests and the resume check look there.
+    const storage = storageFor(stores, task.store, attempt);
+    const driver = storage.url.startsWith('s3:') ? 's3' : 'file';
 
     if (run.retried && run.runId !== undefined) {
       const stored = await storedByRun(storage, task, run.runId);
@@ -113,12 +120,14 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
         return notModifiedResult(revalidation.existing, tier, attempt, res.url);
       }
       expected = res.contentLength;
-      let options: { contentType?: string; metadata?: Record<string, string> } = {};
+      let options: ObjectOptions = {};
+      let target: { storage: Storage; store?: string } = { storage };
       if (handler.objectOptions) {
         try {
           options = await hook('objectOptions', () =>
-            handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}) }, ctx!),
+            handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}), ...(expected !== undefined ? { contentLength: expected } : {}) }, ctx!),
           );
+          target = objectStorage(stores, task, storage, options, attempt);
         } catch (err) {
           await res.body.dump().catch(() => undefined); // never destroy an undici body without a listener
           throw fail(ErrorKind.handler, (err as Error).message, attempt);
@@ -126,7 +135,7 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
       }
       const contentType = options.contentType ?? res.contentType;
       const uploadStarted = performance.now();
-      const stored = await storage.put({
+      const stored = await target.storage.put({
         key: task.key,
         body: res.body,
         ...(contentType !== undefined ? { contentType } : {}),
@@ -157,6 +166,7 @@ export function createDownloadOne({ storage, fetcher, handlers, hooks, logger = 
         sha256: stored.sha256,
         attempts: attempt,
         finalUrl: res.url,
+        ...(target.store !== undefined ? { store: target.store } : {}),
         // Clipped: a batch result carries up to job.batchSize of these (page-budget.ts).
         ...(contentType !== undefined ? { contentType: clipJson(contentType, MAX_CONTENT_TYPE_BYTES) } : {}),
       };

@@ -30,7 +30,7 @@ export async function failedTasksOf(
   // Joined by id: a handler's task may share an id with a resource on another origin.
   const tasks = failed.map((s) => {
     const headers = byId.get(s.id)?.headers;
-    return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}) };
+    return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}), ...(s.store !== undefined ? { store: s.store } : {}) };
   });
   return restrictTaskCredentials(tasks, resources);
 }

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { HEADER_LIMITS, isRefusedRequestHeader } from '../fetch/header-rules.js';
 import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
+import { storeNameSchema } from '../config/store-settings.js';
 import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/job-types.js';
 import { MAX_LISTED_ISSUES } from './api-error.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
@@ -162,6 +163,9 @@ export const ManifestSchema = z
     jobId: NewJobIdSchema.optional(),
     handler: z.string().min(1).max(128).default('default'),
     metadata: MetadataSchema.optional(),
+    store: storeNameSchema
+      .optional()
+      .openapi({ description: 'A configured store name for the job\'s objects; accepted only when the handler\'s policy lists it in `allowedStores`. Never a URL or credentials.' }),
     resources: ResourcesSchema,
   })
   .openapi('Manifest');
@@ -230,6 +234,7 @@ export const ResourceStateSchema = z
     sha256: z.string().optional(),
     contentType: z.string().optional(),
     notModified: z.boolean().optional().openapi({ description: 'True when the origin answered 304 Not Modified and the stored object was kept.' }),
+    store: z.string().optional().openapi({ description: 'The configured store holding the object (or meant to); absent means `default`.' }),
     error: z
       .object({
         kind: ErrorKindSchema,

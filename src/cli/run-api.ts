@@ -5,8 +5,10 @@ import { createApp } from '../api/app.js';
 import { isLoopbackHost, parseTokens } from '../api/auth.js';
 import { JobService } from '../api/job-service.js';
 import type { Config } from '../config/config-schema.js';
-import { builtInHandlers } from '../handlers/registry.js';
-import { createStorage } from '../storage/create-storage.js';
+import { storeChecks } from '../api/routes/health.js';
+import { assertHandlerStores } from '../handlers/policy.js';
+import { builtInHandlers, type HandlerRegistry } from '../handlers/registry.js';
+import { createStoreRegistry } from '../storage/store-registry.js';
 import { createApiConnection } from '../temporal/api-connection.js';
 import { describeConnection, temporalConnectionOptions } from '../temporal/connection-options.js';
 
@@ -18,20 +20,24 @@ export interface RunningApi {
 
 /**
  * Starts the HTTP API (`fetchbox api`, and part of `fetchbox dev`). Refuses to bind to a
- * non-loopback address when no API tokens are configured.
+ * non-loopback address when no API tokens are configured. `handlers` replaces the built-in registry.
  */
-export async function runApi(config: Config, logger: Logger): Promise<RunningApi> {
+export async function runApi(config: Config, logger: Logger, handlers: HandlerRegistry = builtInHandlers()): Promise<RunningApi> {
   if (config.api.tokens.length === 0 && !isLoopbackHost(config.api.host)) {
     throw new Error(
       `refusing to listen on ${config.api.host} without authentication: set FETCHBOX_API_TOKENS or FETCHBOX_API_HOST=127.0.0.1`,
     );
   }
+  // A handler whose policy names an unconfigured store stops the API here, not a job later.
+  assertHandlerStores(config, handlers);
   const temporal = temporalConnectionOptions(config);
-  const storage = createStorage(config.storage);
+  // Staging uses the default store; /readyz checks every configured one.
+  const stores = createStoreRegistry(config);
+  const storage = stores.default;
   const connection = createApiConnection(temporal);
   const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
   const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
-  const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config });
+  const jobs = new JobService({ client, storage, handlers, config });
   const app = createApp({
     jobs,
     logger,
@@ -41,10 +47,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
     submitRate: config.api.submitRate,
     ...(config.api.submitBurst > 0 ? { submitBurst: config.api.submitBurst } : {}),
     eventsIntervalMs: config.api.eventsIntervalMs,
-    checks: [
-      { name: 'temporal', check: () => temporalReady(client) },
-      { name: 'storage', check: () => storage.check() },
-    ],
+    checks: [{ name: 'temporal', check: () => temporalReady(client) }, ...storeChecks(stores)],
   });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.port }, () => resolve(s));
@@ -60,7 +63,7 @@ export async function runApi(config: Config, logger: Logger): Promise<RunningApi
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
-      await storage.close();
+      await stores.close();
       await tracing?.shutdown();
     },
   };

@@ -3,8 +3,9 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
 import { createFetcher } from '../fetch/fetcher.js';
-import { builtInHandlers } from '../handlers/registry.js';
-import { createStorage } from '../storage/create-storage.js';
+import { assertHandlerStores } from '../handlers/policy.js';
+import { builtInHandlers, type HandlerRegistry } from '../handlers/registry.js';
+import { checkStores, createStoreRegistry } from '../storage/store-registry.js';
 import { createFetchBoxWorker } from '../worker/create-worker.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
@@ -27,8 +28,13 @@ export interface RunningWorker {
 
 let runtimeInstalled = false;
 
-/** Starts a worker on the configured task queue (`fetchbox worker`, and part of `fetchbox dev`). */
-export async function runWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+/**
+ * Starts a worker on the configured task queue (`fetchbox worker`, and part of `fetchbox dev`).
+ * `handlers` replaces the built-in registry (a build with its own handlers, tests).
+ */
+export async function runWorker(config: Config, logger: Logger, handlers: HandlerRegistry = builtInHandlers()): Promise<RunningWorker> {
+  // A handler whose policy names an unconfigured store stops the worker here, not a job later.
+  assertHandlerStores(config, handlers);
   const temporal = temporalConnectionOptions(config);
   const metricsOn = config.worker.metricsPort !== -1;
   const temporalMetricsAddress = `127.0.0.1:${config.worker.temporalMetricsPort}`;
@@ -45,8 +51,13 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
         temporalMetricsUrl: `http://${temporalMetricsAddress}/metrics`,
       })
     : undefined;
-  const storage = createStorage(config.storage);
-  await storage.check();
+  // Every configured store is checked before the worker takes a task.
+  const stores = createStoreRegistry(config);
+  const storeChecks = await checkStores(stores).catch(async (err: unknown) => {
+    await stores.close();
+    throw err;
+  });
+  const storage = stores.default;
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect(temporal);
   const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`) : undefined;
@@ -60,14 +71,17 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
     connection,
     client,
     storage,
+    stores,
     fetcher,
-    handlers: builtInHandlers(),
+    handlers,
     logger,
     metrics,
     ...(tracing ? { tracing: tracing.plugin } : {}),
   });
   const running = worker.run();
-  logger.info({ taskQueue: config.temporal.taskQueue, temporal: describeConnection(temporal), storage: storage.url, metrics: metricsServer?.url }, 'worker running');
+  // Store names and URLs only: credentials never reach a log line.
+  const storeUrls = Object.fromEntries(storeChecks.map((c) => [c.name, c.url]));
+  logger.info({ taskQueue: config.temporal.taskQueue, temporal: describeConnection(temporal), storage: storage.url, stores: storeUrls, metrics: metricsServer?.url }, 'worker running');
   return {
     worker,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
@@ -80,7 +94,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<Running
       await connection.close();
       await clientConnection.close();
       await fetcher.close();
-      await storage.close();
+      await stores.close();
       await metricsServer?.close();
       await tracing?.shutdown();
     },

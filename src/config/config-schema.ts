@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
+import { namedStoresSchema, storeNameSchema } from './store-settings.js';
 
 /** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
 const ms = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
@@ -101,6 +102,11 @@ export const configSchema = z.object({
       partSizeBytes: z.coerce.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
       queueSize: z.coerce.number().int().min(1).max(16).default(2),
     }).prefault({}),
+    /**
+     * Named stores besides `default` (which is `url` above), by name: from a config file, or from
+     * `FETCHBOX_STORE_<NAME>_URL` and `FETCHBOX_STORE_<NAME>_S3_*` variables (store-settings.ts).
+     */
+    stores: namedStoresSchema,
   }).prefault({}),
   fetch: z.object({
     allowCidrs: list(),
@@ -172,6 +178,8 @@ export const configSchema = z.object({
             attemptsPerTier: z.number().int().min(1).max(100),
             retry: retryPolicySchema.partial(),
             skipExisting: z.union([z.literal(false), z.object({ maxAgeMs: z.number().int().min(0).optional() })]),
+            store: storeNameSchema,
+            allowedStores: z.array(storeNameSchema),
           })
           .partial()
           .strict()

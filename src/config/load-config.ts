@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseCidrs } from '../fetch/address-guard.js';
 import { temporalProfileFromFile, TemporalSettingsError } from '../temporal/connection-options.js';
 import { configSchema, type Config } from './config-schema.js';
+import { storeEnvNameFor, storeEnvSettings, unknownPolicyStores } from './store-settings.js';
 
 /**
  * Environment variable → config path. One table so the docs test can check every variable is
@@ -93,7 +94,7 @@ function setPath(tree: Tree, dotted: string, value: unknown): void {
 }
 
 function envNameFor(configPath: string): string | undefined {
-  return Object.entries(ENV_VARS).find(([, p]) => p === configPath)?.[0];
+  return Object.entries(ENV_VARS).find(([, p]) => p === configPath)?.[0] ?? storeEnvNameFor(configPath);
 }
 
 function readConfigFile(file: string): Tree {
@@ -157,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const m = /^FETCHBOX_PROXY_([A-Z0-9_]+)_URL$/.exec(name);
     if (m && value) setPath(tree, `fetch.proxies.${m[1]!.toLowerCase()}`, value);
   }
+  // FETCHBOX_STORE_<NAME>_URL and _S3_* define store <name> (lower-cased), credentials included.
+  for (const [configPath, value] of storeEnvSettings(env)) setPath(tree, configPath, value);
   const result = configSchema.safeParse(tree);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => {
@@ -181,6 +184,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const setting = 'fetch.proxyTiers (FETCHBOX_PROXY_TIERS)';
     const message = `tier ${unknownTiers.map((t) => JSON.stringify(t)).join(', ')} is neither "direct" nor a configured proxy (FETCHBOX_PROXY_<NAME>_URL)`;
     throw new ConfigError(`invalid configuration: ${setting}: ${message}`, [{ setting, message }]);
+  }
+  const storeIssues = unknownPolicyStores(config.handlers, Object.keys(config.storage.stores));
+  if (storeIssues.length > 0) {
+    throw new ConfigError(`invalid configuration: ${storeIssues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`, storeIssues);
   }
   if (config.storage.url === '') {
     config.storage.url = `file://${path.join(config.dataDir, 'objects')}`;

@@ -36,6 +36,27 @@ export interface ObjectOptions {
   contentType?: string;
   /** Extra object metadata (S3 `x-amz-meta-*`; ASCII keys). FetchBox's own keys win. */
   metadata?: Record<string, string>;
+  /**
+   * The configured store this object goes to, chosen from the response (content type, size);
+   * overrides the task's store. An unknown name fails the resource with kind `handler`.
+   */
+  store?: string;
+}
+
+/** Where a task's object goes, chosen before its request: a configured store and a key prefix in it. */
+export interface StoreChoice {
+  /** A configured store name; absent keeps the job's store. */
+  store?: string;
+  /** Prepended to the task's key (`<prefix>/<key>`); must be a valid key itself. */
+  prefix?: string;
+}
+
+/** What `objectOptions` sees of the response: its final URL and headers FetchBox read. */
+export interface ResponseInfo {
+  url: string;
+  contentType?: string;
+  /** The response's Content-Length, when it sent one. */
+  contentLength?: number;
 }
 
 /** Policies a handler may set for its jobs; configuration's `handlers.<name>.policy` overrides them. */
@@ -43,6 +64,8 @@ export type HandlerPolicy = Partial<Omit<JobPolicy, 'retry' | 'skipExisting'>> &
   retry?: Partial<JobPolicy['retry']>;
   /** `false` turns skip-if-present off for this handler's jobs even when configured globally. */
   skipExisting?: JobPolicy['skipExisting'] | false;
+  /** Stores a manifest may name in its `store` field for this handler's jobs; none when absent. */
+  allowedStores?: string[];
 };
 
 /**
@@ -63,8 +86,13 @@ export interface Handler {
   headers?(task: DownloadTask, ctx: HandlerContext): Promise<Record<string, string>> | Record<string, string>;
   /** The storage key for a resource; defaults to the manifest's `key` or `<jobId>/<id>-<file name>`. */
   storageKey?(resource: ManifestResource, ctx: HandlerContext): string;
-  /** Content type and extra metadata for the stored object, once the response headers are in. */
-  objectOptions?(task: DownloadTask, response: { url: string; contentType?: string }, ctx: HandlerContext): Promise<ObjectOptions> | ObjectOptions;
+  /**
+   * The store and key prefix of a task, before its request (runs in `loadPage` after `expand` or
+   * `storageKey`); skip-if-present, conditional requests and resume checks look there.
+   */
+  storeFor?(task: DownloadTask, ctx: HandlerContext): StoreChoice | undefined;
+  /** Content type, extra metadata and store for the stored object, once the response headers are in. */
+  objectOptions?(task: DownloadTask, response: ResponseInfo, ctx: HandlerContext): Promise<ObjectOptions> | ObjectOptions;
   /** Policies this handler's jobs run under unless configuration overrides them. */
   readonly policy?: HandlerPolicy;
 }

@@ -1,10 +1,14 @@
 import type { Config } from '../config/config-schema.js';
+import { ConfigError } from '../config/load-config.js';
+import { unknownPolicyStores } from '../config/store-settings.js';
 import type { JobPolicy } from '../workflows/job-types.js';
 import type { Handler, HandlerPolicy } from './handler.js';
+import type { HandlerRegistry } from './registry.js';
 
 function overlay(base: JobPolicy, over: HandlerPolicy | undefined): JobPolicy {
   if (!over) return base;
-  const { retry, skipExisting, ...rest } = over;
+  // allowedStores is checked at submit (api/jobs/check-store.ts), not carried by the job.
+  const { retry, skipExisting, allowedStores: _, ...rest } = over;
   const merged: JobPolicy = { ...base, ...rest, retry: { ...base.retry, ...retry } };
   if (skipExisting === false) delete merged.skipExisting;
   else if (skipExisting !== undefined) merged.skipExisting = skipExisting;
@@ -41,4 +45,23 @@ export function handlerSettings(config: Config, name: string, env: NodeJS.Proces
     if (key.startsWith(prefix) && value !== undefined) settings[key.slice(prefix.length).toLowerCase()] = value;
   }
   return settings;
+}
+
+/**
+ * Stores a manifest may name for a handler's jobs: `handlers.<name>.policy.allowedStores` from
+ * configuration when set, else the handler's own `policy.allowedStores`; none by default.
+ */
+export function allowedStores(config: Config, handler: Handler): string[] {
+  return config.handlers[handler.name]?.policy.allowedStores ?? handler.policy?.allowedStores ?? [];
+}
+
+/**
+ * Refuses to start a process whose handlers' own policies (their code) name a store the
+ * configuration does not declare: a job must never find out mid-run. Configuration's
+ * `handlers.<name>.policy` is checked by loadConfig.
+ */
+export function assertHandlerStores(config: Config, handlers: HandlerRegistry): void {
+  const policies = Object.fromEntries(handlers.names().map((name) => [name, { policy: handlers.get(name).policy ?? {} }]));
+  const issues = unknownPolicyStores(policies, Object.keys(config.storage.stores), (handler, field) => `handler ${JSON.stringify(handler)} policy.${field} (in its code)`);
+  if (issues.length > 0) throw new ConfigError(`invalid configuration: ${issues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`, issues);
 }

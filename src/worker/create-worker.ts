@@ -8,6 +8,7 @@ import type { Fetcher } from '../fetch/fetcher.js';
 import { handlerSettings } from '../handlers/policy.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Storage } from '../storage/storage.js';
+import type { StoreRegistry } from '../storage/store-registry.js';
 import type { Logger } from 'pino';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
@@ -47,6 +48,8 @@ export interface WorkerDeps {
   /** A client for activities that read the ledger (retry rounds). */
   client: Client;
   storage: Storage;
+  /** Every configured store (store-registry.ts), `storage` as `default`; only `storage` when omitted. */
+  stores?: StoreRegistry;
   fetcher: Fetcher;
   handlers: HandlerRegistry;
   /** A prebuilt bundle (tests build one per run); otherwise bundled from workflowsPath(). */
@@ -75,6 +78,7 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.tracing ? { plugins: [deps.tracing] } : {}),
     activities: createActivities({
       storage: deps.storage,
+      ...(deps.stores ? { stores: deps.stores } : {}),
       fetcher: deps.fetcher,
       handlers: deps.handlers,
       client: deps.client,

@@ -60,6 +60,8 @@ export interface DownloadResult {
   bytes: number;
   sha256: string;
   contentType?: string;
+  /** Set when the handler's `objectOptions` put the object in another store than the task's: that store's name. */
+  store?: string;
   attempts: number;
   finalUrl: string;
 }

@@ -17,6 +17,8 @@ export interface DownloadTask {
   url: string;
   key: string;
   headers?: Record<string, string>;
+  /** The configured store the object goes to (a name, never a URL); absent means `default`. */
+  store?: string;
 }
 
 /** Resource states as the API reports them. */
@@ -75,6 +77,8 @@ export interface ResourceState {
   contentType?: string;
   /** Succeeded by a `304 Not Modified`: the object stored earlier for this key and URL was kept. */
   notModified?: boolean;
+  /** The store the object is in (or was headed for); absent means `default`. */
+  store?: string;
   error?: ResourceError;
 }
 
@@ -113,6 +117,11 @@ export interface JobPolicy {
   revalidate?: boolean;
   /** Politeness: downloads in flight per host for the whole job; 0 or absent = no per-host limit. */
   perHostConcurrency?: number;
+  /**
+   * The job's store (a configured name): the manifest's `store` where the handler allows it, else
+   * the handler's policy. Absent means `default`. Hooks may still choose per resource.
+   */
+  store?: string;
   /**
    * Resources whose first attempt runs in one `downloadBatch` activity; 1 or absent = one activity
    * per resource (histories recorded before batching carry none). Ignored with perHostConcurrency.

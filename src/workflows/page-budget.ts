@@ -20,9 +20,17 @@ export const MAX_MESSAGE_BYTES = 500;
 export const MAX_CONTENT_TYPE_BYTES = 200;
 
 /**
- * What a state adds beyond its task's id, url and key: field names, status, attempts, bytes,
- * sha256 (64) and content type (≤ {@link MAX_CONTENT_TYPE_BYTES}) for a success, or an error
- * (kind, message ≤ {@link MAX_MESSAGE_BYTES}, httpStatus) for a failure, plus the JSON punctuation.
+ * Most bytes a `store` field adds to a task or state: `,"store":"<name>"` with the longest store
+ * name (32 characters of `[a-z0-9_-]`, config/store-settings.ts). A task's store is in its JSON;
+ * the API adds this to each resource of a job whose tasks may carry one (staging.ts).
+ */
+export const MAX_STORE_FIELD_BYTES = 11 + 32;
+
+/**
+ * What a state adds beyond its task's id, url, key and store: field names, status, attempts,
+ * bytes, sha256 (64), content type (≤ {@link MAX_CONTENT_TYPE_BYTES}), notModified and a store
+ * chosen from the response ({@link MAX_STORE_FIELD_BYTES}) for a success (about 420 bytes), or an
+ * error (kind, message ≤ {@link MAX_MESSAGE_BYTES}, httpStatus) for a failure, plus the JSON punctuation.
  */
 export const STATE_OVERHEAD_BYTES = 640;
 
@@ -35,6 +43,6 @@ export function jsonBytes(value: unknown): number {
  * Worst-case bytes one task costs a page: its JSON (id, url, key, headers: what loadPage, batches
  * and failedTasks carry) plus the most its state can add (what PageResult carries).
  */
-export function worstStateBytes(task: { id: string; url: string; key?: string | undefined; headers?: Record<string, string> | undefined }): number {
+export function worstStateBytes(task: { id: string; url: string; key?: string | undefined; headers?: Record<string, string> | undefined; store?: string }): number {
   return jsonBytes(task) + STATE_OVERHEAD_BYTES;
 }

@@ -37,6 +37,7 @@ export async function loadPageTasks(state: PageState, io: ReturnType<typeof page
       pageKey: state.input.pageKey,
       ...(manifestKey ? { manifestKey } : {}),
       ...(maxExtraTasks !== undefined ? { maxExtraTasks } : {}),
+      ...(state.input.policy.store !== undefined ? { store: state.input.policy.store } : {}),
     });
     state.tasks = loaded.tasks;
     state.pageResources = loaded.pageResources;
@@ -56,7 +57,7 @@ export async function loadPageTasks(state: PageState, io: ReturnType<typeof page
     state.tasks = await io.failedTasks({ jobId, handler, page, pageKey: state.input.pageKey, round });
   }
   for (const task of state.tasks) {
-    state.states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0 });
+    state.states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0, ...(task.store !== undefined ? { store: task.store } : {}) });
   }
   for (const r of state.rejected) {
     const error = { kind: ErrorKind.handler, message: clipJson(r.message, MAX_MESSAGE_BYTES) };

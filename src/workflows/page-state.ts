@@ -22,6 +22,8 @@ export interface DownloadSuccess {
   sha256: string;
   contentType?: string;
   notModified?: boolean;
+  /** The store the handler's objectOptions chose once the response was in, when not the task's. */
+  store?: string;
 }
 
 /** Activity options for `downloadResource`: the job's retry policy and timeouts. */
@@ -102,6 +104,7 @@ export class PageState {
     state.sha256 = result.sha256;
     if (result.contentType !== undefined) state.contentType = clipJson(result.contentType, MAX_CONTENT_TYPE_BYTES);
     if (result.notModified === true) state.notModified = true;
+    if (result.store !== undefined) state.store = result.store;
     this.succeeded++;
     this.bytes += result.bytes;
     this.outcomes.add(1, { outcome: 'succeeded', kind: 'none', handler: this.input.handler });

@@ -24,18 +24,18 @@ export interface RunningMinio extends MinioInfo {
 /**
  * Starts MinIO on a free loopback port (console on another), and creates `bucket`. Pass the
  * `dataDir` and `port` of a stopped server to start it again with its data (chaos tests);
- * `keepData` leaves the directory in place on stop.
+ * `keepData` leaves the directory in place on stop; `credentials` gives the server its own root user.
  */
 export async function startMinio(
   binary: string,
   bucket = 'fetchbox-test',
-  reuse: { dataDir?: string; port?: number; keepData?: boolean } = {},
+  reuse: { dataDir?: string; port?: number; keepData?: boolean; credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
 ): Promise<RunningMinio & { dataDir: string; port: number }> {
   const dataDir = reuse.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'fetchbox-minio-')));
   const port = reuse.port ?? (await freePort());
   const consolePort = await freePort();
-  const accessKeyId = 'fetchbox-test';
-  const secretAccessKey = 'fetchbox-test-secret';
+  // Root credentials: the run's shared ones, or a server's own (a second MinIO with other credentials).
+  const { accessKeyId, secretAccessKey } = reuse.credentials ?? { accessKeyId: 'fetchbox-test', secretAccessKey: 'fetchbox-test-secret' };
   const child = spawn(binary, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {

@@ -4,7 +4,8 @@ import { StorageError } from '../../storage/errors.js';
 import type { Storage } from '../../storage/storage.js';
 import { pageKey } from '../../workflows/ids.js';
 import type { ManifestResource, StagedManifest } from '../../workflows/job-types.js';
-import { MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../../workflows/page-budget.js';
+import { MAX_PAGE_TASKS, MAX_STORE_FIELD_BYTES, PAGE_BUDGET_BYTES, worstStateBytes } from '../../workflows/page-budget.js';
+import { DEFAULT_STORE } from '../../config/store-settings.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { Manifest } from '../schemas.js';
 
@@ -38,13 +39,14 @@ export function paginate(
   resources: readonly ManifestResource[],
   pageSize: number,
   keyOf: (r: ManifestResource) => string = (r) => r.key ?? '',
+  extraBytes = 0,
 ): ManifestResource[][] {
   const pages: ManifestResource[][] = [];
   let current: ManifestResource[] = [];
   let bytes = 2;
   const size = Math.min(Math.max(1, pageSize), MAX_PAGE_TASKS);
   for (const r of resources) {
-    const cost = worstStateBytes({ ...r, key: keyOf(r) }) + 1;
+    const cost = worstStateBytes({ ...r, key: keyOf(r) }) + extraBytes + 1;
     if (current.length > 0 && (current.length >= size || bytes + cost > PAGE_BUDGET_BYTES)) {
       pages.push(current);
       current = [];
@@ -66,6 +68,8 @@ export interface StagingInput {
   manifest: Manifest;
   resources: ManifestResource[];
   hash: string;
+  /** The job's store (`policy.store`); absent or `default` when its tasks carry none. */
+  store?: string | undefined;
 }
 
 /**
@@ -74,18 +78,23 @@ export interface StagingInput {
  * INLINE_MAX_BYTES is carried inline instead (the workflow stages it); larger ones are written
  * here, before the workflow starts. Storage outages become 503 storage_unavailable.
  */
-export async function stageManifest({ storage, handlers, pageSize, jobId, manifest, resources, hash }: StagingInput): Promise<StagedManifest> {
+export async function stageManifest({ storage, handlers, pageSize, jobId, manifest, resources, hash, store }: StagingInput): Promise<StagedManifest> {
+  // Staging lives in the default store's reserved area, whatever store the job's objects go to.
   const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
   // Keys count against the page budget: the default key is known here; a handler's own
-  // storageKey may return any key up to the 1024-byte maximum.
-  const computesKeys = handlers.get(manifest.handler).storageKey !== undefined;
-  const pages = paginate(resources, pageSize, (r) => (computesKeys ? LONGEST_KEY : defaultStorageKey(r, { jobId })));
+  // storageKey (or storeFor's prefix) may make any key up to the 1024-byte maximum.
+  const handler = handlers.get(manifest.handler);
+  const computesKeys = handler.storageKey !== undefined || handler.storeFor !== undefined;
+  // So does a task's store name, when the job or the handler gives one.
+  const storeBytes = handler.storeFor !== undefined || (store !== undefined && store !== DEFAULT_STORE) ? MAX_STORE_FIELD_BYTES : 0;
+  const pages = paginate(resources, pageSize, (r) => (computesKeys ? LONGEST_KEY : defaultStorageKey(r, { jobId })), storeBytes);
   const document = {
     jobId,
     handler: manifest.handler,
     metadata: manifest.metadata ?? {},
     resources: { total: resources.length, pages: pages.length },
     manifestHash: hash,
+    ...(store !== undefined && store !== DEFAULT_STORE ? { store } : {}),
   };
   // A one-page manifest of at most INLINE_MAX_BYTES goes in the workflow input (durable in
   // Temporal's history; the workflow stages it): the accept costs one Temporal call and no

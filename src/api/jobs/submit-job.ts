@@ -8,6 +8,7 @@ import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { Manifest } from '../schemas.js';
 import { checkManifest } from './check-manifest.js';
+import { applyManifestStore } from './check-store.js';
 import type { JobContext } from './job-context.js';
 import { describeJob } from './job-status.js';
 import type { SubmitResult } from './job-views.js';
@@ -22,11 +23,13 @@ import { stageManifest } from './staging.js';
 export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<SubmitResult> {
   const { config, handlers, storage, client } = ctx.deps;
   const resources = checkManifest(manifest, handlers, config.limits);
+  const handler = handlers.get(manifest.handler);
+  // The job's store is fixed here: a store the manifest may not name is a 400 before anything is staged.
+  const policy = applyManifestStore(config, handler, manifest, resolvePolicy(config, handler));
   const jobId = manifest.jobId ?? randomUUID();
-  const hash = manifestHash(manifest.handler, manifest.metadata, resources);
-  const staged = await stageManifest({ storage, handlers, pageSize: config.job.pageSize, jobId, manifest, resources, hash });
+  const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store);
+  const staged = await stageManifest({ storage, handlers, pageSize: config.job.pageSize, jobId, manifest, resources, hash, store: policy.store });
   const submittedAt = new Date().toISOString();
-  const policy = resolvePolicy(config, handlers.get(manifest.handler));
   const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt, maxTasks: config.limits.maxResourcesPerJob };
   const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
   const pages = staged.pageCount;

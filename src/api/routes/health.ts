@@ -1,11 +1,21 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.js';
 import { unscoped } from '../route-security.js';
+import { DEFAULT_STORE } from '../../config/store-settings.js';
+import type { StoreRegistry } from '../../storage/store-registry.js';
 
 /** A dependency `/readyz` checks; throws when it is not usable. */
 export interface ReadinessCheck {
   name: string;
   check(): Promise<void>;
+}
+
+/**
+ * One readiness check per configured store: `storage` for the default store (the name `/readyz`
+ * always had), `storage.<name>` for each named one, so an operator sees which store is down.
+ */
+export function storeChecks(stores: Pick<StoreRegistry, 'names' | 'resolve'>): ReadinessCheck[] {
+  return stores.names().map((name) => ({ name: name === DEFAULT_STORE ? 'storage' : `storage.${name}`, check: () => stores.resolve(name).check() }));
 }
 
 const CheckSchema = z.object({ status: z.enum(['ok', 'error']), checks: z.record(z.string(), z.string()) }).openapi('Readiness');
@@ -22,7 +32,7 @@ const readyRoute = createRoute({
   method: 'get',
   path: '/readyz',
   ...unscoped(),
-  summary: 'Temporal and storage are reachable',
+  summary: 'Temporal and every configured store are reachable',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: CheckSchema } } },
     503: { description: 'A dependency is unreachable', content: { 'application/json': { schema: CheckSchema } } },
