@@ -15,7 +15,7 @@ import { uniqueJobId, type StorageKind } from '../test/support/stack.js';
 import { startApiProcess, startDevProcess, startOriginProcess, startWorkerProcess, type BenchProcess } from './fetchbox-process.js';
 import { jobHistoryStats } from './history-stats.js';
 import { plainLoop, type PlainTarget } from './plain-baseline.js';
-import { cpuSeconds, memoryMiB, temporalServerPid } from './proc-stats.js';
+import { cpuSeconds, memoryMiB, temporalServerPid, threadCpuDelta, threadCpuSeconds } from './proc-stats.js';
 
 // `npm run bench`: each download scenario runs through FetchBox (POST to completion) and two
 // baselines in this process, each before and after FetchBox (their mean counts, so a drift in the
@@ -69,6 +69,8 @@ interface Row {
   workerPeakRssMiB: number;
   cpuSecondsPer1k?: CpuPer1k;
   eventsPer1k?: number;
+  /** Batch lane-seconds over window × job time (bench/history-stats.ts). */
+  laneOccupancy?: number;
   workflowTasksPer1k?: number;
   notes?: string;
 }
@@ -148,9 +150,15 @@ async function json(url: string, init?: { method: string; body: string }): Promi
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
 }
 
-async function timed(run: () => Promise<void>): Promise<number> {
+/** CPU seconds this process spent in the baseline loops, by loop (the baselines' cost per resource). */
+const baselineCpu = { plain: 0, fetcher: 0 };
+
+async function timed(run: () => Promise<void>, loop: keyof typeof baselineCpu): Promise<number> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await run();
+  const cpu = process.cpuUsage(cpu0);
+  baselineCpu[loop] = (cpu.user + cpu.system) / 1e6;
   return (performance.now() - t0) / 1000;
 }
 
@@ -177,12 +185,13 @@ async function measure(name: string, topology: Row['topology'], kind: StorageKin
   const jobId = uniqueJobId(name.replace(/\W+/g, '-'));
   const urls = Array.from({ length: count }, (_, i) => `${origin.url}/bytes/${size}/${jobId}-${i}`);
   const roundUrls = (round: string) => urls.map((u) => `${u}-${round}`);
-  const runPlain = (round: string) => timed(() => plainLoop(roundUrls(`p${round}`), plainTarget(kind, dataDir, `plain-${round}-${jobId}`), CONCURRENCY));
-  const runFetcher = (round: string) => timed(() => baseline(storage, roundUrls(round), `baseline-${round}-${jobId}`));
+  const runPlain = (round: string) => timed(() => plainLoop(roundUrls(`p${round}`), plainTarget(kind, dataDir, `plain-${round}-${jobId}`), CONCURRENCY), 'plain');
+  const runFetcher = (round: string) => timed(() => baseline(storage, roundUrls(round), `baseline-${round}-${jobId}`), 'fetcher');
   const plainBefore = await runPlain('a');
   const fetcherBefore = await runFetcher('a');
   const workerIdleRssMiB = memoryMiB(target.worker.pid, 'VmRSS');
   const cpu0 = { worker: cpuSeconds(target.worker.pid), api: target.api ? cpuSeconds(target.api.pid) : 0, temporal: target.temporalPid ? cpuSeconds(target.temporalPid) : 0 };
+  const threads0 = threadCpuSeconds(target.worker.pid);
   const started = performance.now();
   const submitted = await json(`${target.apiUrl}/jobs`, { method: 'POST', body: JSON.stringify({ jobId, resources: urls.map((url) => ({ url })) }) });
   expect(submitted.status).toBe(202);
@@ -191,6 +200,7 @@ async function measure(name: string, topology: Row['topology'], kind: StorageKin
   await target.client.workflow.getHandle(`job-${jobId}`).result();
   const fetchboxSeconds = (performance.now() - started) / 1000;
   const per1k = 1000 / count;
+  const workerThreads = threadCpuDelta(threads0, threadCpuSeconds(target.worker.pid), per1k);
   const cpuSecondsPer1k: CpuPer1k = {
     worker: (cpuSeconds(target.worker.pid) - cpu0.worker) * per1k,
     api: target.api ? (cpuSeconds(target.api.pid) - cpu0.api) * per1k : 0,
@@ -199,9 +209,11 @@ async function measure(name: string, topology: Row['topology'], kind: StorageKin
   const workerPeakRssMiB = memoryMiB(target.worker.pid, 'VmHWM');
   const summary = (await json(`${target.apiUrl}/jobs/${jobId}`)).body;
   expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: count } });
-  const history = await jobHistoryStats(target.client, jobId);
+  const history = await jobHistoryStats(target.client, jobId, CONCURRENCY);
   const fetcherAfter = await runFetcher('b');
+  const fetcherCpuPer1k = baselineCpu.fetcher * per1k;
   const plainAfter = await runPlain('b');
+  const plainCpuPer1k = baselineCpu.plain * per1k;
   const plainSeconds = (plainBefore + plainAfter) / 2;
   const baselineSeconds = (fetcherBefore + fetcherAfter) / 2;
   rows.push({
@@ -220,8 +232,9 @@ async function measure(name: string, topology: Row['topology'], kind: StorageKin
     workerPeakRssMiB,
     cpuSecondsPer1k,
     eventsPer1k: history.events * per1k,
+    laneOccupancy: history.laneOccupancy,
     workflowTasksPer1k: history.workflowTasks * per1k,
-    notes: `plain ${plainBefore.toFixed(1)}/${plainAfter.toFixed(1)} s, fetcher ${fetcherBefore.toFixed(1)}/${fetcherAfter.toFixed(1)} s, ${history.executions} runs${notes ? `; ${notes}` : ''}`,
+    notes: `plain ${plainBefore.toFixed(1)}/${plainAfter.toFixed(1)} s, fetcher ${fetcherBefore.toFixed(1)}/${fetcherAfter.toFixed(1)} s, ${history.executions} runs, lane occupancy ${history.laneOccupancy.toFixed(2)}, page start ${history.pageStartMs} ms, batch hand-over ${history.handOverMs} ms; loop CPU s/1k plain ${plainCpuPer1k.toFixed(2)}, fetcher ${fetcherCpuPer1k.toFixed(2)}; worker threads CPU s/1k: ${workerThreads}${notes ? `; ${notes}` : ''}`,
   });
 }
 

@@ -35,3 +35,30 @@ export function temporalServerPid(port: number): number | undefined {
   }
   return undefined;
 }
+
+/** CPU seconds of each thread of a process so far, summed by thread name (`comm`, e.g. libuv-worker). */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND);
+  }
+  return out;
+}
+
+/** Per-thread-name CPU seconds spent between two threadCpuSeconds() readings, largest first, as text. */
+export function threadCpuDelta(before: Map<string, number>, after: Map<string, number>, per1k: number): string {
+  return [...after]
+    .map(([name, s]) => [name, (s - (before.get(name) ?? 0)) * per1k] as const)
+    .filter(([, s]) => s >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${s.toFixed(2)}`)
+    .join(', ');
+}

@@ -1,8 +1,18 @@
-import { condition, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import { condition, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { exhaustedKind } from './failure-rules.js';
 import type { BatchFailure, BatchOutcome } from './job-types.js';
 import type { PageState } from './page-state.js';
+
+/**
+ * Batch size for `count` tasks over `slots` batches at once, at most `batchSize`: the batches come
+ * in full rounds of `slots` (1,000 tasks, 4 slots, at most 100: 12 batches of 84 in 3 rounds, not
+ * 10 of 100 whose third round leaves half the window idle while its two batches run).
+ */
+export function evenBatchSize(count: number, slots: number, batchSize: number): number {
+  const rounds = Math.max(1, Math.ceil(count / (slots * batchSize)));
+  return Math.max(1, Math.min(batchSize, Math.ceil(count / (slots * rounds))));
+}
 
 /**
  * The batched page scheduler: first attempts in batches of at most `batchSize` (one
@@ -18,7 +28,7 @@ export async function runBatched(state: PageState, batchSize: number): Promise<v
   // Enough batches to fill the window even when the page is small: a page of 40 tasks with a
   // window of 8 runs 4 batches of 10 with 2 lanes each, not one batch of 40 with 2 lanes.
   const slots = Math.max(1, Math.floor(window / lanes));
-  const size = Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
+  const size = patched('even-batch-rounds') ? evenBatchSize(tasks.length, slots, batchSize) : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
   const max = retry.maximumAttempts;
   const secondInterval = Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs);
   const aloneOptions = {
