@@ -15,6 +15,7 @@ import { fail, toFailure } from './failures.js';
 import { hook, type HandlerHooks } from './handler-hooks.js';
 import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
+import { openResumable, storeBody } from './resumable-download.js';
 import { notModifiedResult, revalidationFor } from './revalidate.js';
 import { objectStorage, storageFor } from './task-store.js';
 
@@ -104,14 +105,15 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
     try {
       // Conditional recrawl: an object stored earlier from this URL, with validators, is asked about.
       const revalidation = await revalidationFor(storage, input, task, headers);
-      const res = await fetcher.open({
-        url: task.url,
-        headers,
-        maxBytes: input.maxBytes,
-        signal,
-        tier,
-        ...(revalidation ? { conditional: revalidation.conditional } : {}),
-      });
+      // A retry continues an interrupted large body from its stored prefix where the origin allows (Range + If-Range).
+      const opened = await openResumable(
+        fetcher,
+        storage,
+        task,
+        { url: task.url, headers, maxBytes: input.maxBytes, signal, tier, ...(revalidation ? { conditional: revalidation.conditional } : {}) },
+        attempt > 1 || run.retried,
+      );
+      const { res } = opened;
       metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
       if (res.status === 304 && revalidation) {
         metrics?.attempts.inc({ outcome: 'not_modified', tier });
@@ -119,7 +121,7 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
         if (debug) log().debug({ key: task.key, tier }, 'not modified: kept the existing object');
         return notModifiedResult(revalidation.existing, tier, attempt, res.url);
       }
-      expected = res.contentLength;
+      expected = opened.partial?.total ?? res.contentLength;
       let options: ObjectOptions = {};
       let target: { storage: Storage; store?: string } = { storage };
       if (handler.objectOptions) {
@@ -135,7 +137,7 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
       }
       const contentType = options.contentType ?? res.contentType;
       const uploadStarted = performance.now();
-      const stored = await target.storage.put({
+      const stored = await storeBody(target.storage, storage, opened, {
         key: task.key,
         body: res.body,
         ...(contentType !== undefined ? { contentType } : {}),

@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { ObjectNotFoundError, StorageError } from './errors.js';
 import { assertUserKey, assertValidKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
+import { FilePartials, fileError } from './file-partials.js';
+import type { ResumableWrites } from './partials.js';
 import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
 
 /** Folder under the root that holds in-flight bodies; renamed into place only when whole. */
@@ -22,9 +24,16 @@ const META_DIR = '.fetchbox-meta';
 export class FileStorage implements Storage {
   readonly url: string;
 
+  /** Resumable writes through `<root>/.fetchbox-tmp/partial/` (file-partials.ts); user keys only. */
+  readonly resumable: ResumableWrites;
+
   constructor(readonly root: string) {
     this.root = path.resolve(root);
     this.url = `file://${this.root}`;
+    this.resumable = new FilePartials(path.join(this.root, TMP_DIR, 'partial'), (tmp, input, sha256) => {
+      assertUserKey(input.key);
+      return this.commit(tmp, input, sha256);
+    });
   }
 
   private pathFor(key: string): string {
@@ -69,10 +78,8 @@ export class FileStorage implements Storage {
 
   /** Writes any valid key, the reserved area included: FetchBox's own documents come this way. */
   private async write(input: PutObjectInput): Promise<StoredObject> {
-    const target = this.pathFor(input.key);
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
-    const metaTmp = `${tmp}.meta`;
     const measure = new MeasuringStream(input.key, input);
     try {
       await this.ensureDir(tmpDir);
@@ -82,18 +89,30 @@ export class FileStorage implements Storage {
       // `flush`: the stream fsyncs the file before it closes it (and closes it on error too).
       await pipeline(body, measure, createWriteStream('', { fd: handle, flush: true }));
       const sha256 = measure.sha256();
+      await this.commit(tmp, input, sha256);
+      return { key: input.key, bytes: measure.bytes, sha256 };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw fileError(err, input.key);
+    }
+  }
+
+  /**
+   * Moves a whole, verified, fsynced body from the temporary area to its key, its metadata beside
+   * it (`<tmp>.meta` renamed into the metadata folder). On failure nothing is left at the key.
+   */
+  private async commit(tmp: string, input: Pick<PutObjectInput, 'key' | 'metadata' | 'contentType'>, sha256: string): Promise<void> {
+    const target = this.pathFor(input.key);
+    const metaTmp = `${tmp}.meta`;
+    try {
       const metadata = { ...input.metadata, sha256, ...(input.contentType ? { 'content-type': input.contentType } : {}) };
       const metaPath = this.metaPathFor(input.key);
       await Promise.all([this.ensureDir(path.dirname(metaPath)), this.ensureDir(path.dirname(target))]);
       await writeFile(metaTmp, JSON.stringify(metadata));
       await this.inDir(path.dirname(target), () => rename(tmp, target));
       await this.inDir(path.dirname(metaPath), () => rename(metaTmp, metaPath));
-      return { key: input.key, bytes: measure.bytes, sha256 };
     } catch (err) {
-      await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
-      if (err instanceof Error && 'code' in err && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
-        throw new StorageError(`file storage: ${err.message}`, input.key, { cause: err });
-      }
+      await rm(metaTmp, { force: true });
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { BodyRejectedError, BodyRejection } from './errors.js';
 
@@ -9,7 +9,7 @@ import { BodyRejectedError, BodyRejection } from './errors.js';
  */
 export class MeasuringStream extends Transform {
   bytes = 0;
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash;
   private digest: string | undefined;
 
   constructor(
@@ -18,9 +18,13 @@ export class MeasuringStream extends Transform {
       expectedBytes?: number | undefined;
       maxBytes?: number | undefined;
       onProgress?: ((bytes: number) => void) | undefined;
+      /** A resumed body: the bytes already stored before this stream, and their running hash. */
+      resumeFrom?: { bytes: number; hash: Hash } | undefined;
     },
   ) {
     super();
+    this.bytes = limits.resumeFrom?.bytes ?? 0;
+    this.hash = limits.resumeFrom?.hash ?? createHash('sha256');
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

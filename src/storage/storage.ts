@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ResumableWrites } from './partials.js';
 
 /** What a caller hands to {@link Storage.put}: a body stream and what to record with it. */
 export interface PutObjectInput {
@@ -47,6 +48,8 @@ export interface Storage {
   /** Streams an object's body; throws ObjectNotFoundError when it is absent. */
   get(key: string): Promise<Readable>;
   head(key: string): Promise<ObjectInfo | undefined>;
+  /** Writes that survive an interrupted body and continue from a checkpoint (file driver only; partials.ts). */
+  readonly resumable?: ResumableWrites;
   /** Throws when the storage cannot be reached or written; used by `/readyz` and at start. */
   check(): Promise<void>;
   close(): Promise<void>;

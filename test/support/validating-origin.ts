@@ -32,6 +32,12 @@ export interface ValidatedResource {
   lastModified?: string;
   /** `/ranged`: bytes per second at most (0 or absent: as fast as the socket takes them). */
   rate?: number;
+  /** `/ranged`: the next response breaks its connection once the body reaches this offset (once). */
+  cutAt?: number;
+  /** Applied to this resource when the cut happens (a new version, ignored ranges...). */
+  afterCut?: Omit<ValidatedResource, 'cutAt' | 'afterCut'>;
+  /** `/ranged`: answer a range with a `Content-Range` that starts one byte early (a broken origin). */
+  badRange?: boolean;
 }
 
 /** State shared with the origin: resources by name, and body bytes sent per path. */
@@ -42,7 +48,7 @@ export interface ValidatingState {
 
 const DEFAULT_LAST_MODIFIED = 'Wed, 21 Oct 2015 07:28:00 GMT';
 
-function pump(res: ServerResponse, blocks: Generator<Buffer>, count: (n: number) => void, rate = 0): void {
+function pump(res: ServerResponse, blocks: Generator<Buffer>, count: (n: number) => void, rate = 0, cut?: { at: number; onCut: () => void }): void {
   const startedAt = Date.now();
   let sent = 0;
   let closed = false;
@@ -56,6 +62,13 @@ function pump(res: ServerResponse, blocks: Generator<Buffer>, count: (n: number)
       }
       const block = blocks.next();
       if (block.done) return void res.end();
+      if (cut && sent + block.value.length >= cut.at) {
+        const part = block.value.subarray(0, cut.at - sent);
+        count(part.length);
+        res.write(part);
+        cut.onCut();
+        return void setTimeout(() => res.socket?.destroy(), 50);
+      }
       sent += block.value.length;
       count(block.value.length);
       if (!res.write(block.value)) return void res.once('drain', next);
@@ -96,6 +109,12 @@ export function serveValidated(req: IncomingMessage, res: ServerResponse, pathna
     return;
   }
   const headers = { 'content-type': 'application/octet-stream', etag: resource.rawEtag ?? etag, 'last-modified': lastModified, ...(kind === 'ranged' ? { 'accept-ranges': 'bytes' } : {}) };
+  let cut: { at: number; onCut: () => void } | undefined;
+  if (resource.cutAt !== undefined) {
+    const { cutAt, afterCut, ...rest } = resource;
+    cut = { at: cutAt, onCut: () => state.validated.set(name, { ...rest, ...afterCut }) };
+    state.validated.set(name, rest); // one cut only
+  }
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   const ifRange = req.headers['if-range'];
   if (kind === 'ranged' && range && !resource.ignoreConditions && (ifRange === undefined || ifRange === etag)) {
@@ -104,9 +123,10 @@ export function serveValidated(req: IncomingMessage, res: ServerResponse, pathna
       res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': '0' });
       return void res.end();
     }
-    res.writeHead(206, { ...headers, 'content-length': String(size - start), 'content-range': `bytes ${start}-${size - 1}/${size}` });
-    return pump(res, rangeBlocks(seed, start, size), count, resource.rate);
+    const from = resource.badRange ? start - 1 : start;
+    res.writeHead(206, { ...headers, 'content-length': String(size - from), 'content-range': `bytes ${from}-${size - 1}/${size}` });
+    return pump(res, rangeBlocks(seed, from, size), count, resource.rate);
   }
   res.writeHead(200, { ...headers, 'content-length': String(size) });
-  pump(res, rangeBlocks(seed, 0, size), count, resource.rate);
+  pump(res, rangeBlocks(seed, 0, size), count, resource.rate, cut);
 }

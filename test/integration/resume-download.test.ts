@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../../src/api/app.js';
+import { JobService } from '../../src/api/job-service.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { builtInHandlers } from '../../src/handlers/registry.js';
+import { createStorage } from '../../src/storage/create-storage.js';
+import type { FileStorage } from '../../src/storage/file-storage.js';
+import { projectRoot } from '../../src/temporal/temporal-cli.js';
+import { readBack } from '../support/objects.js';
+import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
+import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+
+// Resumable large downloads (issue 16 item 3): an interrupted body continues from its stored
+// prefix with Range + If-Range, and starts over when the origin cannot continue it.
+
+let origin: Origin;
+beforeAll(async () => {
+  origin = await startOrigin();
+});
+afterAll(async () => {
+  await origin?.close();
+});
+
+/** Files left in the file driver's partial area (empty once every download finished). */
+async function partialsLeft(root: string): Promise<string[]> {
+  return readdir(path.join(root, '.fetchbox-tmp', 'partial')).catch(() => []);
+}
+
+describe('resumable downloads after a broken connection (file storage)', () => {
+  const SIZE = 24 * 1024 * 1024;
+  const CUT = 10 * 1024 * 1024;
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack('file');
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function runCut(name: string, afterCut: Parameters<Origin['validated']['set']>[1]['afterCut'] = { version: 1 }) {
+    origin.validated.set(name, { version: 1, cutAt: CUT, afterCut });
+    const jobId = uniqueJobId('resume');
+    const key = `resume/${name}`;
+    expect((await stack.submit({ jobId, resources: [{ id: 'big', url: `${origin.url}/ranged/${SIZE}/${name}`, key }] })).status).toBe(202);
+    const summary = await stack.waitForJob(jobId);
+    const [state] = await stack.allResources(jobId);
+    const path = `/ranged/${SIZE}/${name}`;
+    return { summary, state: state!, key, sent: origin.bytesSent.get(path) ?? 0, headers: origin.lastHeaders.get(path) ?? {}, hits: origin.hits.get(path) ?? 0 };
+  }
+
+  it('continues from the stored prefix with Range and If-Range: the body is fetched about once, stored byte-exact', async () => {
+    const name = uniqueJobId('reset');
+    const { state, key, sent, headers } = await runCut(name);
+    expect(state).toMatchObject({ status: 'succeeded', attempts: 2, bytes: SIZE, sha256: contentSha256(`${name}-v1`, SIZE) });
+    expect(headers.range).toMatch(/^bytes=\d+-$/);
+    expect(Number(/\d+/.exec(headers.range!)![0])).toBeGreaterThan(CUT / 2);
+    expect(headers['if-range']).toBe(`"${name}-v1"`);
+    expect(sent).toBeLessThan(SIZE + CUT / 2);
+    expect(await readBack(stack.storage, key)).toEqual({ sha256: contentSha256(`${name}-v1`, SIZE), bytes: SIZE });
+    expect(await partialsLeft((stack.storage as FileStorage).root)).toEqual([]);
+  });
+
+  it('starts over when the origin ignores Range (200), when the validator changed, or when Content-Range does not continue', async () => {
+    const cases = [
+      { name: uniqueJobId('ignores'), afterCut: { version: 1, ignoreConditions: true }, version: 1 },
+      { name: uniqueJobId('changed'), afterCut: { version: 2 }, version: 2 },
+      { name: uniqueJobId('badrange'), afterCut: { version: 1, badRange: true }, version: 1 },
+    ];
+    for (const c of cases) {
+      const { state, key, sent, headers } = await runCut(c.name, c.afterCut);
+      const sha256 = contentSha256(`${c.name}-v${c.version}`, SIZE);
+      expect(state, c.name).toMatchObject({ status: 'succeeded', bytes: SIZE, sha256 });
+      expect(sent, c.name).toBeGreaterThanOrEqual(CUT + SIZE); // the whole body again
+      expect(await readBack(stack.storage, key), c.name).toEqual({ sha256, bytes: SIZE });
+      // A mismatched 206 is dropped and the body asked for again without Range.
+      if (c.afterCut.badRange) expect(headers.range).toBeUndefined();
+      else expect(headers.range).toMatch(/^bytes=\d+-$/);
+    }
+    expect(await partialsLeft((stack.storage as FileStorage).root)).toEqual([]);
+  });
+});
+
+describe('resumable downloads: SIGKILL of the worker at ~60 % of a 1 GiB body', () => {
+  const SIZE = 1024 * 1024 * 1024;
+  const workers: ChildProcess[] = [];
+  let dir: string;
+  afterAll(async () => {
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('continues on the next worker: under 1.5 GiB fetched in all, the object byte-exact', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-resume-kill-'));
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: `resume-kill-${randomUUID()}`,
+      FETCHBOX_STORAGE_URL: `file://${dir}`,
+      FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
+      FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '2000',
+      FETCHBOX_RETRY_INITIAL_INTERVAL_MS: '200',
+      FETCHBOX_WORKER_METRICS_PORT: '-1',
+      FETCHBOX_LOG_LEVEL: 'fatal',
+      FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    };
+    const start = () => {
+      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      workers.push(w);
+      return w;
+    };
+    const config = loadConfig(env);
+    const storage = createStorage(config.storage);
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const app = createApp({ jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }), logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    try {
+      const name = uniqueJobId('gib');
+      const urlPath = `/ranged/${SIZE}/${name}`;
+      origin.validated.set(name, { version: 1, rate: 160 * 1024 * 1024 });
+      const jobId = uniqueJobId('resume-kill');
+      const key = `resume/${name}`;
+      const res = await app.request('/jobs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobId, resources: [{ id: 'gib', url: `${origin.url}${urlPath}`, key }] }),
+      });
+      expect(res.status).toBe(202);
+      const first = start();
+      const until = Date.now() + 120_000;
+      while ((origin.bytesSent.get(urlPath) ?? 0) < SIZE * 0.6) {
+        if (Date.now() > until) throw new Error(`only ${origin.bytesSent.get(urlPath) ?? 0} bytes sent after 120 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const exited = new Promise((r) => first.once('exit', r));
+      first.kill('SIGKILL');
+      await exited;
+      const atKill = origin.bytesSent.get(urlPath) ?? 0;
+      expect(await storage.head(key)).toBeUndefined(); // nothing at the key while partial
+      start();
+      const handle = client.workflow.getHandle(`job-${jobId}`);
+      await handle.result();
+      const summary = (await (await app.request(`/jobs/${jobId}`)).json()) as Record<string, any>;
+      expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: 1, failed: 0 } });
+      const states = (await (await app.request(`/jobs/${jobId}/resources`)).json()) as { items: Record<string, any>[] };
+      const expected = contentSha256(`${name}-v1`, SIZE);
+      expect(states.items[0]).toMatchObject({ status: 'succeeded', bytes: SIZE, sha256: expected });
+      const total = origin.bytesSent.get(urlPath)!;
+      expect(total).toBeLessThan(1.5 * SIZE);
+      expect(origin.lastHeaders.get(urlPath)?.range).toMatch(/^bytes=\d+-$/);
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(path.join(dir, key))) hash.update(chunk as Buffer);
+      expect(hash.digest('hex')).toBe(expected);
+      expect(await partialsLeft(dir)).toEqual([]);
+      process.stderr.write(
+        `[resume] 1 GiB, SIGKILL at ${(atKill / SIZE * 100).toFixed(0)} %: ${(total / 2 ** 30).toFixed(3)} GiB fetched in all (${origin.lastHeaders.get(urlPath)?.range}), object byte-exact\n`,
+      );
+    } finally {
+      await connection.close();
+      await storage.close();
+    }
+  }, 300_000);
+});
