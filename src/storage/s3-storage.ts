@@ -14,6 +14,8 @@ import { BodyRejectedError, ObjectNotFoundError, StorageError } from './errors.j
 import { assertUserKey, assertValidKey, joinKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
 import { copyInPlace, type CopyLimits } from './s3-copy.js';
+import type { ResumableWrites } from './partials.js';
+import { S3Partials } from './s3-partials.js';
 import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
 
 /** How to reach an S3-compatible store; credentials come from the standard AWS chain. */
@@ -59,6 +61,8 @@ function isNotFound(err: unknown): boolean {
 export class S3Storage implements Storage {
   readonly url: string;
   readonly client: S3Client;
+  /** Resumable writes: multipart uploads continued after an interruption (s3-partials.ts); user keys only. */
+  readonly resumable: ResumableWrites;
 
   constructor(private readonly options: S3StorageOptions) {
     this.url = `s3://${options.bucket}/${options.prefix}`;
@@ -71,6 +75,27 @@ export class S3Storage implements Storage {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    const partials = new S3Partials({
+      client: this.client,
+      Bucket: options.bucket,
+      objectKey: (key) => this.objectKey(key),
+      partSizeBytes: options.partSizeBytes,
+      queueSize: options.queueSize,
+      toMetadata: toS3Metadata,
+      copyLimits: options.copyLimits,
+    });
+    this.resumable = {
+      find: (id) => partials.find(id),
+      drop: (id) => partials.drop(id),
+      put: async (input) => {
+        assertUserKey(input.key);
+        try {
+          return await partials.put(input);
+        } catch (err) {
+          throw this.wrap(err, input.key);
+        }
+      },
+    };
   }
 
   private objectKey(key: string): string {

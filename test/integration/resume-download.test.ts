@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,6 +14,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { createStorage } from '../../src/storage/create-storage.js';
 import type { FileStorage } from '../../src/storage/file-storage.js';
+import type { S3Storage } from '../../src/storage/s3-storage.js';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
@@ -34,12 +36,22 @@ async function partialsLeft(root: string): Promise<string[]> {
   return readdir(path.join(root, '.fetchbox-tmp', 'partial')).catch(() => []);
 }
 
-describe('resumable downloads after a broken connection (file storage)', () => {
+/** What a stack's storage holds of partial downloads: files (file driver), or checkpoints and open uploads (S3). */
+async function leftovers(stack: Stack): Promise<string[]> {
+  if (stack.storage.url.startsWith('file:')) return partialsLeft((stack.storage as FileStorage).root);
+  const s3 = stack.storage as S3Storage;
+  const Bucket = inject('minio').bucket;
+  const uploads = await s3.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: `${stack.taskQueue}/` }));
+  const checkpoints = await s3.client.send(new ListObjectsV2Command({ Bucket, Prefix: `${stack.taskQueue}/.fetchbox-partial/` }));
+  return [...(uploads.Uploads ?? []).map((u) => `upload ${u.Key}`), ...(checkpoints.Contents ?? []).map((o) => `checkpoint ${o.Key}`)];
+}
+
+describe.each(['file', 's3'] as const)('resumable downloads after a broken connection (%s storage)', (kind) => {
   const SIZE = 24 * 1024 * 1024;
   const CUT = 10 * 1024 * 1024;
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack('file');
+    stack = await startStack(kind);
   }, 60_000);
   afterAll(async () => {
     await stack?.close();
@@ -61,11 +73,12 @@ describe('resumable downloads after a broken connection (file storage)', () => {
     const { state, key, sent, headers } = await runCut(name);
     expect(state).toMatchObject({ status: 'succeeded', attempts: 2, bytes: SIZE, sha256: contentSha256(`${name}-v1`, SIZE) });
     expect(headers.range).toMatch(/^bytes=\d+-$/);
+    // File: what was written before the break; S3: the whole parts uploaded (8 MiB).
     expect(Number(/\d+/.exec(headers.range!)![0])).toBeGreaterThan(CUT / 2);
     expect(headers['if-range']).toBe(`"${name}-v1"`);
     expect(sent).toBeLessThan(SIZE + CUT / 2);
     expect(await readBack(stack.storage, key)).toEqual({ sha256: contentSha256(`${name}-v1`, SIZE), bytes: SIZE });
-    expect(await partialsLeft((stack.storage as FileStorage).root)).toEqual([]);
+    expect(await leftovers(stack)).toEqual([]);
   });
 
   it('starts over when the origin ignores Range (200), when the validator changed, or when Content-Range does not continue', async () => {
@@ -84,7 +97,7 @@ describe('resumable downloads after a broken connection (file storage)', () => {
       if (c.afterCut.badRange) expect(headers.range).toBeUndefined();
       else expect(headers.range).toMatch(/^bytes=\d+-$/);
     }
-    expect(await partialsLeft((stack.storage as FileStorage).root)).toEqual([]);
+    expect(await leftovers(stack)).toEqual([]);
   });
 });
 
