@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createDownloadOne } from '../../src/activities/download-one.js';
+import { createHandlerHooks } from '../../src/activities/handler-hooks.js';
 import { assignStores, objectStorage, storageFor } from '../../src/activities/task-store.js';
 import type { ApiError } from '../../src/api/api-error.js';
 import { applyManifestStore } from '../../src/api/jobs/check-store.js';
@@ -9,6 +12,7 @@ import { manifestHash } from '../../src/api/jobs/manifest-hash.js';
 import { paginate } from '../../src/api/jobs/staging.js';
 import { storeChecks } from '../../src/api/routes/health.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import type { Fetcher } from '../../src/fetch/fetcher.js';
 import { defineHandler, type HandlerContext } from '../../src/handlers/handler.js';
 import { assertHandlerStores, resolvePolicy } from '../../src/handlers/policy.js';
 import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.js';
@@ -239,5 +243,40 @@ describe('tasks carry their store', () => {
     const withStore = paginate(resources, 5000, undefined, MAX_STORE_FIELD_BYTES);
     expect(withStore.length).toBeGreaterThanOrEqual(without.length);
     expect(withStore.flat()).toEqual(resources);
+  });
+});
+
+describe('a download looks for existing objects in its task store', () => {
+  it('skip-if-present and the resume check find the object in the named store, not in default', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stores-'));
+    const stores = createStoreRegistry(loadConfig({ FETCHBOX_STORAGE_URL: `file://${dir}/d`, FETCHBOX_STORE_LOCAL_URL: `file://${dir}/l` }));
+    const url = 'https://example.test/a.bin';
+    const opened: string[] = [];
+    // A fetcher that records what it was asked for and refuses: any request means the lookup missed.
+    const fetcher = {
+      open: async (req: { url: string }) => {
+        opened.push(req.url);
+        throw new Error('no network in this test');
+      },
+      close: async () => undefined,
+    } as unknown as Fetcher;
+    const handlers = new HandlerRegistry(BUILT_IN_HANDLERS);
+    const hooks = createHandlerHooks({ storage: stores.default, fetcher, handlers });
+    const downloadOne = createDownloadOne({ storage: stores.default, stores, fetcher, handlers, hooks });
+    const body = Buffer.from('stored earlier');
+    await stores.resolve('local').put({ key: 'j/a.bin', body: [body], metadata: { 'source-url': url, 'resource-id': 'a', 'page-run': 'run-1' } });
+    const input = { jobId: 'j', handler: 'default', maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1 };
+    const task = { id: 'a', url, key: 'j/a.bin', store: 'local' };
+    const never = new AbortController().signal;
+    const skipped = await downloadOne({ ...input, skipExisting: {} }, task, 1, never, () => undefined, { retried: false });
+    expect(skipped).toMatchObject({ skipped: true, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    const resumed = await downloadOne(input, task, 2, never, () => undefined, { retried: true, runId: 'run-1' });
+    expect(resumed).toMatchObject({ tier: 'resumed', bytes: body.length });
+    expect(opened).toEqual([]);
+    // The same task in the default store finds nothing there and goes to the network.
+    const { store: _, ...inDefault } = task;
+    await expect(downloadOne({ ...input, skipExisting: {} }, inDefault, 1, never, () => undefined, { retried: false })).rejects.toThrow();
+    expect(opened).toEqual([url]);
+    await stores.close();
   });
 });
