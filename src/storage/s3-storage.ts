@@ -18,7 +18,7 @@ import type { ResumableWrites } from './partials.js';
 import { S3Partials } from './s3-partials.js';
 import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
 
-/** How to reach an S3-compatible store; credentials come from the standard AWS chain. */
+/** How to reach an S3-compatible store; credentials come from the standard AWS chain unless given. */
 export interface S3StorageOptions {
   bucket: string;
   prefix: string;
@@ -31,7 +31,7 @@ export interface S3StorageOptions {
   queueSize: number;
   /** For tests: when an in-place metadata copy goes part by part (default: above S3's 5 GiB). */
   copyLimits?: CopyLimits;
-  /** For tests: explicit credentials instead of the AWS default chain. */
+  /** A named store's own key pair (`FETCHBOX_STORE_<NAME>_S3_ACCESS_KEY_ID`/`_SECRET_ACCESS_KEY`), or a test's; else the AWS default chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
