@@ -1,10 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { ErrorKind } from '../workflows/job-types.js';
 import { RetryOutcome } from './failures/bulk-retry.js';
-import { ErrorSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
-
-/** The contract's error kinds, from the one ErrorKind constant. */
-export const ErrorKindSchema = z.enum(ErrorKind).openapi({ example: ErrorKind.httpStatus });
+import { ErrorKindSchema, ErrorSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
 
 /** A handler name as search attributes hold it. */
 const HandlerNameSchema = z

@@ -193,7 +193,7 @@ export const JobStatusSchema = z.enum(JobStatus);
 export const ResourceStatusSchema = z.enum(ResourceStatus);
 
 /** The contract's error kinds (a failed resource's `error.kind`). */
-export const ErrorKindSchema = z.enum(ErrorKind);
+export const ErrorKindSchema = z.enum(ErrorKind).openapi({ example: ErrorKind.httpStatus });
 
 /** Links every job response carries. */
 const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });

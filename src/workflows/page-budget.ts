@@ -4,7 +4,8 @@
  * its PageResult all grow with the page. Every one of them is bounded by the sum of
  * {@link worstStateBytes} over the page's tasks, so the API cuts pages by that sum and loadPage
  * never returns more: no valid manifest or handler expansion can outgrow a payload.
- * Not imported by workflow code (it measures UTF-8 with Buffer); the API and activities use it.
+ * Workflow code imports only its constants (page-state.ts, page-loader.ts, failure-rules.ts);
+ * {@link jsonBytes} measures UTF-8 with Buffer and is called by the API and the activities only.
  */
 
 /** Most worst-case bytes in one page: half of Temporal's 2 MB payload limit, with room to spare. */
