@@ -3,6 +3,12 @@
  * workflow code, the worker and the API alike.
  */
 
+/**
+ * The workflow type names the worker registers (the functions' names). The API starts jobs and
+ * queries visibility by these names, so it never loads the workflow functions and their schedulers.
+ */
+export const WorkflowTypes = { job: 'jobWorkflow', page: 'pageWorkflow' } as const;
+
 /** Storage key of page `page` of a staged manifest. */
 export function pageKey(prefix: string, page: number): string {
   return `${prefix}/pages/${String(page).padStart(6, '0')}.json`;

@@ -1,9 +1,10 @@
 import { JobStatus } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal } from '../visibility.js';
+import { WorkflowTypes } from '../../workflows/ids.js';
 
 /** Every FetchBox job workflow run that is the last of its chain (continued-as-new runs left out). */
-const JOB_RUNS = [`WorkflowType = 'jobWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`] as const;
+const JOB_RUNS = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`] as const;
 /** Runs that recorded at least one failed resource. */
 const WITH_FAILURES = `${SearchAttributes.failed.name} > 0`;
 

@@ -5,6 +5,7 @@ import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
+import { WorkflowTypes } from '../../workflows/ids.js';
 
 /** Visibility's ExecutionStatus enum → the workflow status names describe() uses. */
 const RAW_STATUS: Record<number, string> = {
@@ -26,7 +27,7 @@ export async function listJobs(
   opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string },
 ): Promise<JobListing> {
   const { client, config } = deps;
-  const clauses = [`WorkflowType = 'jobWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
+  const clauses = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.status) clauses.push(JOB_STATUS_CLAUSE[opts.status]);
   if (opts.handler) clauses.push(`${SearchAttributes.handler.name} = ${literal(opts.handler)}`);
   const res = await temporal(() =>

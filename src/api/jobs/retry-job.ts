@@ -1,7 +1,7 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { jobWorkflowId } from '../../workflows/ids.js';
-import { jobWorkflow } from '../../workflows/job-workflow.js';
+import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
+import type { jobWorkflow } from '../../workflows/job-workflow.js';
 import { retryUpdate } from '../../workflows/messages.js';
 import { JobStatus, RETRY_REFUSED, type JobResult } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
@@ -67,7 +67,7 @@ async function retryOnce(ctx: JobContext, jobId: string): Promise<RetryResult> {
   if (!carry || carry.failedPages.length === 0) return { status, retrying: false };
   // USE_EXISTING: a retry run a concurrent request started takes this Update too (the requests
   // coalesce into its round); ALLOW_DUPLICATE: otherwise a new run of the closed job's id starts.
-  const startWorkflowOperation = new WithStartWorkflowOperation(jobWorkflow, {
+  const startWorkflowOperation = new WithStartWorkflowOperation<typeof jobWorkflow>(WorkflowTypes.job, {
     workflowId: jobWorkflowId(jobId),
     taskQueue: config.temporal.taskQueue,
     args: [result.resume],

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { resolvePolicy } from '../../handlers/policy.js';
-import { jobWorkflowId } from '../../workflows/ids.js';
-import { jobWorkflow } from '../../workflows/job-workflow.js';
+import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
+import type { jobWorkflow } from '../../workflows/job-workflow.js';
 import { JobStatus, type JobMemo, type JobWorkflowInput } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
@@ -35,7 +35,7 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
   const pages = staged.pageCount;
   try {
     await ctx.temporal(() =>
-      client.workflow.start(jobWorkflow, {
+      client.workflow.start<typeof jobWorkflow>(WorkflowTypes.job, {
         workflowId: jobWorkflowId(jobId),
         taskQueue: config.temporal.taskQueue,
         args: [input],
