@@ -136,6 +136,13 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
         }
       }
       const contentType = options.contentType ?? res.contentType;
+      const metadata = {
+        ...withoutValidatorMetadata(options.metadata),
+        'source-url': task.url,
+        'job-id': input.jobId,
+        'resource-id': task.id,
+        ...(run.runId !== undefined ? { [PAGE_RUN_METADATA]: run.runId } : {}),
+      };
       const uploadStarted = performance.now();
       const stored = await storeBody(target.storage, storage, opened, {
         key: task.key,
@@ -143,14 +150,7 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
         ...(contentType !== undefined ? { contentType } : {}),
         ...(expected !== undefined ? { expectedBytes: expected } : {}),
         maxBytes: input.maxBytes,
-        metadata: {
-          ...withoutValidatorMetadata(options.metadata),
-          ...validatorMetadata(validatorsOf(res), task.url, res.url),
-          'source-url': task.url,
-          'job-id': input.jobId,
-          'resource-id': task.id,
-          ...(run.runId !== undefined ? { [PAGE_RUN_METADATA]: run.runId } : {}),
-        },
+        metadata: { ...metadata, ...validatorMetadata(validatorsOf(res), task.url, res.url, metadata) },
         onProgress: (bytes) => {
           bytesSoFar = bytes;
           beat(bytes);

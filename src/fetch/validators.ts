@@ -21,6 +21,13 @@ export const MAX_ETAG_CHARS = 256;
 export const MAX_VALIDATOR_URL_CHARS = 1024;
 
 /**
+ * S3 allows 2 KB of user metadata per object (names and values). Validators are added only when the
+ * object's other metadata, its `sha256` entry and they stay within this, so keeping them can never
+ * make an object unstorable.
+ */
+export const METADATA_BUDGET_BYTES = 2048 - 128;
+
+/**
  * Request headers that make a request conditional or partial. When a task sets any of them itself,
  * FetchBox adds none of its own (the task's request is sent as given).
  */
@@ -61,19 +68,26 @@ export function validatorsOf(headers: { etag?: string | undefined; lastModified?
   return { ...(etag !== undefined ? { etag } : {}), ...(lastModified !== undefined ? { lastModified } : {}) };
 }
 
+/** UTF-8 bytes of metadata names and values (what S3 counts against its 2 KB). */
+function metadataBytes(metadata: Record<string, string>): number {
+  return Object.entries(metadata).reduce((n, [name, value]) => n + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
+}
+
 /**
  * Metadata to store with an object fetched from `sourceUrl` whose body came from `finalUrl`: the
  * cleaned validators, and the final URL when a redirect led there. Empty when there is nothing
- * usable (or the final URL is too long to keep).
+ * usable, the final URL is too long to keep, or `base` (the object's other metadata) leaves too
+ * little room ({@link METADATA_BUDGET_BYTES}).
  */
-export function validatorMetadata(validators: Validators, sourceUrl: string, finalUrl: string): Record<string, string> {
+export function validatorMetadata(validators: Validators, sourceUrl: string, finalUrl: string, base: Record<string, string> = {}): Record<string, string> {
   if (validators.etag === undefined && validators.lastModified === undefined) return {};
   if (finalUrl !== sourceUrl && (finalUrl.length > MAX_VALIDATOR_URL_CHARS || !/^[\x21-\x7e]+$/.test(finalUrl))) return {};
-  return {
+  const added = {
     ...(validators.etag !== undefined ? { [VALIDATOR_METADATA.etag]: validators.etag } : {}),
     ...(validators.lastModified !== undefined ? { [VALIDATOR_METADATA.lastModified]: validators.lastModified } : {}),
     ...(finalUrl !== sourceUrl ? { [VALIDATOR_METADATA.url]: finalUrl } : {}),
   };
+  return metadataBytes(base) + metadataBytes(added) <= METADATA_BUDGET_BYTES ? added : {};
 }
 
 /** A copy of handler-supplied metadata without the validator names: only FetchBox sets those. */

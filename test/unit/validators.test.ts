@@ -38,6 +38,13 @@ describe('validators from an untrusted origin', () => {
     expect(validatorMetadata({}, 'http://a/x', 'http://a/x')).toEqual({});
   });
 
+  it("adds nothing when the object's other metadata leaves no room within S3's 2 KB", () => {
+    const v = { etag: `"${'e'.repeat(200)}"`, lastModified: 'Wed, 21 Oct 2015 07:28:00 GMT' };
+    expect(validatorMetadata(v, 'http://a/x', 'http://a/x', { 'source-url': `http://a/${'x'.repeat(1000)}` })).not.toEqual({});
+    expect(validatorMetadata(v, 'http://a/x', 'http://a/x', { 'source-url': `http://a/${'x'.repeat(1700)}` })).toEqual({});
+    expect(validatorMetadata(v, 'http://a/x', `http://b/${'y'.repeat(900)}`, { 'source-url': `http://a/${'x'.repeat(800)}` })).toEqual({});
+  });
+
   it('a handler cannot plant validators', () => {
     expect(withoutValidatorMetadata({ 'Origin-ETag': '"x"', 'validator-url': 'http://evil/', keep: '1' })).toEqual({ keep: '1' });
   });
