@@ -1,5 +1,5 @@
 /** The Node.js releases FetchBox supports; package.json `engines` and scripts/node-env.sh say the same. */
-export const SUPPORTED_NODE = '22.12+ or 24+' as const;
+export const SUPPORTED_NODE = '22.19+ or 24+' as const;
 
 /**
  * Whether a Node.js version (`process.versions.node`) is one FetchBox supports: older releases are
@@ -7,5 +7,5 @@ export const SUPPORTED_NODE = '22.12+ or 24+' as const;
  */
 export function isSupportedNode(version: string): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major >= 24 || (major === 22 && minor >= 12);
+  return major >= 24 || (major === 22 && minor >= 19);
 }

@@ -15,17 +15,17 @@ describe('Node.js runtime', () => {
     expect(isSupportedNode(process.versions.node), process.version).toBe(true);
   });
 
-  it('isSupportedNode: 22.12+ and 24+, not 20 or early 22', () => {
+  it('isSupportedNode: 22.19+ (undici 8) and 24+, not 20 or early 22', () => {
     expect(isSupportedNode('20.20.2')).toBe(false);
-    expect(isSupportedNode('22.11.0')).toBe(false);
+    expect(isSupportedNode('22.18.0')).toBe(false);
     expect(isSupportedNode('23.9.0')).toBe(false);
-    expect(isSupportedNode('22.12.0')).toBe(true);
+    expect(isSupportedNode('22.19.0')).toBe(true);
     expect(isSupportedNode('24.21.0')).toBe(true);
     expect(isSupportedNode('26.1.0')).toBe(true);
   });
 
   it('engines, @types/node and the Dockerfile agree on Node 24', () => {
-    expect(pkg.engines.node).toBe('^22.12.0 || >=24.0.0');
+    expect(pkg.engines.node).toBe('^22.19.0 || >=24.0.0');
     expect(pkg.devDependencies['@types/node']).toMatch(/^\^24\./);
     const froms = readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8').match(/^FROM \S+/gm) ?? [];
     expect(froms.length).toBeGreaterThan(0);
