@@ -8,10 +8,10 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export class WorkerMetrics {
   readonly registry = new Registry();
 
-  /** Download attempts by outcome (`succeeded`, or the failure kind) and proxy tier. */
+  /** Download attempts by outcome (`succeeded`, `not_modified`, `skipped`, `resumed`, or the failure kind) and proxy tier. */
   readonly attempts = new Counter({
     name: 'fetchbox_download_attempts_total',
-    help: 'Download attempts, by outcome (succeeded, skipped, resumed, or the error kind) and proxy tier.',
+    help: 'Download attempts, by outcome (succeeded, not_modified, skipped, resumed, or the error kind) and proxy tier.',
     labelNames: ['outcome', 'tier'] as const,
     registers: [this.registry],
   });
