@@ -31,6 +31,10 @@ export function keyProblem(key: string): string | undefined {
  * the same folder as `.fetchbox-meta` there).
  */
 export function isReservedSegment(segment: string): boolean {
+  // Fast path (runs for every segment of every key): NFKC and case folding leave a leading ASCII
+  // character other than '.' unchanged, so such a segment cannot fold into the reserved prefix.
+  const first = segment.charCodeAt(0);
+  if (first < 0x80 && first !== 0x2e) return false;
   const folded = segment.normalize('NFKC');
   return folded.toLowerCase().startsWith(RESERVED_SEGMENT_PREFIX) || folded.toUpperCase().startsWith(RESERVED_SEGMENT_PREFIX.toUpperCase());
 }
