@@ -6,16 +6,8 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Storage } from '../storage/storage.js';
 import type { StoreRegistry } from '../storage/store-registry.js';
-import type {
-  BatchOutcome,
-  DownloadBatchInput,
-  DownloadInput,
-  DownloadResult,
-  DownloadTask,
-  InlineManifest,
-  ManifestResource,
-  RejectedResource,
-} from '../workflows/job-types.js';
+import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../workflows/download-types.js';
+import type { DownloadTask, InlineManifest, ManifestResource, RejectedResource } from '../workflows/job-types.js';
 import { pino, type Logger } from 'pino';
 import { createDownloadOne } from './download-one.js';
 import { failedTasksOf } from './failed-tasks.js';

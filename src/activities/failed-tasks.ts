@@ -2,7 +2,8 @@ import type { Client } from '@temporalio/client';
 import { restrictTaskCredentials } from '../fetch/credentials.js';
 import { readPageStates } from '../ledger/page-states.js';
 import type { Storage } from '../storage/storage.js';
-import { ResourceStatus, type DownloadTask, type ResourceState } from '../workflows/job-types.js';
+import { ResourceStatus } from '../workflows/constants.js';
+import { type DownloadTask, type ResourceState } from '../workflows/job-types.js';
 import { readStagedPage } from './load-page.js';
 
 /**

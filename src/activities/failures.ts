@@ -3,7 +3,7 @@ import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { classifyNetworkError } from '../fetch/fetcher.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, StorageError } from '../storage/errors.js';
 import { failureDetails, isRetryable, readFailure } from '../workflows/failure-rules.js';
-import type { BatchOutcome } from '../workflows/job-types.js';
+import type { BatchOutcome } from '../workflows/download-types.js';
 
 /**
  * A classified download failure: the activity side of src/workflows/failure-rules.ts, adapted to

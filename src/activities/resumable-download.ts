@@ -2,7 +2,8 @@ import { FetchFailure } from '../fetch/errors.js';
 import type { Fetcher, OpenRequest, OpenResponse } from '../fetch/fetcher.js';
 import { MAX_VALIDATOR_URL_CHARS, hasConditionalHeaders, isStrongEtag, validatorsOf } from '../fetch/validators.js';
 import { StorageError } from '../storage/errors.js';
-import { RESUMABLE_MIN_BYTES, partialId, type PartialTarget } from '../storage/partials.js';
+import { RESUMABLE_MIN_BYTES, partialId } from '../storage/partials.js';
+import type { PartialTarget } from '../storage/storage.js';
 import type { PutObjectInput, Storage, StoredObject } from '../storage/storage.js';
 import type { DownloadTask } from '../workflows/job-types.js';
 

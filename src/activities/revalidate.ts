@@ -1,6 +1,7 @@
 import { conditionalFor, hasConditionalHeaders, type ConditionalRequest } from '../fetch/validators.js';
 import type { ObjectInfo, Storage } from '../storage/storage.js';
-import type { DownloadCommon, DownloadResult, DownloadTask } from '../workflows/job-types.js';
+import type { DownloadCommon, DownloadResult } from '../workflows/download-types.js';
+import type { DownloadTask } from '../workflows/job-types.js';
 
 /** A conditional re-fetch of a task: what to send, and the object a `304` keeps. */
 export interface Revalidation {

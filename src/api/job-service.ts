@@ -1,6 +1,6 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { jobWorkflowId } from '../workflows/ids.js';
-import type { JobStatus, ResourceStatus } from '../workflows/job-types.js';
+import type { JobStatus, ResourceStatus } from '../workflows/constants.js';
 import type { Logger } from 'pino';
 import { bulkRetry, type BulkRetryRequest, type BulkRetryResult } from './failures/bulk-retry.js';
 import type { FailureFilter, FailureListing } from './failures/failure-views.js';

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { HEADER_LIMITS, isRefusedRequestHeader } from '../fetch/header-rules.js';
 import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
 import { storeNameSchema } from '../config/store-settings.js';
-import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/job-types.js';
+import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/constants.js';
 import { MAX_LISTED_ISSUES } from './api-error.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 

@@ -3,7 +3,7 @@
  * `GET /failures`, `POST /retries`): one status clause per contract status, string literals, and
  * visibility timestamps as ISO 8601. One place, so the listings cannot disagree on what a status means.
  */
-import { JobStatus } from '../workflows/job-types.js';
+import { JobStatus } from '../workflows/constants.js';
 import { SearchAttributes } from '../workflows/search-attributes.js';
 
 /** Visibility query clause for each contract status. */

@@ -1,5 +1,5 @@
 import type { FailureKind } from '../workflows/failure-rules.js';
-import { ErrorKind } from '../workflows/job-types.js';
+import { ErrorKind } from '../workflows/constants.js';
 
 export { ErrorKind };
 /** Re-exported so fetch code names the failure classes from one place (failure-rules.ts). */

@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BodyRejectedError, StorageError } from './errors.js';
 import { MeasuringStream } from './measure.js';
-import { CHECKPOINT_EVERY_MS, PARTIAL_MAX_AGE_MS, type PartialCheckpoint, type ResumablePut, type ResumableWrites } from './partials.js';
+import { CHECKPOINT_EVERY_MS, PARTIAL_MAX_AGE_MS } from './partials.js';
+import type { PartialCheckpoint, ResumablePut, ResumableWrites } from './storage.js';
 import type { PutObjectInput, StoredObject } from './storage.js';
 
 /** A file-system error as the drivers report it (StorageError, retryable); anything else as it is. */

@@ -8,8 +8,7 @@ import { ObjectNotFoundError, StorageError } from './errors.js';
 import { assertUserKey, assertValidKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
 import { FilePartials, fileError } from './file-partials.js';
-import type { ResumableWrites } from './partials.js';
-import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
+import type { ObjectInfo, PutObjectInput, ResumableWrites, Storage, StoredObject } from './storage.js';
 
 /** Folder under the root that holds in-flight bodies; renamed into place only when whole. */
 const TMP_DIR = '.fetchbox-tmp';

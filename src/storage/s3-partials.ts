@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BodyRejectedError, StorageError } from './errors.js';
 import { MeasuringStream } from './measure.js';
-import type { PartialCheckpoint, PartialTarget, ResumablePut, ResumableWrites } from './partials.js';
+import type { PartialCheckpoint, PartialTarget, ResumablePut, ResumableWrites } from './storage.js';
 import { copyInPlace, type CopyLimits } from './s3-copy.js';
 import type { StoredObject } from './storage.js';
 

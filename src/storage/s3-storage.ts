@@ -14,9 +14,8 @@ import { BodyRejectedError, ObjectNotFoundError, StorageError } from './errors.j
 import { assertUserKey, assertValidKey, joinKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
 import { copyInPlace, type CopyLimits } from './s3-copy.js';
-import type { ResumableWrites } from './partials.js';
 import { S3Partials } from './s3-partials.js';
-import type { ObjectInfo, PutObjectInput, Storage, StoredObject } from './storage.js';
+import type { ObjectInfo, PutObjectInput, ResumableWrites, Storage, StoredObject } from './storage.js';
 
 /** How to reach an S3-compatible store; credentials come from the standard AWS chain unless given. */
 export interface S3StorageOptions {

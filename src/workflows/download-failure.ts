@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import { clipMessage, readFailure, recordedError } from './failure-rules.js';
-import { ErrorKind, type ResourceError } from './job-types.js';
+import { ErrorKind } from './constants.js';
+import { type ResourceError } from './job-types.js';
 
 /**
  * Turns a failed `downloadResource` call into the resource's recorded error and attempt count:

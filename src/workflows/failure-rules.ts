@@ -5,7 +5,9 @@
  * uses it as well: the activities (src/activities/failures.ts) and the page workflow
  * (download-failure.ts) only adapt it to their SDK's failure types.
  */
-import { ErrorKind, type DownloadFailureDetails, type ResourceError } from './job-types.js';
+import { ErrorKind } from './constants.js';
+import { type DownloadFailureDetails } from './download-types.js';
+import { type ResourceError } from './job-types.js';
 import { MAX_MESSAGE_BYTES } from './page-budget.js';
 
 /**

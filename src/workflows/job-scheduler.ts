@@ -11,7 +11,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { pageKey, pageWorkflowId } from './ids.js';
-import { JobStatus, type JobPolicy } from './job-types.js';
+import { JobStatus } from './constants.js';
+import { type JobPolicy } from './job-types.js';
 import type { JobState } from './job-state.js';
 import { pageWorkflow } from './page-workflow.js';
 

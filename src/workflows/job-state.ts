@@ -1,14 +1,6 @@
 import { ApplicationFailure, CancellationScope, metricMeter, upsertSearchAttributes } from '@temporalio/workflow';
-import {
-  JobStatus,
-  RETRY_REFUSED,
-  type JobCarry,
-  type JobProgress,
-  type JobResult,
-  type JobWorkflowInput,
-  type PageResult,
-  type RetryAnswer,
-} from './job-types.js';
+import { JobStatus, RETRY_REFUSED } from './constants.js';
+import { type JobCarry, type JobProgress, type JobResult, type JobWorkflowInput, type PageResult, type RetryAnswer } from './job-types.js';
 import { applyPageResult } from './round-merge.js';
 import { SearchAttributes } from './search-attributes.js';
 

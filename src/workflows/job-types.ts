@@ -1,7 +1,9 @@
 /**
  * Shapes that cross the Temporal boundary (workflow inputs, activity inputs and results, query
- * answers). Types and constants only: safe to import from workflow code, the worker and the API.
+ * answers). Types only: the constants they use live in constants.ts, the download activities' shapes
+ * in download-types.ts, ids in ids.ts. Safe to import from workflow code, the worker and the API.
  */
+import type { ErrorKind, JobStatus, ResourceStatus } from './constants.js';
 
 /** One resource as the manifest gave it, after the API assigned a default id. */
 export interface ManifestResource {
@@ -20,43 +22,6 @@ export interface DownloadTask {
   /** The configured store the object goes to (a name, never a URL); absent means `default`. */
   store?: string;
 }
-
-/** Resource states as the API reports them. */
-export const ResourceStatus = {
-  pending: 'pending',
-  succeeded: 'succeeded',
-  failed: 'failed',
-} as const;
-export type ResourceStatus = (typeof ResourceStatus)[keyof typeof ResourceStatus];
-
-/** Job states as the contract names them. */
-export const JobStatus = {
-  running: 'running',
-  completed: 'completed',
-  completedWithFailures: 'completed_with_failures',
-  failed: 'failed',
-  canceled: 'canceled',
-  terminated: 'terminated',
-  timedOut: 'timed_out',
-} as const;
-export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
-
-/**
- * Every way a resource can end badly, as recorded in `error.kind` (the contract's list). One
- * object so the activity, the workflow and the API agree on the words.
- */
-export const ErrorKind = {
-  httpStatus: 'http_status',
-  retriesExhausted: 'retries_exhausted',
-  blockedAddress: 'blocked_address',
-  tooLarge: 'too_large',
-  timeout: 'timeout',
-  truncated: 'truncated',
-  storage: 'storage',
-  handler: 'handler',
-  invalidUrl: 'invalid_url',
-} as const;
-export type ErrorKind = (typeof ErrorKind)[keyof typeof ErrorKind];
 
 /** Why a resource failed, as recorded in its state. */
 export interface ResourceError {
@@ -259,9 +224,6 @@ export interface RetryAnswer {
   retrying: boolean;
 }
 
-/** The error type of a `retry` Update the job's validator refused (the API answers 409 job_not_retryable). */
-export const RETRY_REFUSED = 'JobNotRetryable';
-
 /** What the job workflow returns; `resume` is the input of a retry run. */
 export interface JobResult extends JobProgress {
   resume: JobWorkflowInput;
@@ -285,14 +247,3 @@ export interface JobProgress {
   /** Pages running now; their live counts come from each page's `pageSummary` query. */
   runningPages: { page: number; round: number }[];
 }
-
-// The download activities' shapes live in download-types.ts; re-exported so one import serves every shape.
-export type {
-  BatchFailure,
-  BatchOutcome,
-  DownloadBatchInput,
-  DownloadCommon,
-  DownloadFailureDetails,
-  DownloadInput,
-  DownloadResult,
-} from './download-types.js';

@@ -1,7 +1,7 @@
 import { condition, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { exhaustedKind } from './failure-rules.js';
-import type { BatchFailure, BatchOutcome } from './job-types.js';
+import type { BatchFailure, BatchOutcome } from './download-types.js';
 import type { PageState } from './page-state.js';
 
 /**

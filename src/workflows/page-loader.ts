@@ -1,7 +1,7 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { clipJson } from './failure-rules.js';
-import { ErrorKind, ResourceStatus } from './job-types.js';
+import { ErrorKind, ResourceStatus } from './constants.js';
 import { MAX_MESSAGE_BYTES } from './page-budget.js';
 import type { PageState } from './page-state.js';
 

@@ -3,17 +3,9 @@ import type { Activities } from '../activities/index.js';
 import { downloadFailure } from './download-failure.js';
 import { clipJson } from './failure-rules.js';
 import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';
-import {
-  ResourceStatus,
-  type DownloadCommon,
-  type DownloadTask,
-  type PageProgress,
-  type PageResult,
-  type PageWorkflowInput,
-  type RejectedResource,
-  type ResourceError,
-  type ResourceState,
-} from './job-types.js';
+import { ResourceStatus } from './constants.js';
+import { type DownloadCommon } from './download-types.js';
+import { type DownloadTask, type PageProgress, type PageResult, type PageWorkflowInput, type RejectedResource, type ResourceError, type ResourceState } from './job-types.js';
 
 /** What a successful download reports into a resource's state. */
 export interface DownloadSuccess {

@@ -3,7 +3,8 @@
  * across its rounds. Pure and deterministic (no I/O, no clock): the job workflow, the API's live
  * summary, the resource listing and the `failedTasks` activity all use these, so they agree.
  */
-import { ResourceStatus, type JobCarry, type PageResult, type ResourceState } from './job-types.js';
+import { ResourceStatus } from './constants.js';
+import { type JobCarry, type PageResult, type ResourceState } from './job-types.js';
 
 /** What a page round adds to the job's counts (running or finished: the same rule for both). */
 export interface RoundCountsDelta {

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/create-activities.js';
 import { createFetcher } from '../../src/fetch/fetcher.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
-import type { BatchOutcome, DownloadBatchInput } from '../../src/workflows/job-types.js';
+import type { BatchOutcome, DownloadBatchInput } from '../../src/workflows/download-types.js';
 import { pageWorkflowId } from '../../src/workflows/ids.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readBack } from '../support/objects.js';

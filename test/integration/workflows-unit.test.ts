@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
 import { jobWorkflow, retrySignal, retryUpdate } from '../../src/workflows/index.js';
-import { JobStatus, RETRY_REFUSED, type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
+import { JobStatus, RETRY_REFUSED } from '../../src/workflows/constants.js';
+import { type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 import { mockActivities } from '../support/mock-activities.js';
 

@@ -1,6 +1,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult, DownloadTask } from '../../src/workflows/job-types.js';
+import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../../src/workflows/download-types.js';
+import type { DownloadTask } from '../../src/workflows/job-types.js';
 
 /** What one mocked job does: its pages' tasks, how long a download takes, which URLs fail once. */
 export interface MockJobPlan {

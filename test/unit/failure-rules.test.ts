@@ -15,7 +15,7 @@ import {
   readFailure,
   recordedError,
 } from '../../src/workflows/failure-rules.js';
-import { ErrorKind } from '../../src/workflows/job-types.js';
+import { ErrorKind } from '../../src/workflows/constants.js';
 import { MAX_MESSAGE_BYTES } from '../../src/workflows/page-budget.js';
 
 describe('failure rules', () => {

@@ -7,7 +7,7 @@ import { decodeFailuresCursor, encodeFailuresCursor, START } from '../../src/api
 import { fanOut } from '../../src/api/failures/fan-out.js';
 import { failedJobsQuery, retryCandidatesQuery } from '../../src/api/failures/visibility-query.js';
 import type { JobService } from '../../src/api/job-service.js';
-import { ErrorKind } from '../../src/workflows/job-types.js';
+import { ErrorKind } from '../../src/workflows/constants.js';
 
 describe('hostMatches', () => {
   it.each([

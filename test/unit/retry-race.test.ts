@@ -6,7 +6,7 @@ import { JobService, isAlreadyCompleted } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { RETRY_REFUSED } from '../../src/workflows/job-types.js';
+import { RETRY_REFUSED } from '../../src/workflows/constants.js';
 
 type Status = 'RUNNING' | 'COMPLETED' | 'CANCELLED';
 

@@ -1,4 +1,4 @@
-import type { ErrorKind, JobStatus } from '../../workflows/job-types.js';
+import type { ErrorKind, JobStatus } from '../../workflows/constants.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from '../jobs/job-context.js';
 import { failedStates, latestStatus, listRuns, openFailedJob, type VisibleRun } from './failed-jobs.js';

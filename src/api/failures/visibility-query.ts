@@ -1,4 +1,4 @@
-import { JobStatus } from '../../workflows/job-types.js';
+import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal } from '../visibility.js';
 import { WorkflowTypes } from '../../workflows/ids.js';

@@ -1,5 +1,5 @@
 import { jobWorkflowId } from '../../workflows/ids.js';
-import { JobStatus } from '../../workflows/job-types.js';
+import { JobStatus } from '../../workflows/constants.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { describeJob, statusOf } from './job-status.js';

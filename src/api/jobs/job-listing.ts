@@ -1,5 +1,5 @@
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
-import { JobStatus } from '../../workflows/job-types.js';
+import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';

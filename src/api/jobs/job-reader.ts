@@ -1,5 +1,6 @@
 import { jobWorkflowId, pageWorkflowId } from '../../workflows/ids.js';
-import { JobStatus, type JobMemo, type JobProgress, type PageProgress } from '../../workflows/job-types.js';
+import { JobStatus } from '../../workflows/constants.js';
+import { type JobMemo, type JobProgress, type PageProgress } from '../../workflows/job-types.js';
 import { pageSummaryQuery, summaryQuery } from '../../workflows/messages.js';
 import { roundCountsDelta } from '../../workflows/round-merge.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';

@@ -1,6 +1,6 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import { jobWorkflowId } from '../../workflows/ids.js';
-import { JobStatus } from '../../workflows/job-types.js';
+import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
