@@ -178,6 +178,7 @@ export const configSchema = z.object({
             attemptsPerTier: z.number().int().min(1).max(100),
             retry: retryPolicySchema.partial(),
             skipExisting: z.union([z.literal(false), z.object({ maxAgeMs: z.number().int().min(0).optional() })]),
+            revalidate: z.boolean(),
             store: storeNameSchema,
             allowedStores: z.array(storeNameSchema),
           })

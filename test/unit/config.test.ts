@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { defaultHandler } from '../../src/handlers/default-handler.js';
+import { resolvePolicy } from '../../src/handlers/policy.js';
 import { checkNamespaceRetention, MIN_RETRYABLE_RETENTION_MS, retentionProblem } from '../../src/temporal/retention.js';
 
 describe('loadConfig', () => {
@@ -42,6 +44,17 @@ describe('loadConfig', () => {
     expect(config.api.port).toBe(5000);
     expect(config.api.host).toBe('127.0.0.2');
     expect(config.job.concurrency).toBe(3);
+  });
+
+  it('lets a config file turn off a handler\'s conditional recrawls (handlers.<name>.policy.revalidate)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
+    const file = path.join(dir, 'fetchbox.yaml');
+    await writeFile(file, 'handlers:\n  default:\n    policy:\n      revalidate: false\n');
+    const config = loadConfig({ FETCHBOX_CONFIG: file });
+    expect(resolvePolicy(config, defaultHandler).revalidate).toBe(false);
+    expect(resolvePolicy(loadConfig({}), defaultHandler).revalidate).toBeUndefined();
+    await writeFile(file, 'handlers:\n  default:\n    policy:\n      revalidate: "no"\n');
+    expect(() => loadConfig({ FETCHBOX_CONFIG: file })).toThrow(/revalidate/);
   });
 
   it('names the setting and its variable when a value is invalid', () => {
