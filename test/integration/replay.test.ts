@@ -13,8 +13,8 @@ import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 //   FETCHBOX_RECORD_HISTORIES=1 npx vitest run --project integration test/integration/replay.test.ts
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 const recording = process.env.FETCHBOX_RECORD_HISTORIES === '1';
-/** Recordings are dated, so new ones join the old ones instead of replacing them: old histories keep guarding compatibility. */
-const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+/** Recordings are dated (FETCHBOX_RECORD_STAMP overrides, for a second set on one day), so new ones join the old ones instead of replacing them: old histories keep guarding compatibility. */
+const stamp = process.env.FETCHBOX_RECORD_STAMP ?? new Date().toISOString().slice(0, 10).replace(/-/g, '');
 
 describe.runIf(recording)('recording histories', () => {
   let origin: Origin;
