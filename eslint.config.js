@@ -40,7 +40,7 @@ export default tseslint.config(
             {
               regex: '^\\.\\./activities/',
               allowTypeImports: true,
-              message: 'Workflows import activity types only: `import type { Activities } from \'../activities/index.js\'`.',
+              message: "Workflows import activity types only: `import type { Activities } from '../activities/index.js'`.",
             },
           ],
         },

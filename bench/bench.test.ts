@@ -35,7 +35,9 @@ const only = (name: string) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY
 const CONCURRENCY = 64;
 const n = (count: number) => Math.max(1, Math.round(count * SCALE));
 /** FETCHBOX_* variables set for `npm run bench`, passed to every FetchBox process. */
-const knobs = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FETCHBOX_') && e[1] !== undefined));
+const knobs = Object.fromEntries(
+  Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('FETCHBOX_') && e[1] !== undefined),
+);
 
 /** CPU seconds per 1,000 resources, by process. */
 interface CpuPer1k {
@@ -101,7 +103,10 @@ afterAll(async () => {
   ].join('\n');
   process.stderr.write(`\n${table}\n`);
   await mkdir(path.join(projectRoot, 'bench-results'), { recursive: true });
-  await writeFile(path.join(projectRoot, 'bench-results', 'results.json'), JSON.stringify({ scale: SCALE, at: new Date().toISOString(), rows }, null, 2));
+  await writeFile(
+    path.join(projectRoot, 'bench-results', 'results.json'),
+    JSON.stringify({ scale: SCALE, at: new Date().toISOString(), rows }, null, 2),
+  );
 });
 
 /** The environment of one scenario's FetchBox processes: its own task queue, data dir and storage. */
@@ -138,7 +143,11 @@ async function baseline(storage: Storage, urls: string[], prefix: string): Promi
     while (next < urls.length) {
       const i = next++;
       const res = await fetcher.open({ url: urls[i]! });
-      await storage.put({ key: `${prefix}/${i}`, body: res.body, ...(res.contentLength !== undefined ? { expectedBytes: res.contentLength } : {}) });
+      await storage.put({
+        key: `${prefix}/${i}`,
+        body: res.body,
+        ...(res.contentLength !== undefined ? { expectedBytes: res.contentLength } : {}),
+      });
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
@@ -167,7 +176,14 @@ function plainTarget(kind: StorageKind, dataDir: string, prefix: string): PlainT
   const minio = inject('minio');
   return kind === 'file'
     ? { kind: 'file', dir: path.join(dataDir, 'plain', prefix) }
-    : { kind: 's3', bucket: minio.bucket, prefix, endpoint: minio.endpoint, region: minio.region, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } };
+    : {
+        kind: 's3',
+        bucket: minio.bucket,
+        prefix,
+        endpoint: minio.endpoint,
+        region: minio.region,
+        credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+      };
 }
 
 /** One download scenario's FetchBox side: where to submit, whom to ask, which processes to measure. */
@@ -181,19 +197,37 @@ interface Target {
 }
 
 /** Runs both baselines, then the job through FetchBox, then both baselines again; pushes the row. */
-async function measure(name: string, topology: Row['topology'], kind: StorageKind, dataDir: string, storage: Storage, target: Target, count: number, size: number, notes?: string): Promise<void> {
+async function measure(
+  name: string,
+  topology: Row['topology'],
+  kind: StorageKind,
+  dataDir: string,
+  storage: Storage,
+  target: Target,
+  count: number,
+  size: number,
+  notes?: string,
+): Promise<void> {
   const jobId = uniqueJobId(name.replace(/\W+/g, '-'));
   const urls = Array.from({ length: count }, (_, i) => `${origin.url}/bytes/${size}/${jobId}-${i}`);
   const roundUrls = (round: string) => urls.map((u) => `${u}-${round}`);
-  const runPlain = (round: string) => timed(() => plainLoop(roundUrls(`p${round}`), plainTarget(kind, dataDir, `plain-${round}-${jobId}`), CONCURRENCY), 'plain');
+  const runPlain = (round: string) =>
+    timed(() => plainLoop(roundUrls(`p${round}`), plainTarget(kind, dataDir, `plain-${round}-${jobId}`), CONCURRENCY), 'plain');
   const runFetcher = (round: string) => timed(() => baseline(storage, roundUrls(round), `baseline-${round}-${jobId}`), 'fetcher');
   const plainBefore = await runPlain('a');
   const fetcherBefore = await runFetcher('a');
   const workerIdleRssMiB = memoryMiB(target.worker.pid, 'VmRSS');
-  const cpu0 = { worker: cpuSeconds(target.worker.pid), api: target.api ? cpuSeconds(target.api.pid) : 0, temporal: target.temporalPid ? cpuSeconds(target.temporalPid) : 0 };
+  const cpu0 = {
+    worker: cpuSeconds(target.worker.pid),
+    api: target.api ? cpuSeconds(target.api.pid) : 0,
+    temporal: target.temporalPid ? cpuSeconds(target.temporalPid) : 0,
+  };
   const threads0 = threadCpuSeconds(target.worker.pid);
   const started = performance.now();
-  const submitted = await json(`${target.apiUrl}/jobs`, { method: 'POST', body: JSON.stringify({ jobId, resources: urls.map((url) => ({ url })) }) });
+  const submitted = await json(`${target.apiUrl}/jobs`, {
+    method: 'POST',
+    body: JSON.stringify({ jobId, resources: urls.map((url) => ({ url })) }),
+  });
   expect(submitted.status).toBe(202);
   // Waits on the job workflow's result (a long poll through every continue-as-new run), so the
   // waiting costs FetchBox nothing; a crawler polling GET /jobs/{id} would add its queries.
@@ -279,7 +313,16 @@ async function devScenario(name: string, count: number, size: number): Promise<v
   const devConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
   const storage = createStorage(loadConfig({ FETCHBOX_DATA_DIR: dataDir }).storage);
   try {
-    await measure(name, 'dev', 'file', dataDir, storage, { apiUrl: dev.url, client: new Client({ connection: devConnection }), worker: dev, temporalPid: temporalServerPid(temporalPort) }, count, size);
+    await measure(
+      name,
+      'dev',
+      'file',
+      dataDir,
+      storage,
+      { apiUrl: dev.url, client: new Client({ connection: devConnection }), worker: dev, temporalPid: temporalServerPid(temporalPort) },
+      count,
+      size,
+    );
   } finally {
     await devConnection.close();
     await dev.stop();
@@ -292,68 +335,96 @@ describe('benchmark', () => {
   it.runIf(only('dev'))('dev: fetchbox dev, 10,000 × 4 KiB into file storage', () => devScenario('dev', n(10_000), 4096), 1_800_000);
   it.runIf(only('small-file'))('small: 10,000 × 4 KiB into file storage', () => scenario('small-file', 'file', n(10_000), 4096), 1_800_000);
   it.runIf(only('small-s3'))('small: 10,000 × 4 KiB into S3 (MinIO)', () => scenario('small-s3', 's3', n(10_000), 4096), 1_800_000);
-  it.runIf(only('large-s3'))('large: 4 × 256 MiB into S3 (MinIO)', () => scenario('large-s3', 's3', 4, Math.max(1, Math.round(256 * SCALE)) * 1024 * 1024), 1_800_000);
-  it.runIf(only('wide-file'))('wide: one job of 100,000 × 1 KiB into file storage', () => scenario('wide-file', 'file', n(100_000), 1024), 3_600_000);
+  it.runIf(only('large-s3'))(
+    'large: 4 × 256 MiB into S3 (MinIO)',
+    () => scenario('large-s3', 's3', 4, Math.max(1, Math.round(256 * SCALE)) * 1024 * 1024),
+    1_800_000,
+  );
+  it.runIf(only('wide-file'))(
+    'wide: one job of 100,000 × 1 KiB into file storage',
+    () => scenario('wide-file', 'file', n(100_000), 1024),
+    3_600_000,
+  );
 
-  it.runIf(only('ingest'))('ingest: POST /jobs of 10-resource manifests at rising rates', async () => {
-    // Accept-only: a task queue no worker polls, so nothing is downloaded; the API process and
-    // Temporal do all the work an accept takes (validation, staging, workflow start). The load
-    // generator is this process.
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-bench-'));
-    const api = await startApiProcess({ ...stackEnv('file', dataDir, `bench-ingest-${randomUUID()}`), FETCHBOX_API_PORT: String(await freePort()) });
-    const agent = new Agent({ connections: 256 });
-    try {
-      // Warm-up, not measured: the API's JIT and connections, as in a process that has been up.
-      for (let i = 0; i < 100; i++) {
-        const body = JSON.stringify({ jobId: uniqueJobId('ingest-warm'), resources: [{ url: `https://example.test/warm/${i}` }] });
-        const res = await request(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher: agent });
-        await res.body.dump();
-      }
-      for (const rate of [50, 100, 200, 400]) {
-        const seconds = Math.max(2, Math.round(10 * SCALE));
-        const latencies: number[] = [];
-        const inflight: Promise<void>[] = [];
-        const started = performance.now();
-        for (let i = 0; i < rate * seconds; i++) {
-          const due = started + (i * 1000) / rate;
-          const wait = due - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          const body = JSON.stringify({ jobId: uniqueJobId(`ingest-${rate}`), resources: Array.from({ length: 10 }, (_, k) => ({ url: `https://example.test/${i}/${k}` })) });
-          inflight.push(
-            (async () => {
-              const t = performance.now();
-              const res = await request(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher: agent });
-              await res.body.dump();
-              if (res.statusCode !== 202) throw new Error(`submit answered ${res.statusCode}`);
-              latencies.push(performance.now() - t);
-            })(),
-          );
+  it.runIf(only('ingest'))(
+    'ingest: POST /jobs of 10-resource manifests at rising rates',
+    async () => {
+      // Accept-only: a task queue no worker polls, so nothing is downloaded; the API process and
+      // Temporal do all the work an accept takes (validation, staging, workflow start). The load
+      // generator is this process.
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-bench-'));
+      const api = await startApiProcess({
+        ...stackEnv('file', dataDir, `bench-ingest-${randomUUID()}`),
+        FETCHBOX_API_PORT: String(await freePort()),
+      });
+      const agent = new Agent({ connections: 256 });
+      try {
+        // Warm-up, not measured: the API's JIT and connections, as in a process that has been up.
+        for (let i = 0; i < 100; i++) {
+          const body = JSON.stringify({ jobId: uniqueJobId('ingest-warm'), resources: [{ url: `https://example.test/warm/${i}` }] });
+          const res = await request(`${api.url}/jobs`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            dispatcher: agent,
+          });
+          await res.body.dump();
         }
-        await Promise.all(inflight);
-        latencies.sort((a, b) => a - b);
-        const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-        const elapsed = (performance.now() - started) / 1000;
-        rows.push({
-          scenario: `ingest-${rate}rps`,
-          resources: latencies.length,
-          bytesEach: 0,
-          fetchboxSeconds: elapsed,
-          baselineSeconds: 0,
-          ratio: 0,
-          resourcesPerSecond: latencies.length / elapsed,
-          mibPerSecond: 0,
-          topology: 'ingest',
-          plainSeconds: 0,
-          vsPlain: 0,
-          workerIdleRssMiB: 0,
-          workerPeakRssMiB: 0,
-          notes: `accept latency p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms (API RSS ${api.peakRssMiB().toFixed(0)} MiB)`,
-        });
+        for (const rate of [50, 100, 200, 400]) {
+          const seconds = Math.max(2, Math.round(10 * SCALE));
+          const latencies: number[] = [];
+          const inflight: Promise<void>[] = [];
+          const started = performance.now();
+          for (let i = 0; i < rate * seconds; i++) {
+            const due = started + (i * 1000) / rate;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            const body = JSON.stringify({
+              jobId: uniqueJobId(`ingest-${rate}`),
+              resources: Array.from({ length: 10 }, (_, k) => ({ url: `https://example.test/${i}/${k}` })),
+            });
+            inflight.push(
+              (async () => {
+                const t = performance.now();
+                const res = await request(`${api.url}/jobs`, {
+                  method: 'POST',
+                  headers: { 'content-type': 'application/json' },
+                  body,
+                  dispatcher: agent,
+                });
+                await res.body.dump();
+                if (res.statusCode !== 202) throw new Error(`submit answered ${res.statusCode}`);
+                latencies.push(performance.now() - t);
+              })(),
+            );
+          }
+          await Promise.all(inflight);
+          latencies.sort((a, b) => a - b);
+          const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+          const elapsed = (performance.now() - started) / 1000;
+          rows.push({
+            scenario: `ingest-${rate}rps`,
+            resources: latencies.length,
+            bytesEach: 0,
+            fetchboxSeconds: elapsed,
+            baselineSeconds: 0,
+            ratio: 0,
+            resourcesPerSecond: latencies.length / elapsed,
+            mibPerSecond: 0,
+            topology: 'ingest',
+            plainSeconds: 0,
+            vsPlain: 0,
+            workerIdleRssMiB: 0,
+            workerPeakRssMiB: 0,
+            notes: `accept latency p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms (API RSS ${api.peakRssMiB().toFixed(0)} MiB)`,
+          });
+        }
+      } finally {
+        await agent.close();
+        await api.stop();
+        await rm(dataDir, { recursive: true, force: true });
       }
-    } finally {
-      await agent.close();
-      await api.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  }, 600_000);
+    },
+    600_000,
+  );
 });

@@ -77,12 +77,22 @@ const devNodeArgs = nodeArgs(process.env.BENCH_DEV_NODE_ARGS);
 
 /** `fetchbox worker` (built, from dist) with this environment; resolves when it polls. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<BenchProcess> {
-  return (await start([...workerNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], { FETCHBOX_LOG_LEVEL: 'info', ...env }, /worker running/)).proc;
+  return (
+    await start(
+      [...workerNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'],
+      { FETCHBOX_LOG_LEVEL: 'info', ...env },
+      /worker running/,
+    )
+  ).proc;
 }
 
 /** `fetchbox api` (built, from dist) with this environment; resolves when it listens. */
 export async function startApiProcess(env: Record<string, string>): Promise<BenchProcess & { url: string }> {
-  const { proc, match } = await start([...apiNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'api'], { FETCHBOX_LOG_LEVEL: 'info', ...env }, /"url":"(http:[^"]+)"[^\n]*api listening/);
+  const { proc, match } = await start(
+    [...apiNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'api'],
+    { FETCHBOX_LOG_LEVEL: 'info', ...env },
+    /"url":"(http:[^"]+)"[^\n]*api listening/,
+  );
   return Object.assign(proc, { url: match[1]! });
 }
 

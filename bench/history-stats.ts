@@ -62,7 +62,8 @@ export async function jobHistoryStats(client: Client, jobId: string, window: num
         else if (lastClose !== undefined) handOvers.push(at - lastClose);
         firstBatch = false;
       }
-      const closed = event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
+      const closed =
+        event.activityTaskCompletedEventAttributes ?? event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
       const batch = closed ? batches.get(String(closed.scheduledEventId)) : undefined;
       if (batch) {
         laneMs += batch.lanes * (at - batch.scheduled);

@@ -16,7 +16,14 @@ import { Agent, request } from 'undici';
 /** Where the plain loop writes: a directory, or an S3 bucket and prefix. */
 export type PlainTarget =
   | { kind: 'file'; dir: string }
-  | { kind: 's3'; bucket: string; prefix: string; endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  | {
+      kind: 's3';
+      bucket: string;
+      prefix: string;
+      endpoint: string;
+      region: string;
+      credentials: { accessKeyId: string; secretAccessKey: string };
+    };
 
 function hashing(hash: ReturnType<typeof createHash>): Transform {
   return new Transform({

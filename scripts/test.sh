@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# `npm test`: picks Node (scripts/node-env.sh), installs what is missing, then typecheck, lint,
-# build and the unit and integration suites on real servers. Extra arguments go to vitest.
+# `npm test`: picks Node (scripts/node-env.sh), installs what is missing, then typecheck, the
+# formatter check (Prettier; `npm run format` fixes it), lint, build and the unit and integration
+# suites on real servers. Extra arguments go to vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/node-env.sh
 bash scripts/bootstrap.sh
 npm run --silent typecheck
+npm run --silent format:check
 npm run --silent lint
 npm run --silent build
 exec vitest run --project unit --project integration "$@"

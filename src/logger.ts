@@ -6,7 +6,14 @@ export const LogFormat = { auto: 'auto', json: 'json', pretty: 'pretty' } as con
 export type LogFormat = (typeof LogFormat)[keyof typeof LogFormat];
 
 /** Credential headers (any of the usual spellings), at the top level or one object down. */
-const CREDENTIAL_FIELDS = ['.authorization', '.Authorization', '.cookie', '.Cookie', '["proxy-authorization"]', '["Proxy-Authorization"]'] as const;
+const CREDENTIAL_FIELDS = [
+  '.authorization',
+  '.Authorization',
+  '.cookie',
+  '.Cookie',
+  '["proxy-authorization"]',
+  '["Proxy-Authorization"]',
+] as const;
 /** Log fields never written as they are: credential headers, proxy URLs (user:password@), tokens. */
 const REDACTED_PATHS = [
   ...CREDENTIAL_FIELDS.flatMap((field) => [`headers${field}`, `*.headers${field}`]),
@@ -52,6 +59,7 @@ export function createLogger(
     base: { service: 'fetchbox', ...bindings },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
-  if (resolveLogFormat(format) === LogFormat.pretty) return pino(options, prettyStream(destination === undefined && process.stdout.isTTY === true, destination));
+  if (resolveLogFormat(format) === LogFormat.pretty)
+    return pino(options, prettyStream(destination === undefined && process.stdout.isTTY === true, destination));
   return destination ? pino(options, destination as DestinationStream) : pino(options);
 }

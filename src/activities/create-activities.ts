@@ -58,10 +58,27 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * Builds the activities with their dependencies (samples-typescript style), so tests can pass
  * real or stand-in storage and fetchers. Each returned function is registered by name.
  */
-export function createActivities({ storage, stores, fetcher, handlers, client, settingsFor, logger = pino({ level: 'silent' }), metrics }: ActivityDeps) {
+export function createActivities({
+  storage,
+  stores,
+  fetcher,
+  handlers,
+  client,
+  settingsFor,
+  logger = pino({ level: 'silent' }),
+  metrics,
+}: ActivityDeps) {
   const hooks = createHandlerHooks({ storage, fetcher, handlers, ...(settingsFor ? { settingsFor } : {}) });
   const { contextFor } = hooks;
-  const downloadOne = createDownloadOne({ storage, ...(stores ? { stores } : {}), fetcher, handlers, hooks, logger, ...(metrics ? { metrics } : {}) });
+  const downloadOne = createDownloadOne({
+    storage,
+    ...(stores ? { stores } : {}),
+    fetcher,
+    handlers,
+    hooks,
+    logger,
+    ...(metrics ? { metrics } : {}),
+  });
 
   return {
     /**
@@ -79,7 +96,10 @@ export function createActivities({ storage, stores, fetcher, handlers, client, s
       pageKey?: string;
     }): Promise<void> {
       if (input.inline && input.pageKey) {
-        await Promise.all([storage.putJson(input.pageKey, input.inline.resources), storage.putJson(input.manifestKey, input.inline.document)]);
+        await Promise.all([
+          storage.putJson(input.pageKey, input.inline.resources),
+          storage.putJson(input.manifestKey, input.inline.document),
+        ]);
       }
       const staged = input.inline?.document ?? (await storage.getJson<Record<string, unknown>>(input.manifestKey));
       await storage.putJson(`${input.jobId}/manifest.json`, { ...staged, submittedAt: input.submittedAt });
@@ -92,18 +112,27 @@ export function createActivities({ storage, stores, fetcher, handlers, client, s
      * task cap (`maxExtraTasks`) are not taken: their resources come back `rejected`. Storage
      * outages are retried; a corrupt staged page or a bug fails non-retryably (load-page.ts).
      */
-    async loadPage(input: { jobId: string; handler: string; pageKey: string; manifestKey?: string; maxExtraTasks?: number; store?: string }): Promise<LoadedPage> {
+    async loadPage(input: {
+      jobId: string;
+      handler: string;
+      pageKey: string;
+      manifestKey?: string;
+      maxExtraTasks?: number;
+      store?: string;
+    }): Promise<LoadedPage> {
       try {
         const resources = await readStagedPage(storage, input.pageKey);
         const ctx = await contextFor(input.jobId, input.handler, input.manifestKey);
         // The handler's tasks, each with its store (the job's `policy.store`, or the handler's choice).
-        const toTasks = async (_: unknown, rs: ManifestResource[]) => assignStores(handlers, ctx, await hooks.toTasks(ctx, rs), input.store);
+        const toTasks = async (_: unknown, rs: ManifestResource[]) =>
+          assignStores(handlers, ctx, await hooks.toTasks(ctx, rs), input.store);
         const keyOf = (r: ManifestResource) => r.key ?? defaultStorageKey(r, ctx);
         const oneToOne = handlers.get(input.handler).expand === undefined;
         try {
           // A page of a job from before the budget (no maxExtraTasks) was cut by the old rule; its
           // resources run as they are. Expansions always stay within the budget.
-          if (oneToOne && input.maxExtraTasks === undefined) return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
+          if (oneToOne && input.maxExtraTasks === undefined)
+            return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
           // Within the page budget and the job's task cap (load-page.ts); what does not fit is rejected.
           const { tasks, rejected } = await fitPage(resources, {
             expand: (rs) => toTasks(ctx, rs),

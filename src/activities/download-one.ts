@@ -47,7 +47,15 @@ export interface DownloadOneDeps {
 }
 
 /** Builds the download attempt the download activities share, bound to the worker's dependencies. */
-export function createDownloadOne({ storage: defaultStorage, stores = new StoreRegistry(defaultStorage), fetcher, handlers, hooks, logger = pino({ level: 'silent' }), metrics }: DownloadOneDeps): DownloadOne {
+export function createDownloadOne({
+  storage: defaultStorage,
+  stores = new StoreRegistry(defaultStorage),
+  fetcher,
+  handlers,
+  hooks,
+  logger = pino({ level: 'silent' }),
+  metrics,
+}: DownloadOneDeps): DownloadOne {
   return async function downloadOne(input, task, attempt, signal, beat, run) {
     const { workflowId } = run;
     const started = performance.now();
@@ -111,7 +119,14 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
         fetcher,
         storage,
         task,
-        { url: task.url, headers, maxBytes: input.maxBytes, signal, tier, ...(revalidation ? { conditional: revalidation.conditional } : {}) },
+        {
+          url: task.url,
+          headers,
+          maxBytes: input.maxBytes,
+          signal,
+          tier,
+          ...(revalidation ? { conditional: revalidation.conditional } : {}),
+        },
         attempt > 1 || run.retried,
       );
       const { res } = opened;
@@ -128,7 +143,15 @@ export function createDownloadOne({ storage: defaultStorage, stores = new StoreR
       if (handler.objectOptions) {
         try {
           options = await hook('objectOptions', () =>
-            handler.objectOptions!(task, { url: res.url, ...(res.contentType ? { contentType: res.contentType } : {}), ...(expected !== undefined ? { contentLength: expected } : {}) }, ctx!),
+            handler.objectOptions!(
+              task,
+              {
+                url: res.url,
+                ...(res.contentType ? { contentType: res.contentType } : {}),
+                ...(expected !== undefined ? { contentLength: expected } : {}),
+              },
+              ctx!,
+            ),
           );
           target = objectStorage(stores, task, storage, options, attempt);
         } catch (err) {

@@ -21,7 +21,11 @@ export async function failedTasksOf(
   if (input.round === 0) return [];
   // Earlier rounds are all closed when a retry round starts; one that closed without a result
   // (failed, terminated) leaves its failures unknown, so the activity fails rather than guess.
-  const states = await readPageStates(client, { jobId: input.jobId, page: input.page, lastRound: input.round - 1 }, { requireCompleted: true });
+  const states = await readPageStates(
+    client,
+    { jobId: input.jobId, page: input.page, lastRound: input.round - 1 },
+    { requireCompleted: true },
+  );
   // One task per id (the last state of an id wins), in the order the ids first appear.
   const latest = new Map<string, ResourceState>(states.map((s) => [s.id, s]));
   const failed = [...latest.values()].filter((s) => s.status === ResourceStatus.failed);

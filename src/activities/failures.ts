@@ -29,7 +29,13 @@ export function fail(
 }
 
 /** Turns anything a download attempt threw into a classified ApplicationFailure. */
-export function toFailure(err: unknown, url: string, bytesSoFar: number, expected: number | undefined, attempt: number): ApplicationFailure {
+export function toFailure(
+  err: unknown,
+  url: string,
+  bytesSoFar: number,
+  expected: number | undefined,
+  attempt: number,
+): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof FetchFailure) {
     return fail(err.kind, err.message, attempt, {

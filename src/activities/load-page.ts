@@ -27,7 +27,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * wrote it, but storage is not trusted (anything that can write the bucket can write here).
  */
 export function validateStagedPage(value: unknown, key: string): ManifestResource[] {
-  const corrupt = (why: string) => ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: ${why}`, nonRetryable: true });
+  const corrupt = (why: string) =>
+    ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: ${why}`, nonRetryable: true });
   if (!Array.isArray(value)) throw corrupt('not an array');
   if (value.length > MAX_PAGE_TASKS) throw corrupt(`${value.length} resources (at most ${MAX_PAGE_TASKS})`);
   for (const [i, r] of value.entries()) {
@@ -54,7 +55,11 @@ export async function readStagedPage(storage: Storage, key: string): Promise<Man
       bytes += (chunk as Buffer).length;
       if (bytes > MAX_STAGED_PAGE_BYTES) {
         body.destroy();
-        throw ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: over ${MAX_STAGED_PAGE_BYTES} bytes`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: LoadFailure.corruptPage,
+          message: `staged page ${key} is corrupt: over ${MAX_STAGED_PAGE_BYTES} bytes`,
+          nonRetryable: true,
+        });
       }
       parts.push(chunk as Buffer);
     }
@@ -69,7 +74,11 @@ export async function readStagedPage(storage: Storage, key: string): Promise<Man
   try {
     value = JSON.parse(raw.toString('utf8'));
   } catch (err) {
-    throw ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page ${key} is corrupt: ${(err as Error).message}`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: LoadFailure.corruptPage,
+      message: `staged page ${key} is corrupt: ${(err as Error).message}`,
+      nonRetryable: true,
+    });
   }
   return validateStagedPage(value, key);
 }
@@ -85,7 +94,12 @@ export function ioFailure(err: unknown): unknown {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|EMFILE|ENFILE|EBUSY|EIO)$/.test(code)) return err;
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return ApplicationFailure.create({ type: LoadFailure.unexpected, message: message.slice(0, 1000), nonRetryable: true, ...(err instanceof Error ? { cause: err } : {}) });
+  return ApplicationFailure.create({
+    type: LoadFailure.unexpected,
+    message: message.slice(0, 1000),
+    nonRetryable: true,
+    ...(err instanceof Error ? { cause: err } : {}),
+  });
 }
 
 /** A page's tasks that fit its budgets, and the resources whose tasks did not. */
@@ -129,7 +143,11 @@ export async function fitPage(resources: ManifestResource[], options: FitPageOpt
   let restBytes = rejectCost.reduce((a, b) => a + b, 0);
   if (restBytes > PAGE_BUDGET_BYTES) {
     // Not even its resources' failures fit: the API never stages such a page.
-    throw ApplicationFailure.create({ type: LoadFailure.corruptPage, message: `staged page of ${resources.length} resources exceeds the page budget`, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: LoadFailure.corruptPage,
+      message: `staged page of ${resources.length} resources exceeds the page budget`,
+      nonRetryable: true,
+    });
   }
   let restCount = resources.length;
   let usedBytes = 0;
@@ -163,7 +181,12 @@ export async function fitPage(resources: ManifestResource[], options: FitPageOpt
           ? `handler expansion exceeds limits.maxResourcesPerJob (tasks per job): ${group.length} tasks not taken`
           : `handler expansion exceeds the page budget (${MAX_PAGE_TASKS} tasks, ${PAGE_BUDGET_BYTES} bytes of state per page): ${group.length} tasks not taken`;
     }
-    rejected.push({ id: r.id, url: r.url, key: options.keyOf(r), message: clipJson(message ?? 'handler expansion failed', MAX_MESSAGE_BYTES) });
+    rejected.push({
+      id: r.id,
+      url: r.url,
+      key: options.keyOf(r),
+      message: clipJson(message ?? 'handler expansion failed', MAX_MESSAGE_BYTES),
+    });
     usedCount++;
     usedBytes += rejectCost[i]!;
   }

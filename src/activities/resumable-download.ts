@@ -41,7 +41,13 @@ function resumableTarget(id: string, res: OpenResponse): PartialTarget | undefin
  * stored from byte 0. A mismatched 206 or a 416 drops the prefix and asks again without Range.
  * Checkpoints are only looked for on retries (`retried`): a first attempt costs nothing extra.
  */
-export async function openResumable(fetcher: Fetcher, storage: Storage, task: DownloadTask, req: OpenRequest, retried: boolean): Promise<OpenedBody> {
+export async function openResumable(
+  fetcher: Fetcher,
+  storage: Storage,
+  task: DownloadTask,
+  req: OpenRequest,
+  retried: boolean,
+): Promise<OpenedBody> {
   const partials = storage.resumable;
   if (!partials || hasConditionalHeaders(req.headers)) return { res: await fetcher.open(req) };
   const id = partialId(task.key, task.url, task.headers);
@@ -54,7 +60,10 @@ export async function openResumable(fetcher: Fetcher, storage: Storage, task: Do
   const { conditional: _, ...plain } = req;
   let res: OpenResponse | undefined;
   try {
-    res = await fetcher.open({ ...plain, headers: { ...req.headers, range: `bytes=${checkpoint.offset}-`, 'if-range': checkpoint.validator } });
+    res = await fetcher.open({
+      ...plain,
+      headers: { ...req.headers, range: `bytes=${checkpoint.offset}-`, 'if-range': checkpoint.validator },
+    });
   } catch (err) {
     // 416: the origin will not serve that range (for the same validator): start over. Anything else
     // (503, reset...) fails this attempt and keeps the prefix for the next.

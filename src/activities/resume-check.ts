@@ -32,10 +32,21 @@ export function activityRun(info: Pick<Info, 'attempt' | 'workflowExecution'>): 
  * URL, with a verified sha256), as a download result; undefined otherwise. Only whole, verified
  * objects exist in storage, so a match is a finished download. One HEAD, made only on retries.
  */
-export async function storedByRun(storage: Storage, task: DownloadTask, runId: string): Promise<Omit<DownloadResult, 'attempts'> | undefined> {
+export async function storedByRun(
+  storage: Storage,
+  task: DownloadTask,
+  runId: string,
+): Promise<Omit<DownloadResult, 'attempts'> | undefined> {
   const existing = await storage.head(task.key).catch(() => undefined);
   const meta = existing?.metadata;
-  if (!existing || !meta || meta[PAGE_RUN_METADATA] !== runId || meta['resource-id'] !== task.id || meta['source-url'] !== task.url || !meta.sha256) {
+  if (
+    !existing ||
+    !meta ||
+    meta[PAGE_RUN_METADATA] !== runId ||
+    meta['resource-id'] !== task.id ||
+    meta['source-url'] !== task.url ||
+    !meta.sha256
+  ) {
     return undefined;
   }
   return {

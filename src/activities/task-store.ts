@@ -21,7 +21,12 @@ function withStore(task: DownloadTask, store: string | undefined): DownloadTask 
  * that throws fails the page like `storageKey` does (HandlerHookError). Store names are checked
  * where they are used ({@link storageFor}), so one bad choice fails one resource.
  */
-export async function assignStores(handlers: HandlerRegistry, ctx: HandlerContext, tasks: DownloadTask[], jobStore: string | undefined): Promise<DownloadTask[]> {
+export async function assignStores(
+  handlers: HandlerRegistry,
+  ctx: HandlerContext,
+  tasks: DownloadTask[],
+  jobStore: string | undefined,
+): Promise<DownloadTask[]> {
   const handler = handlers.get(ctx.handler);
   if (!handler.storeFor && jobStore === undefined && tasks.every((t) => t.store === undefined)) return tasks;
   const storeFor = handler.storeFor?.bind(handler);

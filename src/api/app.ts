@@ -114,7 +114,12 @@ export function createApp(deps: AppDeps) {
   // Configured limits on the parsed manifest, before the schema looks at a single resource.
   // (A stand-in job service in tests may not have them: the defaults then.)
   const limits = deps.limits ?? ('manifestLimits' in deps.jobs ? deps.jobs.manifestLimits : DEFAULT_MANIFEST_LIMITS);
-  const submit = submitGuards({ bodyLimitBytes: deps.bodyLimitBytes, submitRate: rate, submitBurst: deps.submitBurst ?? Math.max(1, rate * 2), limits });
+  const submit = submitGuards({
+    bodyLimitBytes: deps.bodyLimitBytes,
+    submitRate: rate,
+    submitBurst: deps.submitBurst ?? Math.max(1, rate * 2),
+    limits,
+  });
 
   app.route('/', healthRoutes(deps.checks));
   app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, submitGuards: submit }));

@@ -33,7 +33,8 @@ export function parseTokens(entries: readonly string[]): ApiToken[] {
     if (!m) return { digest: digest(entry), scopes: new Set(ALL_SCOPES) };
     const scopes = m[1]!.split('+');
     const unknown = scopes.filter((s) => !(ALL_SCOPES as string[]).includes(s));
-    if (unknown.length > 0) throw new Error(`FETCHBOX_API_TOKENS entry ${i + 1}: unknown scope ${unknown.join(', ')} (use ingest, operator, read)`);
+    if (unknown.length > 0)
+      throw new Error(`FETCHBOX_API_TOKENS entry ${i + 1}: unknown scope ${unknown.join(', ')} (use ingest, operator, read)`);
     return { digest: digest(m[2]!), scopes: new Set(scopes as Scope[]) };
   });
 }

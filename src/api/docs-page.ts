@@ -17,7 +17,10 @@ export function docsPage(doc: Doc): string {
       const params = (op.parameters ?? []) as { name: string; in: string; required?: boolean; schema?: { type?: string } }[];
       const responses = Object.entries((op.responses ?? {}) as Record<string, { description?: string }>);
       const security = (op.security ?? []) as Record<string, string[]>[];
-      const auth = security.length === 0 ? 'open to everyone' : `a bearer token with the ${security.flatMap((s) => Object.values(s).flat()).join(' or ')} scope`;
+      const auth =
+        security.length === 0
+          ? 'open to everyone'
+          : `a bearer token with the ${security.flatMap((s) => Object.values(s).flat()).join(' or ')} scope`;
       ops.push(`<section id="${esc(`${method}-${path}`)}">
 <h2><code>${esc(method.toUpperCase())} ${esc(path)}</code></h2>
 <p><strong>${esc(op.summary)}</strong></p>${op.description ? `<p>${esc(op.description)}</p>` : ''}

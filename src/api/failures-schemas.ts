@@ -33,7 +33,11 @@ export const FailuresQuerySchema = z.object({
   kind: ErrorKindSchema.optional(),
   host: HostSchema.optional().openapi({ description: "The URL's host, case-insensitive; with `:port`, that port only." }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(4096).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API').optional(),
+  cursor: z
+    .string()
+    .max(4096)
+    .regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API')
+    .optional(),
 });
 
 /** One failed resource of the dead-letter view. */
@@ -52,9 +56,7 @@ export const FailureSchema = z
   .openapi('Failure');
 
 /** A page of the dead-letter view. */
-export const FailuresPageSchema = z
-  .object({ items: z.array(FailureSchema), nextCursor: z.string().nullable() })
-  .openapi('FailuresPage');
+export const FailuresPageSchema = z.object({ items: z.array(FailureSchema), nextCursor: z.string().nullable() }).openapi('FailuresPage');
 
 /** Most jobs one `POST /retries` names. */
 export const MAX_RETRY_JOB_IDS = 1000;
@@ -72,7 +74,11 @@ export const RetriesRequestSchema = z
   .superRefine((body, ctx) => {
     const filtered = body.status !== undefined || body.handler !== undefined || body.since !== undefined || body.kind !== undefined;
     if (body.jobIds !== undefined && filtered) {
-      ctx.addIssue({ code: 'custom', path: ['jobIds'], message: 'send either jobIds or a filter (status, handler, since, kind), not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jobIds'],
+        message: 'send either jobIds or a filter (status, handler, since, kind), not both',
+      });
     } else if (body.jobIds === undefined && !filtered) {
       ctx.addIssue({ code: 'custom', path: [], message: 'send jobIds or a filter with at least one of status, handler, since, kind' });
     }

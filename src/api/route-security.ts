@@ -43,7 +43,9 @@ function accessOf(handler: object): RouteAccess | undefined {
 export class RouteSecurityError extends Error {
   override readonly name = 'RouteSecurityError';
   constructor(readonly problems: readonly string[]) {
-    super(`routes without a consistent access declaration (requireScope or publicRoute first in the route's middleware):\n${problems.join('\n')}`);
+    super(
+      `routes without a consistent access declaration (requireScope or publicRoute first in the route's middleware):\n${problems.join('\n')}`,
+    );
   }
 }
 
@@ -112,7 +114,8 @@ export function routeGuard(tokens: readonly ApiToken[]): MiddlewareHandler<AppEn
       const key = `${r.method} ${r.path}`;
       if (declared.get(r.handler) === 'app-wide' || seen.has(key)) continue;
       seen.add(key);
-      if (!accessOf(r.handler)) throw new ApiError(403, ErrorCode.forbidden, `${key} declares no access (requireScope or publicRoute): refused by default`);
+      if (!accessOf(r.handler))
+        throw new ApiError(403, ErrorCode.forbidden, `${key} declares no access (requireScope or publicRoute): refused by default`);
     }
     if (seen.size === 0) checkBearer(tokens, c.req.header('authorization'), Scope.read);
     await next();
@@ -161,7 +164,9 @@ export function assertRouteSecurity<E extends Env>(app: OpenAPIHono<E, any, any>
     const access = routes.find((r) => r.method === method && r.path === path)?.access;
     if (!access) continue; // reported above, or not served at all
     if (JSON.stringify(def.route.security) !== JSON.stringify(securityFor(access))) {
-      problems.push(`${method} ${path}: OpenAPI security ${JSON.stringify(def.route.security)} but the route declares ${JSON.stringify(securityFor(access))}`);
+      problems.push(
+        `${method} ${path}: OpenAPI security ${JSON.stringify(def.route.security)} but the route declares ${JSON.stringify(securityFor(access))}`,
+      );
     }
   }
   if (problems.length > 0) throw new RouteSecurityError(problems);

@@ -49,7 +49,8 @@ const HeadersSchema = z
     };
     for (const [name, value] of entries) {
       if (!HEADER_NAME.test(name)) refuse(name, 'not a valid HTTP header name');
-      else if (isRefusedRequestHeader(name)) refuse(name, `${name} may not be set by a manifest (routing, framing and hop-by-hop headers are FetchBox's)`);
+      else if (isRefusedRequestHeader(name))
+        refuse(name, `${name} may not be set by a manifest (routing, framing and hop-by-hop headers are FetchBox's)`);
       if (typeof value !== 'string') refuse(name, 'expected a string value');
       else if (!HEADER_VALUE.test(value)) refuse(name, 'header values may not contain CR, LF or control characters');
       else bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
@@ -90,7 +91,7 @@ export const ResourceSchema = z
       // eslint-disable-next-line no-control-regex
       .regex(/^[^\u0000-\u001f\u007f]+$/, 'may not contain control characters')
       .optional()
-      .openapi({ description: 'Unique within the job; defaults to the resource\'s 0-based position.' }),
+      .openapi({ description: "Unique within the job; defaults to the resource's 0-based position." }),
     key: z
       .string()
       .superRefine((key, ctx) => {
@@ -131,7 +132,11 @@ const ResourcesSchema = z
           omitted++;
           continue;
         }
-        ctx.addIssue({ code: 'custom', path: [i, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+          message: issue.message,
+        });
         listed++;
       }
     }
@@ -155,7 +160,11 @@ const MetadataSchema = z
     }
     return raw;
   })
-  .openapi({ type: 'object', additionalProperties: true, description: 'At most `limits.maxMetadataBytes` (64 KiB by default) as JSON, nested at most 64 levels.' });
+  .openapi({
+    type: 'object',
+    additionalProperties: true,
+    description: 'At most `limits.maxMetadataBytes` (64 KiB by default) as JSON, nested at most 64 levels.',
+  });
 
 /** The manifest a crawler POSTs. Configured limits (resource count, metadata size) are checked before it. */
 export const ManifestSchema = z
@@ -163,9 +172,10 @@ export const ManifestSchema = z
     jobId: NewJobIdSchema.optional(),
     handler: z.string().min(1).max(128).default('default'),
     metadata: MetadataSchema.optional(),
-    store: storeNameSchema
-      .optional()
-      .openapi({ description: 'A configured store name for the job\'s objects; accepted only when the handler\'s policy lists it in `allowedStores`. Never a URL or credentials.' }),
+    store: storeNameSchema.optional().openapi({
+      description:
+        "A configured store name for the job's objects; accepted only when the handler's policy lists it in `allowedStores`. Never a URL or credentials.",
+    }),
     resources: ResourcesSchema,
   })
   .openapi('Manifest');
@@ -178,7 +188,11 @@ export const ErrorSchema = z
       code: z.string().openapi({ example: 'invalid_manifest' }),
       message: z.string(),
       details: z.unknown().optional(),
-      moreIssues: z.number().int().optional().openapi({ description: 'Issues of a 400 not listed in `details` (which lists at most 100).' }),
+      moreIssues: z
+        .number()
+        .int()
+        .optional()
+        .openapi({ description: 'Issues of a 400 not listed in `details` (which lists at most 100).' }),
     }),
   })
   .openapi('Error');
@@ -199,9 +213,7 @@ export const ErrorKindSchema = z.enum(ErrorKind).openapi({ example: ErrorKind.ht
 const LinksSchema = z.object({ self: z.string(), temporalUi: z.string() });
 
 /** Answer to a submit: the job and where to look at it. */
-export const SubmitResponseSchema = z
-  .object({ jobId: z.string(), status: JobStatusSchema, links: LinksSchema })
-  .openapi('SubmitResponse');
+export const SubmitResponseSchema = z.object({ jobId: z.string(), status: JobStatusSchema, links: LinksSchema }).openapi('SubmitResponse');
 
 /** Answer to a retry request. */
 export const RetryResponseSchema = z
@@ -233,7 +245,10 @@ export const ResourceStateSchema = z
     bytes: z.number().int().optional(),
     sha256: z.string().optional(),
     contentType: z.string().optional(),
-    notModified: z.boolean().optional().openapi({ description: 'True when the origin answered 304 Not Modified and the stored object was kept.' }),
+    notModified: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'True when the origin answered 304 Not Modified and the stored object was kept.' }),
     store: z.string().optional().openapi({ description: 'The configured store holding the object (or meant to); absent means `default`.' }),
     error: z
       .object({
@@ -251,6 +266,4 @@ export const ResourcesPageSchema = z
   .openapi('ResourcesPage');
 
 /** A page of jobs from `GET /jobs`. */
-export const JobListSchema = z
-  .object({ items: z.array(JobSummarySchema), nextCursor: z.string().nullable() })
-  .openapi('JobList');
+export const JobListSchema = z.object({ items: z.array(JobSummarySchema), nextCursor: z.string().nullable() }).openapi('JobList');

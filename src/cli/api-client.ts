@@ -60,7 +60,11 @@ export interface ApiClient {
 
 /** The client for `--api`/`--token`, else `$FETCHBOX_API_URL` (or host and port) and `$FETCHBOX_API_TOKEN`. */
 export function apiClient(options: { api?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): ApiClient {
-  const base = (options.api ?? env.FETCHBOX_API_URL ?? `http://${env.FETCHBOX_API_HOST ?? '127.0.0.1'}:${env.FETCHBOX_API_PORT ?? '3000'}`).replace(/\/+$/, '');
+  const base = (
+    options.api ??
+    env.FETCHBOX_API_URL ??
+    `http://${env.FETCHBOX_API_HOST ?? '127.0.0.1'}:${env.FETCHBOX_API_PORT ?? '3000'}`
+  ).replace(/\/+$/, '');
   const token = options.token ?? env.FETCHBOX_API_TOKEN;
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return {

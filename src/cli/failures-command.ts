@@ -64,10 +64,19 @@ export function summarizeFailures(items: readonly Failure[], truncated: boolean)
     byKind.set(f.error.kind, (byKind.get(f.error.kind) ?? 0) + 1);
     byHost.set(hostOf(f.url), (byHost.get(hostOf(f.url)) ?? 0) + 1);
   }
-  return { failures: items.length, jobs: new Set(items.map((f) => f.jobId)).size, byKind: ranked(byKind), byHost: ranked(byHost), truncated };
+  return {
+    failures: items.length,
+    jobs: new Set(items.map((f) => f.jobId)).size,
+    byKind: ranked(byKind),
+    byHost: ranked(byHost),
+    truncated,
+  };
 }
 
-const counts = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k} ${n}`).join(', ') || '-';
+const counts = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || '-';
 
 function line(f: Failure): string {
   const kind = `${f.error.kind}${f.error.httpStatus !== undefined ? ` ${f.error.httpStatus}` : ''}`;

@@ -87,16 +87,25 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     switch (command) {
       case 'submit': {
         const source = need('a manifest file, or - for stdin');
-        const text = source === '-' ? await io.stdin() : await readFile(source, 'utf8').catch((err: Error) => {
-          throw new ApiCallError(JobsExit.usage, `cannot read ${source}: ${err.message}`);
-        });
+        const text =
+          source === '-'
+            ? await io.stdin()
+            : await readFile(source, 'utf8').catch((err: Error) => {
+                throw new ApiCallError(JobsExit.usage, `cannot read ${source}: ${err.message}`);
+              });
         const { status, json } = await call('POST', '/jobs', text);
-        print(`${status === 202 ? 'submitted' : 'exists (identical manifest)'}: ${json.jobId}\n  ${base}${json.links.self}\n  ${json.links.temporalUi}`, json);
+        print(
+          `${status === 202 ? 'submitted' : 'exists (identical manifest)'}: ${json.jobId}\n  ${base}${json.links.self}\n  ${json.links.temporalUi}`,
+          json,
+        );
         return JobsExit.ok;
       }
       case 'get': {
         const { json } = await call('GET', `/jobs/${enc(need('a jobId'))}`);
-        print(`${summaryLine(json)}\n  started ${json.startedAt}${json.closedAt ? `, closed ${json.closedAt}` : ''}\n  ${json.links.temporalUi}`, json);
+        print(
+          `${summaryLine(json)}\n  started ${json.startedAt}${json.closedAt ? `, closed ${json.closedAt}` : ''}\n  ${json.links.temporalUi}`,
+          json,
+        );
         return JobsExit.ok;
       }
       case 'list': {
@@ -118,7 +127,10 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
           if (cursor) q.set('cursor', cursor);
           const { json }: { json: any } = await call('GET', `/jobs/${enc(jobId)}/resources?${q}`);
           for (const r of json.items) {
-            print(`${r.id}  ${r.status}  ${r.url}  ->  ${r.key}${r.error ? `  [${r.error.kind}${r.error.httpStatus ? ` ${r.error.httpStatus}` : ''}] ${r.error.message}` : ''}`, r);
+            print(
+              `${r.id}  ${r.status}  ${r.url}  ->  ${r.key}${r.error ? `  [${r.error.kind}${r.error.httpStatus ? ` ${r.error.httpStatus}` : ''}] ${r.error.message}` : ''}`,
+              r,
+            );
           }
           cursor = values.all ? json.nextCursor : null;
           if (!values.all && json.nextCursor && !values.json) io.out(`(more: --all, or --limit)\n`);

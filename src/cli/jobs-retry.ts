@@ -31,11 +31,15 @@ export class WhereSyntaxError extends Error {
 /** `status=completed_with_failures,handler=x,since=1h,kind=timeout` → the POST /retries filter (since as ISO 8601). */
 export function parseWhere(text: string, now: number = Date.now()): Partial<Record<WhereKey, string>> {
   const filter: Partial<Record<WhereKey, string>> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     const key = part.slice(0, eq).trim() as WhereKey;
     const value = part.slice(eq + 1).trim();
-    if (eq <= 0 || !WHERE_KEYS.includes(key)) throw new WhereSyntaxError(`--where: ${JSON.stringify(part)} is not one of ${WHERE_KEYS.map((k) => `${k}=...`).join(', ')}`);
+    if (eq <= 0 || !WHERE_KEYS.includes(key))
+      throw new WhereSyntaxError(`--where: ${JSON.stringify(part)} is not one of ${WHERE_KEYS.map((k) => `${k}=...`).join(', ')}`);
     if (value === '') throw new WhereSyntaxError(`--where: ${key} has no value`);
     if (key in filter) throw new WhereSyntaxError(`--where: ${key} given twice`);
     if (key === 'since') {

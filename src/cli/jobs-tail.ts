@@ -67,7 +67,11 @@ export function takeSseEvents(buffer: string): { events: SseEvent[]; rest: strin
       .map((l) => l.slice(5).replace(/^ /, ''))
       .join('\n');
     if (!data) continue;
-    const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() || 'message';
+    const event =
+      lines
+        .find((l) => l.startsWith('event:'))
+        ?.slice(6)
+        .trim() || 'message';
     events.push({ event, data });
   }
   return { events, rest };
@@ -96,13 +100,18 @@ export async function tailJob(jobId: string, opts: TailOptions): Promise<number>
   const query = opts.all ? '?resources=all' : '';
   let res: Response;
   try {
-    res = await fetch(`${opts.base}/jobs/${encodeURIComponent(jobId)}/events${query}`, { headers: { ...opts.headers, accept: 'text/event-stream' } });
+    res = await fetch(`${opts.base}/jobs/${encodeURIComponent(jobId)}/events${query}`, {
+      headers: { ...opts.headers, accept: 'text/event-stream' },
+    });
   } catch (err) {
     return fail(opts.exits.unavailable, `cannot reach ${opts.base}: ${(err as Error).message}`);
   }
   if (!res.ok || !res.body) {
     const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-    return fail(res.status >= 500 ? opts.exits.unavailable : opts.exits.refused, `${res.status} ${json.error?.code ?? ''}: ${json.error?.message ?? ''}`);
+    return fail(
+      res.status >= 500 ? opts.exits.unavailable : opts.exits.refused,
+      `${res.status} ${json.error?.code ?? ''}: ${json.error?.message ?? ''}`,
+    );
   }
 
   const columns = opts.columns || 80; // a pty without a size says 0
@@ -167,6 +176,7 @@ export async function tailJob(jobId: string, opts: TailOptions): Promise<number>
     if (ticker) clearInterval(ticker);
     if (opts.tty && !opts.json) clearBar();
   }
-  if (!final) return fail(opts.exits.unavailable, broken ? `the event stream failed: ${broken}` : 'the event stream ended before the job closed');
+  if (!final)
+    return fail(opts.exits.unavailable, broken ? `the event stream failed: ${broken}` : 'the event stream ended before the job closed');
   return final.status === 'completed' ? opts.exits.ok : opts.exits.notCompleted;
 }

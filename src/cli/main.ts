@@ -47,7 +47,12 @@ async function serveUntilSignal(start: () => Promise<{ close(): Promise<void> }>
 
 /** The `fetchbox` command line; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { help: { type: 'boolean', short: 'h' } },
+  });
   const [command] = positionals;
   // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usage, not this one.
   if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
@@ -62,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   // `fetchbox dev` runs its own Temporal server: a temporal.toml profile (the Temporal CLI's, in
   // ~/.config/temporalio) must not point it elsewhere unless asked for (empty = read no file).
-  if (command === 'dev' && process.env.TEMPORAL_CONFIG_FILE === undefined && !process.env.TEMPORAL_PROFILE) process.env.TEMPORAL_CONFIG_FILE = '';
+  if (command === 'dev' && process.env.TEMPORAL_CONFIG_FILE === undefined && !process.env.TEMPORAL_PROFILE)
+    process.env.TEMPORAL_CONFIG_FILE = '';
   let config;
   try {
     config = loadConfig();
@@ -75,7 +81,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger(config.log.level, { component: command }, config.log.format);
   if (!isSupportedNode(process.versions.node)) {
-    logger.warn({ node: process.version, supported: SUPPORTED_NODE }, 'this Node.js release is not supported (past its end of life); run through npm scripts or install Node 24');
+    logger.warn(
+      { node: process.version, supported: SUPPORTED_NODE },
+      'this Node.js release is not supported (past its end of life); run through npm scripts or install Node 24',
+    );
   }
   try {
     switch (command) {

@@ -35,7 +35,9 @@ export async function runApi(config: Config, logger: Logger, handlers: HandlerRe
   const stores = createStoreRegistry(config);
   const storage = stores.default;
   const connection = createApiConnection(temporal);
-  const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`) : undefined;
+  const tracing = config.otel.endpoint
+    ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-api`)
+    : undefined;
   const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
   const jobs = new JobService({ client, storage, handlers, config });
   const app = createApp({

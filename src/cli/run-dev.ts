@@ -58,8 +58,16 @@ export async function runDev(config: Config, logger: Logger, env: NodeJS.Process
       logLevel: 'error',
     });
     stack.push({ close: () => server.stop() });
-    await setNamespaceRetention({ binary, address: server.address, namespace: config.temporal.namespace, retentionMs: config.temporal.retention });
-    logger.info({ namespace: config.temporal.namespace, retention: formatDurationMs(config.temporal.retention) }, 'dev: namespace retention set');
+    await setNamespaceRetention({
+      binary,
+      address: server.address,
+      namespace: config.temporal.namespace,
+      retentionMs: config.temporal.retention,
+    });
+    logger.info(
+      { namespace: config.temporal.namespace, retention: formatDurationMs(config.temporal.retention) },
+      'dev: namespace retention set',
+    );
     const worker: RunningWorker = await runWorker(config, logger);
     stack.push(worker);
     const api: RunningApi = await runApi(config, logger);

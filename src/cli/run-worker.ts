@@ -60,7 +60,9 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
   const storage = stores.default;
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect(temporal);
-  const tracing = config.otel.endpoint ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`) : undefined;
+  const tracing = config.otel.endpoint
+    ? (await import('../observability/tracing.js')).createTracing(config.otel.endpoint, `${config.otel.serviceName}-worker`)
+    : undefined;
   const clientConnection = Connection.lazy(temporal);
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   await ensureSearchAttributes(client, config.temporal.namespace, logger);
@@ -81,13 +83,25 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
   const running = worker.run();
   // Store names and URLs only: credentials never reach a log line.
   const storeUrls = Object.fromEntries(storeChecks.map((c) => [c.name, c.url]));
-  logger.info({ taskQueue: config.temporal.taskQueue, temporal: describeConnection(temporal), storage: storage.url, stores: storeUrls, metrics: metricsServer?.url }, 'worker running');
+  logger.info(
+    {
+      taskQueue: config.temporal.taskQueue,
+      temporal: describeConnection(temporal),
+      storage: storage.url,
+      stores: storeUrls,
+      metrics: metricsServer?.url,
+    },
+    'worker running',
+  );
   return {
     worker,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async close() {
       if (worker.getState() === 'RUNNING') {
-        logger.info({ graceMs: config.worker.shutdownGraceMs }, 'worker draining: polling stopped, in-flight activities finish or are canceled at the end of the grace');
+        logger.info(
+          { graceMs: config.worker.shutdownGraceMs },
+          'worker draining: polling stopped, in-flight activities finish or are canceled at the end of the grace',
+        );
         worker.shutdown();
       }
       await running.catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
@@ -100,4 +114,3 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
     },
   };
 }
-

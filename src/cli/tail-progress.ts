@@ -49,7 +49,8 @@ export function renderProgressBar(frame: BarFrame, columns: number): string {
   const ratio = total > 0 ? Math.min(1, settled / total) : 0;
   const percent = `${Math.floor(ratio * 100)}%`.padStart(4);
   const rate = frame.rate !== undefined ? formatRate(frame.rate) : '- res/s';
-  const eta = pending === 0 ? 'ETA 0s' : frame.rate !== undefined && frame.rate > 0 ? `ETA ${formatDuration(pending / frame.rate)}` : 'ETA ?';
+  const eta =
+    pending === 0 ? 'ETA 0s' : frame.rate !== undefined && frame.rate > 0 ? `ETA ${formatDuration(pending / frame.rate)}` : 'ETA ?';
   const text = `${percent}  ${settled}/${total}  ok ${succeeded}  failed ${failed}  ${rate}  ${eta}`;
   const room = columns - 1 - text.length - 4; // "[" + "]" + two spaces
   const width = Math.max(BAR_MIN, Math.min(BAR_MAX, room));

@@ -38,11 +38,7 @@ const list = () =>
   z
     .union([z.array(z.string()), z.string()])
     .default([])
-    .transform((v) =>
-      (Array.isArray(v) ? v : v.split(','))
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    );
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0));
 
 /**
  * Retry policy for one resource download. Mirrors Temporal's RetryPolicy so it can be passed
@@ -61,101 +57,138 @@ export const retryPolicySchema = z.object({
  */
 export const configSchema = z.object({
   dataDir: z.string().min(1).default('./data'),
-  log: z.object({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
-  }).prefault({}),
-  api: z.object({
-    host: z.string().min(1).default('127.0.0.1'),
-    port: z.coerce.number().int().min(0).max(65_535).default(3000),
-    tokens: list(),
-    bodyLimitBytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
-    /** Submits per second per client (token, or address without auth); 0 = unlimited. */
-    submitRate: z.coerce.number().min(0).default(0),
-    /** Submits a client may burst at once; 0 = twice the rate. */
-    submitBurst: z.coerce.number().int().min(0).default(0),
-    /** Serve /metrics without a token even when tokens are configured. */
-    metricsPublic: bool(true),
-    /** Interval between progress events of GET /jobs/{jobId}/events. */
-    eventsIntervalMs: ms(1_000),
-    /** How long one request waits on Temporal before answering 503 temporal_unavailable. */
-    temporalTimeoutMs: ms(5_000),
-  }).prefault({}),
-  temporal: z.object({
-    address: z.string().min(1).default('127.0.0.1:7233'),
-    namespace: z.string().min(1).default('default'),
-    taskQueue: z.string().min(1).default('fetchbox'),
-    uiUrl: z.string().url().default('http://127.0.0.1:8233'),
-    /**
-     * The namespace's retention (how long a closed job's history, and so its retry, is kept), in
-     * ms: `fetchbox dev` sets it on its namespace, a worker warns when the namespace differs.
-     */
-    retention: duration('72h', '1h', '3650d'),
-  }).prefault({}),
-  storage: z.object({
-    /** `file://<path>` or `s3://bucket/prefix`; empty means `file://<dataDir>/objects`. */
-    url: z.string().default(''),
-    s3: z.object({
-      endpoint: z.string().url().optional(),
-      region: z.string().min(1).default('us-east-1'),
-      forcePathStyle: bool(false),
-      partSizeBytes: z.coerce.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
-      queueSize: z.coerce.number().int().min(1).max(16).default(2),
-    }).prefault({}),
-    /**
-     * Named stores besides `default` (which is `url` above), by name: from a config file, or from
-     * `FETCHBOX_STORE_<NAME>_URL` and `FETCHBOX_STORE_<NAME>_S3_*` variables (store-settings.ts).
-     */
-    stores: namedStoresSchema,
-  }).prefault({}),
-  fetch: z.object({
-    allowCidrs: list(),
-    maxRedirects: z.coerce.number().int().min(0).max(20).default(5),
-    maxBytes: z.coerce.number().int().positive().default(5 * 1024 * 1024 * 1024),
-    connectTimeoutMs: ms(10_000),
-    headersTimeoutMs: ms(30_000),
-    bodyIdleTimeoutMs: ms(30_000),
-    userAgent: z.string().min(1).default('FetchBox/0.1'),
-    /**
-     * Proxies by tier name: `http(s)://[user:pass@]host:port`. From a config file, or from
-     * `FETCHBOX_PROXY_<NAME>_URL` variables (the credentials then live only in the environment).
-     */
-    proxies: z.record(z.string().regex(/^[a-z0-9_-]+$/, 'proxy names are lower-case letters, digits, _ and -'), z.url({ protocol: /^https?$/ })).default({}),
-    /** Tiers a download moves through on retryable failures, in order; `direct` means no proxy. */
-    proxyTiers: list().transform((tiers) => (tiers.length === 0 ? ['direct'] : tiers)),
-    /** Attempts made on one tier before moving to the next. */
-    attemptsPerTier: z.coerce.number().int().min(1).max(100).default(1),
-  }).prefault({}),
-  job: z.object({
-    concurrency: z.coerce.number().int().min(1).max(1_000).default(16),
-    pageParallelism: z.coerce.number().int().min(1).max(16).default(2),
-    /** Politeness: downloads in flight per host for a whole job (0 = no per-host limit). */
-    perHostConcurrency: z.coerce.number().int().min(0).max(1_000).default(0),
-    /**
-     * First attempts of this many resources run in one activity (Temporal's cost per activity
-     * is shared); retries run one resource per activity. 1 = one activity per resource.
-     */
-    batchSize: z.coerce.number().int().min(1).max(1_000).default(100),
-    pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
-    retry: retryPolicySchema.prefault({}),
-    attemptTimeoutMs: ms(10 * 60_000),
-    heartbeatTimeoutMs: ms(60_000),
-    /** Skip-if-present: keep an existing object from the same URL instead of downloading again. */
-    skipExisting: bool(false),
-    /** With skipExisting: only objects younger than this count as present (0 = any age). */
-    skipExistingMaxAgeMs: z.coerce.number().int().min(0).default(0),
-  }).prefault({}),
-  limits: z.object({
-    maxResourcesPerJob: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
-    /** Largest `metadata` of a manifest, as serialized JSON; it travels with every job's input. */
-    maxMetadataBytes: z.coerce.number().int().min(2).max(1024 * 1024).default(64 * 1024),
-  }).prefault({}),
+  log: z
+    .object({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    })
+    .prefault({}),
+  api: z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.coerce.number().int().min(0).max(65_535).default(3000),
+      tokens: list(),
+      bodyLimitBytes: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
+      /** Submits per second per client (token, or address without auth); 0 = unlimited. */
+      submitRate: z.coerce.number().min(0).default(0),
+      /** Submits a client may burst at once; 0 = twice the rate. */
+      submitBurst: z.coerce.number().int().min(0).default(0),
+      /** Serve /metrics without a token even when tokens are configured. */
+      metricsPublic: bool(true),
+      /** Interval between progress events of GET /jobs/{jobId}/events. */
+      eventsIntervalMs: ms(1_000),
+      /** How long one request waits on Temporal before answering 503 temporal_unavailable. */
+      temporalTimeoutMs: ms(5_000),
+    })
+    .prefault({}),
+  temporal: z
+    .object({
+      address: z.string().min(1).default('127.0.0.1:7233'),
+      namespace: z.string().min(1).default('default'),
+      taskQueue: z.string().min(1).default('fetchbox'),
+      uiUrl: z.string().url().default('http://127.0.0.1:8233'),
+      /**
+       * The namespace's retention (how long a closed job's history, and so its retry, is kept), in
+       * ms: `fetchbox dev` sets it on its namespace, a worker warns when the namespace differs.
+       */
+      retention: duration('72h', '1h', '3650d'),
+    })
+    .prefault({}),
+  storage: z
+    .object({
+      /** `file://<path>` or `s3://bucket/prefix`; empty means `file://<dataDir>/objects`. */
+      url: z.string().default(''),
+      s3: z
+        .object({
+          endpoint: z.string().url().optional(),
+          region: z.string().min(1).default('us-east-1'),
+          forcePathStyle: bool(false),
+          partSizeBytes: z.coerce
+            .number()
+            .int()
+            .min(5 * 1024 * 1024)
+            .default(8 * 1024 * 1024),
+          queueSize: z.coerce.number().int().min(1).max(16).default(2),
+        })
+        .prefault({}),
+      /**
+       * Named stores besides `default` (which is `url` above), by name: from a config file, or from
+       * `FETCHBOX_STORE_<NAME>_URL` and `FETCHBOX_STORE_<NAME>_S3_*` variables (store-settings.ts).
+       */
+      stores: namedStoresSchema,
+    })
+    .prefault({}),
+  fetch: z
+    .object({
+      allowCidrs: list(),
+      maxRedirects: z.coerce.number().int().min(0).max(20).default(5),
+      maxBytes: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(5 * 1024 * 1024 * 1024),
+      connectTimeoutMs: ms(10_000),
+      headersTimeoutMs: ms(30_000),
+      bodyIdleTimeoutMs: ms(30_000),
+      userAgent: z.string().min(1).default('FetchBox/0.1'),
+      /**
+       * Proxies by tier name: `http(s)://[user:pass@]host:port`. From a config file, or from
+       * `FETCHBOX_PROXY_<NAME>_URL` variables (the credentials then live only in the environment).
+       */
+      proxies: z
+        .record(z.string().regex(/^[a-z0-9_-]+$/, 'proxy names are lower-case letters, digits, _ and -'), z.url({ protocol: /^https?$/ }))
+        .default({}),
+      /** Tiers a download moves through on retryable failures, in order; `direct` means no proxy. */
+      proxyTiers: list().transform((tiers) => (tiers.length === 0 ? ['direct'] : tiers)),
+      /** Attempts made on one tier before moving to the next. */
+      attemptsPerTier: z.coerce.number().int().min(1).max(100).default(1),
+    })
+    .prefault({}),
+  job: z
+    .object({
+      concurrency: z.coerce.number().int().min(1).max(1_000).default(16),
+      pageParallelism: z.coerce.number().int().min(1).max(16).default(2),
+      /** Politeness: downloads in flight per host for a whole job (0 = no per-host limit). */
+      perHostConcurrency: z.coerce.number().int().min(0).max(1_000).default(0),
+      /**
+       * First attempts of this many resources run in one activity (Temporal's cost per activity
+       * is shared); retries run one resource per activity. 1 = one activity per resource.
+       */
+      batchSize: z.coerce.number().int().min(1).max(1_000).default(100),
+      pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
+      retry: retryPolicySchema.prefault({}),
+      attemptTimeoutMs: ms(10 * 60_000),
+      heartbeatTimeoutMs: ms(60_000),
+      /** Skip-if-present: keep an existing object from the same URL instead of downloading again. */
+      skipExisting: bool(false),
+      /** With skipExisting: only objects younger than this count as present (0 = any age). */
+      skipExistingMaxAgeMs: z.coerce.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  limits: z
+    .object({
+      maxResourcesPerJob: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+      /** Largest `metadata` of a manifest, as serialized JSON; it travels with every job's input. */
+      maxMetadataBytes: z.coerce
+        .number()
+        .int()
+        .min(2)
+        .max(1024 * 1024)
+        .default(64 * 1024),
+    })
+    .prefault({}),
   /** OpenTelemetry tracing through Temporal's interceptors; off while `endpoint` is empty. */
-  otel: z.object({
-    /** OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces. */
-    endpoint: z.union([z.literal(''), z.url()]).default(''),
-    serviceName: z.string().min(1).default('fetchbox'),
-  }).prefault({}),
+  otel: z
+    .object({
+      /** OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces. */
+      endpoint: z.union([z.literal(''), z.url()]).default(''),
+      serviceName: z.string().min(1).default('fetchbox'),
+    })
+    .prefault({}),
   /**
    * Per-handler configuration, from the config file: `policy` overrides the handler's own
    * defaults (same fields as a job policy), `settings` are strings the handler reads (secrets
@@ -189,24 +222,26 @@ export const configSchema = z.object({
       }),
     )
     .default({}),
-  worker: z.object({
-    maxConcurrentActivities: z.coerce.number().int().min(1).max(2_000).default(64),
-    /** Concurrent activity task polls (long polls kept open to the server). */
-    activityPollers: z.coerce.number().int().min(1).max(100).default(10),
-    /** Concurrent workflow task polls. */
-    workflowPollers: z.coerce.number().int().min(2).max(100).default(10),
-    /** Address of the worker's /metrics (FetchBox and Temporal SDK metrics together). */
-    metricsHost: z.string().min(1).default('127.0.0.1'),
-    /** Port of the worker's /metrics; 0 picks a free one, -1 turns it off. */
-    metricsPort: z.coerce.number().int().min(-1).max(65_535).default(9464),
-    /** Loopback port of Temporal's own Prometheus exporter, read by the worker's /metrics. */
-    temporalMetricsPort: z.coerce.number().int().min(1).max(65_535).default(9465),
-    /**
-     * On SIGTERM: how long in-flight activities may run to completion before they are canceled
-     * (and retried by other workers). 0 cancels them at once.
-     */
-    shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
-  }).prefault({}),
+  worker: z
+    .object({
+      maxConcurrentActivities: z.coerce.number().int().min(1).max(2_000).default(64),
+      /** Concurrent activity task polls (long polls kept open to the server). */
+      activityPollers: z.coerce.number().int().min(1).max(100).default(10),
+      /** Concurrent workflow task polls. */
+      workflowPollers: z.coerce.number().int().min(2).max(100).default(10),
+      /** Address of the worker's /metrics (FetchBox and Temporal SDK metrics together). */
+      metricsHost: z.string().min(1).default('127.0.0.1'),
+      /** Port of the worker's /metrics; 0 picks a free one, -1 turns it off. */
+      metricsPort: z.coerce.number().int().min(-1).max(65_535).default(9464),
+      /** Loopback port of Temporal's own Prometheus exporter, read by the worker's /metrics. */
+      temporalMetricsPort: z.coerce.number().int().min(1).max(65_535).default(9465),
+      /**
+       * On SIGTERM: how long in-flight activities may run to completion before they are canceled
+       * (and retried by other workers). 0 cancels them at once.
+       */
+      shutdownGraceMs: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
 });
 
 /** Parsed, defaulted configuration as the rest of the code sees it. */

@@ -117,9 +117,7 @@ function readConfigFile(file: string): Tree {
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(`FETCHBOX_CONFIG: ${file} must hold an object`, [
-      { setting: 'FETCHBOX_CONFIG', message: 'not an object' },
-    ]);
+    throw new ConfigError(`FETCHBOX_CONFIG: ${file} must hold an object`, [{ setting: 'FETCHBOX_CONFIG', message: 'not an object' }]);
   }
   return parsed as Tree;
 }
@@ -167,10 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const envName = envNameFor(dotted);
       return { setting: envName ? `${dotted} (${envName})` : dotted, message: issue.message };
     });
-    throw new ConfigError(
-      `invalid configuration: ${issues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`,
-      issues,
-    );
+    throw new ConfigError(`invalid configuration: ${issues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`, issues);
   }
   const config = result.data;
   try {

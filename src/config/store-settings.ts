@@ -9,8 +9,10 @@ export const MAX_STORE_NAME_CHARS = 32;
 /** A store name as configuration, handler policies and manifests give it: `default` or a configured name. */
 export const storeNameSchema = z
   .string()
-  .regex(new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_STORE_NAME_CHARS - 1}}$`), `store names are 1-${MAX_STORE_NAME_CHARS} lower-case letters, digits, _ and -, starting with a letter`);
-
+  .regex(
+    new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_STORE_NAME_CHARS - 1}}$`),
+    `store names are 1-${MAX_STORE_NAME_CHARS} lower-case letters, digits, _ and -, starting with a letter`,
+  );
 
 /** Accepts `true/false/1/0/yes/no` from env vars and real booleans from config files; absent stays absent. */
 const optionalBool = z
@@ -29,7 +31,11 @@ const namedStoreValueSchema = z.strictObject({
       endpoint: z.string().url().optional(),
       region: z.string().min(1).optional(),
       forcePathStyle: optionalBool,
-      partSizeBytes: z.coerce.number().int().min(5 * 1024 * 1024).optional(),
+      partSizeBytes: z.coerce
+        .number()
+        .int()
+        .min(5 * 1024 * 1024)
+        .optional(),
       queueSize: z.coerce.number().int().min(1).max(16).optional(),
       accessKeyId: z.string().min(1).optional(),
       secretAccessKey: z.string().min(1).optional(),
@@ -52,7 +58,12 @@ export const namedStoresSchema = z
     for (const name of Object.keys(stores)) {
       const parsed = storeNameSchema.safeParse(name);
       if (!parsed.success) ctx.addIssue({ code: 'custom', path: [name], message: parsed.error.issues[0]!.message });
-      else if (name === DEFAULT_STORE) ctx.addIssue({ code: 'custom', path: [name], message: 'the default store is storage.url (FETCHBOX_STORAGE_URL); name this one differently' });
+      else if (name === DEFAULT_STORE)
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'the default store is storage.url (FETCHBOX_STORAGE_URL); name this one differently',
+        });
     }
   });
 
@@ -110,10 +121,17 @@ export function unknownPolicyStores(
   const listed = [...known].map((n) => JSON.stringify(n)).join(', ');
   for (const [handler, { policy }] of Object.entries(handlers)) {
     if (policy.store !== undefined && !known.has(policy.store)) {
-      issues.push({ setting: setting(handler, 'store'), message: `store ${JSON.stringify(policy.store)} is not configured (known: ${listed})` });
+      issues.push({
+        setting: setting(handler, 'store'),
+        message: `store ${JSON.stringify(policy.store)} is not configured (known: ${listed})`,
+      });
     }
     for (const name of policy.allowedStores ?? []) {
-      if (!known.has(name)) issues.push({ setting: setting(handler, 'allowedStores'), message: `store ${JSON.stringify(name)} is not configured (known: ${listed})` });
+      if (!known.has(name))
+        issues.push({
+          setting: setting(handler, 'allowedStores'),
+          message: `store ${JSON.stringify(name)} is not configured (known: ${listed})`,
+        });
     }
   }
   return issues;

@@ -73,7 +73,9 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 /** The validator and range headers of a response, those it sent. */
-function rangeHeaders(answer: Dispatcher.ResponseData['headers']): Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> {
+function rangeHeaders(
+  answer: Dispatcher.ResponseData['headers'],
+): Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> {
   const out: Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> = {};
   const etag = headerValue(answer.etag);
   const lastModified = headerValue(answer['last-modified']);
@@ -240,7 +242,10 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
         try {
           next = new URL(headerValue(answer.location)!, parsed);
         } catch {
-          throw new FetchFailure(ErrorKind.invalidUrl, `redirect to an invalid URL from ${current}`, false, { url: current, httpStatus: status });
+          throw new FetchFailure(ErrorKind.invalidUrl, `redirect to an invalid URL from ${current}`, false, {
+            url: current,
+            httpStatus: status,
+          });
         }
         if (!isSameOrigin(next, parsed)) headers = withoutCredentials(headers);
         current = next.toString();

@@ -31,7 +31,14 @@ export const METADATA_BUDGET_BYTES = 2048 - 128;
  * Request headers that make a request conditional or partial. When a task sets any of them itself,
  * FetchBox adds none of its own (the task's request is sent as given).
  */
-export const CONDITIONAL_REQUEST_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range'] as const;
+export const CONDITIONAL_REQUEST_HEADERS = [
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+] as const;
 
 /** The validators of one response, each already cleaned. */
 export interface Validators {
@@ -79,7 +86,12 @@ function metadataBytes(metadata: Record<string, string>): number {
  * usable, the final URL is too long to keep, or `base` (the object's other metadata) leaves too
  * little room ({@link METADATA_BUDGET_BYTES}).
  */
-export function validatorMetadata(validators: Validators, sourceUrl: string, finalUrl: string, base: Record<string, string> = {}): Record<string, string> {
+export function validatorMetadata(
+  validators: Validators,
+  sourceUrl: string,
+  finalUrl: string,
+  base: Record<string, string> = {},
+): Record<string, string> {
   if (validators.etag === undefined && validators.lastModified === undefined) return {};
   if (finalUrl !== sourceUrl && (finalUrl.length > MAX_VALIDATOR_URL_CHARS || !/^[\x21-\x7e]+$/.test(finalUrl))) return {};
   const added = {

@@ -66,12 +66,20 @@ function readCapped(body: Awaited<ReturnType<Fetcher['open']>>['body'], maxBytes
  * and cancellation by the activity. A refused or failed fetch throws a FetchFailure whose
  * message starts with its kind (`too_large`, `timeout`, `http_status`, ...).
  */
-export function createFetchText({ fetcher, maxBytes = DEFAULT_TEXT_MAX_BYTES, deadlineMs = DEFAULT_TEXT_DEADLINE_MS, signal = activityCancellation }: FetchTextDeps): HandlerContext['fetchText'] {
+export function createFetchText({
+  fetcher,
+  maxBytes = DEFAULT_TEXT_MAX_BYTES,
+  deadlineMs = DEFAULT_TEXT_DEADLINE_MS,
+  signal = activityCancellation,
+}: FetchTextDeps): HandlerContext['fetchText'] {
   return async function fetchText(url: string, init?: { headers?: Record<string, string> }): Promise<FetchedText> {
     const cancel = signal();
     cancel?.throwIfAborted();
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new FetchFailure(ErrorKind.timeout, `timeout: ${url} took longer than ${deadlineMs} ms`, true, { url })), deadlineMs);
+    const timer = setTimeout(
+      () => deadline.abort(new FetchFailure(ErrorKind.timeout, `timeout: ${url} took longer than ${deadlineMs} ms`, true, { url })),
+      deadlineMs,
+    );
     const onCancel = () => deadline.abort(cancel?.reason ?? new Error('canceled'));
     cancel?.addEventListener('abort', onCancel, { once: true });
     let res: Awaited<ReturnType<Fetcher['open']>> | undefined;

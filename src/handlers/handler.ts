@@ -104,7 +104,10 @@ export function defineHandler<H extends Handler>(handler: H): H {
 
 /** A file name safe in any key segment: `[A-Za-z0-9._-]`, no leading dots, at most 100 chars. */
 export function safeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '').slice(0, 100);
+  return name
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^\.+/, '')
+    .slice(0, 100);
 }
 
 /** The last path segment of a URL, decoded, or '' when there is none. */

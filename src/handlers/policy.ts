@@ -62,6 +62,11 @@ export function allowedStores(config: Config, handler: Handler): string[] {
  */
 export function assertHandlerStores(config: Config, handlers: HandlerRegistry): void {
   const policies = Object.fromEntries(handlers.names().map((name) => [name, { policy: handlers.get(name).policy ?? {} }]));
-  const issues = unknownPolicyStores(policies, Object.keys(config.storage.stores), (handler, field) => `handler ${JSON.stringify(handler)} policy.${field} (in its code)`);
-  if (issues.length > 0) throw new ConfigError(`invalid configuration: ${issues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`, issues);
+  const issues = unknownPolicyStores(
+    policies,
+    Object.keys(config.storage.stores),
+    (handler, field) => `handler ${JSON.stringify(handler)} policy.${field} (in its code)`,
+  );
+  if (issues.length > 0)
+    throw new ConfigError(`invalid configuration: ${issues.map((i) => `${i.setting}: ${i.message}`).join('; ')}`, issues);
 }

@@ -38,7 +38,8 @@ async function loadMockActivityEnvironment(): Promise<typeof MockActivityEnviron
   try {
     return (await import('@temporalio/testing')).MockActivityEnvironment;
   } catch (err) {
-    const missing = (err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('@temporalio/testing');
+    const missing =
+      (err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('@temporalio/testing');
     throw missing ? new HarnessDependencyError(err) : err;
   }
 }

@@ -86,7 +86,11 @@ export async function readPageRun(client: Client, run: PageRunRef, options: Ledg
  * first; undefined when no worker answered (in time), or the run is gone: not an error, the
  * states are unknown for now.
  */
-export async function queryPageStates(client: Client, run: PageRunRef, options: LedgerReadOptions = {}): Promise<ResourceState[] | undefined> {
+export async function queryPageStates(
+  client: Client,
+  run: PageRunRef,
+  options: LedgerReadOptions = {},
+): Promise<ResourceState[] | undefined> {
   const call = options.queryCall ?? options.call ?? direct;
   const handle = client.workflow.getHandle(pageWorkflowId(run.jobId, run.page, run.round));
   return call(() => handle.query(pageStatesQuery)).catch(() => undefined);
@@ -97,7 +101,11 @@ export async function queryPageStates(client: Client, run: PageRunRef, options: 
  * query's answer for a running one, undefined when the run never started (or no worker answered,
  * or it closed without a result and `requireCompleted` is off).
  */
-export async function readRoundStates(client: Client, run: PageRunRef, options: LedgerReadOptions = {}): Promise<ResourceState[] | undefined> {
+export async function readRoundStates(
+  client: Client,
+  run: PageRunRef,
+  options: LedgerReadOptions = {},
+): Promise<ResourceState[] | undefined> {
   const read = await readPageRun(client, run, options);
   switch (read.status) {
     case 'completed':

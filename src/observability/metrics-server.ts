@@ -13,7 +13,12 @@ export interface MetricsServer {
  * Temporal's Prometheus exporter (SDK and workflow metrics) read from its loopback address, so
  * Prometheus scrapes one target per worker. `/healthz` answers 200 for liveness probes.
  */
-export async function startMetricsServer(opts: { host: string; port: number; registry: Registry; temporalMetricsUrl?: string }): Promise<MetricsServer> {
+export async function startMetricsServer(opts: {
+  host: string;
+  port: number;
+  registry: Registry;
+  temporalMetricsUrl?: string;
+}): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');

@@ -55,7 +55,12 @@ export function installRuntime(setup: RuntimeSetup): void {
         ? {
             metrics: {
               metricPrefix: 'temporal_',
-              prometheus: { bindAddress: setup.temporalMetricsAddress, useSecondsForDurations: true, countersTotalSuffix: true, unitSuffix: true },
+              prometheus: {
+                bindAddress: setup.temporalMetricsAddress,
+                useSecondsForDurations: true,
+                countersTotalSuffix: true,
+                unitSuffix: true,
+              },
             },
           }
         : {}),

@@ -45,7 +45,13 @@ export function createStorage(storageConfig: Pick<Config['storage'], 'url' | 's3
   const { s3 } = storageConfig;
   return storageFromUrl(
     storageConfig.url,
-    { endpoint: s3.endpoint, region: s3.region, forcePathStyle: s3.forcePathStyle, partSizeBytes: s3.partSizeBytes, queueSize: s3.queueSize },
+    {
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: s3.forcePathStyle,
+      partSizeBytes: s3.partSizeBytes,
+      queueSize: s3.queueSize,
+    },
     'FETCHBOX_STORAGE_URL',
   );
 }

@@ -90,7 +90,10 @@ export class FilePartials implements ResumableWrites {
     await this.sweep();
     const checkpoint = await this.read(id);
     if (!checkpoint) return undefined;
-    const size = await stat(path.join(this.dir, checkpoint.file)).then((s) => s.size, () => -1);
+    const size = await stat(path.join(this.dir, checkpoint.file)).then(
+      (s) => s.size,
+      () => -1,
+    );
     if (checkpoint.offset === 0 || size < checkpoint.offset) {
       await this.drop(id);
       return undefined;
@@ -132,10 +135,12 @@ export class FilePartials implements ResumableWrites {
       if (partial.from !== undefined) {
         start = partial.from;
         const previous = await this.read(partial.id);
-        if (!previous || previous.offset < start) throw new StorageError(`the partial download of ${input.key} is gone; starting over`, input.key);
+        if (!previous || previous.offset < start)
+          throw new StorageError(`the partial download of ${input.key} is gone; starting over`, input.key);
         // A copy of our own (a reflink where the file system has them), cut to the synced prefix.
         await copyFile(path.join(this.dir, previous.file), data, fsConstants.COPYFILE_FICLONE);
-        if ((await stat(data)).size < start) throw new StorageError(`the partial download of ${input.key} is shorter than its checkpoint`, input.key);
+        if ((await stat(data)).size < start)
+          throw new StorageError(`the partial download of ${input.key} is shorter than its checkpoint`, input.key);
         await truncate(data, start);
         // Re-hashed from local disk; progress is reported meanwhile so the activity keeps heartbeating.
         let hashed = 0;
@@ -172,7 +177,8 @@ export class FilePartials implements ResumableWrites {
     } catch (err) {
       if (!writer) await handle?.close().catch(() => undefined);
       // Kept only when the body itself broke off (reset, timeout, cancel) after bytes were written.
-      const kept = writer !== undefined && !(err instanceof BodyRejectedError) && (await this.keep(data, target, start + writer.bytesWritten));
+      const kept =
+        writer !== undefined && !(err instanceof BodyRejectedError) && (await this.keep(data, target, start + writer.bytesWritten));
       if (!kept) {
         // Refused bodies (over the limit, longer than promised) are never resumed; nor is a failed commit.
         if ((await this.read(partial.id))?.file === file) await rm(this.json(partial.id), { force: true });

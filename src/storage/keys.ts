@@ -48,7 +48,9 @@ export function userKeyProblem(key: string): string | undefined {
   const problem = keyProblem(key);
   if (problem !== undefined) return problem;
   const reserved = key.split('/').find(isReservedSegment);
-  return reserved === undefined ? undefined : `has a "${reserved}" segment: segments starting with "${RESERVED_SEGMENT_PREFIX}" are reserved for FetchBox`;
+  return reserved === undefined
+    ? undefined
+    : `has a "${reserved}" segment: segments starting with "${RESERVED_SEGMENT_PREFIX}" are reserved for FetchBox`;
 }
 
 /**

@@ -25,5 +25,7 @@ export function partialId(key: string, url: string, headers: Record<string, stri
   const sorted = Object.entries(headers ?? {})
     .map(([name, value]) => [name.toLowerCase(), value])
     .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify([key, url, sorted])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([key, url, sorted]))
+    .digest('hex');
 }

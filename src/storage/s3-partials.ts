@@ -62,7 +62,14 @@ export class S3Partials implements ResumableWrites {
     try {
       const res = await this.o.client.send(new GetObjectCommand({ Bucket: this.o.Bucket, Key: this.checkpointKey(id) }));
       const c = JSON.parse(await res.Body!.transformToString()) as S3Checkpoint;
-      const ok = c.v === 1 && c.id === id && typeof c.uploadId === 'string' && typeof c.key === 'string' && Number.isSafeInteger(c.total) && Number.isSafeInteger(c.partSize) && c.partSize > 0;
+      const ok =
+        c.v === 1 &&
+        c.id === id &&
+        typeof c.uploadId === 'string' &&
+        typeof c.key === 'string' &&
+        Number.isSafeInteger(c.total) &&
+        Number.isSafeInteger(c.partSize) &&
+        c.partSize > 0;
       return ok ? c : undefined;
     } catch {
       return undefined;
@@ -76,9 +83,15 @@ export class S3Partials implements ResumableWrites {
     try {
       do {
         const res = await this.o.client.send(
-          new ListPartsCommand({ Bucket: this.o.Bucket, Key: c.key, UploadId: c.uploadId, ...(marker ? { PartNumberMarker: marker } : {}) }),
+          new ListPartsCommand({
+            Bucket: this.o.Bucket,
+            Key: c.key,
+            UploadId: c.uploadId,
+            ...(marker ? { PartNumberMarker: marker } : {}),
+          }),
         );
-        for (const p of res.Parts ?? []) if (p.PartNumber && p.ETag && p.Size !== undefined) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size });
+        for (const p of res.Parts ?? [])
+          if (p.PartNumber && p.ETag && p.Size !== undefined) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size });
         marker = res.IsTruncated ? res.NextPartNumberMarker : undefined;
       } while (marker);
     } catch {
@@ -122,7 +135,8 @@ export class S3Partials implements ResumableWrites {
     if (partial.from !== undefined) {
       const c = await this.read(partial.id);
       const done = c && c.key === Key ? await this.completedPrefix(c) : undefined;
-      if (!c || !done || done.offset !== partial.from) throw new StorageError(`the partial upload of ${input.key} changed; starting over`, input.key);
+      if (!c || !done || done.offset !== partial.from)
+        throw new StorageError(`the partial upload of ${input.key} changed; starting over`, input.key);
       checkpoint = c;
       parts = done.parts;
       start = done.offset;
@@ -130,8 +144,24 @@ export class S3Partials implements ResumableWrites {
       await this.drop(partial.id);
       const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: input.contentType, Metadata }));
       if (!created.UploadId) throw new StorageError(`s3 storage: CreateMultipartUpload for ${Key} returned no UploadId`, input.key);
-      checkpoint = { v: 1, id: partial.id, total: partial.total, validator: partial.validator, url: partial.url, key: Key, uploadId: created.UploadId, partSize: this.o.partSizeBytes };
-      await client.send(new PutObjectCommand({ Bucket, Key: this.checkpointKey(partial.id), Body: JSON.stringify(checkpoint), ContentType: 'application/json' }));
+      checkpoint = {
+        v: 1,
+        id: partial.id,
+        total: partial.total,
+        validator: partial.validator,
+        url: partial.url,
+        key: Key,
+        uploadId: created.UploadId,
+        partSize: this.o.partSizeBytes,
+      };
+      await client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key: this.checkpointKey(partial.id),
+          Body: JSON.stringify(checkpoint),
+          ContentType: 'application/json',
+        }),
+      );
     }
     const { uploadId: UploadId, partSize } = checkpoint;
     // A resumed body's running hash covers only its tail: the object's sha256 is read back below.
@@ -142,10 +172,12 @@ export class S3Partials implements ResumableWrites {
     const inFlight = new Set<Promise<void>>();
     try {
       const send = (PartNumber: number, Body: Buffer) => {
-        const p = client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length })).then((res) => {
-          if (!res.ETag) throw new StorageError(`s3 storage: UploadPart ${PartNumber} of ${Key} returned no ETag`, input.key);
-          parts.push({ PartNumber, ETag: res.ETag });
-        });
+        const p = client
+          .send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body, ContentLength: Body.length }))
+          .then((res) => {
+            if (!res.ETag) throw new StorageError(`s3 storage: UploadPart ${PartNumber} of ${Key} returned no ETag`, input.key);
+            parts.push({ PartNumber, ETag: res.ETag });
+          });
         const tracked = p.finally(() => inFlight.delete(tracked));
         tracked.catch(() => undefined); // awaited below; never an unhandled rejection
         inFlight.add(tracked);
@@ -169,7 +201,11 @@ export class S3Partials implements ResumableWrites {
       parts.sort((a, b) => a.PartNumber - b.PartNumber);
       await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
       const sha256 = start === 0 ? measure.sha256() : await this.readBackSha256(Key, partial.total, input);
-      await copyInPlace(client, { Bucket, Key, bytes: partial.total, ContentType: input.contentType, Metadata: { ...Metadata, sha256 } }, this.o.copyLimits);
+      await copyInPlace(
+        client,
+        { Bucket, Key, bytes: partial.total, ContentType: input.contentType, Metadata: { ...Metadata, sha256 } },
+        this.o.copyLimits,
+      );
       await client.send(new DeleteObjectCommand({ Bucket, Key: this.checkpointKey(partial.id) })).catch(() => undefined);
       return { key: input.key, bytes: partial.total, sha256 };
     } catch (err) {

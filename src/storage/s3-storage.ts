@@ -44,11 +44,7 @@ function toS3Metadata(metadata: Record<string, string>): Record<string, string> 
 }
 
 function isNotFound(err: unknown): boolean {
-  return (
-    err instanceof NoSuchKey ||
-    err instanceof NotFound ||
-    (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404)
-  );
+  return err instanceof NoSuchKey || err instanceof NotFound || (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404);
 }
 
 /**
@@ -176,7 +172,11 @@ export class S3Storage implements Storage {
       await upload.done();
       const sha256 = measure.sha256();
       // Over 5 GiB a single CopyObject is refused: s3-copy.ts copies part by part instead.
-      await copyInPlace(this.client, { Bucket, Key, bytes: measure.bytes, ContentType, Metadata: { ...metadata, sha256 } }, this.options.copyLimits);
+      await copyInPlace(
+        this.client,
+        { Bucket, Key, bytes: measure.bytes, ContentType, Metadata: { ...metadata, sha256 } },
+        this.options.copyLimits,
+      );
       return { key: input.key, bytes: measure.bytes, sha256 };
     } catch (err) {
       measure.destroy();

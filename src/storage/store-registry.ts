@@ -89,7 +89,8 @@ export class StoreUnavailableError extends Error {
  */
 export function createStoreRegistry(config: Pick<Config, 'storage'>, defaultStore: Storage = createStorage(config.storage)): StoreRegistry {
   const named = new Map<string, Storage>();
-  for (const [name, settings] of Object.entries(config.storage.stores)) named.set(name, createNamedStorage(name, settings, config.storage.s3));
+  for (const [name, settings] of Object.entries(config.storage.stores))
+    named.set(name, createNamedStorage(name, settings, config.storage.s3));
   return new StoreRegistry(defaultStore, named);
 }
 

@@ -101,7 +101,10 @@ function checkTls(profile: ClientConfigProfile, env: NodeJS.ProcessEnv): void {
     try {
       readFileSync(value.path);
     } catch (err) {
-      throw new TemporalSettingsError(`cannot read ${value.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, tlsSettingName(env, source, 'path'));
+      throw new TemporalSettingsError(
+        `cannot read ${value.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        tlsSettingName(env, source, 'path'),
+      );
     }
   }
   if (Boolean(tls.clientCert) !== Boolean(tls.clientKey)) {
@@ -117,7 +120,10 @@ function checkTls(profile: ClientConfigProfile, env: NodeJS.ProcessEnv): void {
  * FETCHBOX_CONFIG, then the profile, then 127.0.0.1:7233). An API key turns TLS on unless
  * TEMPORAL_TLS=false, as envconfig does. Reads the TLS files: call at start, before serving.
  */
-export function temporalConnectionOptions(config: Pick<Config, 'temporal'>, env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
+export function temporalConnectionOptions(
+  config: Pick<Config, 'temporal'>,
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalConnectionOptions {
   const profile = temporalProfile(env);
   checkTls(profile, env);
   const { connectionOptions } = toClientOptions(profile);

@@ -21,7 +21,10 @@ export class RetentionSetupError extends Error {
     readonly retentionMs: number,
     options: ErrorOptions,
   ) {
-    super(`cannot set the retention of namespace ${namespace} to ${formatDurationMs(retentionMs)}: ${(options.cause as Error).message}`, options);
+    super(
+      `cannot set the retention of namespace ${namespace} to ${formatDurationMs(retentionMs)}: ${(options.cause as Error).message}`,
+      options,
+    );
   }
 }
 
@@ -38,7 +41,12 @@ export async function readNamespaceRetentionMs(client: Client, namespace: string
  * Sets a namespace's retention with `temporal operator namespace update --retention` (what an
  * operator would run), for `fetchbox dev`'s own plain local server.
  */
-export async function setNamespaceRetention(opts: { binary: string; address: string; namespace: string; retentionMs: number }): Promise<void> {
+export async function setNamespaceRetention(opts: {
+  binary: string;
+  address: string;
+  namespace: string;
+  retentionMs: number;
+}): Promise<void> {
   // Flags only: a TEMPORAL_TLS_* variable or temporal.toml meant for production must not steer the
   // CLI away from the local dev server.
   const args = ['operator', 'namespace', 'update', '--address', opts.address, '--namespace', opts.namespace];
@@ -77,7 +85,9 @@ export function retentionProblem(actualMs: number | undefined, wantedMs: number)
 export async function checkNamespaceRetention(client: Client, namespace: string, wantedMs: number, logger: Logger): Promise<void> {
   let actualMs: number | undefined;
   try {
-    actualMs = await client.connection.withDeadline(Date.now() + RETENTION_CHECK_TIMEOUT_MS, () => readNamespaceRetentionMs(client, namespace));
+    actualMs = await client.connection.withDeadline(Date.now() + RETENTION_CHECK_TIMEOUT_MS, () =>
+      readNamespaceRetentionMs(client, namespace),
+    );
   } catch (err) {
     logger.warn({ err, namespace }, 'cannot read the namespace retention (DescribeNamespace); not checked against temporal.retention');
     return;

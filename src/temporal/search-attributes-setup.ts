@@ -45,7 +45,8 @@ const NOT_REGISTERED = new RegExp(
 export function isSearchAttributeNotRegistered(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const { message, details } = e as { message?: unknown; details?: unknown };
-    if ((typeof details === 'string' && NOT_REGISTERED.test(details)) || (typeof message === 'string' && NOT_REGISTERED.test(message))) return true;
+    if ((typeof details === 'string' && NOT_REGISTERED.test(details)) || (typeof message === 'string' && NOT_REGISTERED.test(message)))
+      return true;
   }
   return false;
 }
@@ -75,7 +76,12 @@ async function usable(client: Client, namespace: string, keys: readonly Attribut
 }
 
 /** Polls {@link usable} until it holds or `timeoutMs` passes; returns how long it took, or undefined. */
-async function waitUntilUsable(client: Client, namespace: string, keys: readonly AttributeKey[], timeoutMs: number): Promise<number | undefined> {
+async function waitUntilUsable(
+  client: Client,
+  namespace: string,
+  keys: readonly AttributeKey[],
+  timeoutMs: number,
+): Promise<number | undefined> {
   const started = Date.now();
   for (;;) {
     if (await usable(client, namespace, keys)) return Date.now() - started;
@@ -109,7 +115,10 @@ export async function ensureSearchAttributes(
     });
     const readyAfterMs = await waitUntilUsable(client, namespace, missing, readyTimeoutMs);
     if (readyAfterMs === undefined) {
-      logger.warn({ added: missing.map((k) => k.name), namespace, waitedMs: readyTimeoutMs }, 'registered FetchBox search attributes, but Temporal does not accept them yet; the API answers 503 until it does');
+      logger.warn(
+        { added: missing.map((k) => k.name), namespace, waitedMs: readyTimeoutMs },
+        'registered FetchBox search attributes, but Temporal does not accept them yet; the API answers 503 until it does',
+      );
     } else {
       logger.info({ added: missing.map((k) => k.name), namespace, readyAfterMs }, 'registered FetchBox search attributes');
     }

@@ -12,7 +12,11 @@ import { type ResourceError } from './job-types.js';
  * attempts made before it): when Temporal says the maximum was reached, that many were made, even
  * when the last ones timed out and so carry no attempt number of their own.
  */
-export function downloadFailure(err: unknown, attemptsSoFar: number, attemptsWhenExhausted?: number): { error: ResourceError; attempts: number } {
+export function downloadFailure(
+  err: unknown,
+  attemptsSoFar: number,
+  attemptsWhenExhausted?: number,
+): { error: ResourceError; attempts: number } {
   let cause: unknown = err;
   let exhausted = false;
   if (err instanceof ActivityFailure) {

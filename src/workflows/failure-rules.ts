@@ -20,7 +20,12 @@ export type FailureKind = ErrorKind | 'connection';
 const RETRYABLE_HTTP_STATUSES: ReadonlySet<number> = new Set([408, 425, 429]);
 
 /** Kinds another attempt may fix whatever the response; `http_status` depends on the status. */
-const RETRYABLE_KINDS: ReadonlySet<FailureKind> = new Set<FailureKind>(['connection', ErrorKind.timeout, ErrorKind.truncated, ErrorKind.storage]);
+const RETRYABLE_KINDS: ReadonlySet<FailureKind> = new Set<FailureKind>([
+  'connection',
+  ErrorKind.timeout,
+  ErrorKind.truncated,
+  ErrorKind.storage,
+]);
 
 /** Retryable kinds that keep their name when attempts run out: each says what to fix. */
 const KEPT_WHEN_EXHAUSTED: ReadonlySet<ErrorKind> = new Set<ErrorKind>([ErrorKind.timeout, ErrorKind.truncated, ErrorKind.storage]);
@@ -72,7 +77,8 @@ export function clipJson(text: string, maxBytes: number): string {
     else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       n = 4;
       units = 2;
-    } else if (c >= 0xd800 && c <= 0xdfff) n = 6; // a lone surrogate is escaped as \uXXXX
+    } else if (c >= 0xd800 && c <= 0xdfff)
+      n = 6; // a lone surrogate is escaped as \uXXXX
     else n = 3;
     if (bytes + n > maxBytes) return text.slice(0, i);
     bytes += n;

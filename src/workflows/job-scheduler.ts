@@ -49,7 +49,9 @@ export class JobScheduler {
     this.parallelism = exactPolite ? 1 : Math.max(1, policy.pageParallelism);
     this.window = Math.max(1, Math.ceil(policy.concurrency / this.parallelism));
     this.pagePolicy =
-      polite && !exactPolite ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency! / this.parallelism)) } : policy;
+      polite && !exactPolite
+        ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency! / this.parallelism)) }
+        : policy;
     // The job-wide task cap (handler expansions included), absent in older inputs.
     this.capTasks = maxTasks !== undefined && patched('job-expansion-cap');
   }
@@ -171,7 +173,8 @@ export class JobScheduler {
     executeChild(pageWorkflow, {
       workflowId,
       args: [pageInput],
-      staticSummary: round === 0 ? `${jobId}: page ${page + 1} of ${manifest.pageCount}` : `${jobId}: page ${page + 1}, retry round ${round}`,
+      staticSummary:
+        round === 0 ? `${jobId}: page ${page + 1} of ${manifest.pageCount}` : `${jobId}: page ${page + 1}, retry round ${round}`,
     })
       .then(
         (result) => state.applyPage(result),

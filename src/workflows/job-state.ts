@@ -40,7 +40,11 @@ export class JobState {
   finishedThisRun = 0;
   /** The first error a page child failed with (not a cancellation): the job fails with it. */
   fatal: unknown;
-  private readonly closedCounter = metricMeter.createCounter('fetchbox_jobs_closed', '', 'Job workflow runs that closed, by FetchBox status and handler.');
+  private readonly closedCounter = metricMeter.createCounter(
+    'fetchbox_jobs_closed',
+    '',
+    'Job workflow runs that closed, by FetchBox status and handler.',
+  );
 
   constructor(readonly input: JobWorkflowInput) {
     const carried = input.carry;
@@ -101,7 +105,8 @@ export class JobState {
    */
   retryAnswer(): RetryAnswer {
     const { carry } = this;
-    const passUnderWay = !carry.published || this.running.size > 0 || carry.nextPage < this.input.manifest.pageCount || carry.retryQueue.length > 0;
+    const passUnderWay =
+      !carry.published || this.running.size > 0 || carry.nextPage < this.input.manifest.pageCount || carry.retryQueue.length > 0;
     return { status: this.status, retrying: carry.failedPages.length > 0 || passUnderWay };
   }
 
@@ -112,7 +117,12 @@ export class JobState {
    */
   validateRetry(): void {
     const refuse = (why: string) =>
-      ApplicationFailure.create({ type: RETRY_REFUSED, message: `job ${this.input.jobId} ${why}; a retry makes no sense`, nonRetryable: true, details: [{ status: this.status }] });
+      ApplicationFailure.create({
+        type: RETRY_REFUSED,
+        message: `job ${this.input.jobId} ${why}; a retry makes no sense`,
+        nonRetryable: true,
+        details: [{ status: this.status }],
+      });
     if (CancellationScope.current().consideredCancelled) throw refuse('is being canceled');
     if (this.fatal !== undefined) throw refuse('is failing');
     if (this.status !== JobStatus.running) throw refuse(`is ${this.status}`);

@@ -6,7 +6,6 @@ import { retrySignal, retryUpdate, summaryQuery } from './messages.js';
 
 export { PAGES_PER_RUN } from './job-scheduler.js';
 
-
 /**
  * One job (workflow id `job-<jobId>`): registers its message handlers, runs its pages
  * (job-scheduler.ts) and completes `completed` or `completed_with_failures`, continues as new, or

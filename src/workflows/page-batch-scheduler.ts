@@ -28,7 +28,9 @@ export async function runBatched(state: PageState, batchSize: number): Promise<v
   // Enough batches to fill the window even when the page is small: a page of 40 tasks with a
   // window of 8 runs 4 batches of 10 with 2 lanes each, not one batch of 40 with 2 lanes.
   const slots = Math.max(1, Math.floor(window / lanes));
-  const size = patched('even-batch-rounds') ? evenBatchSize(tasks.length, slots, batchSize) : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
+  const size = patched('even-batch-rounds')
+    ? evenBatchSize(tasks.length, slots, batchSize)
+    : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
   const max = retry.maximumAttempts;
   const secondInterval = Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs);
   const aloneOptions = {

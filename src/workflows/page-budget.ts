@@ -44,6 +44,12 @@ export function jsonBytes(value: unknown): number {
  * Worst-case bytes one task costs a page: its JSON (id, url, key, headers: what loadPage, batches
  * and failedTasks carry) plus the most its state can add (what PageResult carries).
  */
-export function worstStateBytes(task: { id: string; url: string; key?: string | undefined; headers?: Record<string, string> | undefined; store?: string }): number {
+export function worstStateBytes(task: {
+  id: string;
+  url: string;
+  key?: string | undefined;
+  headers?: Record<string, string> | undefined;
+  store?: string;
+}): number {
   return jsonBytes(task) + STATE_OVERHEAD_BYTES;
 }

@@ -57,7 +57,14 @@ export async function loadPageTasks(state: PageState, io: ReturnType<typeof page
     state.tasks = await io.failedTasks({ jobId, handler, page, pageKey: state.input.pageKey, round });
   }
   for (const task of state.tasks) {
-    state.states.push({ id: task.id, url: task.url, key: task.key, status: ResourceStatus.pending, attempts: 0, ...(task.store !== undefined ? { store: task.store } : {}) });
+    state.states.push({
+      id: task.id,
+      url: task.url,
+      key: task.key,
+      status: ResourceStatus.pending,
+      attempts: 0,
+      ...(task.store !== undefined ? { store: task.store } : {}),
+    });
   }
   for (const r of state.rejected) {
     const error = { kind: ErrorKind.handler, message: clipJson(r.message, MAX_MESSAGE_BYTES) };

@@ -5,7 +5,15 @@ import { clipJson } from './failure-rules.js';
 import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';
 import { ResourceStatus } from './constants.js';
 import { type DownloadCommon } from './download-types.js';
-import { type DownloadTask, type PageProgress, type PageResult, type PageWorkflowInput, type RejectedResource, type ResourceError, type ResourceState } from './job-types.js';
+import {
+  type DownloadTask,
+  type PageProgress,
+  type PageResult,
+  type PageWorkflowInput,
+  type RejectedResource,
+  type ResourceError,
+  type ResourceState,
+} from './job-types.js';
 
 /** What a successful download reports into a resource's state. */
 export interface DownloadSuccess {
@@ -59,7 +67,11 @@ export class PageState {
   readonly common: DownloadCommon;
   private readonly activities: ReturnType<typeof proxyActivities<Activities>>;
   // Emitted by Temporal's metrics exporter (not during replay), beside its SDK metrics.
-  private readonly outcomes = metricMeter.createCounter('fetchbox_resources', '', 'Resources that reached an outcome in a page round, by outcome and error kind.');
+  private readonly outcomes = metricMeter.createCounter(
+    'fetchbox_resources',
+    '',
+    'Resources that reached an outcome in a page round, by outcome and error kind.',
+  );
 
   constructor(readonly input: PageWorkflowInput) {
     const { policy } = input;
@@ -85,7 +97,14 @@ export class PageState {
   /** The `pageSummary` query's answer. */
   progress(): PageProgress {
     const { page, round } = this.input;
-    return { page, round, tasks: this.tasks.length + this.rejected.length, succeeded: this.succeeded, failed: this.failed, bytes: this.bytes };
+    return {
+      page,
+      round,
+      tasks: this.tasks.length + this.rejected.length,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      bytes: this.bytes,
+    };
   }
 
   /** Records a stored resource. */
@@ -121,7 +140,12 @@ export class PageState {
    * after the one a batch made, under `options` shifted to match). The caller took its slot
    * (`inFlight++`); it is given back when the download settles.
    */
-  async download(task: DownloadTask, state: ResourceState, options: DownloadOptions = this.downloadOptions, attemptOffset = 0): Promise<void> {
+  async download(
+    task: DownloadTask,
+    state: ResourceState,
+    options: DownloadOptions = this.downloadOptions,
+    attemptOffset = 0,
+  ): Promise<void> {
     const { downloadResource } = this.activities;
     try {
       const input = { ...this.common, task, ...(attemptOffset > 0 ? { attemptOffset } : {}) };

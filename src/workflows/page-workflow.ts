@@ -7,7 +7,6 @@ import { loadPageTasks, pageIo } from './page-loader.js';
 import { runPlain } from './page-plain-scheduler.js';
 import { PageState } from './page-state.js';
 
-
 /**
  * One page of a job in one round: loads its download tasks (page-loader.ts: round 0 the staged
  * page through the handler, retry rounds the resources still failed after earlier rounds),

@@ -55,7 +55,10 @@ export function applyPageResult(carry: PageCounts, result: PageCountsResult): vo
  * A state whose id `base` lacks is appended, so no settled outcome is lost. When ids repeat in
  * `base`, the last of them takes the later rounds' states. Returns a new array; inputs untouched.
  */
-export function mergeRoundStates(base: readonly ResourceState[], laterRounds: readonly (readonly ResourceState[] | undefined)[]): ResourceState[] {
+export function mergeRoundStates(
+  base: readonly ResourceState[],
+  laterRounds: readonly (readonly ResourceState[] | undefined)[],
+): ResourceState[] {
   const merged = [...base];
   const index = new Map(merged.map((s, i) => [s.id, i]));
   for (const states of laterRounds) {

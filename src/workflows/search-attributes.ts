@@ -23,6 +23,4 @@ const flagType: Record<string, string> = {
 };
 
 /** `Name=Type` pairs for `temporal server start-dev --search-attribute`. */
-export const searchAttributeFlags: readonly string[] = Object.values(SearchAttributes).map(
-  (key) => `${key.name}=${flagType[key.type]}`,
-);
+export const searchAttributeFlags: readonly string[] = Object.values(SearchAttributes).map((key) => `${key.name}=${flagType[key.type]}`);

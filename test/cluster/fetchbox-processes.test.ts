@@ -31,7 +31,9 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
 
   beforeAll(async () => {
     connection = await connectCluster(cluster);
-    attributesBefore = Object.keys((await connection.operatorService.listSearchAttributes({ namespace: cluster.namespace })).customAttributes ?? {});
+    attributesBefore = Object.keys(
+      (await connection.operatorService.listSearchAttributes({ namespace: cluster.namespace })).customAttributes ?? {},
+    );
     origin = await startOrigin();
     const env = clusterEnv(cluster, taskQueue);
     worker = await startFetchBox('worker', env);
@@ -63,13 +65,29 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
     const jobId = `cluster-first-${randomUUID().slice(0, 8)}`;
     const sizes = Array.from({ length: 200 }, (_, i) => (i * 7919) % 200_000);
     const resources = sizes.map((size, i) => ({ url: `${origin.url}/bytes/${size}/${jobId}-${i}`, id: `r${i}` }));
-    const res = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const res = await fetch(`${api.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources }),
+    });
     const answer = await res.text();
-    expect(res.status, `${answer}\n${(await api.logs()).slice(-5).map((l) => JSON.stringify(l)).join('\n')}`).toBe(202);
+    expect(
+      res.status,
+      `${answer}\n${(await api.logs())
+        .slice(-5)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
+    ).toBe(202);
 
-    await expect.poll(async () => (await getJson(`${api.url}/jobs/${jobId}`)).body.status, { timeout: 300_000, interval: 1_000 }).toBe('completed');
+    await expect
+      .poll(async () => (await getJson(`${api.url}/jobs/${jobId}`)).body.status, { timeout: 300_000, interval: 1_000 })
+      .toBe('completed');
     const summary = (await getJson(`${api.url}/jobs/${jobId}`)).body;
-    expect(summary).toMatchObject({ jobId, resources: { total: 200, succeeded: 200, failed: 0, pending: 0 }, bytes: sizes.reduce((a, b) => a + b, 0) });
+    expect(summary).toMatchObject({
+      jobId,
+      resources: { total: 200, succeeded: 200, failed: 0, pending: 0 },
+      bytes: sizes.reduce((a, b) => a + b, 0),
+    });
 
     let cursor: string | null = null;
     const states: Record<string, any>[] = [];
@@ -89,16 +107,30 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
 
     // SQL visibility is eventually consistent: the close shows in the list within seconds.
     await expect
-      .poll(async () => ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).map((j) => j.jobId), { timeout: 60_000, interval: 500 })
+      .poll(
+        async () =>
+          ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).map((j) => j.jobId),
+        { timeout: 60_000, interval: 500 },
+      )
       .toContain(jobId);
-    const listed = ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).find((j) => j.jobId === jobId);
+    const listed = ((await getJson(`${api.url}/jobs?status=completed&limit=1000`)).body.items as Record<string, any>[]).find(
+      (j) => j.jobId === jobId,
+    );
     expect(listed).toMatchObject({ jobId, status: 'completed', handler: 'default' });
 
     // What an operator types: `temporal workflow list --query` on the search attributes, over mTLS.
     const { stdout } = await execFileAsync(cluster.temporalCli, [
-      'workflow', 'list', '--namespace', cluster.namespace, '--output', 'json',
-      '--query', `${SearchAttributes.status.name} = "completed" AND ${SearchAttributes.total.name} = 200`,
-      ...cluster.temporalCliArgs, '--disable-config-env', '--disable-config-file',
+      'workflow',
+      'list',
+      '--namespace',
+      cluster.namespace,
+      '--output',
+      'json',
+      '--query',
+      `${SearchAttributes.status.name} = "completed" AND ${SearchAttributes.total.name} = 200`,
+      ...cluster.temporalCliArgs,
+      '--disable-config-env',
+      '--disable-config-file',
     ]);
     const ids = (JSON.parse(stdout) as { execution?: { workflowId?: string } }[]).map((w) => w.execution?.workflowId);
     expect(ids).toContain(`job-${jobId}`);
@@ -106,18 +138,30 @@ describe('fetchbox worker and api processes on the cluster (mTLS, SQL visibility
 
   it('the same jobId POSTed 50 times at once to two API processes gives one workflow: one 202, the rest 200', async () => {
     const jobId = `cluster-race-${randomUUID().slice(0, 8)}`;
-    const manifest = JSON.stringify({ jobId, resources: Array.from({ length: 20 }, (_, i) => ({ url: `${origin.url}/bytes/1000/${jobId}-${i}`, id: `r${i}` })) });
+    const manifest = JSON.stringify({
+      jobId,
+      resources: Array.from({ length: 20 }, (_, i) => ({ url: `${origin.url}/bytes/1000/${jobId}-${i}`, id: `r${i}` })),
+    });
     const answers = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
-        const res = await fetch(`${(i % 2 === 0 ? api : api2).url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: manifest });
+        const res = await fetch(`${(i % 2 === 0 ? api : api2).url}/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: manifest,
+        });
         return { status: res.status, body: await res.text() };
       }),
     );
     const statuses = answers.map((a) => a.status);
-    expect(statuses.filter((s) => s === 202), JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 202))).toHaveLength(1);
+    expect(
+      statuses.filter((s) => s === 202),
+      JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 202)),
+    ).toHaveLength(1);
     expect(statuses.filter((s) => s === 200)).toHaveLength(49);
 
-    await expect.poll(async () => (await getJson(`${api2.url}/jobs/${jobId}`)).body.status, { timeout: 120_000, interval: 500 }).toBe('completed');
+    await expect
+      .poll(async () => (await getJson(`${api2.url}/jobs/${jobId}`)).body.status, { timeout: 120_000, interval: 500 })
+      .toBe('completed');
     const client = new Client({ connection, namespace: cluster.namespace });
     let runs = 0;
     for await (const _ of client.workflow.list({ query: `WorkflowId = "job-${jobId}"` })) runs++;

@@ -22,8 +22,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     'temporal/start': () => cluster.temporal.restart(),
   });
   project.provide('clusterControl', { url: control.url, token: control.token });
-  const steps = Object.entries(cluster.timings).map(([k, v]) => `${k} ${v} ms`).join(', ');
-  process.stderr.write(`[cluster] temporal ${cluster.info.temporalAddress} (mTLS), minio ${cluster.info.minio.endpoint}, postgres 127.0.0.1:${cluster.info.postgres.port}; ready in ${Date.now() - started} ms (${steps})\n`);
+  const steps = Object.entries(cluster.timings)
+    .map(([k, v]) => `${k} ${v} ms`)
+    .join(', ');
+  process.stderr.write(
+    `[cluster] temporal ${cluster.info.temporalAddress} (mTLS), minio ${cluster.info.minio.endpoint}, postgres 127.0.0.1:${cluster.info.postgres.port}; ready in ${Date.now() - started} ms (${steps})\n`,
+  );
   return async () => {
     const stopping = Date.now();
     await control.close();

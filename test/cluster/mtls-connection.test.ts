@@ -12,7 +12,9 @@ const execFileAsync = promisify(execFile);
 /** Runs the `temporal` CLI with exactly `args` (no env or toml); rejects with its stderr. */
 async function rawCli(args: string[]): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(inject('cluster').temporalCli, [...args, '--disable-config-env', '--disable-config-file'], { timeout: 30_000 });
+    const { stdout } = await execFileAsync(inject('cluster').temporalCli, [...args, '--disable-config-env', '--disable-config-file'], {
+      timeout: 30_000,
+    });
     return stdout;
   } catch (err) {
     throw new Error(`temporal ${args[0]} failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`, { cause: err });
@@ -58,7 +60,9 @@ describe('Temporal server on PostgreSQL, frontend with mTLS', () => {
 
   it('refuses a client without a certificate and one that does not trust the run CA', async () => {
     const systemInfo = (tls: TLSConfig | undefined) =>
-      Connection.connect({ address: cluster.temporalAddress, ...(tls === undefined ? {} : { tls }), connectTimeout: 3_000 }).then((c) => c.workflowService.getSystemInfo({}));
+      Connection.connect({ address: cluster.temporalAddress, ...(tls === undefined ? {} : { tls }), connectTimeout: 3_000 }).then((c) =>
+        c.workflowService.getSystemInfo({}),
+      );
     await expect(systemInfo(await tlsOptions(true))).rejects.toThrow();
     await expect(systemInfo(undefined)).rejects.toThrow();
     // The same with the CLI: the server drops a handshake without a client certificate; the system
@@ -66,7 +70,16 @@ describe('Temporal server on PostgreSQL, frontend with mTLS', () => {
     const { certs } = cluster;
     const noClientCert = ['--address', cluster.temporalAddress, '--tls-ca-path', certs.caCert, '--tls-server-name', certs.serverName];
     await expect(rawCli(['operator', 'cluster', 'health', ...noClientCert])).rejects.toThrow(/failed reaching server/);
-    const noCa = ['--address', cluster.temporalAddress, '--tls-cert-path', certs.clientCert, '--tls-key-path', certs.clientKey, '--tls-server-name', certs.serverName];
+    const noCa = [
+      '--address',
+      cluster.temporalAddress,
+      '--tls-cert-path',
+      certs.clientCert,
+      '--tls-key-path',
+      certs.clientKey,
+      '--tls-server-name',
+      certs.serverName,
+    ];
     await expect(rawCli(['operator', 'cluster', 'health', ...noCa])).rejects.toThrow(/unknown authority|certificate/i);
   });
 
@@ -80,7 +93,16 @@ describe('Temporal server on PostgreSQL, frontend with mTLS', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
     // The namespace cache of the frontend takes a few seconds to see a new namespace.
-    await expect.poll(async () => connection.operatorService.listSearchAttributes({ namespace }).then(() => true, () => false), { timeout: 60_000, interval: 500 }).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          connection.operatorService.listSearchAttributes({ namespace }).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 60_000, interval: 500 },
+      )
+      .toBe(true);
     await ensureSearchAttributes(client, namespace, logger);
     expect(lines.join('\n')).toContain('registered FetchBox search attributes');
     expect(lines.join('\n')).not.toContain('could not check');

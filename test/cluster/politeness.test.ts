@@ -43,12 +43,21 @@ describe('per-host limit of a job across three worker processes', () => {
 
   it(`FETCHBOX_JOB_PER_HOST_CONCURRENCY=${PER_HOST} over 6 pages: each host sees at most ${PER_HOST} requests at once, from several workers`, async () => {
     const jobId = `polite-${randomUUID().slice(0, 8)}`;
-    const resources = Array.from({ length: PER_ORIGIN * origins.length }, (_, i) => ({ url: `${origins[i % origins.length]!.url}/16/${jobId}-${i}`, id: `r${i}` }));
-    const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const resources = Array.from({ length: PER_ORIGIN * origins.length }, (_, i) => ({
+      url: `${origins[i % origins.length]!.url}/16/${jobId}-${i}`,
+      id: `r${i}`,
+    }));
+    const submitted = await fetch(`${api.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources }),
+    });
     expect(submitted.status, await submitted.text()).toBe(202);
     const started = Date.now();
     await waitUntil('job completed', async () => (await jobSummary(api.url!, jobId))?.status === 'completed', 300_000);
-    expect(await jobSummary(api.url!, jobId)).toMatchObject({ resources: { total: resources.length, succeeded: resources.length, failed: 0 } });
+    expect(await jobSummary(api.url!, jobId)).toMatchObject({
+      resources: { total: resources.length, succeeded: resources.length, failed: 0 },
+    });
 
     const agents = new Set<string>();
     for (const origin of origins) {
@@ -56,7 +65,9 @@ describe('per-host limit of a job across three worker processes', () => {
       expect(origin.peak).toBe(PER_HOST);
       for (const list of origin.requests.values()) for (const a of list) agents.add(a);
     }
-    process.stderr.write(`[cluster] politeness: ${resources.length} resources on 2 hosts in ${Date.now() - started} ms, peaks ${origins.map((o) => o.peak).join(', ')}, workers ${[...agents].sort().join(', ')}\n`);
+    process.stderr.write(
+      `[cluster] politeness: ${resources.length} resources on 2 hosts in ${Date.now() - started} ms, peaks ${origins.map((o) => o.peak).join(', ')}, workers ${[...agents].sort().join(', ')}\n`,
+    );
     expect(agents.size, 'the downloads ran on more than one worker process').toBeGreaterThanOrEqual(2);
   });
 });

@@ -29,7 +29,12 @@ describe('rolling restart of three workers during a 20,000-resource job', () => 
     // The policy is fixed by the API at submit: a 5 s heartbeat timeout lets the SIGKILLed
     // worker's batches be retried elsewhere within seconds (the default is 60 s).
     const apiEnv = clusterEnv(cluster, taskQueue, { FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '5000' });
-    const [a] = await Promise.all([startFetchBox('api', apiEnv), startWorker('worker-killed'), startWorker('worker-drained'), startWorker('worker-steady')]);
+    const [a] = await Promise.all([
+      startFetchBox('api', apiEnv),
+      startWorker('worker-killed'),
+      startWorker('worker-drained'),
+      startWorker('worker-steady'),
+    ]);
     api = a;
     const connection = await connectCluster(cluster);
     await waitForSearchAttributes(connection, cluster.namespace);
@@ -42,11 +47,15 @@ describe('rolling restart of three workers during a 20,000-resource job', () => 
     await origin?.close();
   });
 
-  it('SIGKILL one worker for good, SIGTERM another and start it again: the job completes byte-exact; only the killed worker\'s downloads are repeated', async () => {
+  it("SIGKILL one worker for good, SIGTERM another and start it again: the job completes byte-exact; only the killed worker's downloads are repeated", async () => {
     const started = Date.now();
     const jobId = `rolling-${randomUUID().slice(0, 8)}`;
     const resources = Array.from({ length: TOTAL }, (_, i) => ({ url: `${origin.url}/${SIZE}/${jobId}-${i}`, id: `r${i}` }));
-    const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const submitted = await fetch(`${api.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources }),
+    });
     expect(submitted.status, await submitted.text()).toBe(202);
 
     await waitUntil('3,000 downloads', async () => origin.total() >= 3_000, 180_000);
@@ -63,7 +72,11 @@ describe('rolling restart of three workers during a 20,000-resource job', () => 
 
     await waitUntil('job completed', async () => (await jobSummary(api.url!, jobId))?.status === 'completed', 600_000);
     const runMs = Date.now() - started;
-    expect(await jobSummary(api.url!, jobId)).toMatchObject({ status: 'completed', resources: { total: TOTAL, succeeded: TOTAL, failed: 0, pending: 0 }, bytes: TOTAL * SIZE });
+    expect(await jobSummary(api.url!, jobId)).toMatchObject({
+      status: 'completed',
+      resources: { total: TOTAL, succeeded: TOTAL, failed: 0, pending: 0 },
+      bytes: TOTAL * SIZE,
+    });
 
     // Every state carries the sha256 its worker computed while streaming: compare all 20,000 with
     // the origin's content; LIST the bucket for every object's size; GET a sample back.
@@ -94,7 +107,9 @@ describe('rolling restart of three workers during a 20,000-resource job', () => 
     // retried from the last heartbeat. The drained worker finished what it had, so nothing it
     // requested was requested again.
     expect(repeated.filter(([, agents]) => agents[0] !== 'worker-killed').map(([p, agents]) => `${p} ${agents.join(',')}`)).toEqual([]);
-    expect(paths.filter(([, agents]) => agents.includes('worker-drained') && agents.lastIndexOf('worker-drained') < agents.length - 1)).toEqual([]);
+    expect(
+      paths.filter(([, agents]) => agents.includes('worker-drained') && agents.lastIndexOf('worker-drained') < agents.length - 1),
+    ).toEqual([]);
     expect(byAgent.get('worker-drained')).toBeGreaterThan(0);
     expect(byAgent.get('worker-restarted')).toBeGreaterThan(0);
     expect(byAgent.get('worker-steady')).toBeGreaterThan(0);

@@ -35,7 +35,11 @@ describe(`sizing: ${TOTAL} resources of 4 KiB with ${WORKER_COUNTS.join(', ')} w
 
   async function run(jobId: string, api: FetchBoxProcess, total: number): Promise<void> {
     const resources = Array.from({ length: total }, (_, i) => ({ url: `${origin.url}/${SIZE}/${jobId}-${i}`, id: `r${i}` }));
-    const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const submitted = await fetch(`${api.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources }),
+    });
     expect(submitted.status, await submitted.text()).toBe(202);
     await waitUntil(`job ${jobId} completed`, async () => (await jobSummary(api.url!, jobId))?.status === 'completed', 600_000);
     expect(await jobSummary(api.url!, jobId)).toMatchObject({ resources: { total, succeeded: total, failed: 0 }, bytes: total * SIZE });
@@ -44,7 +48,10 @@ describe(`sizing: ${TOTAL} resources of 4 KiB with ${WORKER_COUNTS.join(', ')} w
   it.each(WORKER_COUNTS)('%i worker process(es): resources/s and CPU seconds per 1,000 resources', async (n) => {
     const taskQueue = `sizing-${n}-${randomUUID().slice(0, 8)}`;
     const env = clusterEnv(cluster, taskQueue);
-    const [api, ...workers] = await Promise.all([startFetchBox('api', env), ...Array.from({ length: n }, () => startFetchBox('worker', env))]);
+    const [api, ...workers] = await Promise.all([
+      startFetchBox('api', env),
+      ...Array.from({ length: n }, () => startFetchBox('worker', env)),
+    ]);
     try {
       const connection = await connectCluster(cluster);
       await waitForSearchAttributes(connection, cluster.namespace);
@@ -70,7 +77,13 @@ describe(`sizing: ${TOTAL} resources of 4 KiB with ${WORKER_COUNTS.join(', ')} w
         workers: n,
         seconds,
         perSecond: Math.round(TOTAL / seconds),
-        cpu: { workers: per1k('workers'), api: per1k('api'), temporal: per1k('temporal'), postgres: per1k('postgres'), minio: per1k('minio') },
+        cpu: {
+          workers: per1k('workers'),
+          api: per1k('api'),
+          temporal: per1k('temporal'),
+          postgres: per1k('postgres'),
+          minio: per1k('minio'),
+        },
       };
       results.push(measured);
       const { cpu } = measured;

@@ -43,7 +43,11 @@ describe('the Temporal server is killed and restarted mid-job', () => {
     const jobId = `restart-${randomUUID().slice(0, 8)}`;
     const total = 1_000;
     const resources = Array.from({ length: total }, (_, i) => ({ url: `${origin.url}/slow/20/4000/${jobId}-${i}`, id: `r${i}` }));
-    const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const submitted = await fetch(`${api.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources }),
+    });
     expect(submitted.status).toBe(202);
     const fetched = () => [...origin.hits.keys()].filter((k) => k.includes(jobId)).length;
     await waitUntil('downloads under way', async () => fetched() >= 150, 120_000);
@@ -58,12 +62,19 @@ describe('the Temporal server is killed and restarted mid-job', () => {
 
     await waitUntil('job completed after the restart', async () => (await jobSummary(api.url!, jobId))?.status === 'completed', 600_000);
     const summary = await jobSummary(api.url!, jobId);
-    expect(summary).toMatchObject({ jobId, status: 'completed', resources: { total, succeeded: total, failed: 0, pending: 0 }, bytes: total * 4000 });
+    expect(summary).toMatchObject({
+      jobId,
+      status: 'completed',
+      resources: { total, succeeded: total, failed: 0, pending: 0 },
+      bytes: total * 4000,
+    });
 
     const states: Record<string, any>[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await (await fetch(`${api.url}/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json()) as Record<string, any>;
+      const page = (await (
+        await fetch(`${api.url}/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json()) as Record<string, any>;
       states.push(...(page.items as Record<string, any>[]));
       cursor = page.nextCursor as string | null;
     } while (cursor);
@@ -75,7 +86,9 @@ describe('the Temporal server is killed and restarted mid-job', () => {
     }
     const hits = [...origin.hits.entries()].filter(([k]) => k.includes(jobId));
     const refetched = hits.filter(([, n]) => n > 1).length;
-    process.stderr.write(`[cluster] temporal-server killed after ${atKill}/${total} fetched, back in ${restartedIn} ms; ${refetched} resources fetched more than once\n`);
+    process.stderr.write(
+      `[cluster] temporal-server killed after ${atKill}/${total} fetched, back in ${restartedIn} ms; ${refetched} resources fetched more than once\n`,
+    );
     expect(hits).toHaveLength(total);
   });
 });

@@ -22,7 +22,8 @@ const EXPECTED_TYPES = {
 
 /** A search attribute value of the UI's JSON: shorthand, or a payload with base64 JSON data. */
 function attributeValue(field: unknown): unknown {
-  if (field && typeof field === 'object' && 'data' in field) return JSON.parse(Buffer.from(String((field as { data: unknown }).data), 'base64').toString('utf8'));
+  if (field && typeof field === 'object' && 'data' in field)
+    return JSON.parse(Buffer.from(String((field as { data: unknown }).data), 'base64').toString('utf8'));
   return field;
 }
 
@@ -60,7 +61,11 @@ describe('the Temporal Web UI server (the version the CLI embeds) on the SQL-vis
 
     const jobId = `ui-${randomUUID().slice(0, 8)}`;
     const resources = Array.from({ length: 5 }, (_, i) => ({ url: `${origin.url}/bytes/100/${jobId}-${i}`, id: `r${i}` }));
-    const submitted = await fetch(`${api.url}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId, resources }) });
+    const submitted = await fetch(`${api.url}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId, resources }),
+    });
     expect(submitted.status, await submitted.text()).toBe(202);
     await waitUntil('job completed', async () => (await jobSummary(api.url!, jobId))?.status === 'completed', 60_000);
 
@@ -69,8 +74,14 @@ describe('the Temporal Web UI server (the version the CLI embeds) on the SQL-vis
     const route = `/api/v1/namespaces/${cluster.namespace}/workflows?query=${encodeURIComponent(query)}`;
     const started = Date.now();
     let executions: Record<string, any>[] = [];
-    await waitUntil('the UI lists the completed job', async () => (executions = ((await uiGet(ui, route)).executions ?? []) as Record<string, any>[]).length > 0, 30_000);
-    process.stderr.write(`[cluster] temporal-ui: the completed job listed by the UI ${Date.now() - started} ms after the API said completed\n`);
+    await waitUntil(
+      'the UI lists the completed job',
+      async () => (executions = ((await uiGet(ui, route)).executions ?? []) as Record<string, any>[]).length > 0,
+      30_000,
+    );
+    process.stderr.write(
+      `[cluster] temporal-ui: the completed job listed by the UI ${Date.now() - started} ms after the API said completed\n`,
+    );
     expect(executions).toHaveLength(1);
     const [execution] = executions;
     expect(execution).toMatchObject({ execution: { workflowId: `job-${jobId}` }, status: 'WORKFLOW_EXECUTION_STATUS_COMPLETED' });
@@ -83,6 +94,8 @@ describe('the Temporal Web UI server (the version the CLI embeds) on the SQL-vis
 
     // A filter that excludes the job: the list is empty, so the query is really applied.
     const other = `${SearchAttributes.status.name}="failed" AND WorkflowId="job-${jobId}"`;
-    expect((await uiGet(ui, `/api/v1/namespaces/${cluster.namespace}/workflows?query=${encodeURIComponent(other)}`)).executions ?? []).toEqual([]);
+    expect(
+      (await uiGet(ui, `/api/v1/namespaces/${cluster.namespace}/workflows?query=${encodeURIComponent(other)}`)).executions ?? [],
+    ).toEqual([]);
   });
 });

@@ -34,7 +34,12 @@ describe('API errors against the real stack', () => {
   });
 
   it('400 invalid_manifest for duplicate resource ids and for more resources than the limit', async () => {
-    const dup = await stack.submit({ resources: [{ url: 'http://127.0.0.1:1/a', id: 'x' }, { url: 'http://127.0.0.1:1/b', id: 'x' }] });
+    const dup = await stack.submit({
+      resources: [
+        { url: 'http://127.0.0.1:1/a', id: 'x' },
+        { url: 'http://127.0.0.1:1/b', id: 'x' },
+      ],
+    });
     expect(dup).toMatchObject({ status: 400, body: { error: { code: 'invalid_manifest', details: [{ path: 'resources.1.id' }] } } });
   });
 
@@ -114,14 +119,22 @@ describe('API errors against the real stack', () => {
 describe('auth and body limits on the real stack', () => {
   let secured: Stack;
   beforeAll(async () => {
-    secured = await startStack('file', { FETCHBOX_API_TOKENS: 'ingest=crawler,operator=ops', FETCHBOX_API_BODY_LIMIT_BYTES: '2000', FETCHBOX_LIMITS_MAX_METADATA_BYTES: '100' });
+    secured = await startStack('file', {
+      FETCHBOX_API_TOKENS: 'ingest=crawler,operator=ops',
+      FETCHBOX_API_BODY_LIMIT_BYTES: '2000',
+      FETCHBOX_LIMITS_MAX_METADATA_BYTES: '100',
+    });
   });
   afterAll(async () => {
     await secured?.close();
   });
 
   const post = (path: string, token: string | undefined, body: string, type = 'application/json') =>
-    secured.app.request(path, { method: 'POST', headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+    secured.app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body,
+    });
 
   it('401 without a token, 403 with the wrong scope, 202 with the right one', async () => {
     const manifest = JSON.stringify({ jobId: uniqueJobId('auth'), resources: [{ url: 'http://127.0.0.1:9/x' }] });
@@ -143,7 +156,10 @@ describe('auth and body limits on the real stack', () => {
     expect(open).toEqual(expect.arrayContaining(['GET /healthz', 'GET /readyz', 'GET /openapi.json', 'GET /docs', 'GET /metrics']));
     for (const r of routes) {
       const url = r.path.replaceAll(/:[^/]+/g, 'some-job');
-      const res = await secured.app.request(url, { method: r.method, ...(r.method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }) });
+      const res = await secured.app.request(url, {
+        method: r.method,
+        ...(r.method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+      });
       if (open.includes(`${r.method} ${r.path}`)) expect(res.status, `${r.method} ${r.path}`).toBe(200);
       else expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
     }
@@ -157,7 +173,8 @@ describe('auth and body limits on the real stack', () => {
   });
 
   it('400 invalid_manifest naming metadata over FETCHBOX_LIMITS_MAX_METADATA_BYTES', async () => {
-    const manifest = (size: number) => JSON.stringify({ jobId: uniqueJobId('meta'), metadata: { a: 'x'.repeat(size) }, resources: [{ url: 'http://127.0.0.1:9/x' }] });
+    const manifest = (size: number) =>
+      JSON.stringify({ jobId: uniqueJobId('meta'), metadata: { a: 'x'.repeat(size) }, resources: [{ url: 'http://127.0.0.1:9/x' }] });
     const refused = await post('/jobs', 'crawler', manifest(200));
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ error: { code: 'invalid_manifest', details: [{ path: 'metadata' }] } });

@@ -29,10 +29,15 @@ describe('GET /jobs', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     const failedOnes = await find('status=completed_with_failures&limit=1000');
-    expect(failedOnes.find((j) => j.jobId === bad)).toMatchObject({ status: 'completed_with_failures', resources: { failed: 1 }, links: { self: `/jobs/${bad}` } });
+    expect(failedOnes.find((j) => j.jobId === bad)).toMatchObject({
+      status: 'completed_with_failures',
+      resources: { failed: 1 },
+      links: { self: `/jobs/${bad}` },
+    });
     expect(failedOnes.some((j) => ok.includes(j.jobId))).toBe(false);
     const completed = await find('status=completed&handler=default&limit=1000');
-    for (const jobId of ok) expect(completed.find((j) => j.jobId === jobId)).toMatchObject({ status: 'completed', handler: 'default', bytes: 5 });
+    for (const jobId of ok)
+      expect(completed.find((j) => j.jobId === jobId)).toMatchObject({ status: 'completed', handler: 'default', bytes: 5 });
     expect(await find('handler=nobody')).toEqual([]);
 
     const first = (await (await stack.app.request('/jobs?limit=2')).json()) as any;
@@ -138,18 +143,22 @@ describe('fuzzing POST /jobs', () => {
 
   it('never answers 5xx, and every error has the contract shape', async () => {
     await fc.assert(
-      fc.asyncProperty(body, fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain'), async (payload, type) => {
-        const res = await idle.app.request('/jobs', { method: 'POST', headers: { 'content-type': type }, body: payload });
-        expect(res.status).toBeLessThan(500);
-        const json = (await res.json()) as any;
-        if (res.status >= 400) {
-          expect(json.error.code).toMatch(/^[a-z_]+$/);
-          expect(typeof json.error.message).toBe('string');
-          expect(JSON.stringify(json)).not.toMatch(/\n\s+at /);
-        } else {
-          expect([200, 202]).toContain(res.status);
-        }
-      }),
+      fc.asyncProperty(
+        body,
+        fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain'),
+        async (payload, type) => {
+          const res = await idle.app.request('/jobs', { method: 'POST', headers: { 'content-type': type }, body: payload });
+          expect(res.status).toBeLessThan(500);
+          const json = (await res.json()) as any;
+          if (res.status >= 400) {
+            expect(json.error.code).toMatch(/^[a-z_]+$/);
+            expect(typeof json.error.message).toBe('string');
+            expect(JSON.stringify(json)).not.toMatch(/\n\s+at /);
+          } else {
+            expect([200, 202]).toContain(res.status);
+          }
+        },
+      ),
       { numRuns: 300, seed: 20261124 },
     );
   });

@@ -52,7 +52,10 @@ describe('batched first attempts', () => {
 
     const states = new Map((await stack.allResources(jobId)).map((s) => [s.id as string, s]));
     expect(states.get('r7')).toMatchObject({ status: 'succeeded', attempts: 1, bytes: 107, sha256: contentSha256(`${jobId}-7`, 107) });
-    expect(await readBack(stack.storage, states.get('r7')!.key as string)).toEqual({ sha256: contentSha256(`${jobId}-7`, 107), bytes: 107 });
+    expect(await readBack(stack.storage, states.get('r7')!.key as string)).toEqual({
+      sha256: contentSha256(`${jobId}-7`, 107),
+      bytes: 107,
+    });
     expect(states.get('flaky')).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(states.get('gone')).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'http_status', httpStatus: 404 } });
     expect(states.get('down')).toMatchObject({ status: 'failed', attempts: 3, error: { kind: 'retries_exhausted', httpStatus: 500 } });
@@ -90,8 +93,21 @@ describe('downloadBatch resumed after a crash', () => {
     const fetcher = createFetcher(stack.config.fetch);
     const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
     const jobId = uniqueJobId('resume');
-    const tasks = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, url: `${origin.url}/bytes/50/${jobId}-${i}`, key: `${jobId}/t${i}` }));
-    const input: DownloadBatchInput = { jobId, handler: 'default', tasks, maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1, concurrency: 2, attemptTimeoutMs: 10_000 };
+    const tasks = Array.from({ length: 6 }, (_, i) => ({
+      id: `t${i}`,
+      url: `${origin.url}/bytes/50/${jobId}-${i}`,
+      key: `${jobId}/t${i}`,
+    }));
+    const input: DownloadBatchInput = {
+      jobId,
+      handler: 'default',
+      tasks,
+      maxBytes: 1 << 20,
+      proxyTiers: ['direct'],
+      attemptsPerTier: 1,
+      concurrency: 2,
+      attemptTimeoutMs: 10_000,
+    };
     // What an earlier attempt of this activity heartbeated before its worker died.
     const settled: BatchOutcome[] = [
       { index: 0, ok: { tier: 'direct', bytes: 50, sha256: 'from-heartbeat', attempts: 1 } },
@@ -107,7 +123,9 @@ describe('downloadBatch resumed after a crash', () => {
       expect(outcomes.find((o) => o.index === 0)).toEqual(settled[0]);
       expect(outcomes.find((o) => o.index === 2)).toEqual(settled[1]);
       for (const i of [1, 3, 4, 5]) {
-        expect(outcomes.find((o) => o.index === i)).toMatchObject({ ok: { bytes: 50, sha256: contentSha256(`${jobId}-${i}`, 50), attempts: 1 } });
+        expect(outcomes.find((o) => o.index === i)).toMatchObject({
+          ok: { bytes: 50, sha256: contentSha256(`${jobId}-${i}`, 50), attempts: 1 },
+        });
       }
       expect(origin.hits.has(`/bytes/50/${jobId}-0`)).toBe(false);
       expect(origin.hits.has(`/bytes/50/${jobId}-2`)).toBe(false);
@@ -125,9 +143,23 @@ describe('a retried activity and objects its page run already stored', () => {
     const fetcher = createFetcher(stack.config.fetch);
     const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
     const jobId = uniqueJobId('lost');
-    const tasks = Array.from({ length: 4 }, (_, i) => ({ id: `t${i}`, url: `${origin.url}/bytes/64/${jobId}-${i}`, key: `${jobId}/t${i}` }));
-    const input: DownloadBatchInput = { jobId, handler: 'default', tasks, maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1, concurrency: 2, attemptTimeoutMs: 10_000 };
-    const run = (attempt: number, runId: string) => new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: `job-${jobId}/p000000`, runId } });
+    const tasks = Array.from({ length: 4 }, (_, i) => ({
+      id: `t${i}`,
+      url: `${origin.url}/bytes/64/${jobId}-${i}`,
+      key: `${jobId}/t${i}`,
+    }));
+    const input: DownloadBatchInput = {
+      jobId,
+      handler: 'default',
+      tasks,
+      maxBytes: 1 << 20,
+      proxyTiers: ['direct'],
+      attemptsPerTier: 1,
+      concurrency: 2,
+      attemptTimeoutMs: 10_000,
+    };
+    const run = (attempt: number, runId: string) =>
+      new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: `job-${jobId}/p000000`, runId } });
     const hits = (i: number) => origin.hits.get(`/bytes/64/${jobId}-${i}`) ?? 0;
     try {
       // Attempt 1 stores every object, then (as if the worker died) its result never arrives.
@@ -138,7 +170,9 @@ describe('a retried activity and objects its page run already stored', () => {
       const resumed: BatchOutcome[] = await run(2, 'run-a').run(activities.downloadBatch, input);
       expect(tasks.map((_, i) => hits(i))).toEqual([1, 1, 1, 1]);
       for (const [i] of tasks.entries()) {
-        expect(resumed.find((o) => o.index === i)).toMatchObject({ ok: { tier: 'resumed', bytes: 64, sha256: contentSha256(`${jobId}-${i}`, 64) } });
+        expect(resumed.find((o) => o.index === i)).toMatchObject({
+          ok: { tier: 'resumed', bytes: 64, sha256: contentSha256(`${jobId}-${i}`, 64) },
+        });
       }
       const lone = await run(3, 'run-a').run(activities.downloadResource, { ...input, task: tasks[0]! });
       expect(lone).toMatchObject({ tier: 'resumed', attempts: 3, sha256: contentSha256(`${jobId}-0`, 64) });

@@ -40,7 +40,12 @@ async function apiFor(env: Record<string, string>, storage?: Storage) {
   const store = storage ?? createStorage(config.storage);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ jobs: new JobService({ client, storage: store, handlers: builtInHandlers(), config }), logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 26, checks: [] });
+  const app = createApp({
+    jobs: new JobService({ client, storage: store, handlers: builtInHandlers(), config }),
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1 << 26,
+    checks: [],
+  });
   const summary = async (jobId: string) => (await (await app.request(`/jobs/${jobId}`)).json()) as Record<string, any>;
   return {
     config,
@@ -48,7 +53,11 @@ async function apiFor(env: Record<string, string>, storage?: Storage) {
     storage: store,
     summary,
     async submit(manifest: unknown) {
-      const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(manifest) });
+      const res = await app.request('/jobs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(manifest),
+      });
       expect(res.status).toBe(202);
     },
     async waitClosed(jobId: string, deadlineMs: number) {
@@ -94,7 +103,10 @@ async function inProcessWorker(api: Awaited<ReturnType<typeof apiFor>>, storage:
 /** Object files under a file-storage root, without the driver's bookkeeping. */
 async function storedFiles(root: string, prefix: string): Promise<string[]> {
   const entries = await readdir(path.join(root, prefix), { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name))).filter((p) => !p.includes('.fetchbox'));
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(root, path.join(e.parentPath, e.name)))
+    .filter((p) => !p.includes('.fetchbox'));
 }
 
 describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () => {
@@ -121,7 +133,10 @@ describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () 
       FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
     };
     const start = () => {
-      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
       workers.push(w);
       return w;
     };
@@ -129,7 +144,10 @@ describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () 
     try {
       const jobId = `chaos-kill-${randomUUID().slice(0, 8)}`;
       const count = 2000;
-      await api.submit({ jobId, resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/150/2048/${jobId}-${i}`, id: `r${i}` })) });
+      await api.submit({
+        jobId,
+        resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/150/2048/${jobId}-${i}`, id: `r${i}` })),
+      });
       let worker = start();
       let kills = 0;
       while (kills < 5) {
@@ -165,7 +183,14 @@ describe('chaos: the Temporal server stops and restarts mid-job (same SQLite fil
     const binary = findTemporalCli()!;
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-chaos-temporal-'));
     const port = await freePort();
-    const options = { binary, dbFile: path.join(dir, 'temporal.sqlite'), port, uiPort: await freePort(), ui: false, stdio: 'ignore' as const };
+    const options = {
+      binary,
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      port,
+      uiPort: await freePort(),
+      ui: false,
+      stdio: 'ignore' as const,
+    };
     let server = await startDevServer(options);
     const env = {
       TEMPORAL_ADDRESS: server.address,
@@ -181,7 +206,10 @@ describe('chaos: the Temporal server stops and restarts mid-job (same SQLite fil
     try {
       const jobId = 'chaos-temporal-job';
       const count = 300;
-      await api.submit({ jobId, resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/100/1024/${jobId}-${i}` })) });
+      await api.submit({
+        jobId,
+        resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/100/1024/${jobId}-${i}` })),
+      });
       await new Promise((r) => setTimeout(r, 2500));
       expect((await api.summary(jobId)).status).toBe('running');
       await server.stop();
@@ -190,7 +218,10 @@ describe('chaos: the Temporal server stops and restarts mid-job (same SQLite fil
       const summary = await api.waitClosed(jobId, 180_000);
       expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: count, failed: 0 } });
       for (let i = 0; i < count; i += 37) {
-        expect(await readBack(api.storage, `${jobId}/${i}-${jobId}-${i}`)).toEqual({ sha256: contentSha256(`${jobId}-${i}`, 1024), bytes: 1024 });
+        expect(await readBack(api.storage, `${jobId}/${i}-${jobId}-${i}`)).toEqual({
+          sha256: contentSha256(`${jobId}-${i}`, 1024),
+          bytes: 1024,
+        });
       }
     } finally {
       await worker.close();
@@ -237,22 +268,33 @@ describe('chaos: MinIO unavailable for 30 s mid-job', () => {
       // A small manifest is accepted while storage is down (it travels in the workflow input)
       // and is downloaded once storage is back: accepted means never lost.
       const lateId = `chaos-minio-late-${randomUUID().slice(0, 8)}`;
-      await api.submit({ jobId: lateId, resources: Array.from({ length: 5 }, (_, i) => ({ url: `${origin.url}/bytes/64/${lateId}-${i}` })) }); // asserts 202
+      await api.submit({
+        jobId: lateId,
+        resources: Array.from({ length: 5 }, (_, i) => ({ url: `${origin.url}/bytes/64/${lateId}-${i}` })),
+      }); // asserts 202
       await new Promise((r) => setTimeout(r, 30_000));
       minio = await startMinio(minioBin, 'chaos', { dataDir: minio.dataDir, port: minio.port });
       const summary = await api.waitClosed(jobId, 240_000);
       expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: sizes.length, failed: 0 } });
       expect(await api.waitClosed(lateId, 120_000)).toMatchObject({ status: 'completed', resources: { succeeded: 5 } });
       for (let i = 0; i < 5; i++) {
-        expect(await readBack(storage, `${lateId}/${i}-${lateId}-${i}`)).toEqual({ sha256: contentSha256(`${lateId}-${i}`, 64), bytes: 64 });
+        expect(await readBack(storage, `${lateId}/${i}-${lateId}-${i}`)).toEqual({
+          sha256: contentSha256(`${lateId}-${i}`, 64),
+          bytes: 64,
+        });
       }
       for (const [i, size] of sizes.entries()) {
-        expect(await readBack(storage, `${jobId}/${i}-${jobId}-${i}`), `resource ${i}`).toEqual({ sha256: contentSha256(`${jobId}-${i}`, size), bytes: size });
+        expect(await readBack(storage, `${jobId}/${i}-${jobId}-${i}`), `resource ${i}`).toEqual({
+          sha256: contentSha256(`${jobId}-${i}`, size),
+          bytes: size,
+        });
       }
       const uploads = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: 'chaos' }));
       expect(uploads.Uploads ?? []).toEqual([]);
       const retried = (await api.client.workflow.getHandle(`job-${jobId}/p000000`).result()) as { states: { attempts: number }[] };
-      process.stderr.write(`[chaos] MinIO down 30 s: ${sizes.length} objects byte-exact, ${retried.states.filter((s) => s.attempts > 1).length} resources needed retries\n`);
+      process.stderr.write(
+        `[chaos] MinIO down 30 s: ${sizes.length} objects byte-exact, ${retried.states.filter((s) => s.attempts > 1).length} resources needed retries\n`,
+      );
     } finally {
       await worker.close();
       await api.close();

@@ -39,7 +39,10 @@ describe('fetchbox jobs', () => {
   it('submits from a file and from stdin, gets, lists, tails and lists resources', async () => {
     const jobId = uniqueJobId('cli');
     const file = path.join(dir, 'manifest.json');
-    const manifest = { jobId, resources: [{ url: `${origin.url}/bytes/10/${jobId}` }, { url: `${origin.url}/status/404/${jobId}`, id: 'gone' }] };
+    const manifest = {
+      jobId,
+      resources: [{ url: `${origin.url}/bytes/10/${jobId}` }, { url: `${origin.url}/status/404/${jobId}`, id: 'gone' }],
+    };
     await writeFile(file, JSON.stringify(manifest));
     const submitted = await jobs(['submit', file]);
     expect(submitted).toMatchObject({ code: JobsExit.ok });

@@ -61,7 +61,13 @@ describe.each(['file', 's3'] as const)('conditional recrawls (%s storage)', (kin
     expect(sentFor(names)).toBe(4 * SIZE); // no body byte the second time
     for (const [i, r] of resources.entries()) {
       const state = second.byId.get(r.id)!;
-      expect(state).toMatchObject({ status: 'succeeded', notModified: true, attempts: 1, bytes: SIZE, sha256: contentSha256(`${names[i]}-v1`, SIZE) });
+      expect(state).toMatchObject({
+        status: 'succeeded',
+        notModified: true,
+        attempts: 1,
+        bytes: SIZE,
+        sha256: contentSha256(`${names[i]}-v1`, SIZE),
+      });
       expect(origin.lastHeaders.get(`/cond/${SIZE}/${names[i]}`)?.['if-none-match']).toBe(`"${names[i]}-v1"`);
       expect(await readBack(stack.storage, r.key)).toEqual({ sha256: contentSha256(`${names[i]}-v1`, SIZE), bytes: SIZE });
       const after = await stack.storage.head(r.key);
@@ -150,7 +156,9 @@ describe('conditional recrawls: edge cases (file storage)', () => {
   });
 
   it('a 304 to a request that was not conditional fails with http_status', async () => {
-    const { byId } = await run(stacks.file!, [{ id: 'r', url: `${origin.url}/status/304/${uniqueJobId('unasked')}`, key: `recrawl/${uniqueJobId('unasked')}` }]);
+    const { byId } = await run(stacks.file!, [
+      { id: 'r', url: `${origin.url}/status/304/${uniqueJobId('unasked')}`, key: `recrawl/${uniqueJobId('unasked')}` },
+    ]);
     expect(byId.get('r')).toMatchObject({ status: 'failed', error: { kind: 'http_status', httpStatus: 304 } });
   });
 });

@@ -107,7 +107,7 @@ describe('fetchbox dev', () => {
     expect(existsSync(path.join(dataDir, 'data', 'temporal.sqlite'))).toBe(true);
   });
 
-  it('exposes the documented metrics of the API and the worker with the job\'s values', async () => {
+  it("exposes the documented metrics of the API and the worker with the job's values", async () => {
     // The previous test ran one job of one 5,000-byte resource.
     const api = await (await fetch(`${apiUrl}/metrics`)).text();
     expect(api).toMatch(/^fetchbox_jobs_submitted_total\{handler="default",outcome="created"\} 1$/m);
@@ -124,8 +124,13 @@ describe('fetchbox dev', () => {
     expect(worker).toMatch(/^temporal_num_pollers\{[^}]*poller_type="activity_task"/m);
     expect(worker).toMatch(/^fetchbox_worker_process_resident_memory_bytes /m);
     // The time-to-complete SLI (deploy/prometheus/slo.yml) reads the job runs' 1 h bucket.
-    const e2e = worker.split('\n').filter((l) => l.startsWith('temporal_workflow_endtoend_latency_seconds_bucket{') && l.includes('workflow_type="jobWorkflow"'));
-    expect(e2e.find((l) => l.includes('le="3600"')), e2e.join('\n')).toMatch(/ 1$/);
+    const e2e = worker
+      .split('\n')
+      .filter((l) => l.startsWith('temporal_workflow_endtoend_latency_seconds_bucket{') && l.includes('workflow_type="jobWorkflow"'));
+    expect(
+      e2e.find((l) => l.includes('le="3600"')),
+      e2e.join('\n'),
+    ).toMatch(/ 1$/);
   });
 
   it('exports OpenTelemetry spans for the submit, the workflows and the downloads when configured', async () => {
@@ -138,9 +143,13 @@ describe('fetchbox dev', () => {
   });
 
   it('sets the namespace retention from FETCHBOX_TEMPORAL_RETENTION, so its own worker does not warn', async () => {
-    const { stdout } = await promisify(execFile)(findTemporalCli()!, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', `127.0.0.1:${temporalPort}`, '-o', 'json'], {
-      env: { ...process.env, TEMPORAL_CONFIG_FILE: '' },
-    });
+    const { stdout } = await promisify(execFile)(
+      findTemporalCli()!,
+      ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', `127.0.0.1:${temporalPort}`, '-o', 'json'],
+      {
+        env: { ...process.env, TEMPORAL_CONFIG_FILE: '' },
+      },
+    );
     const described = JSON.parse(stdout) as { config: { workflowExecutionRetentionTtl: string } };
     expect(described.config.workflowExecutionRetentionTtl).toBe(`${36 * 3600}s`); // the dev server's own default is 86400s
     expect(output).not.toContain('namespace retention mismatch');
@@ -175,7 +184,10 @@ describe('fetchbox dev', () => {
     } finally {
       worker.kill('SIGKILL');
     }
-    const warning = log.split('\n').filter((line) => line.includes('namespace retention mismatch')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const warning = log
+      .split('\n')
+      .filter((line) => line.includes('namespace retention mismatch'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(warning).toHaveLength(1);
     expect(warning[0]).toMatchObject({ level: 40, namespace: 'default', retention: '1d12h', expected: '7d' });
     expect(warning[0]!.msg).toContain('failed jobs stay retryable for 1d12h after they close');

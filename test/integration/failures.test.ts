@@ -137,7 +137,9 @@ describe('GET /failures', () => {
     expect(ids(ours(await allFailures(`since=${T0}&kind=http_status`)))).toEqual([`${A}/a1`, `${A}/a2`]);
     expect(ids(await allFailures(`since=${T0}&host=${new URL(other.url).host}`))).toEqual([`${C}/c1`]);
     expect(ids(await allFailures(`since=${T0}&host=${new URL(other.url).host.toUpperCase()}`))).toEqual([`${C}/c1`]);
-    expect(ids(ours(await allFailures(`since=${T0}&host=${new URL(origin.url).host}`))).sort()).toEqual([`${A}/a1`, `${A}/a2`, `${B}/b1`].sort());
+    expect(ids(ours(await allFailures(`since=${T0}&host=${new URL(origin.url).host}`))).sort()).toEqual(
+      [`${A}/a1`, `${A}/a2`, `${B}/b1`].sort(),
+    );
     expect([...(await allFailures('handler=nobody'))]).toEqual([]);
     expect(ours(await allFailures(`since=${T0}&handler=default`))).toHaveLength(4);
     expect(ours(await allFailures(`until=${T0}`))).toEqual([]);
@@ -159,7 +161,14 @@ describe('GET /failures', () => {
   });
 
   it('answers 400 to a bad cursor, kind, since or limit', async () => {
-    for (const query of ['cursor=nonsense', `cursor=${Buffer.from('{"v":1}').toString('base64url')}`, 'kind=exploded', 'since=yesterday', 'until=2026-02-30T00:00:00Z', 'limit=5000']) {
+    for (const query of [
+      'cursor=nonsense',
+      `cursor=${Buffer.from('{"v":1}').toString('base64url')}`,
+      'kind=exploded',
+      'since=yesterday',
+      'until=2026-02-30T00:00:00Z',
+      'limit=5000',
+    ]) {
       const res = await stack.app.request(`/failures?${query}`);
       expect(res.status, query).toBe(400);
       expect(await res.json(), query).toMatchObject({ error: { code: 'invalid_request' } });
@@ -185,7 +194,10 @@ describe('fetchbox failures', () => {
     expect(out).toContain('3 failures in 2 jobs\nby kind: http_status 2, retries_exhausted 1\n');
     expect(out).toContain(`by host: ${host} 3\n`);
     const json = await run(['--since', T0, '--kind', 'too_large', '--json']);
-    expect(JSON.parse(json.out)).toMatchObject({ items: [{ jobId: C, id: 'c1' }], summary: { failures: 1, jobs: 1, byKind: { too_large: 1 }, truncated: false } });
+    expect(JSON.parse(json.out)).toMatchObject({
+      items: [{ jobId: C, id: 'c1' }],
+      summary: { failures: 1, jobs: 1, byKind: { too_large: 1 }, truncated: false },
+    });
     const bad = await run(['--kind', 'exploded']);
     expect(bad.code).toBe(4);
     expect(bad.err).toMatch(/400 invalid_request/);
@@ -242,7 +254,11 @@ describe('POST /retries', () => {
     origin.broken.delete(`${D}-1`);
     let out = '';
     const io: Io = { out: (t) => void (out += t), err: (t) => void (out += t), stdin: async () => '' };
-    const code = await jobsCommand(['retry', '--where', `status=completed_with_failures,since=${T1}`], { FETCHBOX_API_URL: server.url }, io);
+    const code = await jobsCommand(
+      ['retry', '--where', `status=completed_with_failures,since=${T1}`],
+      { FETCHBOX_API_URL: server.url },
+      io,
+    );
     expect(code, out).toBe(0);
     expect(out).toMatch(/^matched 2, retrying 2 \(batch [0-9a-f-]+\)$/m);
     for (const jobId of [D, E]) expect((await stack.waitForJob(jobId)).status, jobId).toBe('completed');
@@ -259,14 +275,32 @@ describe('POST /retries', () => {
       () => allFailures(`since=${T0}&kind=too_large`),
       (found) => found.some((i) => i.when === summary.closedAt),
     );
-    expect([...items]).toEqual([expect.objectContaining({ jobId: C, id: 'c1', attempts: 2, when: summary.closedAt, page: 0, error: expect.objectContaining({ kind: 'too_large' }) })]);
+    expect([...items]).toEqual([
+      expect.objectContaining({
+        jobId: C,
+        id: 'c1',
+        attempts: 2,
+        when: summary.closedAt,
+        page: 0,
+        error: expect.objectContaining({ kind: 'too_large' }),
+      }),
+    ]);
   });
 
   it('needs the operator scope; GET /failures needs read', async () => {
     const jobs = new JobService({ client: stack.client, storage: stack.storage, handlers: builtInHandlers(), config: stack.config });
-    const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [], tokens: parseTokens(['read=viewer', 'operator=ops']) });
+    const app = createApp({
+      jobs,
+      logger: pino({ level: 'silent' }),
+      bodyLimitBytes: 1 << 20,
+      checks: [],
+      tokens: parseTokens(['read=viewer', 'operator=ops']),
+    });
     expect((await retries({ jobIds: [C], dryRun: true }, app)).status).toBe(401);
-    expect(await retries({ jobIds: [C], dryRun: true }, app, 'viewer')).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    expect(await retries({ jobIds: [C], dryRun: true }, app, 'viewer')).toMatchObject({
+      status: 403,
+      body: { error: { code: 'forbidden' } },
+    });
     expect(await retries({ jobIds: [C], dryRun: true }, app, 'ops')).toMatchObject({ status: 202, body: { matched: 1 } });
     expect((await app.request('/failures')).status).toBe(401);
     expect((await app.request(`/failures?since=${T0}`, { headers: { authorization: 'Bearer viewer' } })).status).toBe(200);

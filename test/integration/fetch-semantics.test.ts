@@ -22,7 +22,10 @@ afterAll(async () => {
 afterEach(() => origin.hits.clear());
 
 /** Runs a one-resource job and returns its single resource state. */
-async function runOne(path: string, extra: Record<string, unknown> = {}): Promise<{ state: Record<string, any>; summary: Record<string, any> }> {
+async function runOne(
+  path: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ state: Record<string, any>; summary: Record<string, any> }> {
   const jobId = uniqueJobId('fetch');
   const res = await stack.submit({ jobId, resources: [{ url: `${origin.url}${path}`, id: 'only', ...extra }] });
   expect(res.status).toBe(202);

@@ -48,11 +48,23 @@ describe('handler harness (MockActivityEnvironment, real fetcher and storage)', 
   it('expands a listing page into its files with link-expander', async () => {
     const harness = await createHandlerHarness(linkExpanderHandler, { allowCidrs: ['127.0.0.1/32'], jobId: 'h1' });
     try {
-      const { tasks, handlerError } = await harness.expand([{ id: 'gallery', url: `${origin.url}/listing/gal?files=a.jpg,b.jpg`, headers: { Cookie: 'k=v' } }]);
+      const { tasks, handlerError } = await harness.expand([
+        { id: 'gallery', url: `${origin.url}/listing/gal?files=a.jpg,b.jpg`, headers: { Cookie: 'k=v' } },
+      ]);
       expect(handlerError).toBeUndefined();
       expect(tasks).toEqual([
-        { id: 'gallery/0', url: `${origin.url}/listing/gal/a.jpg`, key: 'h1/gallery/a.jpg', headers: { Cookie: 'k=v', Referer: `${origin.url}/listing/gal?files=a.jpg,b.jpg` } },
-        { id: 'gallery/1', url: `${origin.url}/listing/gal/b.jpg`, key: 'h1/gallery/b.jpg', headers: { Cookie: 'k=v', Referer: `${origin.url}/listing/gal?files=a.jpg,b.jpg` } },
+        {
+          id: 'gallery/0',
+          url: `${origin.url}/listing/gal/a.jpg`,
+          key: 'h1/gallery/a.jpg',
+          headers: { Cookie: 'k=v', Referer: `${origin.url}/listing/gal?files=a.jpg,b.jpg` },
+        },
+        {
+          id: 'gallery/1',
+          url: `${origin.url}/listing/gal/b.jpg`,
+          key: 'h1/gallery/b.jpg',
+          headers: { Cookie: 'k=v', Referer: `${origin.url}/listing/gal?files=a.jpg,b.jpg` },
+        },
       ]);
       const result = await harness.download(tasks[0]!);
       expect(result).toMatchObject({ bytes: 16, sha256: contentSha256('gal/a.jpg', 16), attempts: 1 });
@@ -63,7 +75,10 @@ describe('handler harness (MockActivityEnvironment, real fetcher and storage)', 
   });
 
   it('honours metadata.linkPattern and maxLinks', async () => {
-    const harness = await createHandlerHarness(linkExpanderHandler, { allowCidrs: ['127.0.0.1/32'], metadata: { linkPattern: '\\.pdf$', maxLinks: 1 } });
+    const harness = await createHandlerHarness(linkExpanderHandler, {
+      allowCidrs: ['127.0.0.1/32'],
+      metadata: { linkPattern: '\\.pdf$', maxLinks: 1 },
+    });
     try {
       const { tasks } = await harness.expand([{ id: 'l', url: `${origin.url}/listing/docs?files=a.jpg,b.pdf,c.pdf` }]);
       expect(tasks.map((t) => t.url)).toEqual([`${origin.url}/listing/docs/b.pdf`]);
@@ -116,7 +131,12 @@ describe('handlers in real jobs', () => {
 
   it('sends handler headers to the origin and stores under the handler key with its object options', async () => {
     const jobId = uniqueJobId('signing');
-    const res = await stack.submit({ jobId, handler: 'signing', metadata: { source: 'crawler-7' }, resources: [{ url: `${origin.url}/headers/${jobId}`, id: 'r1' }] });
+    const res = await stack.submit({
+      jobId,
+      handler: 'signing',
+      metadata: { source: 'crawler-7' },
+      resources: [{ url: `${origin.url}/headers/${jobId}`, id: 'r1' }],
+    });
     expect(res.status).toBe(202);
     expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed', handler: 'signing' });
     const seen = origin.lastHeaders.get(`/headers/${jobId}`)!;
@@ -128,9 +148,13 @@ describe('handlers in real jobs', () => {
     expect(head?.metadata).toMatchObject({ crawl: 'signed', 'job-id': jobId });
   });
 
-  it('downloads a listing\'s files with link-expander end to end', async () => {
+  it("downloads a listing's files with link-expander end to end", async () => {
     const jobId = uniqueJobId('listing');
-    await stack.submit({ jobId, handler: 'link-expander', resources: [{ url: `${origin.url}/listing/${jobId}?files=one.bin,two.bin,three.bin`, id: 'idx' }] });
+    await stack.submit({
+      jobId,
+      handler: 'link-expander',
+      resources: [{ url: `${origin.url}/listing/${jobId}?files=one.bin,two.bin,three.bin`, id: 'idx' }],
+    });
     const summary = await stack.waitForJob(jobId);
     expect(summary).toMatchObject({ status: 'completed', resources: { total: 3, succeeded: 3, failed: 0, pending: 0 } });
     for (const file of ['one.bin', 'two.bin', 'three.bin']) {
@@ -162,7 +186,13 @@ describe('handlers in real jobs', () => {
       await skipStack.submit({ jobId: first, resources: [{ url, key: 'shared/skip-me.bin' }] });
       await skipStack.waitForJob(first);
       const second = uniqueJobId('skip');
-      await skipStack.submit({ jobId: second, resources: [{ url, key: 'shared/skip-me.bin' }, { url: `${origin.url}/bytes/700/other`, key: 'shared/skip-me-2.bin' }] });
+      await skipStack.submit({
+        jobId: second,
+        resources: [
+          { url, key: 'shared/skip-me.bin' },
+          { url: `${origin.url}/bytes/700/other`, key: 'shared/skip-me-2.bin' },
+        ],
+      });
       expect(await skipStack.waitForJob(second)).toMatchObject({ status: 'completed', resources: { succeeded: 2 } });
       const [kept] = await skipStack.allResources(second);
       expect(kept).toMatchObject({ status: 'succeeded', bytes: 700, sha256: contentSha256('skip-me', 700) });

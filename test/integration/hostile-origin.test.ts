@@ -11,7 +11,12 @@ import { startHostileOrigin, type HostileOrigin } from '../support/hostile-origi
 import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 
-const SECRETS = { Authorization: 'Bearer s3cret-token', Cookie: 'session=s3cret-cookie', 'Proxy-Authorization': 'Basic s3cret-proxy', 'X-Keep': 'kept' };
+const SECRETS = {
+  Authorization: 'Bearer s3cret-token',
+  Cookie: 'session=s3cret-cookie',
+  'Proxy-Authorization': 'Basic s3cret-proxy',
+  'X-Keep': 'kept',
+};
 /** What a manifest may carry (the API refuses `Proxy-*` headers in manifests). */
 const MANIFEST_SECRETS = { Authorization: SECRETS.Authorization, Cookie: SECRETS.Cookie, 'X-Keep': 'kept' };
 const MiB = 1024 * 1024;
@@ -75,7 +80,10 @@ describe('origin-bound credentials (fetcher, two loopback origins)', () => {
 
   it('compares header names in any case, and host names (127.0.0.1 and localhost are two origins)', async () => {
     const port = new URL(a.url).port;
-    const seen = await echo(`${a.url}/goto/x4?to=${encodeURIComponent(`http://localhost:${port}/echo/x4`)}`, { AUTHORIZATION: 'Bearer x', cookie: 'c=1' });
+    const seen = await echo(`${a.url}/goto/x4?to=${encodeURIComponent(`http://localhost:${port}/echo/x4`)}`, {
+      AUTHORIZATION: 'Bearer x',
+      cookie: 'c=1',
+    });
     expect(credentialsIn(seen)).toEqual([]);
   });
 
@@ -122,7 +130,10 @@ describe('bounded ctx.fetchText', () => {
   it('gives up on a trickling origin at its total deadline', async () => {
     const fetchText = createFetchText({ fetcher, deadlineMs: 600 });
     const started = Date.now();
-    await expect(fetchText(`${a.url}/trickle/f3`)).rejects.toMatchObject({ kind: 'timeout', message: expect.stringMatching(/^timeout: .*600 ms/) });
+    await expect(fetchText(`${a.url}/trickle/f3`)).rejects.toMatchObject({
+      kind: 'timeout',
+      message: expect.stringMatching(/^timeout: .*600 ms/),
+    });
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
@@ -195,7 +206,12 @@ describe('hostile origins in real jobs', () => {
 
   it('records each hostile download as failed (or stored as sent) and stores nothing for the failures', async () => {
     const jobId = uniqueJobId('hostile');
-    const r = (id: string, path: string, extra: Record<string, unknown> = {}) => ({ id, url: `${a.url}${path}`, key: `${jobId}/${id}.bin`, ...extra });
+    const r = (id: string, path: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      url: `${a.url}${path}`,
+      key: `${jobId}/${id}.bin`,
+      ...extra,
+    });
     const res = await stack.submit({
       jobId,
       resources: [
@@ -215,8 +231,16 @@ describe('hostile origins in real jobs', () => {
     const states = new Map((await stack.allResources(jobId)).map((s) => [s.id as string, s]));
     expect(states.get('endless')).toMatchObject({ status: 'failed', error: { kind: 'too_large' } });
     expect(states.get('trickle')).toMatchObject({ status: 'failed', attempts: 2, error: { kind: 'timeout' } });
-    expect(states.get('chain')).toMatchObject({ status: 'failed', attempts: 1, error: { kind: 'http_status', message: expect.stringMatching(/more than 3 redirects/) } });
-    expect(states.get('headers')).toMatchObject({ status: 'failed', attempts: 2, error: { kind: 'retries_exhausted', message: expect.stringMatching(/Headers ?Overflow|header/i) } });
+    expect(states.get('chain')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: { kind: 'http_status', message: expect.stringMatching(/more than 3 redirects/) },
+    });
+    expect(states.get('headers')).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: { kind: 'retries_exhausted', message: expect.stringMatching(/Headers ?Overflow|header/i) },
+    });
     for (const id of ['endless', 'trickle', 'chain', 'headers']) expect(await stack.storage.head(`${jobId}/${id}.bin`)).toBeUndefined();
     expect(await settledSent(a, `/endless/${jobId}`)).toBeLessThan(16 * MiB);
 
@@ -233,14 +257,18 @@ describe('hostile origins in real jobs', () => {
     expect(states.get('ok')).toMatchObject({ status: 'succeeded', bytes: 16 });
   });
 
-  it('sends a listing\'s cookie only to links on its own origin', async () => {
+  it("sends a listing's cookie only to links on its own origin", async () => {
     const jobId = uniqueJobId('expand-creds');
-    const to = [`${a.url}/links/${jobId}/same.bin`, `${b.url}/links/${jobId}/foreign.bin`].map((u) => `to=${encodeURIComponent(u)}`).join('&');
+    const to = [`${a.url}/links/${jobId}/same.bin`, `${b.url}/links/${jobId}/foreign.bin`]
+      .map((u) => `to=${encodeURIComponent(u)}`)
+      .join('&');
     await stack.submit({
       jobId,
       handler: 'link-expander',
       metadata: { linkPattern: '/links/.+/.+\\.bin$' },
-      resources: [{ id: 'idx', url: `${a.url}/links/${jobId}?${to}`, headers: { Cookie: SECRETS.Cookie, Authorization: SECRETS.Authorization } }],
+      resources: [
+        { id: 'idx', url: `${a.url}/links/${jobId}?${to}`, headers: { Cookie: SECRETS.Cookie, Authorization: SECRETS.Authorization } },
+      ],
     });
     expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed', resources: { total: 2, succeeded: 2 } });
     expect(a.lastHeaders.get(`/links/${jobId}/same.bin`)).toMatchObject({ cookie: SECRETS.Cookie, authorization: SECRETS.Authorization });
@@ -253,7 +281,10 @@ describe('hostile origins in real jobs', () => {
     const jobId = uniqueJobId('huge-listing');
     const path = `/chunked/${200 * MiB}/${jobId}`;
     await stack.submit({ jobId, handler: 'link-expander', resources: [{ id: 'idx', url: `${a.url}${path}` }] });
-    expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed_with_failures', resources: { total: 1, failed: 1, succeeded: 0 } });
+    expect(await stack.waitForJob(jobId)).toMatchObject({
+      status: 'completed_with_failures',
+      resources: { total: 1, failed: 1, succeeded: 0 },
+    });
     const [state] = await stack.allResources(jobId);
     expect(state).toMatchObject({ id: 'idx', status: 'failed', error: { kind: 'handler', message: expect.stringMatching(/too_large/) } });
     expect(await settledSent(a, path)).toBeLessThan(32 * MiB);

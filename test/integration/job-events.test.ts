@@ -47,7 +47,10 @@ describe('GET /jobs/{jobId}/events resource events', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const events = await readEvents(res);
-    expect(events.at(-1)).toMatchObject({ event: 'end', data: { jobId, status: 'completed_with_failures', resources: { succeeded: 4, failed: 3 } } });
+    expect(events.at(-1)).toMatchObject({
+      event: 'end',
+      data: { jobId, status: 'completed_with_failures', resources: { succeeded: 4, failed: 3 } },
+    });
     expect(events.filter((e) => e.event === 'end')).toHaveLength(1);
     expect(new Set(events.map((e) => e.event))).toEqual(new Set(['summary', 'resource', 'end']));
     expect(settled(events)).toEqual(['bad-0@0:failed', 'bad-1@0:failed', 'bad-2@0:failed']);
@@ -78,8 +81,22 @@ describe('GET /jobs/{jobId}/events resource events', () => {
     await stack.submit(mixedJob(jobId));
     const all = await readEvents(await stack.app.request(`/jobs/${jobId}/events?resources=all`));
     expect(all.at(-1)).toMatchObject({ event: 'end', data: { status: 'completed_with_failures' } });
-    expect(settled(all)).toEqual(['bad-0@0:failed', 'bad-1@0:failed', 'bad-2@0:failed', 'ok-0@0:succeeded', 'ok-1@0:succeeded', 'ok-2@0:succeeded', 'ok-3@0:succeeded']);
-    expect(all.find((e) => e.data.id === 'ok-3')?.data).toMatchObject({ jobId, page: 3, round: 0, bytes: 10, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(settled(all)).toEqual([
+      'bad-0@0:failed',
+      'bad-1@0:failed',
+      'bad-2@0:failed',
+      'ok-0@0:succeeded',
+      'ok-1@0:succeeded',
+      'ok-2@0:succeeded',
+      'ok-3@0:succeeded',
+    ]);
+    expect(all.find((e) => e.data.id === 'ok-3')?.data).toMatchObject({
+      jobId,
+      page: 3,
+      round: 0,
+      bytes: 10,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
 
     // Closed now: the failures from the ledger (page results), then end; no summary.
     const closed = await readEvents(await stack.app.request(`/jobs/${jobId}/events`));
@@ -99,7 +116,11 @@ describe('GET /jobs/{jobId}/events resource events', () => {
     for (const n of names) origin.broken.add(n);
     await stack.submit({
       jobId,
-      resources: [{ id: 'a', url: `${origin.url}/switch/10/${names[0]}` }, { id: 'fine', url: `${origin.url}/bytes/10/${jobId}` }, { id: 'b', url: `${origin.url}/switch/10/${names[1]}` }],
+      resources: [
+        { id: 'a', url: `${origin.url}/switch/10/${names[0]}` },
+        { id: 'fine', url: `${origin.url}/bytes/10/${jobId}` },
+        { id: 'b', url: `${origin.url}/switch/10/${names[1]}` },
+      ],
     });
     expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed_with_failures', resources: { failed: 2 } });
     for (const n of names) origin.broken.delete(n);
@@ -129,7 +150,8 @@ function runCli(args: string[], tty: boolean): Promise<{ code: number | null; ou
 
 describe('fetchbox jobs tail on a terminal and not', () => {
   beforeAll(() => {
-    if (!existsSync(path.join(projectRoot, 'dist', 'cli', 'jobs-tail.js'))) throw new Error('dist/ lacks the CLI: run `npm run build` first');
+    if (!existsSync(path.join(projectRoot, 'dist', 'cli', 'jobs-tail.js')))
+      throw new Error('dist/ lacks the CLI: run `npm run build` first');
   });
 
   it('draws a progress bar with rate and ETA under a pseudo-terminal, failures above it', async () => {
@@ -140,7 +162,8 @@ describe('fetchbox jobs tail on a terminal and not', () => {
     expect(out).toMatch(/\r\[[#.]+\] +\d+% {2}\d+\/7 {2}ok \d+ {2}failed \d+ {2}(-|\d+(\.\d)?) res\/s {2}ETA /);
     expect(out).toMatch(/\d+(\.\d)? res\/s {2}ETA (\d|\?)/); // a measured rate once two summaries came
     expect(out).toContain('\x1b[2K');
-    for (const n of [0, 1, 2]) expect(out).toMatch(new RegExp(`\\d\\d:\\d\\d:\\d\\d {2}failed {2}bad-${n} {2}\\S+ {2}\\[http_status 404\\]`));
+    for (const n of [0, 1, 2])
+      expect(out).toMatch(new RegExp(`\\d\\d:\\d\\d:\\d\\d {2}failed {2}bad-${n} {2}\\S+ {2}\\[http_status 404\\]`));
     expect(out).toMatch(new RegExp(`${jobId} {2}completed_with_failures {2}4/7 ok, 3 failed`));
   });
 
@@ -164,8 +187,16 @@ describe('fetchbox jobs tail on a terminal and not', () => {
     await stack.submit(mixedJob(jobId));
     const { code, out } = await runCli(['jobs', 'tail', jobId, '--json'], false);
     expect(code).toBe(JobsExit.notCompleted);
-    const events = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { event: string; id?: string; status: string });
-    expect(events.filter((e) => e.event === 'resource').map((e) => e.id).sort()).toEqual(['bad-0', 'bad-1', 'bad-2']);
+    const events = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; id?: string; status: string });
+    expect(
+      events
+        .filter((e) => e.event === 'resource')
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(['bad-0', 'bad-1', 'bad-2']);
     expect(events.at(-1)).toMatchObject({ event: 'end', status: 'completed_with_failures' });
   });
 });

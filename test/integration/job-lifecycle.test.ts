@@ -50,7 +50,9 @@ describe('job lifecycle', () => {
 
   it('lists by status and pages with a cursor', async () => {
     const jobId = uniqueJobId('filter');
-    const resources = Array.from({ length: 35 }, (_, i) => ({ url: i % 7 === 0 ? `${origin.url}/status/410/${jobId}-${i}` : `${origin.url}/bytes/10/${jobId}-${i}` }));
+    const resources = Array.from({ length: 35 }, (_, i) => ({
+      url: i % 7 === 0 ? `${origin.url}/status/410/${jobId}-${i}` : `${origin.url}/bytes/10/${jobId}-${i}`,
+    }));
     await stack.submit({ jobId, resources });
     expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed_with_failures', resources: { failed: 5, succeeded: 30 } });
     const failed = (await (await stack.app.request(`/jobs/${jobId}/resources?status=failed`)).json()) as Record<string, any>;
@@ -58,7 +60,10 @@ describe('job lifecycle', () => {
     expect(failed.items[0].error).toMatchObject({ kind: 'http_status', httpStatus: 410 });
     const first = (await (await stack.app.request(`/jobs/${jobId}/resources?limit=12`)).json()) as Record<string, any>;
     expect(first.items).toHaveLength(12);
-    const second = (await (await stack.app.request(`/jobs/${jobId}/resources?limit=12&cursor=${first.nextCursor}`)).json()) as Record<string, any>;
+    const second = (await (await stack.app.request(`/jobs/${jobId}/resources?limit=12&cursor=${first.nextCursor}`)).json()) as Record<
+      string,
+      any
+    >;
     expect(second.items[0].id).toBe('12');
     const bad = await stack.app.request(`/jobs/${jobId}/resources?cursor=abc`);
     expect(bad.status).toBe(400);
@@ -84,7 +89,10 @@ describe('job lifecycle', () => {
     expect(after).toMatchObject({ status: 'completed', resources: { total: 26, failed: 0, succeeded: 26 }, bytes: 25 * 10 + 5000 });
     const states = await stack.allResources(jobId);
     expect(states.find((s) => s.id === 'flaky')).toMatchObject({ status: 'succeeded', attempts: 2, sha256: contentSha256(name, 5000) });
-    expect(await readBack(stack.storage, states.find((s) => s.id === 'flaky')!.key)).toEqual({ sha256: contentSha256(name, 5000), bytes: 5000 });
+    expect(await readBack(stack.storage, states.find((s) => s.id === 'flaky')!.key)).toEqual({
+      sha256: contentSha256(name, 5000),
+      bytes: 5000,
+    });
     // Only the failed resource was downloaded again.
     expect(origin.hits.get(`/bytes/10/${jobId}-0`)).toBe(1);
 
@@ -124,7 +132,11 @@ describe('job lifecycle', () => {
 
 describe('politeness', () => {
   it('keeps at most perHostConcurrency downloads in flight per host, across the job', async () => {
-    const polite = await startStack('file', { FETCHBOX_JOB_CONCURRENCY: '16', FETCHBOX_JOB_PER_HOST_CONCURRENCY: '4', FETCHBOX_JOB_PAGE_SIZE: '10' });
+    const polite = await startStack('file', {
+      FETCHBOX_JOB_CONCURRENCY: '16',
+      FETCHBOX_JOB_PER_HOST_CONCURRENCY: '4',
+      FETCHBOX_JOB_PAGE_SIZE: '10',
+    });
     try {
       origin.maxInFlight.clear();
       const port = new URL(origin.url).port;
@@ -142,7 +154,10 @@ describe('politeness', () => {
       const free = uniqueJobId('impolite');
       try {
         // One host only, so the whole window (8) lands on it.
-        await impolite.submit({ jobId: free, resources: resources.map((_, i) => ({ url: `http://${hosts[0]}/slow/150/10/${free}-${i}` })) });
+        await impolite.submit({
+          jobId: free,
+          resources: resources.map((_, i) => ({ url: `http://${hosts[0]}/slow/150/10/${free}-${i}` })),
+        });
         await impolite.waitForJob(free);
       } finally {
         await impolite.close();

@@ -90,12 +90,19 @@ afterAll(async () => {
 });
 
 const submit = async (manifest: unknown) => {
-  const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(manifest) });
+  const res = await app.request('/jobs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(manifest),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 };
 const getJson = async (url: string) => (await (await app.request(url)).json()) as Record<string, any>;
 const startWorker = () => {
-  const w = spawn(process.execPath, [path.join(projectRoot, 'test', 'support', 'store-worker.mjs')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const w = spawn(process.execPath, [path.join(projectRoot, 'test', 'support', 'store-worker.mjs')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   workers.push(w);
   return w;
 };
@@ -113,7 +120,9 @@ async function s3Keys(storage: S3Storage, bucket: string, prefix: string): Promi
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await storage.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    const page = await storage.client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+    );
     keys.push(...(page.Contents ?? []).map((o) => o.Key!));
     token = page.NextContinuationToken;
   } while (token);
@@ -123,7 +132,16 @@ async function s3Keys(storage: S3Storage, bucket: string, prefix: string): Promi
 describe('named stores', () => {
   it('the two buckets need their own credentials, and /readyz reports every store', async () => {
     const minio = inject('minio');
-    const wrong = new S3Storage({ bucket: minio.bucket, prefix: 'x', endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, partSizeBytes: 8 << 20, queueSize: 1, credentials: ARCHIVE_CREDENTIALS });
+    const wrong = new S3Storage({
+      bucket: minio.bucket,
+      prefix: 'x',
+      endpoint: minio.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      partSizeBytes: 8 << 20,
+      queueSize: 1,
+      credentials: ARCHIVE_CREDENTIALS,
+    });
     await expect(wrong.check()).rejects.toThrow();
     await wrong.close();
     const ready = await app.request('/readyz');
@@ -136,13 +154,17 @@ describe('named stores', () => {
     const unknown = await submit({ handler: 'split', store: 'imagez', resources });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('invalid_manifest');
-    expect(unknown.body.error.details).toEqual([{ path: 'store', message: 'unknown store "imagez"; this handler allows: "images", "archive"' }]);
+    expect(unknown.body.error.details).toEqual([
+      { path: 'store', message: 'unknown store "imagez"; this handler allows: "images", "archive"' },
+    ]);
     const disallowed = await submit({ store: 'images', resources }); // the default handler allows none
     expect(disallowed.status).toBe(400);
     expect(disallowed.body.error.details[0].message).toMatch(/handler "default" does not allow store "images"/);
     const url = await submit({ store: 's3://elsewhere/x', resources });
     expect(url.status).toBe(400);
-    expect(() => loadConfig({ ...env, FETCHBOX_CONFIG: path.join(projectRoot, 'test', 'fixtures', 'config', 'unknown-store.yaml') })).toThrow(ConfigError);
+    expect(() =>
+      loadConfig({ ...env, FETCHBOX_CONFIG: path.join(projectRoot, 'test', 'fixtures', 'config', 'unknown-store.yaml') }),
+    ).toThrow(ConfigError);
   });
 
   it('splits a job among two buckets and the file store, byte-exact, through worker crashes', async () => {
@@ -177,7 +199,10 @@ describe('named stores', () => {
       const key = `${kindOf(i) === 'images' ? 'pics/' : ''}${jobId}/r${i}-${name(i)}`;
       expect({ key: state.key, store: state.store }).toEqual({ key, store: kindOf(i) === 'default' ? undefined : kindOf(i) });
       // Byte-exact, read back from the state's store.
-      expect(await readBack(stores.resolve(state.store), key), `r${i}`).toEqual({ sha256: contentSha256(name(i), size(i)), bytes: size(i) });
+      expect(await readBack(stores.resolve(state.store), key), `r${i}`).toEqual({
+        sha256: contentSha256(name(i), size(i)),
+        bytes: size(i),
+      });
     }
     // Once each and nowhere else: each store holds exactly its share.
     const images = stores.resolve('images') as S3Storage;
@@ -206,7 +231,10 @@ describe('named stores', () => {
       expect(await waitClosed(jobId, 60_000)).toMatchObject({ status: 'completed', resources: { succeeded: 2 } });
       const states = (await getJson(`/jobs/${jobId}/resources`)).items as Record<string, any>[];
       expect(states.map((s) => s.store)).toEqual(['archive', 'archive']);
-      expect(await readBack(stores.resolve('archive'), `${jobId}/m0-${jobId}-0`)).toEqual({ sha256: contentSha256(`${jobId}-0`, 1024), bytes: 1024 });
+      expect(await readBack(stores.resolve('archive'), `${jobId}/m0-${jobId}-0`)).toEqual({
+        sha256: contentSha256(`${jobId}-0`, 1024),
+        bytes: 1024,
+      });
       expect(await stores.default.head(`${jobId}/m0-${jobId}-0`)).toBeUndefined();
     } finally {
       worker.kill('SIGKILL');

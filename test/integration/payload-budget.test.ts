@@ -28,7 +28,12 @@ afterAll(async () => {
 async function pageResults(stack: Stack, jobId: string): Promise<PageResult[]> {
   const desc = await stack.client.workflow.getHandle(jobWorkflowId(jobId)).describe();
   const { pageCount } = desc.memo as unknown as JobMemo;
-  return Promise.all(Array.from({ length: pageCount }, (_, p) => stack.client.workflow.getHandle(pageWorkflowId(jobId, p, 0)).result() as Promise<PageResult>));
+  return Promise.all(
+    Array.from(
+      { length: pageCount },
+      (_, p) => stack.client.workflow.getHandle(pageWorkflowId(jobId, p, 0)).result() as Promise<PageResult>,
+    ),
+  );
 }
 
 describe('no valid manifest makes a workflow payload exceed its limit', () => {
@@ -88,7 +93,11 @@ describe('no valid manifest makes a workflow payload exceed its limit', () => {
 describe('a job has at most limits.maxResourcesPerJob tasks, expansions included', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack('file', { FETCHBOX_JOB_PAGE_SIZE: '1', FETCHBOX_JOB_PAGE_PARALLELISM: '2', FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: '30' }, [fanout]);
+    stack = await startStack(
+      'file',
+      { FETCHBOX_JOB_PAGE_SIZE: '1', FETCHBOX_JOB_PAGE_PARALLELISM: '2', FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: '30' },
+      [fanout],
+    );
   });
   afterAll(async () => {
     await stack?.close();

@@ -35,7 +35,18 @@ describe.runIf(recording)('recording histories', () => {
       // The CLI writes the proto3 JSON form that historyFromJSON reads.
       const json = execFileSync(
         findTemporalCli()!,
-        ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', wf.workflowId, '--run-id', wf.runId, '--output', 'json'],
+        [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--workflow-id',
+          wf.workflowId,
+          '--run-id',
+          wf.runId,
+          '--output',
+          'json',
+        ],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
       writeFileSync(path.join(dir, `${scenario}-${stamp}-${String(n++).padStart(2, '0')}.json`), json);
@@ -77,7 +88,9 @@ describe.runIf(recording)('recording histories', () => {
     try {
       const jobId = uniqueJobId('replay-polite');
       const port = new URL(origin.url).port;
-      const resources = Array.from({ length: 12 }, (_, i) => ({ url: `http://${i % 2 ? 'localhost' : '127.0.0.1'}:${port}/slow/50/10/${jobId}-${i}` }));
+      const resources = Array.from({ length: 12 }, (_, i) => ({
+        url: `http://${i % 2 ? 'localhost' : '127.0.0.1'}:${port}/slow/50/10/${jobId}-${i}`,
+      }));
       await polite.submit({ jobId, resources });
       await polite.waitForJob(jobId);
       await save('polite', jobId, polite);

@@ -65,7 +65,14 @@ describe.each(['file', 's3'] as const)('resumable downloads after a broken conne
     const summary = await stack.waitForJob(jobId);
     const [state] = await stack.allResources(jobId);
     const path = `/ranged/${SIZE}/${name}`;
-    return { summary, state: state!, key, sent: origin.bytesSent.get(path) ?? 0, headers: origin.lastHeaders.get(path) ?? {}, hits: origin.hits.get(path) ?? 0 };
+    return {
+      summary,
+      state: state!,
+      key,
+      sent: origin.bytesSent.get(path) ?? 0,
+      headers: origin.lastHeaders.get(path) ?? {},
+      hits: origin.hits.get(path) ?? 0,
+    };
   }
 
   it('continues from the stored prefix with Range and If-Range: the body is fetched about once, stored byte-exact', async () => {
@@ -140,7 +147,10 @@ describe.each([
           }),
     };
     const start = () => {
-      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      });
       workers.push(w);
       return w;
     };
@@ -160,7 +170,12 @@ describe.each([
           });
     const connection = await Connection.connect({ address: config.temporal.address });
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const app = createApp({ jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }), logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const app = createApp({
+      jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }),
+      logger: pino({ level: 'silent' }),
+      bodyLimitBytes: 1 << 20,
+      checks: [],
+    });
     try {
       const name = uniqueJobId(`kill-${kind}`);
       const urlPath = `/ranged/${SIZE}/${name}`;
@@ -201,7 +216,9 @@ describe.each([
         expect(await partialsLeft(dir)).toEqual([]);
       } else {
         expect(await readBack(storage, key)).toEqual({ sha256: expected, bytes: SIZE });
-        const uploads = await (storage as S3Storage).client.send(new ListMultipartUploadsCommand({ Bucket: minio.bucket, Prefix: `${taskQueue}/` }));
+        const uploads = await (storage as S3Storage).client.send(
+          new ListMultipartUploadsCommand({ Bucket: minio.bucket, Prefix: `${taskQueue}/` }),
+        );
         expect(uploads.Uploads ?? []).toEqual([]);
         expect((await storage.head(key))?.metadata.sha256).toBe(expected);
       }

@@ -61,7 +61,12 @@ afterAll(async () => {
 async function run(block: string): Promise<string> {
   const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', block], {
     cwd: workDir,
-    env: { ...process.env, API: server.url, TEMPORAL_ADDRESS: inject('temporalAddress'), PATH: `${path.join(projectRoot, '.tools', 'bin')}:${process.env.PATH}` },
+    env: {
+      ...process.env,
+      API: server.url,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      PATH: `${path.join(projectRoot, '.tools', 'bin')}:${process.env.PATH}`,
+    },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -70,7 +75,10 @@ async function run(block: string): Promise<string> {
 
 /** The README as a reader runs it, with the test's API, origin and directory in place of the fixed ones. */
 function asReaderWouldHere(block: string): string {
-  return block.replaceAll('http://127.0.0.1:3000', server.url).replaceAll('http://127.0.0.1:8000', siteUrl).replaceAll('/tmp/fetchbox-site', siteDir);
+  return block
+    .replaceAll('http://127.0.0.1:3000', server.url)
+    .replaceAll('http://127.0.0.1:8000', siteUrl)
+    .replaceAll('/tmp/fetchbox-site', siteDir);
 }
 
 describe('the docs test itself', () => {
@@ -92,7 +100,10 @@ describe('README.md safe commands', () => {
     if (/-X POST \S*\/jobs \\/.test(block)) {
       // The reader waits for the job before reading it.
       expect(JSON.parse(out)).toMatchObject({ jobId: 'readme-0001' });
-      expect(await stack.waitForJob('readme-0001')).toMatchObject({ status: 'completed_with_failures', resources: { succeeded: 2, failed: 1 } });
+      expect(await stack.waitForJob('readme-0001')).toMatchObject({
+        status: 'completed_with_failures',
+        resources: { succeeded: 2, failed: 1 },
+      });
     }
     if (block.includes('# summary: completed_with_failures, 2 of 3')) {
       expect(out).toContain('"status":"completed_with_failures"');

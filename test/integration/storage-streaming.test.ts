@@ -98,7 +98,9 @@ describe('an aborted transfer into S3', () => {
 
       // Short of the announced length: refused before completion, nothing left either.
       const short = Readable.from([part, part, part]);
-      await expect(storage.put({ key: 'short.bin', body: short, expectedBytes: 4 * part.length })).rejects.toBeInstanceOf(BodyRejectedError);
+      await expect(storage.put({ key: 'short.bin', body: short, expectedBytes: 4 * part.length })).rejects.toBeInstanceOf(
+        BodyRejectedError,
+      );
       expect(await storage.head('short.bin')).toBeUndefined();
       const after = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: inject('minio').bucket, Prefix: prefix }));
       expect(after.Uploads ?? []).toEqual([]);

@@ -140,7 +140,12 @@ async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
   const storage = createStorage(config.storage);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }), logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+  const app = createApp({
+    jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }),
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1 << 20,
+    checks: [],
+  });
   const jobId = `drain-${graceMs}-${randomUUID().slice(0, 8)}`;
   const count = 16;
   const agentA = `worker-a-${jobId}`;
@@ -149,14 +154,22 @@ async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
     const res = await app.request('/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jobId, resources: Array.from({ length: count }, (_, i) => ({ url: `${originUrl}/${jobId}-${i}`, id: `r${i}` })) }),
+      body: JSON.stringify({
+        jobId,
+        resources: Array.from({ length: count }, (_, i) => ({ url: `${originUrl}/${jobId}-${i}`, id: `r${i}` })),
+      }),
     });
     expect(res.status).toBe(202);
-    const a = start(agentA, { FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: String(graceMs), FETCHBOX_LOG_LEVEL: process.env.DRAIN_DEBUG ? 'debug' : 'info' });
-    // Mid-job: A has finished some downloads and has a full window in flight.
-    await until('worker A mid-job', () => origin.tally(agentA).finished >= 2 && origin.tally(agentA).inFlight >= 3, 30_000).catch((err: Error) => {
-      throw new Error(`${err.message}: origin saw ${JSON.stringify([...origin.agents()])}; worker A exit code ${a.process.exitCode}`);
+    const a = start(agentA, {
+      FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: String(graceMs),
+      FETCHBOX_LOG_LEVEL: process.env.DRAIN_DEBUG ? 'debug' : 'info',
     });
+    // Mid-job: A has finished some downloads and has a full window in flight.
+    await until('worker A mid-job', () => origin.tally(agentA).finished >= 2 && origin.tally(agentA).inFlight >= 3, 30_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: origin saw ${JSON.stringify([...origin.agents()])}; worker A exit code ${a.process.exitCode}`);
+      },
+    );
     const inFlightAtSigterm = origin.tally(agentA).inFlight;
     const finishedAtSigterm = origin.tally(agentA).finished;
     const sigtermAt = Date.now();
@@ -165,11 +178,17 @@ async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
     const b = start(agentB);
     const exit = await a.exited;
     const atExit = { ...origin.tally(agentA) };
-    await until('the job to close', async () => {
-      const s = (await (await app.request(`/jobs/${jobId}`)).json()) as { status: string };
-      return s.status !== 'running';
-    }, 40_000).catch((err: Error) => {
-      throw new Error(`${err.message}; A exited ${exit.code} after ${exit.at - sigtermAt} ms, origin ${JSON.stringify([...origin.agents()])}: ${exit.stderr.slice(-3000)}`);
+    await until(
+      'the job to close',
+      async () => {
+        const s = (await (await app.request(`/jobs/${jobId}`)).json()) as { status: string };
+        return s.status !== 'running';
+      },
+      40_000,
+    ).catch((err: Error) => {
+      throw new Error(
+        `${err.message}; A exited ${exit.code} after ${exit.at - sigtermAt} ms, origin ${JSON.stringify([...origin.agents()])}: ${exit.stderr.slice(-3000)}`,
+      );
     });
     const summary = (await (await app.request(`/jobs/${jobId}`)).json()) as Record<string, unknown>;
     expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
@@ -201,7 +220,9 @@ describe('worker drain on SIGTERM', () => {
     expect(r.exitAfterMs).toBeLessThan(DELAY_MS + 8_000);
     expect(r.requests).toHaveLength(16);
     expect(r.requests.filter(([, n]) => n > 1)).toEqual([]);
-    process.stderr.write(`[drain] grace 20 s: exited ${r.exitAfterMs} ms after SIGTERM with ${r.inFlightAtSigterm} in flight, all finished; 16 resources requested once each\n`);
+    process.stderr.write(
+      `[drain] grace 20 s: exited ${r.exitAfterMs} ms after SIGTERM with ${r.inFlightAtSigterm} in flight, all finished; 16 resources requested once each\n`,
+    );
   }, 60_000);
 
   it('cancels what is still in flight at the end of a short grace; another worker retries it', async () => {
@@ -215,7 +236,9 @@ describe('worker drain on SIGTERM', () => {
     const twice = r.requests.filter(([, n]) => n === 2);
     expect(twice.length).toBeGreaterThanOrEqual(r.inFlightAtSigterm);
     expect(r.requests.filter(([, n]) => n > 2)).toEqual([]);
-    process.stderr.write(`[drain] grace 200 ms: exited ${r.exitAfterMs} ms after SIGTERM, ${r.atExit.aborted} canceled and retried elsewhere; job byte-exact\n`);
+    process.stderr.write(
+      `[drain] grace 200 ms: exited ${r.exitAfterMs} ms after SIGTERM, ${r.atExit.aborted} canceled and retried elsewhere; job byte-exact\n`,
+    );
   }, 60_000);
 
   it('a second SIGTERM during the drain exits at once (143); the job still completes elsewhere', async () => {

@@ -34,10 +34,16 @@ let running: Promise<void>;
 /** The wrapper that starts the Java test server, installed (and cached) by scripts/test-server.sh. */
 function testServer(): string {
   try {
-    const out = execFileSync('bash', [path.join(projectRoot, 'scripts', 'test-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync('bash', [path.join(projectRoot, 'scripts', 'test-server.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     return out.trim();
   } catch (err) {
-    throw new Error(`workflow unit tests need Temporal's time-skipping test server (Java 17+ and Maven); scripts/test-server.sh failed: ${String(err)}`, { cause: err });
+    throw new Error(
+      `workflow unit tests need Temporal's time-skipping test server (Java 17+ and Maven); scripts/test-server.sh failed: ${String(err)}`,
+      { cause: err },
+    );
   }
 }
 

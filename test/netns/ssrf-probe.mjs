@@ -87,5 +87,7 @@ const controlViaRedirect = await attempt(open, `http://127.0.0.9:9000/hop?to=${e
 await open.close();
 
 for (const s of [...servers, origin]) s.close();
-process.stdout.write(`${JSON.stringify({ refused, blockedConnections, control, controlViaRedirect, controlConnections: connections['10.0.0.1:8080'] ?? 0 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ refused, blockedConnections, control, controlViaRedirect, controlConnections: connections['10.0.0.1:8080'] ?? 0 })}\n`,
+);
 process.exit(0);

@@ -19,7 +19,10 @@ declare module 'vitest' {
 
 /** Finds `name=path` in the output of scripts/tools.sh, which builds what is missing. */
 function toolFromScript(name: string): string {
-  const out = execFileSync('bash', [path.join(projectRoot, 'scripts', 'tools.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('bash', [path.join(projectRoot, 'scripts', 'tools.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = out.split('\n').find((l) => l.startsWith(`${name}=`));
   if (!line) throw new Error(`scripts/tools.sh did not provide ${name}`);
   return line.slice(name.length + 1);
@@ -53,7 +56,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
           logLevel: 'error',
         }))(),
       startMinio(minioBin),
-      bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } }),
+      bundleWorkflowCode({
+        workflowsPath: workflowsPath(),
+        logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} },
+      }),
     ]);
     temporal = t;
     minio = m;

@@ -94,7 +94,11 @@ export async function startHostileOrigin(): Promise<HostileOrigin> {
         return;
       }
       case 'gzip-bomb':
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip', 'content-length': String(gzipBomb.length) });
+        res.writeHead(200, {
+          'content-type': 'application/octet-stream',
+          'content-encoding': 'gzip',
+          'content-length': String(gzipBomb.length),
+        });
         sent.set(path, (sent.get(path) ?? 0) + gzipBomb.length);
         return void res.end(gzipBomb);
       case 'quadratic':
@@ -133,7 +137,9 @@ export async function startHostileOrigin(): Promise<HostileOrigin> {
       case 'huge-headers': {
         // Written raw on the socket: 80 headers of 1 KB each, far over undici's 16 KiB header limit.
         const filler = Array.from({ length: 80 }, (_, i) => `x-filler-${i}: ${'h'.repeat(1_000)}\r\n`).join('');
-        req.socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n${filler}content-length: 16\r\nconnection: close\r\n\r\n`);
+        req.socket.write(
+          `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n${filler}content-length: 16\r\nconnection: close\r\n\r\n`,
+        );
         req.socket.end(Buffer.alloc(16, 2));
         return;
       }

@@ -36,17 +36,21 @@ export async function startMinio(
   const consolePort = await freePort();
   // Root credentials: the run's shared ones, or a server's own (a second MinIO with other credentials).
   const { accessKeyId, secretAccessKey } = reuse.credentials ?? { accessKeyId: 'fetchbox-test', secretAccessKey: 'fetchbox-test-secret' };
-  const child = spawn(binary, ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      MINIO_ROOT_USER: accessKeyId,
-      MINIO_ROOT_PASSWORD: secretAccessKey,
-      MINIO_BROWSER: 'off',
-      MINIO_UPDATE: 'off',
-      MINIO_CI_CD: '1',
+  const child = spawn(
+    binary,
+    ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        MINIO_ROOT_USER: accessKeyId,
+        MINIO_ROOT_PASSWORD: secretAccessKey,
+        MINIO_BROWSER: 'off',
+        MINIO_UPDATE: 'off',
+        MINIO_CI_CD: '1',
+      },
     },
-  });
+  );
   const killChild = () => child.kill('SIGKILL');
   process.once('exit', killChild);
   let exitReason: string | undefined;

@@ -117,7 +117,12 @@ export function mockActivities() {
         failed.set(`${input.jobId}/${page}`, failedHere);
         if (plan.failOnce?.has(url) && firstTry) {
           failedHere.add(url);
-          throw ApplicationFailure.create({ message: 'HTTP 404', type: 'http_status', nonRetryable: true, details: [{ kind: 'http_status', httpStatus: 404, attempt: 1 }] });
+          throw ApplicationFailure.create({
+            message: 'HTTP 404',
+            type: 'http_status',
+            nonRetryable: true,
+            details: [{ kind: 'http_status', httpStatus: 404, attempt: 1 }],
+          });
         }
         failedHere.delete(url);
         return { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1, finalUrl: url };
@@ -137,7 +142,8 @@ export function mockActivities() {
       try {
         await ctx.sleep(plan.delayMs);
         return input.tasks.map((task, index): BatchOutcome => {
-          if (plan.retryInBatch?.has(task.url)) return { index, retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 50 } };
+          if (plan.retryInBatch?.has(task.url))
+            return { index, retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 50 } };
           if (plan.failInBatch?.has(task.url)) return { index, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } };
           return { index, ok: { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1 } };
         });
@@ -151,7 +157,16 @@ export function mockActivities() {
     activities,
     /** Registers what job `jobId` does and returns the log its activities fill. */
     plan(jobId: string, plan: MockJobPlan): MockJobLog {
-      const log: MockJobLog = { published: 0, loadedPages: [], failedTasksCalls: [], downloads: [], batches: [], inFlight: new Gauge(), peakPagesDownloading: 0, canceled: 0 };
+      const log: MockJobLog = {
+        published: 0,
+        loadedPages: [],
+        failedTasksCalls: [],
+        downloads: [],
+        batches: [],
+        inFlight: new Gauge(),
+        peakPagesDownloading: 0,
+        canceled: 0,
+      };
       plans.set(jobId, plan);
       logs.set(jobId, log);
       return log;

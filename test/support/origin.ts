@@ -189,7 +189,9 @@ export async function startOrigin(): Promise<Origin> {
         if (parts.length >= 3) return send(res, `${parts[1]}/${parts[2]}`, 16);
         const files = (url.searchParams.get('files') ?? '').split(',').filter(Boolean);
         const links = files.map((f) => `<a href="${parts[1]}/${f}">${f}</a>`).join('\n');
-        const html = Buffer.from(`<html><body><a href="/">up</a><a href="#top">top</a>\n${links}\n<a href='mailto:x@y'>m</a><a href="/bytes/1/outside">x</a></body></html>`);
+        const html = Buffer.from(
+          `<html><body><a href="/">up</a><a href="#top">top</a>\n${links}\n<a href='mailto:x@y'>m</a><a href="/bytes/1/outside">x</a></body></html>`,
+        );
         res.writeHead(200, { 'content-type': 'text/html', 'content-length': String(html.length) });
         return void res.end(html);
       }

@@ -13,8 +13,17 @@ export async function readEvents(res: Response): Promise<Sse[]> {
     .filter((block) => block.includes('data:'))
     .map((block) => {
       const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-      const id = Number(lines.find((l) => l.startsWith('id:'))?.slice(3).trim());
+      const event =
+        lines
+          .find((l) => l.startsWith('event:'))
+          ?.slice(6)
+          .trim() ?? 'message';
+      const id = Number(
+        lines
+          .find((l) => l.startsWith('id:'))
+          ?.slice(3)
+          .trim(),
+      );
       const data = lines
         .filter((l) => l.startsWith('data:'))
         .map((l) => l.slice(5).trim())

@@ -73,7 +73,11 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     FETCHBOX_RETRY_MAX_INTERVAL_MS: '1000',
     FETCHBOX_LOG_LEVEL: 'silent',
     ...(kind === 's3'
-      ? { FETCHBOX_STORAGE_URL: `s3://${minio.bucket}/${taskQueue}`, FETCHBOX_S3_ENDPOINT: minio.endpoint, FETCHBOX_S3_FORCE_PATH_STYLE: 'true' }
+      ? {
+          FETCHBOX_STORAGE_URL: `s3://${minio.bucket}/${taskQueue}`,
+          FETCHBOX_S3_ENDPOINT: minio.endpoint,
+          FETCHBOX_S3_FORCE_PATH_STYLE: 'true',
+        }
       : {}),
     ...env,
   });
@@ -141,7 +145,10 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     async waitForJob(jobId) {
-      await client.workflow.getHandle(`job-${jobId}`).result().catch(() => undefined);
+      await client.workflow
+        .getHandle(`job-${jobId}`)
+        .result()
+        .catch(() => undefined);
       return getJson(`/jobs/${jobId}`);
     },
     async allResources(jobId) {

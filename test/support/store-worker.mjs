@@ -9,4 +9,8 @@ const { loadConfig } = await import(new URL('config/load-config.js', dist).href)
 const { runWorker } = await import(new URL('cli/run-worker.js', dist).href);
 const { BUILT_IN_HANDLERS, HandlerRegistry } = await import(new URL('handlers/registry.js', dist).href);
 
-await runWorker(loadConfig(process.env), pino({ level: process.env.FETCHBOX_LOG_LEVEL ?? 'silent' }), new HandlerRegistry([...BUILT_IN_HANDLERS, splitHandler]));
+await runWorker(
+  loadConfig(process.env),
+  pino({ level: process.env.FETCHBOX_LOG_LEVEL ?? 'silent' }),
+  new HandlerRegistry([...BUILT_IN_HANDLERS, splitHandler]),
+);

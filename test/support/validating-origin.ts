@@ -9,7 +9,7 @@ const BLOCK = 64 * 1024;
  * `contentBlocks(seed, size)`), generated block by block from any offset.
  */
 export function* rangeBlocks(seed: string, start: number, end: number): Generator<Buffer> {
-  for (let at = start; at < end; ) {
+  for (let at = start; at < end;) {
     const block = Math.floor(at / BLOCK);
     const digest = createHash('sha256').update(`${seed}:${block}`).digest();
     const blockEnd = Math.min((block + 1) * BLOCK, end);
@@ -48,7 +48,13 @@ export interface ValidatingState {
 
 const DEFAULT_LAST_MODIFIED = 'Wed, 21 Oct 2015 07:28:00 GMT';
 
-function pump(res: ServerResponse, blocks: Generator<Buffer>, count: (n: number) => void, rate = 0, cut?: { at: number; onCut: () => void }): void {
+function pump(
+  res: ServerResponse,
+  blocks: Generator<Buffer>,
+  count: (n: number) => void,
+  rate = 0,
+  cut?: { at: number; onCut: () => void },
+): void {
   const startedAt = Date.now();
   let sent = 0;
   let closed = false;
@@ -105,10 +111,17 @@ export function serveValidated(req: IncomingMessage, res: ServerResponse, pathna
   // A line break cannot go through node's http (it refuses such header values): written by hand.
   // Only such a response: a FIN while the client's body is paused trips an undici assertion (nodejs/undici#5360).
   if (resource.rawEtag !== undefined && /[\r\n]/.test(resource.rawEtag)) {
-    req.socket.end(Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: 3\r\netag: ${resource.rawEtag}\r\nconnection: close\r\n\r\nabc`, 'latin1'));
+    req.socket.end(
+      Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: 3\r\netag: ${resource.rawEtag}\r\nconnection: close\r\n\r\nabc`, 'latin1'),
+    );
     return;
   }
-  const headers = { 'content-type': 'application/octet-stream', etag: resource.rawEtag ?? etag, 'last-modified': lastModified, ...(kind === 'ranged' ? { 'accept-ranges': 'bytes' } : {}) };
+  const headers = {
+    'content-type': 'application/octet-stream',
+    etag: resource.rawEtag ?? etag,
+    'last-modified': lastModified,
+    ...(kind === 'ranged' ? { 'accept-ranges': 'bytes' } : {}),
+  };
   let cut: { at: number; onCut: () => void } | undefined;
   if (resource.cutAt !== undefined) {
     const { cutAt, afterCut, ...rest } = resource;

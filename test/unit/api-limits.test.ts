@@ -32,7 +32,11 @@ function appWith(limits = DEFAULT_MANIFEST_LIMITS, bodyLimitBytes = 1 << 26) {
   const post = async (body: string) => {
     const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const text = await res.text();
-    return { status: res.status, bytes: Buffer.byteLength(text), body: JSON.parse(text) as { error: { code: string; message: string; details?: any; moreIssues?: number } } };
+    return {
+      status: res.status,
+      bytes: Buffer.byteLength(text),
+      body: JSON.parse(text) as { error: { code: string; message: string; details?: any; moreIssues?: number } },
+    };
   };
   return { app, jobs, post };
 }
@@ -70,7 +74,11 @@ describe('validation stays small', () => {
     const config = loadConfig({ FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: '3' });
     const jobs = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config });
     const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
-    const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources: [{}, {}, {}, {}] }) });
+    const res = await app.request('/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resources: [{}, {}, {}, {}] }),
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { details: [{ path: 'resources', message: '4 resources; the limit is 3' }] } });
   });
@@ -91,7 +99,11 @@ describe('validation stays small', () => {
   it('a stack overflow behind POST /jobs (input-driven recursion) is a 400, not a 500', async () => {
     const jobs = { ...recordingService(), submit: () => Promise.reject(new RangeError('Maximum call stack size exceeded')) };
     const app = createApp({ jobs: jobs as unknown as JobService, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
-    const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resources: [{ url }] }) });
+    const res = await app.request('/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resources: [{ url }] }),
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { code: 'invalid_manifest' } });
   });
@@ -132,7 +144,9 @@ describe('metadata limits', () => {
   });
 
   it('metadata nested deeper than 64 levels is refused even when small', async () => {
-    const res = await appWith().post(JSON.stringify({ metadata: { a: JSON.parse(`${'['.repeat(70)}${']'.repeat(70)}`) }, resources: [{ url }] }));
+    const res = await appWith().post(
+      JSON.stringify({ metadata: { a: JSON.parse(`${'['.repeat(70)}${']'.repeat(70)}`) }, resources: [{ url }] }),
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.details[0].message).toMatch(/deeper than 64/);
   });
@@ -153,21 +167,45 @@ describe('header limits', () => {
     const res = await post(JSON.stringify({ resources: [{ url, headers: { 'X-A': 'a'.repeat(4_000), 'X-B': 'b'.repeat(4_200) } }] }));
     expect(res.status).toBe(400);
     expect(paths(res.body)).toEqual(['resources.0.headers']);
-    expect((await post(JSON.stringify({ resources: [{ url, headers: { 'X-A': 'a'.repeat(4_000), 'X-B': 'b'.repeat(4_000) } }] }))).status).toBe(202);
+    expect(
+      (await post(JSON.stringify({ resources: [{ url, headers: { 'X-A': 'a'.repeat(4_000), 'X-B': 'b'.repeat(4_000) } }] }))).status,
+    ).toBe(202);
   });
 
-  it.each(['Host', 'host', 'Connection', 'Keep-Alive', 'Proxy-Authorization', 'Proxy-Connection', 'proxy-anything', 'TE', 'Trailer', 'Transfer-Encoding', 'UPGRADE', 'Content-Length', 'Expect'])(
-    'refuses the header %s, naming it',
-    async (name) => {
-      const res = await appWith().post(JSON.stringify({ resources: [{ url, headers: { Accept: '*/*', [name]: 'x' } }] }));
-      expect(res.status).toBe(400);
-      expect(res.body.error.code).toBe('invalid_manifest');
-      expect(paths(res.body)).toEqual([`resources.0.headers.${name}`]);
-    },
-  );
+  it.each([
+    'Host',
+    'host',
+    'Connection',
+    'Keep-Alive',
+    'Proxy-Authorization',
+    'Proxy-Connection',
+    'proxy-anything',
+    'TE',
+    'Trailer',
+    'Transfer-Encoding',
+    'UPGRADE',
+    'Content-Length',
+    'Expect',
+  ])('refuses the header %s, naming it', async (name) => {
+    const res = await appWith().post(JSON.stringify({ resources: [{ url, headers: { Accept: '*/*', [name]: 'x' } }] }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_manifest');
+    expect(paths(res.body)).toEqual([`resources.0.headers.${name}`]);
+  });
 
   it('the refused list is the one in header-rules.ts', () => {
-    expect(REFUSED_REQUEST_HEADERS).toEqual(['host', 'connection', 'keep-alive', 'proxy-*', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect']);
+    expect(REFUSED_REQUEST_HEADERS).toEqual([
+      'host',
+      'connection',
+      'keep-alive',
+      'proxy-*',
+      'te',
+      'trailer',
+      'transfer-encoding',
+      'upgrade',
+      'content-length',
+      'expect',
+    ]);
   });
 });
 
@@ -199,7 +237,15 @@ describe('job ids and the reserved namespace', () => {
 
   it('accepts keys that only look alike', async () => {
     const { post, jobs } = appWith();
-    const res = await post(JSON.stringify({ resources: [{ url, key: 'a/fetchbox/x' }, { url, key: 'a/x.fetchbox' }, { url, key: 'a/_fetchbox-meta' }] }));
+    const res = await post(
+      JSON.stringify({
+        resources: [
+          { url, key: 'a/fetchbox/x' },
+          { url, key: 'a/x.fetchbox' },
+          { url, key: 'a/_fetchbox-meta' },
+        ],
+      }),
+    );
     expect(res.status).toBe(202);
     expect(jobs.submitted[0]!.resources.map((r) => r.key)).toEqual(['a/fetchbox/x', 'a/x.fetchbox', 'a/_fetchbox-meta']);
   });
@@ -220,15 +266,23 @@ describe('JobService.submit enforces the configured limits for every caller', ()
 
   it('refuses big or deep metadata, too many resources and a reserved jobId before touching Temporal or storage', async () => {
     const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
-    expect((await refusal({ handler: 'default', metadata: { a: 'x'.repeat(200) }, resources: [{ url }] })).details).toEqual([{ path: 'metadata', message: expect.stringMatching(/100/) }]);
+    expect((await refusal({ handler: 'default', metadata: { a: 'x'.repeat(200) }, resources: [{ url }] })).details).toEqual([
+      { path: 'metadata', message: expect.stringMatching(/100/) },
+    ]);
     expect((await refusal({ handler: 'default', metadata: { a: deep }, resources: [{ url }] })).status).toBe(400);
-    expect((await refusal({ handler: 'default', resources: [{ url }, { url }, { url }] })).details).toEqual([{ path: 'resources', message: expect.any(String) }]);
-    expect((await refusal({ jobId: '..', handler: 'default', resources: [{ url }] })).details).toEqual([{ path: 'jobId', message: expect.any(String) }]);
+    expect((await refusal({ handler: 'default', resources: [{ url }, { url }, { url }] })).details).toEqual([
+      { path: 'resources', message: expect.any(String) },
+    ]);
+    expect((await refusal({ jobId: '..', handler: 'default', resources: [{ url }] })).details).toEqual([
+      { path: 'jobId', message: expect.any(String) },
+    ]);
   });
 
   it('lists at most 100 duplicate ids and counts the rest', async () => {
     const wide = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config: loadConfig({}) });
-    const err = (await wide.submit({ handler: 'default', resources: Array.from({ length: 300 }, () => ({ url, id: 'same' })) }).catch((e: unknown) => e)) as ApiError;
+    const err = (await wide
+      .submit({ handler: 'default', resources: Array.from({ length: 300 }, () => ({ url, id: 'same' })) })
+      .catch((e: unknown) => e)) as ApiError;
     expect(err.body().error.details).toHaveLength(100);
     expect(err.body().error.moreIssues).toBe(199);
   });

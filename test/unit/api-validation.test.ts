@@ -70,7 +70,13 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
 });
 
 describe('auth', () => {
-  const secured = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens: parseTokens(['s3cret']) });
+  const secured = createApp({
+    jobs: untouchable,
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1024,
+    checks: [],
+    tokens: parseTokens(['s3cret']),
+  });
   it('401 without or with a wrong bearer token; probes stay open', async () => {
     expect((await secured.request('/jobs/x')).status).toBe(401);
     expect((await secured.request('/jobs/x', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
@@ -97,7 +103,9 @@ describe('GET /openapi.json', () => {
       '/readyz',
       '/retries',
     ]);
-    expect(Object.keys(doc.paths['/jobs'].post.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409', '413', '415', '503']));
+    expect(Object.keys(doc.paths['/jobs'].post.responses)).toEqual(
+      expect.arrayContaining(['200', '202', '400', '409', '413', '415', '503']),
+    );
   });
 });
 
@@ -114,7 +122,11 @@ describe('the OpenAPI document', () => {
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const method of Object.keys(methods)) {
         const url = path.replace('{jobId}', 'a b'); // invalid on purpose: validation answers before the service
-        const res = await app.request(url, { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, body: method === 'get' ? undefined : '{}' });
+        const res = await app.request(url, {
+          method: method.toUpperCase(),
+          headers: { 'content-type': 'application/json' },
+          body: method === 'get' ? undefined : '{}',
+        });
         const body = res.headers.get('content-type')?.includes('json') ? ((await res.json()) as any) : undefined;
         expect(body?.error?.code, `${method} ${path}`).not.toBe('not_found');
       }
@@ -133,9 +145,22 @@ describe('the OpenAPI document', () => {
 
 describe('scopes', () => {
   const tokens = parseTokens(['ingest=crawler', 'operator=ops', 'read=viewer', 'all-powerful']);
-  const scoped = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens, metricsPublic: false });
+  const scoped = createApp({
+    jobs: untouchable,
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1024,
+    checks: [],
+    tokens,
+    metricsPublic: false,
+  });
   const call = async (method: string, path: string, token: string) =>
-    (await scoped.request(path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined })).status;
+    (
+      await scoped.request(path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: method === 'POST' ? '{}' : undefined,
+      })
+    ).status;
 
   it('lets each scope do its part and answers 403 beyond it', async () => {
     // 400 means the request passed auth and reached validation.
@@ -150,7 +175,11 @@ describe('scopes', () => {
     expect(await call('GET', '/metrics', 'viewer')).toBe(200);
     expect((await scoped.request('/metrics')).status).toBe(401);
     expect((await scoped.request('/openapi.json')).status).toBe(200);
-    const res = await scoped.request('/jobs', { method: 'POST', headers: { authorization: 'Bearer viewer', 'content-type': 'application/json' }, body: '{}' });
+    const res = await scoped.request('/jobs', {
+      method: 'POST',
+      headers: { authorization: 'Bearer viewer', 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(await res.json()).toMatchObject({ error: { code: 'forbidden' } });
   });
 
@@ -176,8 +205,21 @@ describe('GET /metrics', () => {
 
 describe('submit rate limit', () => {
   it('answers 429 rate_limited with Retry-After past the burst, per client', async () => {
-    const limited = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens: parseTokens(['a', 'b']), submitRate: 1, submitBurst: 2 });
-    const submit = (token: string) => limited.request('/jobs', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    const limited = createApp({
+      jobs: untouchable,
+      logger: pino({ level: 'silent' }),
+      bodyLimitBytes: 1024,
+      checks: [],
+      tokens: parseTokens(['a', 'b']),
+      submitRate: 1,
+      submitBurst: 2,
+    });
+    const submit = (token: string) =>
+      limited.request('/jobs', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
     expect((await submit('a')).status).toBe(400); // passed the limiter, refused by validation
     expect((await submit('a')).status).toBe(400);
     const third = await submit('a');

@@ -27,11 +27,21 @@ function stubContext(runs: { jobId: string; runId: string }[], latest: (jobId: s
   const queries: string[] = [];
   const client = {
     workflowService: {
-      listWorkflowExecutions: async ({ query, pageSize, nextPageToken }: { query: string; pageSize: number; nextPageToken?: Uint8Array }) => {
+      listWorkflowExecutions: async ({
+        query,
+        pageSize,
+        nextPageToken,
+      }: {
+        query: string;
+        pageSize: number;
+        nextPageToken?: Uint8Array;
+      }) => {
         queries.push(query);
         const from = nextPageToken ? Number(Buffer.from(nextPageToken).toString()) : 0;
         return {
-          executions: runs.slice(from, from + pageSize).map((r) => ({ execution: { workflowId: `job-${r.jobId}`, runId: r.runId }, closeTime: { seconds: 1 } })),
+          executions: runs
+            .slice(from, from + pageSize)
+            .map((r) => ({ execution: { workflowId: `job-${r.jobId}`, runId: r.runId }, closeTime: { seconds: 1 } })),
           nextPageToken: from + pageSize < runs.length ? Buffer.from(String(from + pageSize)) : Buffer.alloc(0),
         };
       },
@@ -46,7 +56,10 @@ function stubContext(runs: { jobId: string; runId: string }[], latest: (jobId: s
       }),
     },
   };
-  const ctx = { deps: { client, config: { temporal: { namespace: 'default' } } }, temporal: (fn: () => Promise<unknown>) => fn() } as unknown as JobContext;
+  const ctx = {
+    deps: { client, config: { temporal: { namespace: 'default' } } },
+    temporal: (fn: () => Promise<unknown>) => fn(),
+  } as unknown as JobContext;
   return { ctx, queries };
 }
 
@@ -72,7 +85,12 @@ describe('bulkRetry', () => {
     });
     const result = await bulkRetry(ctx, { jobIds: ['a', 'b', 'a', 'c', 'd', 'e'] });
     expect(retried.sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect(result).toMatchObject({ dryRun: false, matched: 5, retried: 1, skipped: { nothing_to_retry: 1, not_retryable: 1, not_found: 1, error: 1 } });
+    expect(result).toMatchObject({
+      dryRun: false,
+      matched: 5,
+      retried: 1,
+      skipped: { nothing_to_retry: 1, not_retryable: 1, not_found: 1, error: 1 },
+    });
     expect(result.jobs).toEqual([
       { jobId: 'a', outcome: 'retrying', status: 'running' },
       { jobId: 'b', outcome: 'nothing_to_retry', status: 'completed' },
@@ -85,7 +103,16 @@ describe('bulkRetry', () => {
   it('a dry run retries nothing', async () => {
     const result = await bulkRetry(ctx, { jobIds: ['a', 'b'], dryRun: true });
     expect(retried).toEqual([]);
-    expect(result).toMatchObject({ dryRun: true, matched: 2, retried: 0, skipped: {}, jobs: [{ jobId: 'a', outcome: 'matched' }, { jobId: 'b', outcome: 'matched' }] });
+    expect(result).toMatchObject({
+      dryRun: true,
+      matched: 2,
+      retried: 0,
+      skipped: {},
+      jobs: [
+        { jobId: 'a', outcome: 'matched' },
+        { jobId: 'b', outcome: 'matched' },
+      ],
+    });
   });
 
   it('stops the fan-out when Temporal is unavailable: the rest not attempted; nothing retried is the 503', async () => {
@@ -112,7 +139,9 @@ describe('matchRetryTargets', () => {
     ];
     const { ctx, queries } = stubContext(runs, (jobId) => ({ a: 'a2', b: 'b2', c: 'c1' })[jobId]);
     expect(await matchRetryTargets(ctx, { status: 'completed_with_failures', handler: 'default' })).toEqual(['a', 'c']);
-    expect(queries[0]).toContain("FetchBoxResourcesFailed > 0 AND (ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed_with_failures') AND FetchBoxHandler = 'default'");
+    expect(queries[0]).toContain(
+      "FetchBoxResourcesFailed > 0 AND (ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed_with_failures') AND FetchBoxHandler = 'default'",
+    );
   });
 
   it('refuses a filter matching more than 1000 jobs (400, narrow it), before retrying anything', async () => {

@@ -22,7 +22,11 @@ describe('fetchbox --help', () => {
   });
 
   it('prints the jobs usage for fetchbox jobs --help and fetchbox jobs submit --help', async () => {
-    for (const args of [['jobs', '--help'], ['jobs', 'submit', '--help'], ['jobs', '-h']]) {
+    for (const args of [
+      ['jobs', '--help'],
+      ['jobs', 'submit', '--help'],
+      ['jobs', '-h'],
+    ]) {
       const { code, out } = await run(args);
       expect(code, args.join(' ')).toBe(0);
       expect(out, args.join(' ')).toMatch(/^Usage: fetchbox jobs <command>/);

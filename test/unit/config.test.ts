@@ -46,7 +46,7 @@ describe('loadConfig', () => {
     expect(config.job.concurrency).toBe(3);
   });
 
-  it('lets a config file turn off a handler\'s conditional recrawls (handlers.<name>.policy.revalidate)', async () => {
+  it("lets a config file turn off a handler's conditional recrawls (handlers.<name>.policy.revalidate)", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
     const file = path.join(dir, 'fetchbox.yaml');
     await writeFile(file, 'handlers:\n  default:\n    policy:\n      revalidate: false\n');
@@ -128,7 +128,9 @@ describe('temporal.retention (FETCHBOX_TEMPORAL_RETENTION)', () => {
   });
 
   it('refuses what is not a duration, or is under an hour or over ten years, naming the variable', () => {
-    expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '168' })).toThrow(/temporal\.retention \(FETCHBOX_TEMPORAL_RETENTION\): expected a duration/);
+    expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '168' })).toThrow(
+      /temporal\.retention \(FETCHBOX_TEMPORAL_RETENTION\): expected a duration/,
+    );
     expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '30m' })).toThrow(/FETCHBOX_TEMPORAL_RETENTION\): must be between 1h and 3650d/);
     expect(() => loadConfig({ FETCHBOX_TEMPORAL_RETENTION: '3651d' })).toThrow(ConfigError);
   });
@@ -136,7 +138,9 @@ describe('temporal.retention (FETCHBOX_TEMPORAL_RETENTION)', () => {
   it('says what is wrong with a namespace retention: different from the setting, too short to retry, or none', () => {
     const day = 86_400_000;
     expect(retentionProblem(3 * day, 3 * day)).toBeUndefined();
-    expect(retentionProblem(day, 3 * day)).toMatch(/keeps closed jobs for 1d, temporal\.retention \(FETCHBOX_TEMPORAL_RETENTION\) says 3d: failed jobs stay retryable for 1d/);
+    expect(retentionProblem(day, 3 * day)).toMatch(
+      /keeps closed jobs for 1d, temporal\.retention \(FETCHBOX_TEMPORAL_RETENTION\) says 3d: failed jobs stay retryable for 1d/,
+    );
     expect(retentionProblem(30 * day, 3 * day)).toMatch(/keeps closed jobs for 30d/);
     expect(retentionProblem(2 * 3_600_000, 2 * 3_600_000)).toMatch(/under 1d loses failed jobs/);
     expect(retentionProblem(undefined, 3 * day)).toMatch(/reports no retention/);
@@ -144,7 +148,7 @@ describe('temporal.retention (FETCHBOX_TEMPORAL_RETENTION)', () => {
   });
 });
 
-describe('a worker\'s retention check at start', () => {
+describe("a worker's retention check at start", () => {
   const day = 86_400_000;
   /** A client whose DescribeNamespace answers `answer` (or throws it), and a logger that records. */
   function fakes(answer: unknown) {
@@ -152,7 +156,10 @@ describe('a worker\'s retention check at start', () => {
       if (answer instanceof Error) throw answer;
       return answer;
     });
-    const client = { workflowService: { describeNamespace }, connection: { withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn() } } as unknown as Client;
+    const client = {
+      workflowService: { describeNamespace },
+      connection: { withDeadline: (_deadline: number, fn: () => Promise<unknown>) => fn() },
+    } as unknown as Client;
     const logger = { warn: vi.fn(), info: vi.fn() };
     return { client, logger, describeNamespace };
   }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadTask } from '../../src/workflows/job-types.js';
-import { CREDENTIAL_HEADERS, isCredentialHeader, isSameOrigin, originOf, restrictTaskCredentials, withoutCredentials } from '../../src/fetch/credentials.js';
+import {
+  CREDENTIAL_HEADERS,
+  isCredentialHeader,
+  isSameOrigin,
+  originOf,
+  restrictTaskCredentials,
+  withoutCredentials,
+} from '../../src/fetch/credentials.js';
 
 describe('origins', () => {
   it.each([
@@ -31,7 +38,8 @@ describe('credential headers', () => {
     for (const name of ['Authorization', 'AUTHORIZATION', 'cookie', 'Cookie', 'Proxy-Authorization', 'proxy-AUTHORIZATION']) {
       expect(isCredentialHeader(name)).toBe(true);
     }
-    for (const name of ['Cookie2', 'X-Authorization', 'Set-Cookie', 'Referer', 'Proxy-Connection']) expect(isCredentialHeader(name)).toBe(false);
+    for (const name of ['Cookie2', 'X-Authorization', 'Set-Cookie', 'Referer', 'Proxy-Connection'])
+      expect(isCredentialHeader(name)).toBe(false);
   });
 
   it('are removed by withoutCredentials, other headers kept', () => {
@@ -44,10 +52,15 @@ describe('credential headers', () => {
 });
 
 describe('restrictTaskCredentials (tasks a handler expanded)', () => {
-  const resources: { url: string; headers?: Record<string, string> }[] = [{ url: 'https://a.test/listing', headers: { Authorization: 'Bearer A', Cookie: 's=1', 'X-Crawl': 'c' } }, { url: 'https://c.test/other' }];
+  const resources: { url: string; headers?: Record<string, string> }[] = [
+    { url: 'https://a.test/listing', headers: { Authorization: 'Bearer A', Cookie: 's=1', 'X-Crawl': 'c' } },
+    { url: 'https://c.test/other' },
+  ];
 
   it('keeps a credential on the origin of a resource that carries the same value', () => {
-    const tasks: DownloadTask[] = [{ id: '1', url: 'https://a.test:443/files/x.bin', key: 'k1', headers: { authorization: 'Bearer A', cookie: 's=1', Referer: 'r' } }];
+    const tasks: DownloadTask[] = [
+      { id: '1', url: 'https://a.test:443/files/x.bin', key: 'k1', headers: { authorization: 'Bearer A', cookie: 's=1', Referer: 'r' } },
+    ];
     expect(restrictTaskCredentials(tasks, resources)).toEqual(tasks);
   });
 
@@ -76,7 +89,10 @@ describe('restrictTaskCredentials (tasks a handler expanded)', () => {
   });
 
   it('leaves tasks without credentials untouched', () => {
-    const tasks: DownloadTask[] = [{ id: '1', url: 'https://z.test/x', key: 'k', headers: { Referer: 'https://a.test/listing' } }, { id: '2', url: 'https://z.test/y', key: 'k' }];
+    const tasks: DownloadTask[] = [
+      { id: '1', url: 'https://z.test/x', key: 'k', headers: { Referer: 'https://a.test/listing' } },
+      { id: '2', url: 'https://z.test/y', key: 'k' },
+    ];
     const out = restrictTaskCredentials(tasks, resources);
     expect(out[0]).toBe(tasks[0]);
     expect(out[1]).toBe(tasks[1]);

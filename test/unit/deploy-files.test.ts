@@ -12,14 +12,25 @@ import { clusterEnv } from '../cluster/support/fetchbox-process.js';
 // No Docker engine runs on these machines, so the deployment files are checked statically:
 // structure, images, and consistency with the configuration schema and the metrics.
 const read = (file: string) => readFileSync(path.join(projectRoot, file), 'utf8');
-const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any>; volumes: Record<string, unknown> };
+const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, any>;
+  volumes: Record<string, unknown>;
+};
 const prometheus = parseYaml(read('deploy/prometheus/prometheus.yml')) as any;
-type RuleFile = { groups: { rules: { alert?: string; record?: string; expr: string; labels?: Record<string, string>; annotations: Record<string, string> }[] }[] };
+type RuleFile = {
+  groups: {
+    rules: { alert?: string; record?: string; expr: string; labels?: Record<string, string>; annotations: Record<string, string> }[];
+  }[];
+};
 const alerts = parseYaml(read('deploy/prometheus/alerts.yml')) as RuleFile;
 const sloRules = parseYaml(read('deploy/prometheus/slo.yml')) as RuleFile;
 const alertmanager = parseYaml(read('deploy/alertmanager/alertmanager.yml')) as any;
 const sloDoc = read('docs/slo.md');
-const dashboard = JSON.parse(read('deploy/grafana/fetchbox.json')) as { uid: string; title: string; panels: { title: string; targets: { expr: string }[] }[] };
+const dashboard = JSON.parse(read('deploy/grafana/fetchbox.json')) as {
+  uid: string;
+  title: string;
+  panels: { title: string; targets: { expr: string }[] }[];
+};
 const observability = read('docs/observability.md');
 const runbook = read('docs/runbook.md');
 const configurationDoc = read('docs/configuration.md');
@@ -61,7 +72,18 @@ describe('docker-compose.yml', () => {
   const s = compose.services;
 
   it('has every service FetchBox needs, with pinned images', () => {
-    expect(Object.keys(s).sort()).toEqual(['alertmanager', 'api', 'grafana', 'minio', 'minio-setup', 'postgresql', 'prometheus', 'temporal', 'temporal-ui', 'worker']);
+    expect(Object.keys(s).sort()).toEqual([
+      'alertmanager',
+      'api',
+      'grafana',
+      'minio',
+      'minio-setup',
+      'postgresql',
+      'prometheus',
+      'temporal',
+      'temporal-ui',
+      'worker',
+    ]);
     for (const [name, svc] of Object.entries(s)) {
       expect(svc.image ?? svc.build, name).toBeDefined();
       if (svc.image) expect(svc.image, name).toMatch(/:[\w.-]+$/);
@@ -96,7 +118,7 @@ describe('docker-compose.yml', () => {
     expect(s.worker.expose).toContain(s.worker.environment.FETCHBOX_WORKER_METRICS_PORT);
   });
 
-  it('rotates the FetchBox containers\' logs and gives them the open files docs/host.md asks for', () => {
+  it("rotates the FetchBox containers' logs and gives them the open files docs/host.md asks for", () => {
     for (const svc of [s.api, s.worker]) {
       expect(svc.logging).toEqual({ driver: 'json-file', options: { 'max-size': '50m', 'max-file': '5' } });
       expect(svc.ulimits.nofile.soft).toBeGreaterThanOrEqual(65536);
@@ -130,7 +152,10 @@ describe('docker-compose.yml', () => {
       for (const name of Object.keys(env)) expect(isKnownVariable(name) || /^TEMPORAL_API_KEY$/.test(name), name).toBe(true);
       expect(() => loadConfig(env)).not.toThrow();
     }
-    expect(envFile(example, true)).toMatchObject({ FETCHBOX_PROXY_TIERS: 'direct,residential', FETCHBOX_PROXY_RESIDENTIAL_URL: expect.stringMatching(/^http:/) });
+    expect(envFile(example, true)).toMatchObject({
+      FETCHBOX_PROXY_TIERS: 'direct,residential',
+      FETCHBOX_PROXY_RESIDENTIAL_URL: expect.stringMatching(/^http:/),
+    });
   });
 
   it('names only variables docs/configuration.md documents, comments included', () => {
@@ -147,7 +172,12 @@ describe('docker-compose.yml', () => {
     const serverVersion = /^SERVER_VERSION="v([\d.]+)"/m.exec(read('scripts/cluster/install.sh'))?.[1];
     expect(serverVersion).toMatch(/^1\.\d+\.\d+$/);
     expect(s.temporal.image).toBe(`temporalio/auto-setup:${serverVersion}`);
-    expect(s.temporal.environment).toMatchObject({ DB: 'postgres12', DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility', NUM_HISTORY_SHARDS: '4' });
+    expect(s.temporal.environment).toMatchObject({
+      DB: 'postgres12',
+      DBNAME: 'temporal',
+      VISIBILITY_DBNAME: 'temporal_visibility',
+      NUM_HISTORY_SHARDS: '4',
+    });
     const retention = /'--retention', '(\w+)'/.exec(read('test/cluster/support/temporal-server.ts'))?.[1];
     expect(s.temporal.environment.DEFAULT_NAMESPACE_RETENTION).toBe(retention);
     // Workers compare the namespace with temporal.retention: the shipped default matches it.
@@ -157,8 +187,16 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets what the cluster suite gives its fetchbox processes (TLS as documented comments)', () => {
-    const fake = { temporalAddress: 't:7233', namespace: 'default', certs: { caCert: 'ca', clientCert: 'c', clientKey: 'k', serverName: 'n' }, minio: { endpoint: 'http://m', accessKeyId: 'a', secretAccessKey: 's', bucket: 'b', region: 'r' }, workflowBundlePath: 'w' };
-    const suiteVars = Object.keys(clusterEnv(fake as unknown as Parameters<typeof clusterEnv>[0], 'q')).filter((k) => /^(TEMPORAL|FETCHBOX|AWS)_/.test(k));
+    const fake = {
+      temporalAddress: 't:7233',
+      namespace: 'default',
+      certs: { caCert: 'ca', clientCert: 'c', clientKey: 'k', serverName: 'n' },
+      minio: { endpoint: 'http://m', accessKeyId: 'a', secretAccessKey: 's', bucket: 'b', region: 'r' },
+      workflowBundlePath: 'w',
+    };
+    const suiteVars = Object.keys(clusterEnv(fake as unknown as Parameters<typeof clusterEnv>[0], 'q')).filter((k) =>
+      /^(TEMPORAL|FETCHBOX|AWS)_/.test(k),
+    );
     expect(suiteVars.length).toBeGreaterThan(10);
     const text = read('docker-compose.yml');
     const dockerfile = read('Dockerfile');
@@ -216,7 +254,8 @@ describe('alert rules and dashboard', () => {
       const start = runbook.indexOf(`\n### ${rule.alert}\n`);
       expect(start, `no runbook entry for ${rule.alert}`).toBeGreaterThan(-1);
       const entry = runbook.slice(start, runbook.indexOf('\n### ', start + 1) === -1 ? undefined : runbook.indexOf('\n### ', start + 1));
-      for (const part of ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation']) expect(entry, `${rule.alert}: ${part}`).toContain(`**${part}**`);
+      for (const part of ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation'])
+        expect(entry, `${rule.alert}: ${part}`).toContain(`**${part}**`);
     }
   });
 
@@ -231,7 +270,12 @@ describe('alert rules and dashboard', () => {
 /** Alert names a promtool test file expects to fire (a non-empty exp_alerts). */
 function testedAlerts(file: string): Set<string> {
   const tests = (parseYaml(read(file)) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }).tests;
-  return new Set(tests.flatMap((t) => t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname));
+  return new Set(
+    tests
+      .flatMap((t) => t.alert_rule_test ?? [])
+      .filter((a) => a.exp_alerts.length > 0)
+      .map((a) => a.alertname),
+  );
 }
 
 describe('SLO rules (deploy/prometheus/slo.yml)', () => {
@@ -258,16 +302,22 @@ describe('SLO rules (deploy/prometheus/slo.yml)', () => {
     expect(fast.labels!.severity).toBe('page');
     // Every recording rule an alert reads exists.
     const recorded = new Set(all.filter((r) => r.record).map((r) => r.record));
-    for (const rule of sloAlerts) for (const [name] of rule.expr.matchAll(/fetchbox:[a-z_:0-9]+/g)) expect(recorded.has(name), name).toBe(true);
+    for (const rule of sloAlerts)
+      for (const [name] of rule.expr.matchAll(/fetchbox:[a-z_:0-9]+/g)) expect(recorded.has(name), name).toBe(true);
     // And every one the dashboard's SLO panels plot.
-    const plotted = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/fetchbox:[a-z_:0-9]+/g)].map((m) => m[0])));
+    const plotted = dashboard.panels.flatMap((p) =>
+      p.targets.flatMap((t) => [...t.expr.matchAll(/fetchbox:[a-z_:0-9]+/g)].map((m) => m[0])),
+    );
     expect(plotted.length).toBeGreaterThanOrEqual(5);
     for (const name of plotted) expect(recorded.has(name), name).toBe(true);
   });
 
   it('every alert of alerts.yml and slo.yml is made to fire by a promtool test', () => {
     const tested = new Set([...testedAlerts('deploy/prometheus/alerts.test.yml'), ...testedAlerts('deploy/prometheus/slo.test.yml')]);
-    const every = [...alerts.groups, ...sloRules.groups].flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.alert!);
+    const every = [...alerts.groups, ...sloRules.groups]
+      .flatMap((g) => g.rules)
+      .filter((r) => r.alert)
+      .map((r) => r.alert!);
     expect(every.length).toBe(15);
     for (const name of every) expect(tested.has(name), `${name} has no promtool test that fires it`).toBe(true);
   });
@@ -279,7 +329,8 @@ describe('SLO rules (deploy/prometheus/slo.yml)', () => {
       expect(start, `no docs/slo.md entry for ${rule.alert}`).toBeGreaterThan(-1);
       const next = sloDoc.indexOf('\n#', start + 1);
       const entry = sloDoc.slice(start, next === -1 ? undefined : next);
-      for (const part of ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation']) expect(entry, `${rule.alert}: ${part}`).toContain(`**${part}**`);
+      for (const part of ['Meaning', 'Impact', 'Diagnosis', 'Mitigation', 'Escalation'])
+        expect(entry, `${rule.alert}: ${part}`).toContain(`**${part}**`);
     }
   });
 
@@ -289,9 +340,15 @@ describe('SLO rules (deploy/prometheus/slo.yml)', () => {
 });
 
 describe('Alertmanager (deploy/alertmanager/alertmanager.yml)', () => {
-  const severities = new Set([...alerts.groups, ...sloRules.groups].flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.labels!.severity!));
+  const severities = new Set(
+    [...alerts.groups, ...sloRules.groups]
+      .flatMap((g) => g.rules)
+      .filter((r) => r.alert)
+      .map((r) => r.labels!.severity!),
+  );
   const routes = alertmanager.route.routes as { matchers: string[]; receiver: string; continue?: boolean }[];
-  const receiver = (name: string) => (alertmanager.receivers as { name: string; pagerduty_configs?: unknown[]; webhook_configs?: unknown[] }[]).find((r) => r.name === name);
+  const receiver = (name: string) =>
+    (alertmanager.receivers as { name: string; pagerduty_configs?: unknown[]; webhook_configs?: unknown[] }[]).find((r) => r.name === name);
 
   it('routes every severity the rules use: page to the on-call pager and the chat, warn to the chat', () => {
     expect(severities).toEqual(new Set(['page', 'warn']));
@@ -311,7 +368,9 @@ describe('Alertmanager (deploy/alertmanager/alertmanager.yml)', () => {
     expect(alertmanager.route.group_by).toEqual(['alertname', 'slo']);
     // Secrets only by file, from the git-ignored secrets directory.
     expect(read('deploy/alertmanager/alertmanager.yml')).not.toMatch(/routing_key:|service_key:/);
-    expect((receiver('oncall-pager')!.pagerduty_configs![0] as { routing_key_file: string }).routing_key_file).toMatch(/^\/etc\/alertmanager\/secrets\//);
+    expect((receiver('oncall-pager')!.pagerduty_configs![0] as { routing_key_file: string }).routing_key_file).toMatch(
+      /^\/etc\/alertmanager\/secrets\//,
+    );
   });
 
   it('inhibits only alerts that exist', () => {
@@ -341,7 +400,11 @@ describe('Alertmanager (deploy/alertmanager/alertmanager.yml)', () => {
     }).trim();
     const file = path.join(projectRoot, 'deploy', 'alertmanager', 'alertmanager.yml');
     expect(execFileSync(amtool, ['check-config', file], { encoding: 'utf8' })).toMatch(/SUCCESS/);
-    const route = (label: string) => execFileSync(amtool, ['config', 'routes', 'test', `--config.file=${file}`, label], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const route = (label: string) =>
+      execFileSync(amtool, ['config', 'routes', 'test', `--config.file=${file}`, label], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     expect(route('severity=page')).toBe('oncall-pager,team-chat');
     expect(route('severity=warn')).toBe('team-chat');
     expect(route('severity=unknown')).toBe('team-chat');
@@ -351,10 +414,16 @@ describe('Alertmanager (deploy/alertmanager/alertmanager.yml)', () => {
 describe('docs/observability.md', () => {
   it('documents every metric the code defines', () => {
     // Every file that may define a metric: the metrics classes and the workflows (workflow metrics go through Temporal's meter).
-    const files = ['src/metrics', 'src/workflows'].flatMap((dir) => readdirSync(path.join(projectRoot, dir)).filter((f) => f.endsWith('.ts')).map((f) => `${dir}/${f}`));
+    const files = ['src/metrics', 'src/workflows'].flatMap((dir) =>
+      readdirSync(path.join(projectRoot, dir))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => `${dir}/${f}`),
+    );
     const sources = files.map(read).join('\n');
     // A counter made through Temporal's meter (createCounter) is exposed with `_total`.
-    const defined = [...sources.matchAll(/(name: |createCounter\()'(fetchbox_[a-z_]+)'/g)].map((m) => (m[1] === 'name: ' ? m[2]! : `${m[2]!}_total`));
+    const defined = [...sources.matchAll(/(name: |createCounter\(\s*)'(fetchbox_[a-z_]+)'/g)].map((m) =>
+      m[1] === 'name: ' ? m[2]! : `${m[2]!}_total`,
+    );
     expect(defined.length).toBeGreaterThanOrEqual(12);
     for (const exposed of defined) {
       expect(observability, exposed).toContain(`\`${exposed}\``);

@@ -6,14 +6,26 @@ import { projectRoot } from '../../src/temporal/temporal-cli.js';
 // The documentation check: every relative link resolves (file and heading), every document is in
 // the index. (Settings and metrics are checked against the code in docs-config and deploy-files.)
 const docsDir = path.join(projectRoot, 'docs');
-const documents = ['README.md', ...readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const documents = [
+  'README.md',
+  ...readdirSync(docsDir)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
 function anchors(markdown: string): Set<string> {
   const out = new Set<string>();
   for (const line of markdown.replace(/```[\s\S]*?```/g, '').split('\n')) {
     const m = /^#{1,6}\s+(.*)$/.exec(line);
-    if (m) out.add(m[1]!.trim().toLowerCase().replace(/[^\w\- ]+/g, '').replace(/ /g, '-'));
+    if (m)
+      out.add(
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]+/g, '')
+          .replace(/ /g, '-'),
+      );
   }
   return out;
 }

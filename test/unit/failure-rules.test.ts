@@ -25,8 +25,15 @@ describe('failure rules', () => {
   });
 
   it('says which kinds another attempt may fix', () => {
-    for (const kind of ['connection', ErrorKind.timeout, ErrorKind.truncated, ErrorKind.storage] as const) expect(isRetryable(kind)).toBe(true);
-    for (const kind of [ErrorKind.tooLarge, ErrorKind.blockedAddress, ErrorKind.invalidUrl, ErrorKind.handler, ErrorKind.retriesExhausted]) {
+    for (const kind of ['connection', ErrorKind.timeout, ErrorKind.truncated, ErrorKind.storage] as const)
+      expect(isRetryable(kind)).toBe(true);
+    for (const kind of [
+      ErrorKind.tooLarge,
+      ErrorKind.blockedAddress,
+      ErrorKind.invalidUrl,
+      ErrorKind.handler,
+      ErrorKind.retriesExhausted,
+    ]) {
       expect(isRetryable(kind)).toBe(false);
     }
     expect(isRetryable(ErrorKind.httpStatus, 503)).toBe(true);
@@ -78,29 +85,60 @@ describe('activity side: ApplicationFailure from the rules', () => {
   });
 
   it('keeps the fetcher decision and Retry-After for its own failures', () => {
-    const retryable = toFailure(new FetchFailure(ErrorKind.httpStatus, 'HTTP 429', true, { url: 'u', httpStatus: 429, retryAfterMs: 1500 }), 'u', 0, undefined, 1);
-    expect(retryable).toMatchObject({ nonRetryable: false, nextRetryDelay: 1500, details: [{ kind: 'http_status', attempt: 1, httpStatus: 429 }] });
-    const permanent = toFailure(new FetchFailure(ErrorKind.httpStatus, 'too many redirects', false, { url: 'u', httpStatus: 302 }), 'u', 0, undefined, 1);
+    const retryable = toFailure(
+      new FetchFailure(ErrorKind.httpStatus, 'HTTP 429', true, { url: 'u', httpStatus: 429, retryAfterMs: 1500 }),
+      'u',
+      0,
+      undefined,
+      1,
+    );
+    expect(retryable).toMatchObject({
+      nonRetryable: false,
+      nextRetryDelay: 1500,
+      details: [{ kind: 'http_status', attempt: 1, httpStatus: 429 }],
+    });
+    const permanent = toFailure(
+      new FetchFailure(ErrorKind.httpStatus, 'too many redirects', false, { url: 'u', httpStatus: 302 }),
+      'u',
+      0,
+      undefined,
+      1,
+    );
     expect(permanent.nonRetryable).toBe(true);
   });
 
   it('classifies body and storage errors as before: too large permanent, truncated and storage retryable', () => {
-    expect(toFailure(new BodyRejectedError(BodyRejection.tooLarge, 'k', 200, 100), 'u', 0, undefined, 1)).toMatchObject({ type: 'too_large', nonRetryable: true });
-    expect(toFailure(new BodyRejectedError(BodyRejection.truncated, 'k', 50, 100), 'u', 0, undefined, 1)).toMatchObject({ type: 'truncated', nonRetryable: false });
+    expect(toFailure(new BodyRejectedError(BodyRejection.tooLarge, 'k', 200, 100), 'u', 0, undefined, 1)).toMatchObject({
+      type: 'too_large',
+      nonRetryable: true,
+    });
+    expect(toFailure(new BodyRejectedError(BodyRejection.truncated, 'k', 50, 100), 'u', 0, undefined, 1)).toMatchObject({
+      type: 'truncated',
+      nonRetryable: false,
+    });
     expect(toFailure(new StorageError('down', 'k'), 'u', 0, undefined, 1)).toMatchObject({ type: 'storage', nonRetryable: false });
     const cut = toFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'u', 10, 100, 1);
     expect(cut).toMatchObject({ type: 'truncated', nonRetryable: false });
   });
 
   it('turns a batch failure into failed (permanent) or retry (with Retry-After), kind as sent', () => {
-    expect(batchFailure(4, fail(ErrorKind.tooLarge, 'big', 1), false, 1000)).toEqual({ index: 4, failed: { kind: 'too_large', message: 'big' } });
+    expect(batchFailure(4, fail(ErrorKind.tooLarge, 'big', 1), false, 1000)).toEqual({
+      index: 4,
+      failed: { kind: 'too_large', message: 'big' },
+    });
     expect(batchFailure(1, fail(ErrorKind.httpStatus, 'HTTP 503', 1, { httpStatus: 503, retryAfterMs: 200 }), false, 1000)).toEqual({
       index: 1,
       retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 200 },
     });
-    expect(batchFailure(2, fail('connection', 'reset', 1), false, 1000)).toEqual({ index: 2, retry: { kind: 'connection', message: 'reset' } });
+    expect(batchFailure(2, fail('connection', 'reset', 1), false, 1000)).toEqual({
+      index: 2,
+      retry: { kind: 'connection', message: 'reset' },
+    });
     expect(batchFailure(3, new Error('boom'), false, 1000)).toEqual({ index: 3, retry: { kind: 'storage', message: 'boom' } });
-    expect(batchFailure(0, undefined, true, 1000)).toEqual({ index: 0, retry: { kind: 'timeout', message: 'download attempt took longer than 1000 ms' } });
+    expect(batchFailure(0, undefined, true, 1000)).toEqual({
+      index: 0,
+      retry: { kind: 'timeout', message: 'download attempt took longer than 1000 ms' },
+    });
   });
 });
 
@@ -118,9 +156,17 @@ describe('workflow side: downloadFailure from the rules', () => {
 
   it('records retries_exhausted for a 503 or connection error that ran out of attempts, keeps storage', () => {
     const http = fail(ErrorKind.httpStatus, 'HTTP 503', 5, { httpStatus: 503 });
-    expect(downloadFailure(activityFailure('MAXIMUM_ATTEMPTS_REACHED', http), 1, 5).error).toEqual({ kind: 'retries_exhausted', message: 'HTTP 503', httpStatus: 503 });
-    expect(downloadFailure(activityFailure('MAXIMUM_ATTEMPTS_REACHED', fail('connection', 'reset', 5)), 1, 5).error.kind).toBe('retries_exhausted');
-    expect(downloadFailure(activityFailure('MAXIMUM_ATTEMPTS_REACHED', fail(ErrorKind.storage, 'down', 5)), 1, 5).error.kind).toBe('storage');
+    expect(downloadFailure(activityFailure('MAXIMUM_ATTEMPTS_REACHED', http), 1, 5).error).toEqual({
+      kind: 'retries_exhausted',
+      message: 'HTTP 503',
+      httpStatus: 503,
+    });
+    expect(downloadFailure(activityFailure('MAXIMUM_ATTEMPTS_REACHED', fail('connection', 'reset', 5)), 1, 5).error.kind).toBe(
+      'retries_exhausted',
+    );
+    expect(downloadFailure(activityFailure('MAXIMUM_ATTEMPTS_REACHED', fail(ErrorKind.storage, 'down', 5)), 1, 5).error.kind).toBe(
+      'storage',
+    );
   });
 
   it('records anything unclassified as storage with a clipped message', () => {

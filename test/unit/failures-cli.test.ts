@@ -54,10 +54,22 @@ describe('parseWhere', () => {
 });
 
 describe('summarizeFailures', () => {
-  const f = (jobId: string, url: string, kind: string) => ({ jobId, id: 'r', url, attempts: 1, error: { kind, message: 'm' }, when: '2026-11-28T00:00:00.000Z' });
+  const f = (jobId: string, url: string, kind: string) => ({
+    jobId,
+    id: 'r',
+    url,
+    attempts: 1,
+    error: { kind, message: 'm' },
+    when: '2026-11-28T00:00:00.000Z',
+  });
   it('counts by kind and by host (with port, lower case), largest first', () => {
     const summary = summarizeFailures(
-      [f('a', 'https://CDN.test/x', 'timeout'), f('a', 'https://cdn.test/y', 'http_status'), f('b', 'http://o.test:8080/z', 'timeout'), f('c', 'nope', 'invalid_url')],
+      [
+        f('a', 'https://CDN.test/x', 'timeout'),
+        f('a', 'https://cdn.test/y', 'http_status'),
+        f('b', 'http://o.test:8080/z', 'timeout'),
+        f('c', 'nope', 'invalid_url'),
+      ],
       true,
     );
     expect(summary).toEqual({

@@ -31,7 +31,14 @@ describe('hostMatches', () => {
 });
 
 describe('failureMatches', () => {
-  const failed = { id: 'a', url: 'https://x.test/a', key: 'k', status: 'failed' as const, attempts: 3, error: { kind: ErrorKind.timeout, message: 'slow' } };
+  const failed = {
+    id: 'a',
+    url: 'https://x.test/a',
+    key: 'k',
+    status: 'failed' as const,
+    attempts: 3,
+    error: { kind: ErrorKind.timeout, message: 'slow' },
+  };
   it('matches failed states by kind and host, never other states', () => {
     expect(failureMatches(failed, {})).toBe(true);
     expect(failureMatches(failed, { kind: ErrorKind.timeout, host: 'X.TEST' })).toBe(true);
@@ -65,7 +72,10 @@ describe('failures cursor', () => {
     ['garbage', 'not a cursor!'],
     ['base64 of garbage', Buffer.from('hello').toString('base64url')],
     ['JSON of something else', Buffer.from(JSON.stringify({ a: 1 })).toString('base64url')],
-    ['a negative offset', Buffer.from(JSON.stringify({ v: 1, f: '000000000000', t: null, r: null, j: 0, p: 0, o: -1 })).toString('base64url')],
+    [
+      'a negative offset',
+      Buffer.from(JSON.stringify({ v: 1, f: '000000000000', t: null, r: null, j: 0, p: 0, o: -1 })).toString('base64url'),
+    ],
     ['a /jobs cursor', '1.0'],
     ['an oversized one', 'A'.repeat(5000)],
   ])('refuses %s with 400 invalid_request', (_name, cursor) => {
@@ -97,8 +107,12 @@ describe('visibility queries', () => {
     const q = retryCandidatesQuery({ status: 'completed_with_failures', handler: "h'x", since: '2026-11-28T00:00:00.000Z' });
     expect(q).toContain("(ExecutionStatus = 'Completed' AND FetchBoxStatus = 'completed_with_failures')");
     expect(q).toContain("FetchBoxHandler = 'hx'");
-    expect(q).toContain("(CloseTime >= '2026-11-28T00:00:00.000Z' OR (ExecutionStatus = 'Running' AND StartTime >= '2026-11-28T00:00:00.000Z'))");
-    expect(retryCandidatesQuery({})).toBe("WorkflowType = 'jobWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND FetchBoxResourcesFailed > 0");
+    expect(q).toContain(
+      "(CloseTime >= '2026-11-28T00:00:00.000Z' OR (ExecutionStatus = 'Running' AND StartTime >= '2026-11-28T00:00:00.000Z'))",
+    );
+    expect(retryCandidatesQuery({})).toBe(
+      "WorkflowType = 'jobWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND FetchBoxResourcesFailed > 0",
+    );
   });
 });
 
@@ -119,7 +133,12 @@ describe('fanOut', () => {
   it('starts nothing more once stop() says so', async () => {
     const started: number[] = [];
     let stop = false;
-    const results = await fanOut([1, 2, 3, 4, 5], 1, async (n) => (started.push(n), n === 2 && (stop = true), n), () => stop);
+    const results = await fanOut(
+      [1, 2, 3, 4, 5],
+      1,
+      async (n) => (started.push(n), n === 2 && (stop = true), n),
+      () => stop,
+    );
     expect(started).toEqual([1, 2]);
     expect(results).toEqual([1, 2, undefined, undefined, undefined]);
   });
@@ -130,11 +149,19 @@ describe('GET /failures and POST /retries validation', () => {
   const service = new Proxy({} as JobService, {
     get(_t, prop) {
       if (prop === 'temporalUiUrl') return () => 'http://ui';
-      if (prop === 'failures') return (...args: unknown[]) => (calls.push({ method: 'failures', args }), Promise.resolve({ items: [], next: null }));
+      if (prop === 'failures')
+        return (...args: unknown[]) => (calls.push({ method: 'failures', args }), Promise.resolve({ items: [], next: null }));
       if (prop === 'retryMany') {
         return (...args: unknown[]) => (
           calls.push({ method: 'retryMany', args }),
-          Promise.resolve({ batchId: 'b', dryRun: false, matched: 1, retried: 1, skipped: {}, jobs: [{ jobId: 'a', outcome: 'retrying', status: 'running' }] })
+          Promise.resolve({
+            batchId: 'b',
+            dryRun: false,
+            matched: 1,
+            retried: 1,
+            skipped: {},
+            jobs: [{ jobId: 'a', outcome: 'retrying', status: 'running' }],
+          })
         );
       }
       throw new Error(`unexpected service call ${String(prop)}`);
@@ -144,7 +171,11 @@ describe('GET /failures and POST /retries validation', () => {
   const app = createApp({ jobs: service, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens });
   const get = (query: string) => app.request(`/failures${query}`, { headers: { authorization: 'Bearer viewer' } });
   const post = (body: unknown, token = 'ops') =>
-    app.request('/retries', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    app.request('/retries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
 
   it('passes a normalized filter to the service (times in UTC, limit default 100)', async () => {
     calls.length = 0;
@@ -153,7 +184,16 @@ describe('GET /failures and POST /retries validation', () => {
     expect(await res.json()).toEqual({ items: [], nextCursor: null });
     expect(calls[0]).toEqual({
       method: 'failures',
-      args: [{ since: '2026-11-28T01:00:00.000Z', until: '2026-11-28T00:00:00.000Z', kind: 'too_large', host: 'CDN.test:8080', handler: 'default' }, { limit: 100 }],
+      args: [
+        {
+          since: '2026-11-28T01:00:00.000Z',
+          until: '2026-11-28T00:00:00.000Z',
+          kind: 'too_large',
+          host: 'CDN.test:8080',
+          handler: 'default',
+        },
+        { limit: 100 },
+      ],
     });
   });
 
@@ -177,9 +217,24 @@ describe('GET /failures and POST /retries validation', () => {
     expect(calls[0]!.args[0]).toEqual({ jobIds: ['a', 'b'], dryRun: true });
     const res = await post({ status: 'completed_with_failures', since: '2026-11-28T00:00:00Z', kind: 'timeout' });
     expect(res.status).toBe(202);
-    expect(await res.json()).toMatchObject({ matched: 1, retried: 1, jobs: [{ jobId: 'a', outcome: 'retrying', links: { self: '/jobs/a' } }] });
-    expect(calls[1]!.args[0]).toEqual({ filter: { status: 'completed_with_failures', since: '2026-11-28T00:00:00.000Z', kind: 'timeout' } });
-    for (const body of [{}, { dryRun: true }, { jobIds: ['a'], handler: 'default' }, { jobIds: [] }, { jobIds: Array.from({ length: 1001 }, (_, i) => `j${i}`) }, { kind: 'nope' }, { since: 'last week' }, { jobId: ['a'] }]) {
+    expect(await res.json()).toMatchObject({
+      matched: 1,
+      retried: 1,
+      jobs: [{ jobId: 'a', outcome: 'retrying', links: { self: '/jobs/a' } }],
+    });
+    expect(calls[1]!.args[0]).toEqual({
+      filter: { status: 'completed_with_failures', since: '2026-11-28T00:00:00.000Z', kind: 'timeout' },
+    });
+    for (const body of [
+      {},
+      { dryRun: true },
+      { jobIds: ['a'], handler: 'default' },
+      { jobIds: [] },
+      { jobIds: Array.from({ length: 1001 }, (_, i) => `j${i}`) },
+      { kind: 'nope' },
+      { since: 'last week' },
+      { jobId: ['a'] },
+    ]) {
       const refused = await post(body);
       expect(refused.status, JSON.stringify(body).slice(0, 80)).toBe(400);
       expect(await refused.json()).toMatchObject({ error: { code: 'invalid_request' } });

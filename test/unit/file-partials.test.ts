@@ -36,7 +36,9 @@ const target = { id, total: body.length, validator: '"v1"', url: 'http://o/big' 
 
 describe('file storage: resumable writes', () => {
   it('keeps the synced prefix of a broken body, nothing at the key, and completes it byte-exact with the whole sha256', async () => {
-    await expect(storage.resumable.put({ key: 'k/big', body: breaksAfter(120_000), expectedBytes: body.length, partial: target })).rejects.toThrow(/hang up/);
+    await expect(
+      storage.resumable.put({ key: 'k/big', body: breaksAfter(120_000), expectedBytes: body.length, partial: target }),
+    ).rejects.toThrow(/hang up/);
     expect(await storage.head('k/big')).toBeUndefined();
     const checkpoint = await storage.resumable.find(id);
     expect(checkpoint).toEqual({ ...target, offset: 120_000 });
@@ -56,9 +58,16 @@ describe('file storage: resumable writes', () => {
   });
 
   it('a continued body that ends short is not stored; a longer one is refused and the prefix dropped', async () => {
-    await expect(storage.resumable.put({ key: 'k/big', body: breaksAfter(100_000), expectedBytes: body.length, partial: target })).rejects.toThrow();
     await expect(
-      storage.resumable.put({ key: 'k/big', body: [body.subarray(100_000), Buffer.alloc(10)], expectedBytes: body.length, partial: { ...target, from: 100_000 } }),
+      storage.resumable.put({ key: 'k/big', body: breaksAfter(100_000), expectedBytes: body.length, partial: target }),
+    ).rejects.toThrow();
+    await expect(
+      storage.resumable.put({
+        key: 'k/big',
+        body: [body.subarray(100_000), Buffer.alloc(10)],
+        expectedBytes: body.length,
+        partial: { ...target, from: 100_000 },
+      }),
     ).rejects.toBeInstanceOf(BodyRejectedError);
     expect(await storage.head('k/big')).toBeUndefined();
     expect(await storage.resumable.find(id)).toBeUndefined();
@@ -73,16 +82,23 @@ describe('file storage: resumable writes', () => {
   });
 
   it('a prefix shorter than its checkpoint, or a corrupt checkpoint, is not resumed', async () => {
-    await expect(storage.resumable.put({ key: 'k/big', body: breaksAfter(50_000), expectedBytes: body.length, partial: target })).rejects.toThrow();
+    await expect(
+      storage.resumable.put({ key: 'k/big', body: breaksAfter(50_000), expectedBytes: body.length, partial: target }),
+    ).rejects.toThrow();
     const dir = path.join(root, '.fetchbox-tmp', 'partial');
     const data = (await readdir(dir)).find((n) => !n.endsWith('.json'))!;
     await truncate(path.join(dir, data), 10);
     expect(await storage.resumable.find(id)).toBeUndefined();
-    await writeFile(path.join(dir, `${id}.json`), JSON.stringify({ v: 1, id, file: '../../escape', offset: 5, total: 10, validator: 'x', url: 'u' }));
+    await writeFile(
+      path.join(dir, `${id}.json`),
+      JSON.stringify({ v: 1, id, file: '../../escape', offset: 5, total: 10, validator: 'x', url: 'u' }),
+    );
     expect(await storage.resumable.find(id)).toBeUndefined();
   });
 
   it('the reserved area stays refused', async () => {
-    await expect(storage.resumable.put({ key: 'x/.fetchbox/y', body: [body.subarray(0, 10)], partial: target })).rejects.toThrow(/reserved|fetchbox/i);
+    await expect(storage.resumable.put({ key: 'x/.fetchbox/y', body: [body.subarray(0, 10)], partial: target })).rejects.toThrow(
+      /reserved|fetchbox/i,
+    );
   });
 });

@@ -15,7 +15,14 @@ const PAGES = 50;
 function closedJobClient(expired: ReadonlySet<number> = new Set()) {
   const calls: string[] = [];
   const states = (page: number): ResourceState[] => [
-    { id: `bad-${page}`, url: `http://127.0.0.1/bad-${page}`, key: `j/bad-${page}`, status: 'failed', attempts: 1, error: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } },
+    {
+      id: `bad-${page}`,
+      url: `http://127.0.0.1/bad-${page}`,
+      key: `j/bad-${page}`,
+      status: 'failed',
+      attempts: 1,
+      error: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 },
+    },
     { id: `ok-${page}`, url: `http://127.0.0.1/ok-${page}`, key: `j/ok-${page}`, status: 'succeeded', attempts: 1, bytes: 1 },
   ];
   const client = {
@@ -32,7 +39,9 @@ function closedJobClient(expired: ReadonlySet<number> = new Set()) {
                 memo: { pageCount: PAGES, startedAt: '2026-11-28T00:00:00.000Z' },
                 startTime: new Date(),
                 closeTime: new Date(),
-                typedSearchAttributes: { get: (key: { name: string }) => (key.name === 'FetchBoxStatus' ? 'completed_with_failures' : undefined) },
+                typedSearchAttributes: {
+                  get: (key: { name: string }) => (key.name === 'FetchBoxStatus' ? 'completed_with_failures' : undefined),
+                },
               };
             },
           };
@@ -41,7 +50,12 @@ function closedJobClient(expired: ReadonlySet<number> = new Set()) {
         if (n >= PAGES) throw new Error(`page ${n} does not exist`);
         if (page[2] !== undefined || expired.has(n)) {
           // No retry round ran: its page runs were never started; an expired page run is gone too.
-          return { describe: async () => (calls.push(`describe:${n}/r${page[2]}`), Promise.reject(new WorkflowNotFoundError('not found', workflowId, undefined))) };
+          return {
+            describe: async () => (
+              calls.push(`describe:${n}/r${page[2]}`),
+              Promise.reject(new WorkflowNotFoundError('not found', workflowId, undefined))
+            ),
+          };
         }
         return {
           describe: async () => (calls.push(`describe:${n}`), { status: { name: 'COMPLETED' } }),
@@ -67,7 +81,9 @@ describe('a job event stream', () => {
     for await (const e of events) rest.push(e);
     expect(rest).toHaveLength(PAGES); // the other 49 failures, then end
     expect(rest.at(-1)).toMatchObject({ event: 'end', data: { jobId: 'j', status: 'completed_with_failures' } });
-    expect(rest.slice(0, -1).map((e) => (e.event === 'resource' ? e.data.id : e.event))).toEqual(Array.from({ length: PAGES - 1 }, (_, i) => `bad-${i + 1}`));
+    expect(rest.slice(0, -1).map((e) => (e.event === 'resource' ? e.data.id : e.event))).toEqual(
+      Array.from({ length: PAGES - 1 }, (_, i) => `bad-${i + 1}`),
+    );
     // Every page run read once, in order; then the first page of a retry round, found never started.
     expect(calls.filter((c) => c.startsWith('result:'))).toEqual(Array.from({ length: PAGES }, (_, i) => `result:${i}`));
     expect(calls.filter((c) => c.includes('/r'))).toEqual(['describe:0/r1']);

@@ -39,7 +39,11 @@ describe('extractLinks (htmlparser2 tokenizer)', () => {
   it('stops at maxLinks accepted links and never collects more than MAX_EXTRACTED_LINKS', async () => {
     const html = Array.from({ length: 50 }, (_, i) => `<a href="f${i}.bin">${i}</a><a href="skip${i}.txt">s</a>`).join('');
     const accept = (link: string) => link.endsWith('.bin');
-    expect(extractLinks(html, BASE, { accept, maxLinks: 3 })).toEqual(['http://h.test/dir/f0.bin', 'http://h.test/dir/f1.bin', 'http://h.test/dir/f2.bin']);
+    expect(extractLinks(html, BASE, { accept, maxLinks: 3 })).toEqual([
+      'http://h.test/dir/f0.bin',
+      'http://h.test/dir/f1.bin',
+      'http://h.test/dir/f2.bin',
+    ]);
     expect(await extractLinksAsync(html, BASE, { accept, maxLinks: 3 })).toHaveLength(3);
     const many = Array.from({ length: MAX_EXTRACTED_LINKS + 10 }, (_, i) => `<a href=${i}>`).join('');
     expect(await extractLinksAsync(many, BASE, { maxLinks: Number.MAX_SAFE_INTEGER })).toHaveLength(MAX_EXTRACTED_LINKS);

@@ -46,7 +46,10 @@ const client = {
       const from = nextPageToken ? Number(Buffer.from(nextPageToken).toString()) : 0;
       const slice = runs.slice(from, from + pageSize);
       return {
-        executions: slice.map((r) => ({ execution: { workflowId: `job-${r.jobId}`, runId: r.runId }, closeTime: { seconds: r.closedSeconds, nanos: 0 } })),
+        executions: slice.map((r) => ({
+          execution: { workflowId: `job-${r.jobId}`, runId: r.runId },
+          closeTime: { seconds: r.closedSeconds, nanos: 0 },
+        })),
         nextPageToken: from + pageSize < runs.length ? Buffer.from(String(from + pageSize)) : Buffer.alloc(0),
       };
     },
@@ -67,10 +70,17 @@ const client = {
     }),
   },
 };
-const ctx = { deps: { client, config: { temporal: { namespace: 'default' } } }, temporal: (fn: () => Promise<unknown>) => fn() } as unknown as JobContext;
+const ctx = {
+  deps: { client, config: { temporal: { namespace: 'default' } } },
+  temporal: (fn: () => Promise<unknown>) => fn(),
+} as unknown as JobContext;
 
 /** Every item of a listing, following cursors, and the number of calls it took. */
-async function everything(filter: FailureFilter, limit: number, budget?: { visibilityPageSize: number; jobsPerCall: number; pagesPerCall: number }) {
+async function everything(
+  filter: FailureFilter,
+  limit: number,
+  budget?: { visibilityPageSize: number; jobsPerCall: number; pagesPerCall: number },
+) {
   const items = [];
   let cursor: string | undefined;
   let requests = 0;
@@ -126,7 +136,12 @@ describe('listFailures', () => {
   });
 
   it('filters by kind and host, across cursors', async () => {
-    expect((await everything({ kind: ErrorKind.timeout }, 1, { visibilityPageSize: 1, jobsPerCall: 1, pagesPerCall: 1 })).ids).toEqual(['j3/3a', 'j3/3d', 'j3/3e', 'j0/0a']);
+    expect((await everything({ kind: ErrorKind.timeout }, 1, { visibilityPageSize: 1, jobsPerCall: 1, pagesPerCall: 1 })).ids).toEqual([
+      'j3/3a',
+      'j3/3d',
+      'j3/3e',
+      'j0/0a',
+    ]);
     expect((await everything({ host: 'b.TEST' }, 100)).ids).toEqual(['j3/3c', 'j1/1b']);
     expect((await everything({ kind: ErrorKind.tooLarge, host: 'a.test' }, 100)).ids).toEqual([]);
   });

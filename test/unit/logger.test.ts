@@ -8,7 +8,14 @@ async function logOnce(format: 'json' | 'pretty'): Promise<string> {
   let text = '';
   out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
   const logger = createLogger('info', { component: 'test' }, format, out);
-  logger.info({ jobId: 'j1', headers: { authorization: 'Bearer secret', 'Proxy-Authorization': 'Basic proxysecret' }, req: { headers: { Cookie: 'c=cookiesecret' } } }, 'job accepted');
+  logger.info(
+    {
+      jobId: 'j1',
+      headers: { authorization: 'Bearer secret', 'Proxy-Authorization': 'Basic proxysecret' },
+      req: { headers: { Cookie: 'c=cookiesecret' } },
+    },
+    'job accepted',
+  );
   logger.flush();
   await new Promise((resolve) => setImmediate(resolve));
   return text;

@@ -40,7 +40,20 @@ function harness() {
   return { app, started, staged };
 }
 
-const refusedNames = ['host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'proxy-x', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect'];
+const refusedNames = [
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'proxy-x',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'expect',
+];
 const reservedSegments = ['.fetchbox', '.fetchbox-meta', '.fetchbox-tmp', '.fetchboxx'];
 
 const headerName = fc.oneof(
@@ -73,7 +86,9 @@ const segment = fc.oneof(
 const key = fc.oneof(
   { weight: 3, arbitrary: fc.stringMatching(/^[a-z0-9_-]{1,10}(\/[a-z0-9._-]{1,10}){0,3}$/) },
   fc.array(segment, { minLength: 1, maxLength: 5 }).map((parts) => parts.join('/')),
-  fc.tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[0-9a-f]{16}$/)).map(([job, hash]) => `${job}/.fetchbox/${hash}/pages/000000.json`),
+  fc
+    .tuple(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[0-9a-f]{16}$/))
+    .map(([job, hash]) => `${job}/.fetchbox/${hash}/pages/000000.json`),
   fc.constantFrom('x'.repeat(1025), `/${'a'}`, 'a/../../.fetchbox-meta/x.json'),
 );
 const jobId = fc.oneof(
@@ -93,7 +108,11 @@ const metadata = fc.oneof(
   { weight: 3, arbitrary: fc.object({ maxDepth: 3 }) },
   fc.integer({ min: 1, max: 200 }).map((depth) => ({ deep: nested(depth) })),
   fc.integer({ min: 60_000, max: 200_000 }).map((n) => ({ big: 's'.repeat(n) })),
-  fc.constantFrom({ ['__proto__']: { polluted: true } }, { constructor: { prototype: { x: 1 } } }, { list: Array.from({ length: 10_000 }, (_, i) => i) }),
+  fc.constantFrom(
+    { ['__proto__']: { polluted: true } },
+    { constructor: { prototype: { x: 1 } } },
+    { list: Array.from({ length: 10_000 }, (_, i) => i) },
+  ),
   fc.jsonValue({ maxDepth: 2 }),
 );
 const resource = fc.record(
@@ -133,7 +152,11 @@ describe('manifest fuzzer (fast-check) through POST /jobs', () => {
     await fc.assert(
       fc.asyncProperty(manifest, async (m) => {
         const before = started.length;
-        const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m) });
+        const res = await app.request('/jobs', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(m),
+        });
         const text = await res.text();
         expect(res.status, text.slice(0, 300)).toBeLessThan(500);
         expect(Buffer.byteLength(text)).toBeLessThan(64 * 1024);
@@ -142,7 +165,9 @@ describe('manifest fuzzer (fast-check) through POST /jobs', () => {
           counts.accepted++;
           expect(started.length).toBe(before + 1);
           const input = started.at(-1)!;
-          const resources = input.manifest.inline?.resources ?? staged.filter((s) => s.key.startsWith(`${input.manifest.prefix}/pages/`)).flatMap((s) => s.value as ManifestResource[]);
+          const resources =
+            input.manifest.inline?.resources ??
+            staged.filter((s) => s.key.startsWith(`${input.manifest.prefix}/pages/`)).flatMap((s) => s.value as ManifestResource[]);
           checkAccepted(input, resources);
           expect(Buffer.byteLength(JSON.stringify(input.manifest.inline?.document.metadata ?? {}))).toBeLessThanOrEqual(64 * 1024);
           return;

@@ -73,7 +73,9 @@ describe('named stores in configuration', () => {
 
   it('refuses a bad store with a ConfigError naming the setting and its variable, never the secret', () => {
     expect(() => loadConfig({ FETCHBOX_STORE_X_URL: 'https://bucket' })).toThrow(/storage\.stores\.x\.url \(FETCHBOX_STORE_X_URL\)/);
-    expect(() => loadConfig({ FETCHBOX_STORE_X_URL: 's3://b', FETCHBOX_STORE_X_S3_QUEUE_SIZE: '99' })).toThrow(/FETCHBOX_STORE_X_S3_QUEUE_SIZE/);
+    expect(() => loadConfig({ FETCHBOX_STORE_X_URL: 's3://b', FETCHBOX_STORE_X_S3_QUEUE_SIZE: '99' })).toThrow(
+      /FETCHBOX_STORE_X_S3_QUEUE_SIZE/,
+    );
     // A key without its secret (or the other way round) is refused; the secret's value is never echoed.
     let message = '';
     try {
@@ -105,7 +107,10 @@ describe('named stores in configuration', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).issues.map((i) => i.setting)).toEqual(['handlers.crawl.policy.store', 'handlers.crawl.policy.allowedStores']);
+    expect((err as ConfigError).issues.map((i) => i.setting)).toEqual([
+      'handlers.crawl.policy.store',
+      'handlers.crawl.policy.allowedStores',
+    ]);
     expect((err as Error).message).toMatch(/store "imagez" is not configured \(known: "default", "images", "cold_archive"\)/);
     await writeFile(file, JSON.stringify({ handlers: { crawl: { policy: { store: 'images', allowedStores: ['default'] } } } }));
     expect(loadConfig({ FETCHBOX_CONFIG: file, ...STORES_ENV }).handlers.crawl?.policy.store).toBe('images');
@@ -132,7 +137,11 @@ describe('the store registry', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stores-'));
     const blocker = path.join(dir, 'not-a-dir');
     await writeFile(blocker, 'x');
-    const config = loadConfig({ FETCHBOX_STORAGE_URL: `file://${dir}/default`, FETCHBOX_STORE_LOCAL_URL: `file://${dir}/local`, FETCHBOX_STORE_BROKEN_URL: `file://${blocker}/sub` });
+    const config = loadConfig({
+      FETCHBOX_STORAGE_URL: `file://${dir}/default`,
+      FETCHBOX_STORE_LOCAL_URL: `file://${dir}/local`,
+      FETCHBOX_STORE_BROKEN_URL: `file://${blocker}/sub`,
+    });
     const stores = createStoreRegistry(config);
     const err = await checkStores(stores).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
@@ -146,7 +155,9 @@ describe('the store registry', () => {
   it('refuses to start a process whose handler code names an unknown store', () => {
     const config = loadConfig(STORES_ENV);
     const bad = defineHandler({ name: 'bad', policy: { store: 'nowhere' } });
-    expect(() => assertHandlerStores(config, new HandlerRegistry([...BUILT_IN_HANDLERS, bad]))).toThrow(/handler "bad" policy\.store \(in its code\): store "nowhere" is not configured/);
+    expect(() => assertHandlerStores(config, new HandlerRegistry([...BUILT_IN_HANDLERS, bad]))).toThrow(
+      /handler "bad" policy\.store \(in its code\): store "nowhere" is not configured/,
+    );
     const good = defineHandler({ name: 'good', policy: { store: 'images', allowedStores: ['cold_archive'] } });
     expect(() => assertHandlerStores(config, new HandlerRegistry([good]))).not.toThrow();
   });
@@ -178,14 +189,18 @@ describe('a manifest may name only a store its handler allows', () => {
     const unknown = answer('imagez');
     expect(unknown.status).toBe(400);
     expect(unknown.code).toBe('invalid_manifest');
-    expect(JSON.stringify(unknown.details)).toMatch(/"path":"store".*unknown store \\"imagez\\"; this handler allows: \\"cold_archive\\", \\"default\\"/);
+    expect(JSON.stringify(unknown.details)).toMatch(
+      /"path":"store".*unknown store \\"imagez\\"; this handler allows: \\"cold_archive\\", \\"default\\"/,
+    );
     const plain = defineHandler({ name: 'plain' });
     try {
       applyManifestStore(config, plain, { store: 'images' }, resolvePolicy(config, plain));
       throw new Error('accepted');
     } catch (err) {
       expect((err as ApiError).status).toBe(400);
-      expect(JSON.stringify((err as ApiError).details)).toMatch(/handler \\"plain\\" does not allow store \\"images\\"; this handler allows: none/);
+      expect(JSON.stringify((err as ApiError).details)).toMatch(
+        /handler \\"plain\\" does not allow store \\"images\\"; this handler allows: none/,
+      );
     }
   });
 
@@ -207,7 +222,8 @@ describe('tasks carry their store', () => {
   it('storeFor chooses store and prefix, else the task keeps its own, else the job store; default is left out', async () => {
     const router = defineHandler({
       name: 'router',
-      storeFor: (task) => (task.url.endsWith('.jpg') ? { store: 'images', prefix: 'pics' } : task.id === 'c' ? { store: 'default' } : undefined),
+      storeFor: (task) =>
+        task.url.endsWith('.jpg') ? { store: 'images', prefix: 'pics' } : task.id === 'c' ? { store: 'default' } : undefined,
     });
     const out = await assignStores(new HandlerRegistry([router]), ctx, tasks, 'images');
     expect(out).toEqual([
@@ -221,24 +237,41 @@ describe('tasks carry their store', () => {
   });
 
   it('a storeFor that throws is a handler hook failure', async () => {
-    const broken = defineHandler({ name: 'router', storeFor: () => { throw new Error('no idea'); } });
+    const broken = defineHandler({
+      name: 'router',
+      storeFor: () => {
+        throw new Error('no idea');
+      },
+    });
     await expect(assignStores(new HandlerRegistry([broken]), ctx, tasks, undefined)).rejects.toThrow(/handler storeFor failed: no idea/);
   });
 
   it('an unknown store fails the resource with kind handler; objectOptions may move the object to another store', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stores-'));
-    const stores = createStoreRegistry(loadConfig({ FETCHBOX_STORAGE_URL: `file://${dir}/d`, FETCHBOX_STORE_LOCAL_URL: `file://${dir}/l` }));
+    const stores = createStoreRegistry(
+      loadConfig({ FETCHBOX_STORAGE_URL: `file://${dir}/d`, FETCHBOX_STORE_LOCAL_URL: `file://${dir}/l` }),
+    );
     expect(() => storageFor(stores, 'nowhere', 2)).toThrow(expect.objectContaining({ type: 'handler', nonRetryable: true }));
     const task = tasks[0]!;
     expect(objectStorage(stores, task, stores.default, {}, 1)).toEqual({ storage: stores.default });
     expect(objectStorage(stores, task, stores.default, { store: 'default' }, 1)).toEqual({ storage: stores.default });
-    expect(objectStorage(stores, task, stores.default, { store: 'local' }, 1)).toEqual({ storage: stores.resolve('local'), store: 'local' });
-    expect(objectStorage(stores, { ...task, store: 'local' }, stores.resolve('local'), { store: 'default' }, 1)).toEqual({ storage: stores.default, store: 'default' });
+    expect(objectStorage(stores, task, stores.default, { store: 'local' }, 1)).toEqual({
+      storage: stores.resolve('local'),
+      store: 'local',
+    });
+    expect(objectStorage(stores, { ...task, store: 'local' }, stores.resolve('local'), { store: 'default' }, 1)).toEqual({
+      storage: stores.default,
+      store: 'default',
+    });
   });
 
   it('the API counts a task store in the page budget when the job may carry one', () => {
     expect(jsonBytes({ store: 'x'.repeat(32) }) - jsonBytes({})).toBeLessThanOrEqual(MAX_STORE_FIELD_BYTES);
-    const resources = Array.from({ length: 1500 }, (_, i) => ({ id: String(i), url: `https://example.test/${'u'.repeat(60)}/${i}`, key: 'k'.repeat(40) }));
+    const resources = Array.from({ length: 1500 }, (_, i) => ({
+      id: String(i),
+      url: `https://example.test/${'u'.repeat(60)}/${i}`,
+      key: 'k'.repeat(40),
+    }));
     const without = paginate(resources, 5000);
     const withStore = paginate(resources, 5000, undefined, MAX_STORE_FIELD_BYTES);
     expect(withStore.length).toBeGreaterThanOrEqual(without.length);
@@ -249,7 +282,9 @@ describe('tasks carry their store', () => {
 describe('a download looks for existing objects in its task store', () => {
   it('skip-if-present and the resume check find the object in the named store, not in default', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stores-'));
-    const stores = createStoreRegistry(loadConfig({ FETCHBOX_STORAGE_URL: `file://${dir}/d`, FETCHBOX_STORE_LOCAL_URL: `file://${dir}/l` }));
+    const stores = createStoreRegistry(
+      loadConfig({ FETCHBOX_STORAGE_URL: `file://${dir}/d`, FETCHBOX_STORE_LOCAL_URL: `file://${dir}/l` }),
+    );
     const url = 'https://example.test/a.bin';
     const opened: string[] = [];
     // A fetcher that records what it was asked for and refuses: any request means the lookup missed.
@@ -264,7 +299,9 @@ describe('a download looks for existing objects in its task store', () => {
     const hooks = createHandlerHooks({ storage: stores.default, fetcher, handlers });
     const downloadOne = createDownloadOne({ storage: stores.default, stores, fetcher, handlers, hooks });
     const body = Buffer.from('stored earlier');
-    await stores.resolve('local').put({ key: 'j/a.bin', body: [body], metadata: { 'source-url': url, 'resource-id': 'a', 'page-run': 'run-1' } });
+    await stores
+      .resolve('local')
+      .put({ key: 'j/a.bin', body: [body], metadata: { 'source-url': url, 'resource-id': 'a', 'page-run': 'run-1' } });
     const input = { jobId: 'j', handler: 'default', maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1 };
     const task = { id: 'a', url, key: 'j/a.bin', store: 'local' };
     const never = new AbortController().signal;

@@ -13,7 +13,14 @@ import type { Storage } from '../../src/storage/storage.js';
 import { downloadFailure } from '../../src/workflows/download-failure.js';
 import { clipJson } from '../../src/workflows/failure-rules.js';
 import type { DownloadTask, ManifestResource, PageResult, ResourceState } from '../../src/workflows/job-types.js';
-import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, STATE_OVERHEAD_BYTES, jsonBytes } from '../../src/workflows/page-budget.js';
+import {
+  MAX_CONTENT_TYPE_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_PAGE_TASKS,
+  PAGE_BUDGET_BYTES,
+  STATE_OVERHEAD_BYTES,
+  jsonBytes,
+} from '../../src/workflows/page-budget.js';
 
 /** A message or content type as hostile as JSON gets: control characters (6 bytes each), lone surrogates. */
 const hostile = (n: number) => '\u0001"\\\ud800é😀'.repeat(n);
@@ -44,7 +51,17 @@ function worstStates(task: DownloadTask): ResourceState[] {
 
 function worstPageResult(tasks: DownloadTask[]): number {
   const states = tasks.map((t) => worstStates(t).reduce((a, b) => (jsonBytes(a) >= jsonBytes(b) ? a : b)));
-  const result: PageResult = { page: 999_999, round: 99, pageResources: tasks.length, tasks: tasks.length, succeeded: 0, failed: tasks.length, bytes: 2 ** 52, canceled: false, states };
+  const result: PageResult = {
+    page: 999_999,
+    round: 99,
+    pageResources: tasks.length,
+    tasks: tasks.length,
+    succeeded: 0,
+    failed: tasks.length,
+    bytes: 2 ** 52,
+    canceled: false,
+    states,
+  };
   return jsonBytes(result);
 }
 
@@ -114,8 +131,16 @@ describe('paginate keeps every page within the payload budget', () => {
 
 describe('fitPage (loadPage within the page budget and the job cap)', () => {
   const listings: ManifestResource[] = [0, 1, 2].map((i) => ({ id: `l${i}`, url: `https://example.test/l${i}` }));
-  const expandTo = (perListing: number, urlBytes = 20) => async (rs: ManifestResource[]) =>
-    rs.flatMap((r) => Array.from({ length: perListing }, (_, n) => ({ id: `${r.id}/${n}`, url: `${r.url}/${'x'.repeat(urlBytes)}${n}`, key: `j/${r.id}/${n}` })));
+  const expandTo =
+    (perListing: number, urlBytes = 20) =>
+    async (rs: ManifestResource[]) =>
+      rs.flatMap((r) =>
+        Array.from({ length: perListing }, (_, n) => ({
+          id: `${r.id}/${n}`,
+          url: `${r.url}/${'x'.repeat(urlBytes)}${n}`,
+          key: `j/${r.id}/${n}`,
+        })),
+      );
   const base = { oneToOne: false, keyOf: (r: ManifestResource) => `j/${r.id}`, onResourceError: (err: unknown) => String(err) };
 
   it('takes everything that fits', async () => {
@@ -157,7 +182,15 @@ describe('fitPage (loadPage within the page budget and the job cap)', () => {
 
 describe('staged pages are validated, outages retried, the rest fails for good', () => {
   it('refuses staged pages that FetchBox did not write', () => {
-    for (const bad of [{}, 'x', [1], [{ id: 1, url: 'u' }], [{ id: 'a', url: 'u', key: 3 }], [{ id: 'a', url: 'u', headers: { a: 1 } }], [{ id: 'a', url: 'u', extra: true }]]) {
+    for (const bad of [
+      {},
+      'x',
+      [1],
+      [{ id: 1, url: 'u' }],
+      [{ id: 'a', url: 'u', key: 3 }],
+      [{ id: 'a', url: 'u', headers: { a: 1 } }],
+      [{ id: 'a', url: 'u', extra: true }],
+    ]) {
       const err = (() => {
         try {
           validateStagedPage(bad, 'p');
@@ -197,7 +230,10 @@ describe('loadPage', () => {
   const input = { jobId: 'j', handler: 'default', pageKey: 'j/.fetchbox/h/pages/000000.json', manifestKey: 'j/.fetchbox/h/manifest.json' };
 
   it('turns a valid staged page into tasks', async () => {
-    const loaded = await activitiesOver(Buffer.from(JSON.stringify([{ id: 'a', url: 'https://example.test/a.jpg' }]))).loadPage({ ...input, maxExtraTasks: 10 });
+    const loaded = await activitiesOver(Buffer.from(JSON.stringify([{ id: 'a', url: 'https://example.test/a.jpg' }]))).loadPage({
+      ...input,
+      maxExtraTasks: 10,
+    });
     expect(loaded).toEqual({ tasks: [{ id: 'a', url: 'https://example.test/a.jpg', key: 'j/a-a.jpg' }], pageResources: 1 });
   });
 
@@ -208,10 +244,16 @@ describe('loadPage', () => {
     expect(old.tasks).toHaveLength(1_000);
     expect(old.rejected).toBeUndefined();
     // A new job's page over the budget was not staged by the API: it fails, once.
-    const err = await activitiesOver(Buffer.from(JSON.stringify(page))).loadPage({ ...input, maxExtraTasks: 0 }).catch((e: unknown) => e);
+    const err = await activitiesOver(Buffer.from(JSON.stringify(page)))
+      .loadPage({ ...input, maxExtraTasks: 0 })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'corrupt_staged_page', nonRetryable: true });
     // Within the budget as failures but not as tasks (8 KiB headers): the tail is rejected, the result fits.
-    const heavy = Array.from({ length: 200 }, (_, i) => ({ id: String(i), url: `https://example.test/${i}`, headers: { 'X-A': 'a'.repeat(8000) } }));
+    const heavy = Array.from({ length: 200 }, (_, i) => ({
+      id: String(i),
+      url: `https://example.test/${i}`,
+      headers: { 'X-A': 'a'.repeat(8000) },
+    }));
     const budgeted = await activitiesOver(Buffer.from(JSON.stringify(heavy))).loadPage({ ...input, maxExtraTasks: 0 });
     expect(budgeted.rejected!.length).toBeGreaterThan(0);
     expect(budgeted.tasks.length + budgeted.rejected!.length).toBe(200);
@@ -223,13 +265,17 @@ describe('loadPage', () => {
     ['the wrong shape', Buffer.from(JSON.stringify({ resources: [] }))],
     ['a resource without a url', Buffer.from(JSON.stringify([{ id: 'a' }]))],
   ])('fails non-retryably on a staged page that is %s', async (_, page) => {
-    const err = await activitiesOver(page).loadPage(input).catch((e: unknown) => e);
+    const err = await activitiesOver(page)
+      .loadPage(input)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
   });
 
   it('fails non-retryably on a missing staged page, and leaves an outage to be retried', async () => {
-    const missing = await activitiesOver(new ObjectNotFoundError('k')).loadPage(input).catch((e: unknown) => e);
+    const missing = await activitiesOver(new ObjectNotFoundError('k'))
+      .loadPage(input)
+      .catch((e: unknown) => e);
     expect((missing as ApplicationFailure).nonRetryable).toBe(true);
     const outage = new StorageError('s3 storage: ECONNREFUSED', 'k');
     await expect(activitiesOver(outage).loadPage(input)).rejects.toBe(outage);
@@ -238,7 +284,14 @@ describe('loadPage', () => {
 
 describe('attempts count every attempt', () => {
   it('counts the attempts of a resource whose every attempt timed out', () => {
-    const err = new ActivityFailure('activity failed', 'downloadResource', '1', 'MAXIMUM_ATTEMPTS_REACHED', undefined, new TimeoutFailure('timeout', undefined, 'START_TO_CLOSE'));
+    const err = new ActivityFailure(
+      'activity failed',
+      'downloadResource',
+      '1',
+      'MAXIMUM_ATTEMPTS_REACHED',
+      undefined,
+      new TimeoutFailure('timeout', undefined, 'START_TO_CLOSE'),
+    );
     // A batch made attempt 1; the lone activity allowed 2 more.
     expect(downloadFailure(err, 1, 2 + 1)).toMatchObject({ attempts: 3, error: { kind: 'timeout' } });
     expect(downloadFailure(err, 1)).toMatchObject({ attempts: 1 });

@@ -12,7 +12,8 @@ const state = (id: string, status: ResourceState['status'], attempts: number): R
   attempts,
 });
 
-type Run = { status: 'COMPLETED'; states: ResourceState[] } | { status: 'RUNNING'; states?: ResourceState[] } | { status: 'FAILED' | 'TERMINATED' };
+type Run =
+  { status: 'COMPLETED'; states: ResourceState[] } | { status: 'RUNNING'; states?: ResourceState[] } | { status: 'FAILED' | 'TERMINATED' };
 
 /** A Client whose page workflows are `runs` (by workflow id); any other id is not found. */
 function fakeClient(runs: Record<string, Run>, calls: string[] = []): Client {
@@ -43,9 +44,15 @@ const id = (page: number, round: number) => pageWorkflowId('j1', page, round);
 
 describe('readPageRun / readRoundStates', () => {
   it('reads a completed run from its result, a running one from the pageStates query', async () => {
-    const client = fakeClient({ [id(0, 0)]: { status: 'COMPLETED', states: [state('a', 'failed', 1)] }, [id(1, 0)]: { status: 'RUNNING', states: [state('b', 'pending', 0)] } });
+    const client = fakeClient({
+      [id(0, 0)]: { status: 'COMPLETED', states: [state('a', 'failed', 1)] },
+      [id(1, 0)]: { status: 'RUNNING', states: [state('b', 'pending', 0)] },
+    });
     expect(await readRoundStates(client, { jobId: 'j1', page: 0, round: 0 })).toEqual([state('a', 'failed', 1)]);
-    expect(await readPageRun(client, { jobId: 'j1', page: 1, round: 0 })).toEqual({ status: 'running', states: [state('b', 'pending', 0)] });
+    expect(await readPageRun(client, { jobId: 'j1', page: 1, round: 0 })).toEqual({
+      status: 'running',
+      states: [state('b', 'pending', 0)],
+    });
   });
 
   it('answers undefined for a run that never started and for a running one no worker answers', async () => {
@@ -101,7 +108,9 @@ describe('readPageStates', () => {
   it('starts from beforeFirstRound while the first round has not run, and from nothing without it', async () => {
     const client = fakeClient({});
     const pending = [state('x', 'pending', 0)];
-    expect(await readPageStates(client, { jobId: 'j1', page: 0, lastRound: 0 }, { beforeFirstRound: async () => pending })).toEqual(pending);
+    expect(await readPageStates(client, { jobId: 'j1', page: 0, lastRound: 0 }, { beforeFirstRound: async () => pending })).toEqual(
+      pending,
+    );
     expect(await readPageStates(client, { jobId: 'j1', page: 0, lastRound: 2 })).toEqual([]);
   });
 });
@@ -110,7 +119,10 @@ describe('queryPageStates', () => {
   it('queries a running page through queryCall (a shorter deadline), else call', async () => {
     const client = fakeClient({ [id(0, 0)]: { status: 'RUNNING', states: [state('a', 'pending', 0)] } });
     const used: string[] = [];
-    const options = { call: <T>(fn: () => Promise<T>) => (used.push('call'), fn()), queryCall: <T>(fn: () => Promise<T>) => (used.push('query'), fn()) };
+    const options = {
+      call: <T>(fn: () => Promise<T>) => (used.push('call'), fn()),
+      queryCall: <T>(fn: () => Promise<T>) => (used.push('query'), fn()),
+    };
     expect(await queryPageStates(client, { jobId: 'j1', page: 0, round: 0 }, options)).toEqual([state('a', 'pending', 0)]);
     expect(used).toEqual(['query']);
     await readPageRun(client, { jobId: 'j1', page: 0, round: 0 }, options);

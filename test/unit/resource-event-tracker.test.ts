@@ -10,18 +10,30 @@ const state = (id: string, status: ResourceState['status']): ResourceState => ({
   attempts: status === 'pending' ? 0 : 1,
   ...(status === 'failed' ? { error: { kind: 'http_status', message: '404', httpStatus: 404 } } : {}),
 });
-const ids = (events: { id: string; page: number; round: number; status: string }[]) => events.map((e) => `${e.page}/${e.round}:${e.id}:${e.status}`);
+const ids = (events: { id: string; page: number; round: number; status: string }[]) =>
+  events.map((e) => `${e.page}/${e.round}:${e.id}:${e.status}`);
 
 describe('ResourceEventTracker', () => {
   it('reports each failure of a running page once, and the rest when it closes', () => {
     const t = new ResourceEventTracker('j', 2, 'failed');
     expect(t.nextUnseen()).toEqual({ page: 0, round: 0 });
-    expect(ids(t.running({ page: 0, round: 0 }, [state('a', 'failed'), state('b', 'pending'), state('c', 'succeeded')]))).toEqual(['0/0:a:failed']);
+    expect(ids(t.running({ page: 0, round: 0 }, [state('a', 'failed'), state('b', 'pending'), state('c', 'succeeded')]))).toEqual([
+      '0/0:a:failed',
+    ]);
     expect(t.running({ page: 0, round: 0 }, [state('a', 'failed'), state('b', 'pending'), state('c', 'succeeded')])).toEqual([]);
     expect(t.followed()).toEqual([{ page: 0, round: 0 }]);
     const closed = t.closed({ page: 0, round: 0 }, [state('a', 'failed'), state('b', 'failed'), state('c', 'succeeded')]);
     expect(ids(closed)).toEqual(['0/0:b:failed']);
-    expect(closed[0]).toMatchObject({ jobId: 'j', page: 0, round: 0, id: 'b', url: 'http://127.0.0.1/b', key: 'job/b', attempts: 1, error: { kind: 'http_status' } });
+    expect(closed[0]).toMatchObject({
+      jobId: 'j',
+      page: 0,
+      round: 0,
+      id: 'b',
+      url: 'http://127.0.0.1/b',
+      key: 'job/b',
+      attempts: 1,
+      error: { kind: 'http_status' },
+    });
     expect(t.followed()).toEqual([]);
     expect(t.closed({ page: 0, round: 0 }, [state('z', 'failed')])).toEqual([]); // a finished run reports nothing again
     expect(t.running({ page: 0, round: 0 }, [state('z', 'failed')])).toEqual([]);
@@ -51,7 +63,10 @@ describe('ResourceEventTracker', () => {
 
   it('reports a retry round again: failures once more, and successes of resources that failed before', () => {
     const t = new ResourceEventTracker('j', 2, 'failed');
-    expect(ids(t.closed({ page: 0, round: 0 }, [state('a', 'failed'), state('b', 'failed'), state('c', 'succeeded')]))).toEqual(['0/0:a:failed', '0/0:b:failed']);
+    expect(ids(t.closed({ page: 0, round: 0 }, [state('a', 'failed'), state('b', 'failed'), state('c', 'succeeded')]))).toEqual([
+      '0/0:a:failed',
+      '0/0:b:failed',
+    ]);
     expect(t.nextUnseen()).toEqual({ page: 1, round: 0 });
     t.closed({ page: 1, round: 0 }, [state('d', 'succeeded')]);
     expect(t.nextUnseen()).toEqual({ page: 0, round: 1 });

@@ -49,14 +49,25 @@ async function leavePartial(bytes: number) {
     await new Promise((r) => setTimeout(r, 5));
     throw new Error('reset');
   }
-  await storage.resumable.put({ key: task.key, body: broken(), expectedBytes: TOTAL, partial: { id, total: TOTAL, validator: '"v1"', url: task.url } }).catch(() => undefined);
+  await storage.resumable
+    .put({ key: task.key, body: broken(), expectedBytes: TOTAL, partial: { id, total: TOTAL, validator: '"v1"', url: task.url } })
+    .catch(() => undefined);
   expect((await storage.resumable.find(id))?.offset).toBe(bytes);
 }
 
 describe('openResumable', () => {
   it('a large 200 with ranges and a strong ETag is resumable; a weak ETag, no Accept-Ranges or a small body is not', async () => {
-    expect((await openResumable(stubFetcher([full]).fetcher, storage, task, { url: task.url }, false)).partial).toEqual({ id, total: TOTAL, validator: '"v1"', url: task.url });
-    for (const answer of [{ ...full, etag: 'W/"v1"' }, { ...full, acceptRanges: 'none' }, { ...full, contentLength: 1000 }]) {
+    expect((await openResumable(stubFetcher([full]).fetcher, storage, task, { url: task.url }, false)).partial).toEqual({
+      id,
+      total: TOTAL,
+      validator: '"v1"',
+      url: task.url,
+    });
+    for (const answer of [
+      { ...full, etag: 'W/"v1"' },
+      { ...full, acceptRanges: 'none' },
+      { ...full, contentLength: 1000 },
+    ]) {
       expect((await openResumable(stubFetcher([answer]).fetcher, storage, task, { url: task.url }, false)).partial).toBeUndefined();
     }
   });
@@ -67,7 +78,13 @@ describe('openResumable', () => {
     await openResumable(first.fetcher, storage, task, { url: task.url }, false);
     expect(first.requests[0]!.headers?.range).toBeUndefined();
     const retry = stubFetcher([{ status: 206, contentLength: TOTAL - 4096, contentRange: `bytes 4096-${TOTAL - 1}/${TOTAL}` }]);
-    const opened = await openResumable(retry.fetcher, storage, task, { url: task.url, conditional: { url: task.url, headers: { 'if-none-match': '"x"' } } }, true);
+    const opened = await openResumable(
+      retry.fetcher,
+      storage,
+      task,
+      { url: task.url, conditional: { url: task.url, headers: { 'if-none-match': '"x"' } } },
+      true,
+    );
     expect(retry.requests[0]).toMatchObject({ headers: { range: 'bytes=4096-', 'if-range': '"v1"' } });
     expect(retry.requests[0]!.conditional).toBeUndefined();
     expect(opened.partial).toMatchObject({ from: 4096, total: TOTAL });
@@ -75,7 +92,10 @@ describe('openResumable', () => {
 
   it('a 416 drops the partial and asks again without Range', async () => {
     await leavePartial(4096);
-    const { fetcher, requests } = stubFetcher([new FetchFailure(ErrorKind.httpStatus, 'HTTP 416', false, { url: task.url, httpStatus: 416 }), full]);
+    const { fetcher, requests } = stubFetcher([
+      new FetchFailure(ErrorKind.httpStatus, 'HTTP 416', false, { url: task.url, httpStatus: 416 }),
+      full,
+    ]);
     const opened = await openResumable(fetcher, storage, task, { url: task.url }, true);
     expect(requests).toHaveLength(2);
     expect(requests[1]!.headers?.range).toBeUndefined();

@@ -12,7 +12,10 @@ type Status = 'RUNNING' | 'COMPLETED' | 'CANCELLED';
 
 /** The validator's refusal as the client reports it. */
 function refused(message = 'job j is being canceled; a retry makes no sense'): WorkflowUpdateFailedError {
-  return new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.create({ type: RETRY_REFUSED, message, details: [{ status: 'running' }] }));
+  return new WorkflowUpdateFailedError(
+    'Workflow Update failed',
+    ApplicationFailure.create({ type: RETRY_REFUSED, message, details: [{ status: 'running' }] }),
+  );
 }
 
 /**
@@ -38,7 +41,9 @@ function racingClient(statuses: Status[], opts: { failedPages?: number[]; startE
             runId: `run-${describes}`,
             memo: {},
             startTime: new Date(),
-            typedSearchAttributes: { get: (key: { name: string }) => (key.name === 'FetchBoxStatus' ? 'completed_with_failures' : undefined) },
+            typedSearchAttributes: {
+              get: (key: { name: string }) => (key.name === 'FetchBoxStatus' ? 'completed_with_failures' : undefined),
+            },
           };
         },
         executeUpdate: async () => {
@@ -74,12 +79,18 @@ describe('a retry racing the job close answers 202 or 409, never 500', () => {
     // The new run's input is the closed run's resume, verbatim: the workflow's Update records the request.
     const options = started[0]!.options;
     expect(options.args).toEqual([resume]);
-    expect(options).toMatchObject({ workflowId: 'job-j', workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+    expect(options).toMatchObject({
+      workflowId: 'job-j',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
   });
 
   it('answers 409 job_not_retryable when the running job refuses the Update (being canceled)', async () => {
     const { client, calls } = racingClient(['RUNNING'], { updateError: refused() });
-    const err = await service(client).retry('j').catch((e: unknown) => e);
+    const err = await service(client)
+      .retry('j')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 409, code: 'job_not_retryable' });
     expect((err as ApiError).message).toContain('being canceled');
@@ -99,7 +110,9 @@ describe('a retry racing the job close answers 202 or 409, never 500', () => {
 
   it('answers 409 when the job was canceled meanwhile', async () => {
     const { client } = racingClient(['RUNNING', 'CANCELLED']);
-    const err = await service(client).retry('j').catch((e: unknown) => e);
+    const err = await service(client)
+      .retry('j')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).status).toBe(409);
   });
@@ -112,7 +125,9 @@ describe('a retry racing the job close answers 202 or 409, never 500', () => {
 
   it('recognises the server message for a message to a closed workflow', () => {
     expect(isAlreadyCompleted(new Error('5 NOT_FOUND: workflow execution already completed'))).toBe(true);
-    expect(isAlreadyCompleted(Object.assign(new Error('wrapped'), { cause: new Error('workflow execution already completed') }))).toBe(true);
+    expect(isAlreadyCompleted(Object.assign(new Error('wrapped'), { cause: new Error('workflow execution already completed') }))).toBe(
+      true,
+    );
     expect(isAlreadyCompleted(new Error('14 UNAVAILABLE: connection refused'))).toBe(false);
   });
 });

@@ -42,7 +42,11 @@ describe('roundCountsDelta', () => {
 });
 
 describe('mergeRoundStates', () => {
-  const base = [state('a', 'succeeded', 1), state('b', 'failed', 3, { error: { kind: 'http_status', message: 'HTTP 500', httpStatus: 500 } }), state('c', 'failed', 2)];
+  const base = [
+    state('a', 'succeeded', 1),
+    state('b', 'failed', 3, { error: { kind: 'http_status', message: 'HTTP 500', httpStatus: 500 } }),
+    state('c', 'failed', 2),
+  ];
 
   it('returns the base unchanged (a copy) without later rounds', () => {
     const merged = mergeRoundStates(base, []);
@@ -80,7 +84,10 @@ describe('mergeRoundStates', () => {
   });
 
   it('appends a settled state whose id the base lacks', () => {
-    const merged = mergeRoundStates([state('a', 'failed', 1)], [[state('z', 'failed', 1), state('a', 'succeeded', 1)], [state('z', 'succeeded', 2)]]);
+    const merged = mergeRoundStates(
+      [state('a', 'failed', 1)],
+      [[state('z', 'failed', 1), state('a', 'succeeded', 1)], [state('z', 'succeeded', 2)]],
+    );
     expect(merged.map((s) => [s.id, s.status, s.attempts])).toEqual([
       ['a', 'succeeded', 2],
       ['z', 'succeeded', 3],

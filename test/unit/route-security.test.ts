@@ -26,12 +26,24 @@ const untouchable = new Proxy({} as JobService, {
 
 const tokens = parseTokens(['ingest=crawler', 'operator=ops', 'read=viewer']);
 const build = (metricsPublic: boolean, withTokens = true) =>
-  createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens: withTokens ? tokens : [], metricsPublic });
+  createApp({
+    jobs: untouchable,
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 1024,
+    checks: [],
+    tokens: withTokens ? tokens : [],
+    metricsPublic,
+  });
 
 /** A concrete URL for a Hono route path (`/jobs/:jobId` → `/jobs/a%20b`). */
 const urlOf = (path: string) => path.replaceAll(/:[^/]+/g, 'a%20b'); // an invalid jobId: validation answers, never the service
 
-const request = (app: { request: (url: string, init: RequestInit) => Response | Promise<Response> }, method: string, path: string, token?: string) =>
+const request = (
+  app: { request: (url: string, init: RequestInit) => Response | Promise<Response> },
+  method: string,
+  path: string,
+  token?: string,
+) =>
   app.request(urlOf(path), {
     method,
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -114,14 +126,21 @@ describe('default deny', () => {
       const app = build(true, withTokens);
       app.get('/undeclared', (c) => (handlerRan.push('get'), c.text('leaked')));
       app.post('/jobs/:jobId/undeclared', (c) => (handlerRan.push('post'), c.text('leaked')));
-      for (const [method, path] of [['GET', '/undeclared'], ['POST', '/jobs/:jobId/undeclared']] as const) {
+      for (const [method, path] of [
+        ['GET', '/undeclared'],
+        ['POST', '/jobs/:jobId/undeclared'],
+      ] as const) {
         for (const token of [undefined, 'crawler', 'ops', 'viewer']) {
           const res = await request(app, method, path, token);
           expect(res.status, `${method} ${path} token=${token}`).toBe(403);
           expect(await res.json()).toMatchObject({ error: { code: 'forbidden', message: expect.stringMatching(/declares no access/) } });
         }
       }
-      expect(declaredRoutes(app).filter((r) => !r.access).map((r) => `${r.method} ${r.path}`)).toEqual(['GET /undeclared', 'POST /jobs/:jobId/undeclared']);
+      expect(
+        declaredRoutes(app)
+          .filter((r) => !r.access)
+          .map((r) => `${r.method} ${r.path}`),
+      ).toEqual(['GET /undeclared', 'POST /jobs/:jobId/undeclared']);
       expect(() => assertRouteSecurity(app)).toThrow(RouteSecurityError);
       expect(() => assertRouteSecurity(app)).toThrow(/GET \/undeclared: declares no access/);
     }
@@ -154,13 +173,21 @@ describe('default deny', () => {
     app.get('/jobs/:jobId/secret', (c) => c.text('leaked'));
     const res = await request(app, 'GET', '/jobs/:jobId/secret', 'viewer');
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: { code: 'forbidden', message: expect.stringMatching(/^GET \/jobs\/:jobId\/secret declares no access/) } });
+    expect(await res.json()).toMatchObject({
+      error: { code: 'forbidden', message: expect.stringMatching(/^GET \/jobs\/:jobId\/secret declares no access/) },
+    });
     expect(() => assertRouteSecurity(app)).toThrow(/GET \/jobs\/:jobId\/secret: declares no access/);
   });
 
   it('refuses to build an app whose OpenAPI security differs from its middleware', () => {
     const route = (security: Record<string, string[]>[] | undefined) =>
-      createRoute({ method: 'get', path: '/x', middleware: [requireScope(Scope.operator)], ...(security ? { security } : {}), responses: { 200: { description: 'ok' } } });
+      createRoute({
+        method: 'get',
+        path: '/x',
+        middleware: [requireScope(Scope.operator)],
+        ...(security ? { security } : {}),
+        responses: { 200: { description: 'ok' } },
+      });
     const ok = new OpenAPIHono<AppEnv>().openapi(route([{ bearerAuth: ['operator'] }]), (c) => c.text('ok'));
     expect(() => assertRouteSecurity(ok)).not.toThrow();
     for (const security of [undefined, [], [{ bearerAuth: ['read'] }]]) {
@@ -168,7 +195,13 @@ describe('default deny', () => {
       expect(() => assertRouteSecurity(app), JSON.stringify(security)).toThrow(/GET \/x: OpenAPI security/);
     }
     const open = new OpenAPIHono<AppEnv>().openapi(
-      createRoute({ method: 'get', path: '/y', middleware: [publicRoute()], security: [{ bearerAuth: [] }], responses: { 200: { description: 'ok' } } }),
+      createRoute({
+        method: 'get',
+        path: '/y',
+        middleware: [publicRoute()],
+        security: [{ bearerAuth: [] }],
+        responses: { 200: { description: 'ok' } },
+      }),
       (c) => c.text('ok'),
     );
     expect(() => assertRouteSecurity(open)).toThrow(/GET \/y: OpenAPI security/);
@@ -203,7 +236,11 @@ describe('token semantics', () => {
   it('checks the token before the submit route reads its body (401, not 413 or 415)', async () => {
     const app = build(true);
     const post = (body: string, type: string, token?: string) =>
-      app.request('/jobs', { method: 'POST', headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+      app.request('/jobs', {
+        method: 'POST',
+        headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body,
+      });
     const big = JSON.stringify({ resources: Array.from({ length: 100 }, (_, i) => ({ url: `http://x.test/${i}` })) });
     expect((await post(big, 'application/json')).status).toBe(401);
     expect((await post('{}', 'text/plain')).status).toBe(401);
@@ -214,7 +251,8 @@ describe('token semantics', () => {
 
   it('ingest and operator tokens may read', async () => {
     const app = build(false);
-    for (const token of ['crawler', 'ops', 'viewer']) expect((await request(app, 'GET', '/jobs/:jobId/resources', token)).status).not.toBe(403);
+    for (const token of ['crawler', 'ops', 'viewer'])
+      expect((await request(app, 'GET', '/jobs/:jobId/resources', token)).status).not.toBe(403);
     expect((await request(app, 'GET', '/metrics', 'crawler')).status).toBe(200);
   });
 });
@@ -222,7 +260,8 @@ describe('token semantics', () => {
 describe('the reference page', () => {
   it('says per operation whether it is open or which scope it needs', async () => {
     const html = await (await build(false).request('/docs')).text();
-    const section = (id: string) => html.slice(html.indexOf(`<section id="${id}"`), html.indexOf('</section>', html.indexOf(`<section id="${id}"`)));
+    const section = (id: string) =>
+      html.slice(html.indexOf(`<section id="${id}"`), html.indexOf('</section>', html.indexOf(`<section id="${id}"`)));
     expect(section('post-/jobs/{jobId}/retry')).toContain('Auth: a bearer token with the operator scope.');
     expect(section('post-/jobs')).toContain('Auth: a bearer token with the ingest scope.');
     expect(section('get-/healthz')).toContain('Auth: open to everyone.');

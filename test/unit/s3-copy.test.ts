@@ -40,12 +40,16 @@ describe('in-place metadata copy after a multipart upload', () => {
     expect(parts[0]!.input.CopySourceRange).toBe('bytes=0-536870911');
     expect(parts.at(-1)!.input.CopySourceRange).toBe(`bytes=${bytes - 1}-${bytes - 1}`);
     expect(names.at(-1)).toBe('CompleteMultipartUpload');
-    expect(sent.at(-1)!.input.MultipartUpload.Parts.map((p: { PartNumber: number }) => p.PartNumber)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(sent.at(-1)!.input.MultipartUpload.Parts.map((p: { PartNumber: number }) => p.PartNumber)).toEqual(
+      Array.from({ length: 11 }, (_, i) => i + 1),
+    );
   });
 
   it('honours injected limits and aborts the upload when a part fails', async () => {
     const { client, sent } = recordingClient('UploadPartCopy');
-    await expect(copyInPlace(client, { ...copy, bytes: 100 }, { maxSingleCopyBytes: 10, partBytes: 40 })).rejects.toThrow('UploadPartCopy failed');
+    await expect(copyInPlace(client, { ...copy, bytes: 100 }, { maxSingleCopyBytes: 10, partBytes: 40 })).rejects.toThrow(
+      'UploadPartCopy failed',
+    );
     expect(sent.map((s) => s.name)).toEqual(['CreateMultipartUpload', 'UploadPartCopy', 'AbortMultipartUpload']);
     expect(sent.at(-1)!.input).toMatchObject({ UploadId: 'up-1', Key: copy.Key });
   });

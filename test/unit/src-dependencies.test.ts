@@ -7,7 +7,9 @@ const root = path.resolve(import.meta.dirname, '../..');
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const nested = await Promise.all(
-    entries.map((e) => (e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : Promise.resolve(e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []))),
+    entries.map((e) =>
+      e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : Promise.resolve(e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []),
+    ),
   );
   return nested.flat();
 }
@@ -35,11 +37,10 @@ describe('src/ and the production install', () => {
   });
 
   it('sees the imports it checks (the scan itself works)', () => {
-    expect(runtimeImports("import { a } from 'x';\nimport type { B } from 'y';\nimport { type C } from 'z';\nexport { d } from 'w';\nimport 'side';")).toEqual([
-      'x',
-      'z',
-      'w',
-      'side',
-    ]);
+    expect(
+      runtimeImports(
+        "import { a } from 'x';\nimport type { B } from 'y';\nimport { type C } from 'z';\nexport { d } from 'w';\nimport 'side';",
+      ),
+    ).toEqual(['x', 'z', 'w', 'side']);
   });
 });

@@ -25,9 +25,12 @@ describe('keys.ts: one rule for reserved keys', () => {
     expect(userKeyProblem(key)).toMatch(/reserved for FetchBox/);
   });
 
-  it.each(['a/fetchbox', 'a/x.fetchbox', 'fetchbox-meta/x', 'a/_fetchbox/b', 'job/manifest.json', 'a/.hidden'])('%j is a user key', (key) => {
-    expect(userKeyProblem(key)).toBeUndefined();
-  });
+  it.each(['a/fetchbox', 'a/x.fetchbox', 'fetchbox-meta/x', 'a/_fetchbox/b', 'job/manifest.json', 'a/.hidden'])(
+    '%j is a user key',
+    (key) => {
+      expect(userKeyProblem(key)).toBeUndefined();
+    },
+  );
 
   it('storage-level problems come first', () => {
     expect(userKeyProblem('../.fetchbox-meta/x')).toBe('has a ".." segment');
@@ -75,12 +78,23 @@ describe('drivers refuse user objects in the reserved area', () => {
     expect(await storage.getJson('job/.fetchbox/0123456789abcdef/pages/000000.json')).toEqual([{ id: '0', url: 'http://x.test/' }]);
     const stored = await storage.put({ key: 'job/0-a.jpg', body: [Buffer.from('ok')], metadata: { 'source-url': 'http://x.test/a.jpg' } });
     expect(stored.bytes).toBe(2);
-    expect(JSON.parse(await readFile(path.join(root, '.fetchbox-meta', 'job/0-a.jpg.json'), 'utf8'))).toMatchObject({ 'source-url': 'http://x.test/a.jpg' });
+    expect(JSON.parse(await readFile(path.join(root, '.fetchbox-meta', 'job/0-a.jpg.json'), 'utf8'))).toMatchObject({
+      'source-url': 'http://x.test/a.jpg',
+    });
   });
 
   it.each(reserved)('S3 driver: put(%j) throws InvalidKeyError before any request', async (key) => {
     // Port 9 on loopback: any request would fail with a connection error, not InvalidKeyError.
-    const storage = new S3Storage({ bucket: 'b', prefix: 'p', endpoint: 'http://127.0.0.1:9', region: 'us-east-1', forcePathStyle: true, partSizeBytes: 5 << 20, queueSize: 1, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const storage = new S3Storage({
+      bucket: 'b',
+      prefix: 'p',
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      forcePathStyle: true,
+      partSizeBytes: 5 << 20,
+      queueSize: 1,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
     await expect(storage.put({ key, body: [Buffer.from('forged')] })).rejects.toBeInstanceOf(InvalidKeyError);
     await storage.close();
   });

@@ -91,7 +91,9 @@ describe('fetchbox jobs tail output', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d {2}j1 {2}running {2}1\/4 ok, 0 failed$/);
-    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}failed {2}gone {2}http:\/\/127\.0\.0\.1\/status\/404\/gone {2}\[http_status 404\] HTTP 404$/);
+    expect(lines[1]).toMatch(
+      /^\d\d:\d\d:\d\d {2}failed {2}gone {2}http:\/\/127\.0\.0\.1\/status\/404\/gone {2}\[http_status 404\] HTTP 404$/,
+    );
     expect(lines[3]).toMatch(/j1 {2}completed_with_failures {2}3\/4 ok, 1 failed$/);
     expect(out).not.toContain('\r');
     expect(out).not.toContain(ESC);
@@ -116,7 +118,10 @@ describe('fetchbox jobs tail output', () => {
     const { code, out } = await tail(base, { json: true, all: true });
     expect(code).toBe(JobsExit.notCompleted);
     expect(urls).toEqual(['/jobs/j1/events?resources=all']);
-    const events = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { event: string });
+    const events = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
     expect(events.map((e) => e.event)).toEqual(['summary', 'resource', 'summary', 'end']);
     expect(events[1]).toEqual({ event: 'resource', ...failure });
   });
@@ -143,6 +148,8 @@ describe('takeSseEvents and resourceLine', () => {
   });
 
   it('names the retry round of a resource that settled in one', () => {
-    expect(resourceLine({ ...failure, status: 'succeeded', round: 2, error: undefined as never })).toBe('succeeded  gone  http://127.0.0.1/status/404/gone  (retry round 2)');
+    expect(resourceLine({ ...failure, status: 'succeeded', round: 2, error: undefined as never })).toBe(
+      'succeeded  gone  http://127.0.0.1/status/404/gone  (retry round 2)',
+    );
   });
 });

@@ -5,12 +5,17 @@ describe('renderProgressBar', () => {
   it('shows percent, counts, rate and ETA with a bar filled in proportion', () => {
     const line = renderProgressBar({ counts: { total: 1000, succeeded: 440, failed: 10, pending: 550 }, rate: 7.5 }, 120);
     expect(line).toBe(`[${'#'.repeat(18)}${'.'.repeat(22)}]   45%  450/1000  ok 440  failed 10  7.5 res/s  ETA 1:13`);
-    expect(renderProgressBar({ counts: { total: 1000, succeeded: 440, failed: 10, pending: 550 }, rate: 12.5 }, 120)).toMatch(/ 13 res\/s {2}ETA 44s$/);
+    expect(renderProgressBar({ counts: { total: 1000, succeeded: 440, failed: 10, pending: 550 }, rate: 12.5 }, 120)).toMatch(
+      / 13 res\/s {2}ETA 44s$/,
+    );
   });
 
   it('never reaches the last column, so a terminal does not wrap it', () => {
     for (const columns of [20, 40, 60, 80, 200]) {
-      const line = renderProgressBar({ counts: { total: 100_000, succeeded: 51_234, failed: 1_234, pending: 47_532 }, rate: 1234.4 }, columns);
+      const line = renderProgressBar(
+        { counts: { total: 100_000, succeeded: 51_234, failed: 1_234, pending: 47_532 }, rate: 1234.4 },
+        columns,
+      );
       expect(line.length).toBeLessThanOrEqual(columns - 1);
       expect(line.startsWith('[')).toBe(true);
     }
@@ -18,9 +23,15 @@ describe('renderProgressBar', () => {
   });
 
   it('says what it does not know: no rate yet, no ETA while nothing moves', () => {
-    expect(renderProgressBar({ counts: { total: 10, succeeded: 0, failed: 0, pending: 10 } }, 100)).toMatch(/ {3}0% {2}0\/10 {2}ok 0 {2}failed 0 {2}- res\/s {2}ETA \?$/);
-    expect(renderProgressBar({ counts: { total: 10, succeeded: 4, failed: 0, pending: 6 }, rate: 0 }, 100)).toMatch(/0\.0 res\/s {2}ETA \?$/);
-    expect(renderProgressBar({ counts: { total: 10, succeeded: 9, failed: 1, pending: 0 }, rate: 3 }, 100)).toMatch(/^\[#+\] {2}100% .*ETA 0s$/);
+    expect(renderProgressBar({ counts: { total: 10, succeeded: 0, failed: 0, pending: 10 } }, 100)).toMatch(
+      / {3}0% {2}0\/10 {2}ok 0 {2}failed 0 {2}- res\/s {2}ETA \?$/,
+    );
+    expect(renderProgressBar({ counts: { total: 10, succeeded: 4, failed: 0, pending: 6 }, rate: 0 }, 100)).toMatch(
+      /0\.0 res\/s {2}ETA \?$/,
+    );
+    expect(renderProgressBar({ counts: { total: 10, succeeded: 9, failed: 1, pending: 0 }, rate: 3 }, 100)).toMatch(
+      /^\[#+\] {2}100% .*ETA 0s$/,
+    );
     expect(renderProgressBar({ counts: { total: 0, succeeded: 0, failed: 0, pending: 0 } }, 100)).toMatch(/^\[\.+\] {4}0%/);
   });
 });

@@ -96,10 +96,17 @@ describe('Temporal connection settings (@temporalio/envconfig)', () => {
     const config = loadConfig(env);
     expect(config.temporal).toMatchObject({ address: 'cluster.example:7233', namespace: 'from-cluster' });
     const options = temporalConnectionOptions(config, env);
-    expect(options).toMatchObject({ address: 'cluster.example:7233', metadata: { 'x-team': 'crawl' }, tls: { serverNameOverride: 'frontend.cluster' } });
+    expect(options).toMatchObject({
+      address: 'cluster.example:7233',
+      metadata: { 'x-team': 'crawl' },
+      tls: { serverNameOverride: 'frontend.cluster' },
+    });
     expect(Buffer.from((options.tls as { clientCertPair: { crt: Uint8Array } }).clientCertPair.crt).toString()).toBe('CERT-PEM');
     // Without TEMPORAL_PROFILE, the file's `default` profile.
-    expect(loadConfig({ TEMPORAL_CONFIG_FILE: toml }).temporal).toMatchObject({ address: 'default.example:7233', namespace: 'from-default' });
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: toml }).temporal).toMatchObject({
+      address: 'default.example:7233',
+      namespace: 'from-default',
+    });
   });
 
   it('precedence: TEMPORAL_* variables, then FETCHBOX_CONFIG temporal.*, then the profile', async () => {
@@ -110,7 +117,10 @@ describe('Temporal connection settings (@temporalio/envconfig)', () => {
     expect(optionsFor({ ...env, TEMPORAL_ADDRESS: 'env.example:7233' }).address).toBe('env.example:7233');
     expect(loadConfig({ ...env, TEMPORAL_NAMESPACE: 'from-env' }).temporal.namespace).toBe('from-env');
     // A variable overrides one TLS field of the profile, the others stay.
-    const tls = optionsFor({ ...env, TEMPORAL_TLS_SERVER_NAME: 'override' }).tls as { serverNameOverride: string; clientCertPair?: unknown };
+    const tls = optionsFor({ ...env, TEMPORAL_TLS_SERVER_NAME: 'override' }).tls as {
+      serverNameOverride: string;
+      clientCertPair?: unknown;
+    };
     expect(tls.serverNameOverride).toBe('override');
     expect(tls.clientCertPair).toBeDefined();
   });
@@ -121,18 +131,24 @@ describe('Temporal connection settings (@temporalio/envconfig)', () => {
       new TemporalSettingsError(`cannot read ${missing}: ENOENT`, 'TEMPORAL_TLS_CLIENT_CERT_PATH'),
     );
     expect(() => optionsFor({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: missing })).toThrow(/^TEMPORAL_TLS_SERVER_CA_CERT_PATH: cannot read/);
-    expect(() => optionsFor({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'broken' })).toThrow(/^temporal\.toml profile broken tls\.client_cert_path: cannot read/);
+    expect(() => optionsFor({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'broken' })).toThrow(
+      /^temporal\.toml profile broken tls\.client_cert_path: cannot read/,
+    );
   });
 
   it('a client certificate without its key is refused (mTLS needs both)', () => {
-    expect(() => optionsFor({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert })).toThrow(/^TEMPORAL_TLS_CLIENT_KEY_PATH: a client certificate and its key go together/);
+    expect(() => optionsFor({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert })).toThrow(
+      /^TEMPORAL_TLS_CLIENT_KEY_PATH: a client certificate and its key go together/,
+    );
   });
 
   it('an unknown profile or a missing TEMPORAL_CONFIG_FILE stops loadConfig with a ConfigError naming it', () => {
     const unknown = () => loadConfig({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'nope' });
     expect(unknown).toThrow(ConfigError);
     expect(unknown).toThrow(/TEMPORAL_PROFILE: Profile 'nope' not found/);
-    expect(() => loadConfig({ TEMPORAL_CONFIG_FILE: path.join(dir, 'absent.toml') })).toThrow(/TEMPORAL_CONFIG_FILE: .*absent\.toml does not exist/);
+    expect(() => loadConfig({ TEMPORAL_CONFIG_FILE: path.join(dir, 'absent.toml') })).toThrow(
+      /TEMPORAL_CONFIG_FILE: .*absent\.toml does not exist/,
+    );
   });
 
   it('an empty TEMPORAL_CONFIG_FILE reads no file, not even ~/.config/temporalio/temporal.toml', async () => {

@@ -51,7 +51,11 @@ function appOver(client: Client) {
 }
 
 const submit = (app: ReturnType<typeof appOver>) =>
-  app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobId: 'j1', resources: [{ url: 'https://example.com/a' }] }) });
+  app.request('/jobs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jobId: 'j1', resources: [{ url: 'https://example.com/a' }] }),
+  });
 
 describe('isSearchAttributeNotRegistered', () => {
   it('recognises the frontend refusing FetchBox attributes, directly or as the cause of a ServiceError', () => {
@@ -63,7 +67,9 @@ describe('isSearchAttributeNotRegistered', () => {
   });
 
   it('leaves other refusals and other attributes alone', () => {
-    expect(isSearchAttributeNotRegistered(grpcError('Namespace default has no mapping defined for search attribute CustomerId'))).toBe(false);
+    expect(isSearchAttributeNotRegistered(grpcError('Namespace default has no mapping defined for search attribute CustomerId'))).toBe(
+      false,
+    );
     expect(isSearchAttributeNotRegistered(grpcError('WorkflowId length exceeds limit'))).toBe(false);
     expect(isSearchAttributeNotRegistered(new Error('boom'))).toBe(false);
     expect(isSearchAttributeNotRegistered(undefined)).toBe(false);

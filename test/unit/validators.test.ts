@@ -17,7 +17,17 @@ describe('validators from an untrusted origin', () => {
     expect(cleanEtag('"abc"')).toBe('"abc"');
     expect(cleanEtag('W/"abc"')).toBe('W/"abc"');
     expect(cleanEtag('""')).toBe('""');
-    for (const bad of ['abc', '"a"b"', '"a\r\nx: 1"', '"a\tb"', '"caf\u00e9"', '"a\u0000"', `"${'x'.repeat(MAX_ETAG_CHARS)}"`, 'w/"a"', undefined]) {
+    for (const bad of [
+      'abc',
+      '"a"b"',
+      '"a\r\nx: 1"',
+      '"a\tb"',
+      '"caf\u00e9"',
+      '"a\u0000"',
+      `"${'x'.repeat(MAX_ETAG_CHARS)}"`,
+      'w/"a"',
+      undefined,
+    ]) {
       expect(cleanEtag(bad), JSON.stringify(bad)).toBeUndefined();
     }
   });
@@ -33,7 +43,10 @@ describe('validators from an untrusted origin', () => {
   it('records the issuing URL only when a redirect led elsewhere, and nothing when it is too long', () => {
     const v = { etag: '"e"' };
     expect(validatorMetadata(v, 'http://a/x', 'http://a/x')).toEqual({ [VALIDATOR_METADATA.etag]: '"e"' });
-    expect(validatorMetadata(v, 'http://a/x', 'http://b/y')).toEqual({ [VALIDATOR_METADATA.etag]: '"e"', [VALIDATOR_METADATA.url]: 'http://b/y' });
+    expect(validatorMetadata(v, 'http://a/x', 'http://b/y')).toEqual({
+      [VALIDATOR_METADATA.etag]: '"e"',
+      [VALIDATOR_METADATA.url]: 'http://b/y',
+    });
     expect(validatorMetadata(v, 'http://a/x', `http://b/${'y'.repeat(2000)}`)).toEqual({});
     expect(validatorMetadata({}, 'http://a/x', 'http://a/x')).toEqual({});
   });
@@ -58,7 +71,12 @@ describe('validators from an untrusted origin', () => {
 });
 
 describe('conditionalFor', () => {
-  const meta = { 'source-url': 'http://a/x', sha256: sha, [VALIDATOR_METADATA.etag]: '"e"', [VALIDATOR_METADATA.lastModified]: 'Wed, 21 Oct 2015 07:28:00 GMT' };
+  const meta = {
+    'source-url': 'http://a/x',
+    sha256: sha,
+    [VALIDATOR_METADATA.etag]: '"e"',
+    [VALIDATOR_METADATA.lastModified]: 'Wed, 21 Oct 2015 07:28:00 GMT',
+  };
 
   it('asks with both validators, only the URL that issued them', () => {
     expect(conditionalFor(meta, 'http://a/x')).toEqual({

@@ -80,13 +80,22 @@ export async function bulkRetry(ctx: JobContext, request: BulkRetryRequest, logg
   let unavailable: ApiError | undefined;
   const done = dryRun
     ? jobIds.map((jobId) => ({ jobId, outcome: RetryOutcome.matched }))
-    : await fanOut(jobIds, RetryBounds.concurrency, (jobId) => retryOne(ctx, jobId, (err) => (unavailable ??= err)), () => unavailable !== undefined);
+    : await fanOut(
+        jobIds,
+        RetryBounds.concurrency,
+        (jobId) => retryOne(ctx, jobId, (err) => (unavailable ??= err)),
+        () => unavailable !== undefined,
+      );
   const jobs = done.map((job, i): BulkRetryJob => job ?? { jobId: jobIds[i]!, outcome: RetryOutcome.notAttempted });
   const retried = jobs.filter((j) => j.outcome === RetryOutcome.retrying).length;
   if (unavailable && retried === 0) throw unavailable;
   const skipped: Partial<Record<RetryOutcome, number>> = {};
-  for (const j of jobs) if (j.outcome !== RetryOutcome.retrying && j.outcome !== RetryOutcome.matched) skipped[j.outcome] = (skipped[j.outcome] ?? 0) + 1;
+  for (const j of jobs)
+    if (j.outcome !== RetryOutcome.retrying && j.outcome !== RetryOutcome.matched) skipped[j.outcome] = (skipped[j.outcome] ?? 0) + 1;
   const result = { batchId, dryRun, matched: jobIds.length, retried, skipped, jobs };
-  logger?.info({ batchId, dryRun, matched: result.matched, retried, skipped, by: 'jobIds' in request ? 'jobIds' : request.filter }, 'bulk retry');
+  logger?.info(
+    { batchId, dryRun, matched: result.matched, retried, skipped, by: 'jobIds' in request ? 'jobIds' : request.filter },
+    'bulk retry',
+  );
   return result;
 }

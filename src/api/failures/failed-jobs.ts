@@ -30,7 +30,11 @@ export interface VisibleRuns {
  * One page of job workflow runs matching a visibility `query`, in visibility's order (newest first).
  * A `token` visibility refuses (one this API did not hand out) is `400 invalid_request`.
  */
-export async function listRuns({ deps, temporal }: JobContext, query: string, opts: { token?: string; pageSize: number }): Promise<VisibleRuns> {
+export async function listRuns(
+  { deps, temporal }: JobContext,
+  query: string,
+  opts: { token?: string; pageSize: number },
+): Promise<VisibleRuns> {
   let res;
   try {
     res = await temporal(() =>
@@ -112,6 +116,10 @@ export async function openFailedJob(ctx: JobContext, run: VisibleRun): Promise<F
 
 /** The failed resources of one page of a failed job, in manifest order, merged across its rounds (the ledger reader). */
 export async function failedStates(ctx: JobContext, job: FailedJob, page: number): Promise<ResourceState[]> {
-  const states = await readPageStates(ctx.deps.client, { jobId: job.jobId, page, lastRound: job.lastRound }, { call: (fn) => ctx.temporal(fn) });
+  const states = await readPageStates(
+    ctx.deps.client,
+    { jobId: job.jobId, page, lastRound: job.lastRound },
+    { call: (fn) => ctx.temporal(fn) },
+  );
   return states.filter((s) => s.status === 'failed' && s.error !== undefined);
 }

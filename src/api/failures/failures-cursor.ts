@@ -26,8 +26,16 @@ export const MAX_CURSOR_LENGTH = 4096;
 const Encoded = z.strictObject({
   v: z.literal(1),
   f: z.string().regex(/^[0-9a-f]{12}$/),
-  t: z.string().regex(/^[A-Za-z0-9_-]{1,3000}$/).nullable(),
-  r: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/).nullable(),
+  t: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,3000}$/)
+    .nullable(),
+  r: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9-]+$/)
+    .nullable(),
   j: z.number().int().min(0).max(10_000),
   p: z.number().int().min(0).max(10_000_000),
   o: z.number().int().min(0).max(10_000_000),

@@ -17,7 +17,13 @@ export interface RetryFilter {
  * Bounds of matching a filter: jobs one request may retry, visibility rows read (a retried job's
  * earlier runs are rows too), job pages read to check a `kind`, and Temporal calls in flight.
  */
-export const RetryBounds = { maxMatched: 1000, visibilityPageSize: 1000, maxRunsListed: 5000, kindPageReads: 2000, concurrency: 8 } as const;
+export const RetryBounds = {
+  maxMatched: 1000,
+  visibilityPageSize: 1000,
+  maxRunsListed: 5000,
+  kindPageReads: 2000,
+  concurrency: 8,
+} as const;
 
 function tooMany(what: string): ApiError {
   return new ApiError(
@@ -34,7 +40,10 @@ async function newestRuns(ctx: JobContext, query: string): Promise<VisibleRun[]>
   let token: string | null = null;
   let listed = 0;
   do {
-    const page: Awaited<ReturnType<typeof listRuns>> = await listRuns(ctx, query, { ...(token ? { token } : {}), pageSize: RetryBounds.visibilityPageSize });
+    const page: Awaited<ReturnType<typeof listRuns>> = await listRuns(ctx, query, {
+      ...(token ? { token } : {}),
+      pageSize: RetryBounds.visibilityPageSize,
+    });
     listed += page.runs.length;
     for (const run of page.runs) if (!runs.has(run.jobId)) runs.set(run.jobId, run);
     if (runs.size > RetryBounds.maxMatched) throw tooMany(`matches more than ${RetryBounds.maxMatched} jobs`);
@@ -64,7 +73,11 @@ async function hasFailureOfKind(ctx: JobContext, run: VisibleRun, kind: ErrorKin
 export async function matchRetryTargets(ctx: JobContext, filter: RetryFilter): Promise<string[]> {
   if (filter.kind !== undefined) {
     if (filter.status !== undefined && filter.status !== KIND_FILTER_STATUS) {
-      throw new ApiError(400, ErrorCode.invalidRequest, `kind matches ${KIND_FILTER_STATUS} jobs only (their failures are final); leave out status or use ${KIND_FILTER_STATUS}`);
+      throw new ApiError(
+        400,
+        ErrorCode.invalidRequest,
+        `kind matches ${KIND_FILTER_STATUS} jobs only (their failures are final); leave out status or use ${KIND_FILTER_STATUS}`,
+      );
     }
     const kind = filter.kind;
     const runs = await newestRuns(ctx, failedJobsQuery(filter));

@@ -20,8 +20,12 @@ export function applyManifestStore(config: Config, handler: Handler, manifest: P
   const configured = wanted === DEFAULT_STORE || wanted in config.storage.stores;
   if (!configured || !allowed.includes(wanted)) {
     const listed = allowed.length === 0 ? 'none' : allowed.map((s) => JSON.stringify(s)).join(', ');
-    const why = configured ? `handler ${JSON.stringify(handler.name)} does not allow store ${JSON.stringify(wanted)}` : `unknown store ${JSON.stringify(wanted)}`;
-    throw issuesError(ErrorCode.invalidManifest, `the manifest names a store it may not use`, [{ path: 'store', message: `${why}; this handler allows: ${listed}` }]);
+    const why = configured
+      ? `handler ${JSON.stringify(handler.name)} does not allow store ${JSON.stringify(wanted)}`
+      : `unknown store ${JSON.stringify(wanted)}`;
+    throw issuesError(ErrorCode.invalidManifest, `the manifest names a store it may not use`, [
+      { path: 'store', message: `${why}; this handler allows: ${listed}` },
+    ]);
   }
   const { store: _, ...rest } = policy;
   return wanted === DEFAULT_STORE ? rest : { ...rest, store: wanted };

@@ -21,10 +21,7 @@ export const KEEPALIVE_MS = 15_000;
  * (a resource that settled), `end` (the closed job's summary; the last event), or `keepalive`
  * (nothing happened for a while: the route writes a comment line).
  */
-export type JobEvent =
-  | { event: 'summary' | 'end'; data: JobSummary }
-  | { event: 'resource'; data: ResourceEvent }
-  | { event: 'keepalive' };
+export type JobEvent = { event: 'summary' | 'end'; data: JobSummary } | { event: 'resource'; data: ResourceEvent } | { event: 'keepalive' };
 
 /** How a stream polls and what it reports. */
 export interface JobEventsOptions {
@@ -57,7 +54,13 @@ function runningPages(ctx: JobContext, jobId: string): Promise<PageRunRef[] | un
  * Reads one page run at a time and yields as it goes, so a slow client holds the poll back
  * instead of events piling up.
  */
-async function* resourceEvents(ctx: JobContext, jobId: string, tracker: ResourceEventTracker, closed: boolean, signal: AbortSignal): AsyncGenerator<ResourceEvent> {
+async function* resourceEvents(
+  ctx: JobContext,
+  jobId: string,
+  tracker: ResourceEventTracker,
+  closed: boolean,
+  signal: AbortSignal,
+): AsyncGenerator<ResourceEvent> {
   const client = ctx.deps.client;
   const options = ledgerOptions(ctx);
   let running: PageRunRef[] = [];
@@ -118,7 +121,12 @@ export async function openJobEvents(ctx: JobContext, jobId: string, opts: JobEve
   return jobEvents(ctx, first, new ResourceEventTracker(jobId, memo.pageCount, opts.resources), opts);
 }
 
-async function* jobEvents(ctx: JobContext, first: JobSummary, tracker: ResourceEventTracker, opts: JobEventsOptions): AsyncGenerator<JobEvent> {
+async function* jobEvents(
+  ctx: JobContext,
+  first: JobSummary,
+  tracker: ResourceEventTracker,
+  opts: JobEventsOptions,
+): AsyncGenerator<JobEvent> {
   const { jobId } = first;
   let summary = first;
   let lastSummary = '';

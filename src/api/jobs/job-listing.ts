@@ -45,7 +45,10 @@ export async function listJobs(
     if (!workflowId.startsWith('job-') || seen.has(workflowId)) continue;
     seen.add(workflowId);
     const typedSearchAttributes = decodeTypedSearchAttributes(info.searchAttributes?.indexedFields);
-    const status = statusOf({ status: { code: info.status ?? 0, name: RAW_STATUS[info.status ?? 0] ?? 'UNKNOWN' } as never, typedSearchAttributes });
+    const status = statusOf({
+      status: { code: info.status ?? 0, name: RAW_STATUS[info.status ?? 0] ?? 'UNKNOWN' } as never,
+      typedSearchAttributes,
+    });
     const total = typedSearchAttributes.get(SearchAttributes.total) ?? 0;
     const succeeded = typedSearchAttributes.get(SearchAttributes.succeeded) ?? 0;
     const failed = typedSearchAttributes.get(SearchAttributes.failed) ?? 0;

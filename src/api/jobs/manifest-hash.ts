@@ -18,7 +18,12 @@ export function canonicalJson(value: unknown): string {
  * The manifest's fingerprint (sha256 hex of its canonical JSON): kept in the job's memo so a
  * repeated submit of the same jobId is told apart from a conflicting one.
  */
-export function manifestHash(handler: string, metadata: Manifest['metadata'], resources: readonly ManifestResource[], store?: string): string {
+export function manifestHash(
+  handler: string,
+  metadata: Manifest['metadata'],
+  resources: readonly ManifestResource[],
+  store?: string,
+): string {
   // `store` counts only when given, so manifests without one keep the hash they always had.
   return createHash('sha256')
     .update(canonicalJson({ handler, metadata: metadata ?? null, resources, store }))

@@ -125,7 +125,8 @@ export class ResourceEventTracker {
   nextUnseen(): PageRunRef | undefined {
     for (;;) {
       // Finished runs behind the cursor need no key of their own: the cursor says they finished.
-      while (this.cursor < this.queueLength() && this.finished.delete(keyOf({ page: this.pageAt(this.cursor), round: this.round }))) this.cursor++;
+      while (this.cursor < this.queueLength() && this.finished.delete(keyOf({ page: this.pageAt(this.cursor), round: this.round })))
+        this.cursor++;
       let waiting = false;
       for (let i = this.cursor; i < this.queueLength(); i++) {
         const ref = { page: this.pageAt(i), round: this.round };

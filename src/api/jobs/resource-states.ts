@@ -16,7 +16,13 @@ const MAX_PAGES_PER_LISTING = 10;
  * Every resource of one page in its latest state, read through the ledger reader (later rounds
  * override, attempts add up). Before the first round ran, the staged resources as pending.
  */
-async function pageStates({ deps, temporal }: JobContext, jobId: string, prefix: string, page: number, rounds: number): Promise<ResourceState[]> {
+async function pageStates(
+  { deps, temporal }: JobContext,
+  jobId: string,
+  prefix: string,
+  page: number,
+  rounds: number,
+): Promise<ResourceState[]> {
   const beforeFirstRound = async (): Promise<ResourceState[]> => {
     // An inline manifest is staged by the workflow's first activity: until a worker ran it,
     // the page has no resources to list yet.

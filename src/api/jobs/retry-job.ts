@@ -59,7 +59,9 @@ async function retryOnce(ctx: JobContext, jobId: string): Promise<RetryResult> {
     }
   }
   if (status !== JobStatus.completed && status !== JobStatus.completedWithFailures) {
-    throw new ApiError(409, ErrorCode.jobNotRetryable, `job ${jobId} is ${status}; reset its workflow instead (docs/runbook.md)`, { status });
+    throw new ApiError(409, ErrorCode.jobNotRetryable, `job ${jobId} is ${status}; reset its workflow instead (docs/runbook.md)`, {
+      status,
+    });
   }
   // The described run's result: a retry that started meanwhile must not be waited for.
   const closed = client.workflow.getHandle(jobWorkflowId(jobId), desc.runId, { followRuns: false });

@@ -78,7 +78,16 @@ export interface StagingInput {
  * INLINE_MAX_BYTES is carried inline instead (the workflow stages it); larger ones are written
  * here, before the workflow starts. Storage outages become 503 storage_unavailable.
  */
-export async function stageManifest({ storage, handlers, pageSize, jobId, manifest, resources, hash, store }: StagingInput): Promise<StagedManifest> {
+export async function stageManifest({
+  storage,
+  handlers,
+  pageSize,
+  jobId,
+  manifest,
+  resources,
+  hash,
+  store,
+}: StagingInput): Promise<StagedManifest> {
   // Staging lives in the default store's reserved area, whatever store the job's objects go to.
   const prefix = `${jobId}/.fetchbox/${hash.slice(0, 16)}`;
   // Keys count against the page budget: the default key is known here; a handler's own

@@ -29,9 +29,25 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
   const policy = applyManifestStore(config, handler, manifest, resolvePolicy(config, handler));
   const jobId = manifest.jobId ?? randomUUID();
   const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store);
-  const staged = await stageManifest({ storage, handlers, pageSize: config.job.pageSize, jobId, manifest, resources, hash, store: policy.store });
+  const staged = await stageManifest({
+    storage,
+    handlers,
+    pageSize: config.job.pageSize,
+    jobId,
+    manifest,
+    resources,
+    hash,
+    store: policy.store,
+  });
   const submittedAt = new Date().toISOString();
-  const input: JobWorkflowInput = { jobId, handler: manifest.handler, manifest: staged, policy, submittedAt, maxTasks: config.limits.maxResourcesPerJob };
+  const input: JobWorkflowInput = {
+    jobId,
+    handler: manifest.handler,
+    manifest: staged,
+    policy,
+    submittedAt,
+    maxTasks: config.limits.maxResourcesPerJob,
+  };
   const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
   const pages = staged.pageCount;
   try {

@@ -12,7 +12,7 @@ const failuresRoute = createRoute({
   summary: 'Failed resources across jobs (the dead-letter view)',
   description:
     'Failed resources of the jobs that completed with failures (their latest run), newest jobs first (Temporal visibility), within a job by page and manifest order. ' +
-    '`since`/`until` bound the job run\'s close time, which is also each item\'s `when`. Running jobs are not listed until they close. ' +
+    "`since`/`until` bound the job run's close time, which is also each item's `when`. Running jobs are not listed until they close. " +
     'One call reads a bounded number of jobs and pages: a page may hold fewer than `limit` items, even none; follow `nextCursor` until it is null. ' +
     'A cursor is valid only with the filters it was returned for.',
   request: { query: FailuresQuerySchema },
@@ -26,7 +26,13 @@ const failuresRoute = createRoute({
 export function failureRoutes(jobs: JobService) {
   return new OpenAPIHono<AppEnv>().openapi(failuresRoute, async (c) => {
     const { since, until, handler, kind, host, limit, cursor } = c.req.valid('query');
-    const filter = { ...(since ? { since } : {}), ...(until ? { until } : {}), ...(handler ? { handler } : {}), ...(kind ? { kind } : {}), ...(host ? { host } : {}) };
+    const filter = {
+      ...(since ? { since } : {}),
+      ...(until ? { until } : {}),
+      ...(handler ? { handler } : {}),
+      ...(kind ? { kind } : {}),
+      ...(host ? { host } : {}),
+    };
     const page = await jobs.failures(filter, { limit, ...(cursor ? { cursor } : {}) });
     return c.json({ items: page.items, nextCursor: page.next }, 200);
   });

@@ -15,7 +15,9 @@ export interface ReadinessCheck {
  * always had), `storage.<name>` for each named one, so an operator sees which store is down.
  */
 export function storeChecks(stores: Pick<StoreRegistry, 'names' | 'resolve'>): ReadinessCheck[] {
-  return stores.names().map((name) => ({ name: name === DEFAULT_STORE ? 'storage' : `storage.${name}`, check: () => stores.resolve(name).check() }));
+  return stores
+    .names()
+    .map((name) => ({ name: name === DEFAULT_STORE ? 'storage' : `storage.${name}`, check: () => stores.resolve(name).check() }));
 }
 
 const CheckSchema = z.object({ status: z.enum(['ok', 'error']), checks: z.record(z.string(), z.string()) }).openapi('Readiness');

@@ -21,9 +21,7 @@ import {
 } from '../schemas.js';
 
 const errors = (...codes: number[]) =>
-  Object.fromEntries(
-    codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
-  );
+  Object.fromEntries(codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
 
 /** `POST /jobs`: `guards` (rate limit, content type, size, manifest limits) run after the scope check. */
 const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
@@ -32,10 +30,14 @@ const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
     path: '/jobs',
     ...scoped(Scope.ingest, ...guards),
     summary: 'Submit a manifest',
-    description: 'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
+    description:
+      'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
     request: { body: { required: true, content: { 'application/json': { schema: ManifestSchema } } } },
     responses: {
-      200: { description: 'The job already exists with an identical manifest', content: { 'application/json': { schema: SubmitResponseSchema } } },
+      200: {
+        description: 'The job already exists with an identical manifest',
+        content: { 'application/json': { schema: SubmitResponseSchema } },
+      },
       202: { description: 'A new job was started', content: { 'application/json': { schema: SubmitResponseSchema } } },
       ...errors(400, 401, 403, 409, 413, 415, 429, 503),
     },
@@ -51,9 +53,18 @@ const listRoute = createRoute({
   request: {
     query: z.object({
       status: JobStatusSchema.optional(),
-      handler: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/).optional(),
+      handler: z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9._:-]+$/)
+        .optional(),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z.string().max(4096).regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API').optional(),
+      cursor: z
+        .string()
+        .max(4096)
+        .regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API')
+        .optional(),
     }),
   },
   responses: {
@@ -79,7 +90,8 @@ const resourcesRoute = createRoute({
   path: '/jobs/{jobId}/resources',
   ...scoped(Scope.read),
   summary: 'Per-resource state, paginated',
-  description: 'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
+  description:
+    'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
   request: {
     params: jobParams,
     query: z.object({
@@ -101,7 +113,7 @@ const retryRoute = createRoute({
   method: 'post',
   path: '/jobs/{jobId}/retry',
   ...scoped(Scope.operator),
-  summary: 'Download the job\'s failed resources again',
+  summary: "Download the job's failed resources again",
   description:
     'A running job runs a retry round after its current pass; a closed job with failures starts a new run of the same workflow id that retries only them. `retrying` is false when there was nothing to retry. Canceled, failed, terminated and timed-out jobs answer 409 job_not_retryable.',
   request: { params: jobParams },
@@ -116,7 +128,8 @@ const cancelRoute = createRoute({
   path: '/jobs/{jobId}/cancel',
   ...scoped(Scope.operator),
   summary: 'Cancel a running job',
-  description: 'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again; a closed job answers 409 job_not_running.',
+  description:
+    'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again; a closed job answers 409 job_not_running.',
   request: { params: jobParams },
   responses: {
     202: { description: 'Cancellation requested', content: { 'application/json': { schema: SubmitResponseSchema } } },
@@ -134,10 +147,9 @@ const eventsRoute = createRoute({
   request: {
     params: jobParams,
     query: z.object({
-      resources: z
-        .enum([ResourceEventFilter.failed, ResourceEventFilter.all])
-        .default(ResourceEventFilter.failed)
-        .openapi({ description: '`failed`: resource events for failures (and successes in retry rounds); `all`: for every settled resource' }),
+      resources: z.enum([ResourceEventFilter.failed, ResourceEventFilter.all]).default(ResourceEventFilter.failed).openapi({
+        description: '`failed`: resource events for failures (and successes in retry rounds); `all`: for every settled resource',
+      }),
     }),
   },
   responses: {
@@ -165,7 +177,8 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
       try {
         ({ jobId, created } = await jobs.submit(manifest));
       } catch (err) {
-        const outcome = err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
+        const outcome =
+          err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
         options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome });
         throw err;
       }
@@ -176,7 +189,12 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
     })
     .openapi(listRoute, async (c) => {
       const { status, handler, limit, cursor } = c.req.valid('query');
-      const page = await jobs.list({ ...(status ? { status } : {}), ...(handler ? { handler } : {}), ...(cursor ? { cursor } : {}), limit });
+      const page = await jobs.list({
+        ...(status ? { status } : {}),
+        ...(handler ? { handler } : {}),
+        ...(cursor ? { cursor } : {}),
+        limit,
+      });
       return c.json({ items: page.items.map((j) => ({ ...j, links: links(j.jobId) })), nextCursor: page.next }, 200);
     })
     .openapi(getRoute, async (c) => {
@@ -222,7 +240,10 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
           }
         } catch (err) {
           if (!abort.signal.aborted) {
-            await stream.writeSSE({ event: 'error', data: JSON.stringify({ error: { code: 'stream_failed', message: (err as Error).message } }) });
+            await stream.writeSSE({
+              event: 'error',
+              data: JSON.stringify({ error: { code: 'stream_failed', message: (err as Error).message } }),
+            });
           }
         }
       });

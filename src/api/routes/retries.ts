@@ -25,7 +25,7 @@ const retriesRoute = createRoute({
   summary: 'Retry every job matching a filter',
   description:
     'Either `jobIds` (1-1000) or a filter of at least one of `status`, `handler`, `since`, `kind`. A filter matches jobs with failed resources ' +
-    '(each job\'s latest run): of that status and handler, closed (running ones: started) at or after `since`; `kind` matches jobs completed with at ' +
+    "(each job's latest run): of that status and handler, closed (running ones: started) at or after `since`; `kind` matches jobs completed with at " +
     'least one failure of that kind. More than 1000 matching jobs is 400: narrow the filter. Each matched job is retried as `POST /jobs/{jobId}/retry` ' +
     'would, 8 at a time; the answer comes when every job has its outcome. `dryRun` answers the match and retries nothing.',
   request: { body: { required: true, content: { 'application/json': { schema: RetriesRequestSchema } } } },

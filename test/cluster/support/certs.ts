@@ -16,8 +16,18 @@ export interface RunCertificates {
 
 /** Extensions by certificate role: the server is valid for loopback by name and by address. */
 const EXTENSIONS = {
-  server: ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-  client: ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', 'subjectAltName=DNS:fetchbox-client'],
+  server: [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+    'extendedKeyUsage=serverAuth',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ],
+  client: [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+    'extendedKeyUsage=clientAuth',
+    'subjectAltName=DNS:fetchbox-client',
+  ],
 } as const;
 
 /**
@@ -30,15 +40,42 @@ export async function generateCertificates(dir: string): Promise<RunCertificates
   const file = (name: string) => path.join(dir, name);
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await run('openssl', [
-    'req', '-x509', ...ecKey, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=FetchBox cluster test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=FetchBox cluster test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   for (const role of ['server', 'client'] as const) {
     await run('openssl', ['req', ...ecKey, '-keyout', file(`${role}.key`), '-out', file(`${role}.csr`), '-subj', `/CN=fetchbox-${role}`]);
     await writeFile(file(`${role}.ext`), `${EXTENSIONS[role].join('\n')}\n`);
     await run('openssl', [
-      'x509', '-req', '-in', file(`${role}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
-      '-out', file(`${role}.pem`), '-days', '2', '-sha256', '-extfile', file(`${role}.ext`),
+      'x509',
+      '-req',
+      '-in',
+      file(`${role}.csr`),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file(`${role}.pem`),
+      '-days',
+      '2',
+      '-sha256',
+      '-extfile',
+      file(`${role}.ext`),
     ]);
   }
   return {

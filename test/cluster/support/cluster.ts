@@ -46,8 +46,17 @@ async function writeWorkflowBundle(file: string): Promise<void> {
 
 /** `name=path` lines of an install script (it builds or installs what is missing, logging to stderr). */
 function scriptOutput(script: string, env: NodeJS.ProcessEnv = process.env): Map<string, string> {
-  const out = execFileSync('bash', [path.join(projectRoot, 'scripts', ...script.split('/'))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env });
-  return new Map(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const out = execFileSync('bash', [path.join(projectRoot, 'scripts', ...script.split('/'))], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+  });
+  return new Map(
+    out
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 function required(values: Map<string, string>, name: string, script: string): string {
@@ -95,7 +104,10 @@ export async function startCluster(): Promise<RunningCluster> {
     const [certs] = await Promise.all([
       time('certificates', () => generateCertificates(dir)),
       time('minio', async () => void (minio = await startMinio(required(tools, 'minio', 'scripts/tools.sh'), 'fetchbox-cluster'))),
-      time('postgres', async () => void (postgres = await startPostgres(required(installed, 'postgres-bin', 'scripts/cluster/install.sh')))),
+      time(
+        'postgres',
+        async () => void (postgres = await startPostgres(required(installed, 'postgres-bin', 'scripts/cluster/install.sh'))),
+      ),
       time('workflow bundle', () => writeWorkflowBundle(workflowBundlePath)),
     ]);
     await time('schema', () => setupSchema(bin, postgres!));
@@ -107,7 +119,13 @@ export async function startCluster(): Promise<RunningCluster> {
       temporalCli: bin.cli,
       temporalCliArgs: temporal.cliArgs(),
       temporalUiServer: required(installed, 'temporal-ui-server', 'scripts/cluster/install.sh'),
-      minio: { endpoint: minio!.endpoint, accessKeyId: minio!.accessKeyId, secretAccessKey: minio!.secretAccessKey, bucket: minio!.bucket, region: minio!.region },
+      minio: {
+        endpoint: minio!.endpoint,
+        accessKeyId: minio!.accessKeyId,
+        secretAccessKey: minio!.secretAccessKey,
+        bucket: minio!.bucket,
+        region: minio!.region,
+      },
       postgres: { host: postgres!.host, port: postgres!.port },
       workflowBundlePath,
     };

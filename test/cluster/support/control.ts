@@ -19,7 +19,9 @@ export interface ClusterControlInfo {
  * tests (in forked workers) POST an action to kill or start the Temporal server, so the process
  * that stops everything at the end always knows the current one. A random token guards it.
  */
-export async function startClusterControl(actions: Record<ClusterAction, () => Promise<void>>): Promise<ClusterControlInfo & { close(): Promise<void> }> {
+export async function startClusterControl(
+  actions: Record<ClusterAction, () => Promise<void>>,
+): Promise<ClusterControlInfo & { close(): Promise<void> }> {
   const token = randomUUID();
   const server = createServer((req, res) => {
     const action = (req.url ?? '').slice(1) as ClusterAction;

@@ -47,7 +47,10 @@ export async function allResourceStates(apiUrl: string, jobId: string): Promise<
   const states: Record<string, any>[] = [];
   let cursor: string | null = null;
   do {
-    const page = (await (await fetch(`${apiUrl}/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json()) as Record<string, any>;
+    const page = (await (await fetch(`${apiUrl}/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json()) as Record<
+      string,
+      any
+    >;
     states.push(...(page.items as Record<string, any>[]));
     cursor = page.nextCursor as string | null;
   } while (cursor);
@@ -65,7 +68,10 @@ async function procStat(pid: number): Promise<ProcStat | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   if (!stat) return undefined;
   // Fields after the parenthesised command name, from field 3 (state): ppid is 4, utime 14, stime 15, cutime 16, cstime 17.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const hz = 100; // USER_HZ on Linux
   return { ppid: f[1]!, own: (f[11]! + f[12]!) / hz, children: (f[13]! + f[14]!) / hz };
 }

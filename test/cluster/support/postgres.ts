@@ -26,7 +26,9 @@ async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
     const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
     return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
   } catch (err) {
-    throw new Error('running as root needs the `postgres` user; run scripts/cluster/install.sh (apt-get install postgresql)', { cause: err });
+    throw new Error('running as root needs the `postgres` user; run scripts/cluster/install.sh (apt-get install postgresql)', {
+      cause: err,
+    });
   }
 }
 
@@ -48,17 +50,37 @@ export async function startPostgres(binDir: string): Promise<RunningPostgres> {
   }
   const as = user ? { uid: user.uid, gid: user.gid } : {};
   const env = { ...process.env, LC_ALL: 'C', HOME: dir };
-  await run(path.join(binDir, 'initdb'), ['-D', dataDir, '-U', 'temporal', `--pwfile=${pwFile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'], { ...as, env });
+  await run(
+    path.join(binDir, 'initdb'),
+    ['-D', dataDir, '-U', 'temporal', `--pwfile=${pwFile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    { ...as, env },
+  );
   const port = await freePort();
   const proc = startProcess(
     'postgres',
     path.join(binDir, 'postgres'),
-    ['-D', dataDir, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-c', `unix_socket_directories=${dir}`, '-c', 'max_connections=300'],
+    [
+      '-D',
+      dataDir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-p',
+      String(port),
+      '-c',
+      `unix_socket_directories=${dir}`,
+      '-c',
+      'max_connections=300',
+    ],
     path.join(dir, 'postgres.log'),
     { ...as, env },
   );
   const pgIsReady = path.join(binDir, 'pg_isready');
-  await waitUntil('postgres', async () => (await run(pgIsReady, ['-q', '-h', '127.0.0.1', '-p', String(port)]).then(() => true)), 60_000, proc);
+  await waitUntil(
+    'postgres',
+    async () => await run(pgIsReady, ['-q', '-h', '127.0.0.1', '-p', String(port)]).then(() => true),
+    60_000,
+    proc,
+  );
   return {
     host: '127.0.0.1',
     port,

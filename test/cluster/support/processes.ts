@@ -18,7 +18,11 @@ export class ClusterCommandError extends Error {
 }
 
 /** Runs a command to completion (setup steps: openssl, initdb, the SQL tool); throws with its output. */
-export async function run(file: string, args: readonly string[], options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
+export async function run(
+  file: string,
+  args: readonly string[],
+  options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<string> {
   try {
     const { stdout } = await execFileAsync(file, [...args], { ...options, maxBuffer: 16 * 1024 * 1024 });
     return stdout;
@@ -49,7 +53,13 @@ let exitHookInstalled = false;
  * children), stdout and stderr appended to `logFile`. Every process still running when this
  * Node process exits is SIGKILLed, so an aborted run leaves nothing behind.
  */
-export function startProcess(name: string, file: string, args: readonly string[], logFile: string, options: SpawnOptions = {}): ClusterProcess {
+export function startProcess(
+  name: string,
+  file: string,
+  args: readonly string[],
+  logFile: string,
+  options: SpawnOptions = {},
+): ClusterProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(file, [...args], { ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log, { end: false });
@@ -101,7 +111,13 @@ export function startProcess(name: string, file: string, args: readonly string[]
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
-      for (const p of running) if (p.child.pid) try { process.kill(-p.child.pid, 'SIGKILL'); } catch { /* gone */ }
+      for (const p of running)
+        if (p.child.pid)
+          try {
+            process.kill(-p.child.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
     });
   }
   return proc;

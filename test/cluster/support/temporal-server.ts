@@ -34,7 +34,18 @@ export interface RunningTemporal {
  * (`create-database`, `setup-schema -v 0.0`, `update-schema -d <versioned dir>`).
  */
 export async function setupSchema(bin: TemporalBinaries, postgres: PostgresInfo): Promise<void> {
-  const base = ['--plugin', 'postgres12', '--ep', postgres.host, '-p', String(postgres.port), '-u', postgres.user, '--pw', postgres.password];
+  const base = [
+    '--plugin',
+    'postgres12',
+    '--ep',
+    postgres.host,
+    '-p',
+    String(postgres.port),
+    '-u',
+    postgres.user,
+    '--pw',
+    postgres.password,
+  ];
   await Promise.all(
     (['temporal', 'visibility'] as const).map(async (schema) => {
       const db = schema === 'temporal' ? 'temporal' : 'temporal_visibility';
@@ -61,7 +72,17 @@ function canListen(port: number): Promise<boolean> {
  * ("value out of range for type smallint"). Picked at random in 20000-32767, checked by binding.
  */
 async function freePorts(): Promise<TemporalPorts> {
-  const names = ['frontend', 'frontendMembership', 'frontendHttp', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership'] as const;
+  const names = [
+    'frontend',
+    'frontendMembership',
+    'frontendHttp',
+    'history',
+    'historyMembership',
+    'matching',
+    'matchingMembership',
+    'worker',
+    'workerMembership',
+  ] as const;
   const ports: Partial<Record<(typeof names)[number], number>> = {};
   const taken = new Set<number>();
   for (const name of names) {
@@ -99,7 +120,18 @@ export async function startTemporalServer(opts: {
   await writeFile(dynamicConfigFile, '{}\n');
   await writeFile(path.join(configDir, 'cluster.yaml'), temporalServerConfig({ ports, postgres: opts.postgres, certs, dynamicConfigFile }));
   const address = `127.0.0.1:${ports.frontend}`;
-  const cliArgs = () => ['--address', address, '--tls-ca-path', certs.caCert, '--tls-cert-path', certs.clientCert, '--tls-key-path', certs.clientKey, '--tls-server-name', certs.serverName];
+  const cliArgs = () => [
+    '--address',
+    address,
+    '--tls-ca-path',
+    certs.caCert,
+    '--tls-cert-path',
+    certs.clientCert,
+    '--tls-key-path',
+    certs.clientKey,
+    '--tls-server-name',
+    certs.serverName,
+  ];
   // The CLI would also read TEMPORAL_* variables and a temporal.toml of this machine: only the flags count.
   const cli = (args: string[]) => run(bin.cli, [...args, ...cliArgs(), '--disable-config-env', '--disable-config-file']);
 
@@ -125,7 +157,12 @@ export async function startTemporalServer(opts: {
     proc,
   );
   // The frontend's namespace cache refreshes every few seconds: wait until calls in it succeed.
-  await waitUntil(`namespace ${namespace} served`, () => cli(['workflow', 'count', '--namespace', namespace]).then(() => true), 60_000, proc);
+  await waitUntil(
+    `namespace ${namespace} served`,
+    () => cli(['workflow', 'count', '--namespace', namespace]).then(() => true),
+    60_000,
+    proc,
+  );
   return {
     address,
     namespace,

@@ -67,7 +67,12 @@ export async function startTemporalUi(cluster: ClusterInfo): Promise<RunningTemp
   await mkdir(path.join(dir, 'config'));
   await writeFile(path.join(dir, 'config', 'fetchbox.yaml'), temporalUiConfig(cluster, port));
   const started = Date.now();
-  const proc = startProcess('temporal-ui-server', cluster.temporalUiServer, ['--root', dir, '--config', 'config', '--env', 'fetchbox', 'start'], path.join(dir, 'ui.log'));
+  const proc = startProcess(
+    'temporal-ui-server',
+    cluster.temporalUiServer,
+    ['--root', dir, '--config', 'config', '--env', 'fetchbox', 'start'],
+    path.join(dir, 'ui.log'),
+  );
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await proc.stop();
