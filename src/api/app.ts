@@ -7,10 +7,10 @@ import { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import type { ApiToken } from './auth.js';
-import { docsPage } from './docs-page.js';
 import type { JobService } from './job-service.js';
 import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
-import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, publicRoute, routeGuard } from './route-security.js';
+import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, routeGuard } from './route-security.js';
+import { docsRoutes } from './routes/docs.js';
 import { failureRoutes } from './routes/failures.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -71,6 +71,9 @@ function isStackOverflow(err: unknown): boolean {
   return err instanceof RangeError && /call stack/i.test(err.message);
 }
 
+/** What a failed validation target is called in an error message ("invalid json" read as a syntax error). */
+const TARGET_NAMES = { json: 'request body', query: 'query parameters', param: 'path parameters', header: 'headers' } as const;
+
 /**
  * Builds the Hono app: every route of the contract (each declaring its own access; the app
  * refuses to build with a route that declares none), one `defaultHook` that turns validation
@@ -85,7 +88,7 @@ export function createApp(deps: AppDeps) {
       const { issues, omitted } = issueDetails(result.error);
       const error = issuesError(
         isManifest ? ErrorCode.invalidManifest : ErrorCode.invalidRequest,
-        isManifest ? 'the manifest is not valid' : `invalid ${result.target}`,
+        isManifest ? 'the manifest is not valid' : `invalid ${TARGET_NAMES[result.target as keyof typeof TARGET_NAMES] ?? result.target}`,
         issues,
         omitted,
       );
@@ -130,8 +133,10 @@ export function createApp(deps: AppDeps) {
   // The manifest schema validates resources one by one and points at this component.
   app.openAPIRegistry.register('Resource', ResourceSchema);
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, bearerSecurityScheme);
-  app.get('/openapi.json', publicRoute(), (c) => c.json(app.getOpenAPI31Document(openApiInfo)));
-  app.get('/docs', publicRoute(), (c) => c.html(docsPage(app.getOpenAPI31Document(openApiInfo))));
+  app.route(
+    '/',
+    docsRoutes(() => app.getOpenAPI31Document(openApiInfo) as unknown as Record<string, unknown>),
+  );
 
   app.notFound((c) => c.json(new ApiError(404, ErrorCode.notFound, `no route ${c.req.method} ${c.req.path}`).body(), 404));
 

@@ -57,7 +57,15 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
   it('400 invalid_request for a bad jobId in a path', async () => {
     const res = await app.request('/jobs/a%20b');
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error.code).toBe('invalid_request');
+    expect(((await res.json()) as any).error).toMatchObject({ code: 'invalid_request', message: 'invalid path parameters' });
+  });
+
+  it('names what failed validation: a well-formed body that fails its schema is not "invalid json"', async () => {
+    const res = await app.request('/retries', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error).toMatchObject({ code: 'invalid_request', message: 'invalid request body' });
+    const query = await app.request('/jobs?limit=0');
+    expect(((await query.json()) as any).error).toMatchObject({ code: 'invalid_request', message: 'invalid query parameters' });
   });
 
   it('404 not_found for an unknown route, never a stack trace', async () => {
@@ -91,6 +99,7 @@ describe('GET /openapi.json', () => {
     const doc = (await (await app.request('/openapi.json')).json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/docs',
       '/failures',
       '/healthz',
       '/jobs',
@@ -100,6 +109,7 @@ describe('GET /openapi.json', () => {
       '/jobs/{jobId}/resources',
       '/jobs/{jobId}/retry',
       '/metrics',
+      '/openapi.json',
       '/readyz',
       '/retries',
     ]);
