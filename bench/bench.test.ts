@@ -25,7 +25,8 @@ import { cpuSeconds, memoryMiB, temporalServerPid, threadCpuDelta, threadCpuSeco
 // `separated` (`fetchbox api` and `fetchbox worker` as processes of their own on the suite's
 // in-memory Temporal dev server) and `dev` (`fetchbox dev` as a user runs it: one process with the
 // worker and the API, its own Temporal dev server on SQLite in the data dir). The origin is a
-// process of its own. BENCH_SCALE=0.1 shrinks every scenario; BENCH_ONLY=<names> picks scenarios;
+// process of its own. `recrawl-file` runs one job twice with the same URLs and keys (the second
+// revalidated with If-None-Match). BENCH_SCALE=0.1 shrinks every scenario; BENCH_ONLY=<names> picks scenarios;
 // FETCHBOX_* variables reach FetchBox's processes. Results: bench-results/results.json and a table
 // on stderr.
 
@@ -331,6 +332,100 @@ async function devScenario(name: string, count: number, size: number): Promise<v
   }
 }
 
+/** The origin's counters (bench/origin-process.mjs `GET /stats`): body bytes sent, 200s and 304s on `/bytes`. */
+interface OriginStats {
+  bodyBytes: number;
+  ok: number;
+  notModified: number;
+}
+const originStats = async (): Promise<OriginStats> => (await json(`${origin.url}/stats`)).body as unknown as OriginStats;
+
+/** How many of a closed job's resources ended `notModified` (GET /jobs/{id}/resources, 1,000 a page). */
+async function notModifiedCount(apiUrl: string, jobId: string): Promise<number> {
+  let count = 0;
+  let cursor: string | null = null;
+  do {
+    const page = await json(`${apiUrl}/jobs/${jobId}/resources?status=succeeded&limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(page.status).toBe(200);
+    const items = page.body.items as { notModified?: boolean }[];
+    count += items.filter((r) => r.notModified === true).length;
+    cursor = page.body.nextCursor as string | null;
+  } while (cursor);
+  return count;
+}
+
+/**
+ * Conditional recrawls (`separated`, file storage): one job of `count` resources with explicit
+ * keys (default keys include the job id, so a second job would address new objects), then a second
+ * job with a new id, the same URLs and the same keys. The origin gives every body an ETag and
+ * answers a matching If-None-Match with 304, so the second job should fetch no body. A row per
+ * run: time, the origin's body bytes and 304s, and the resources that ended `notModified`. No
+ * baseline loops (the first run is `small-file`'s job; its baselines are there).
+ */
+async function recrawlScenario(name: string, count: number, size: number): Promise<void> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-bench-recrawl-'));
+  const env = stackEnv('file', dataDir, `bench-${randomUUID()}`);
+  const api = await startApiProcess({ ...env, FETCHBOX_API_PORT: String(await freePort()) });
+  const worker = await startWorkerProcess(env);
+  try {
+    const temporalPid = temporalServerPid(Number(inject('temporalAddress').split(':').pop()));
+    const base = uniqueJobId(name);
+    const resources = Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/bytes/${size}/${base}-${i}`, key: `recrawl/${i}` }));
+    const workerIdleRssMiB = memoryMiB(worker.pid, 'VmRSS');
+    for (const run of ['first', 'second'] as const) {
+      const jobId = `${base}-${run}`;
+      const stats0 = await originStats();
+      const cpu0 = {
+        worker: cpuSeconds(worker.pid),
+        api: cpuSeconds(api.pid),
+        temporal: temporalPid ? cpuSeconds(temporalPid) : 0,
+      };
+      const started = performance.now();
+      const submitted = await json(`${api.url}/jobs`, { method: 'POST', body: JSON.stringify({ jobId, resources }) });
+      expect(submitted.status).toBe(202);
+      await client.workflow.getHandle(`job-${jobId}`).result();
+      const seconds = (performance.now() - started) / 1000;
+      const per1k = 1000 / count;
+      const cpuSecondsPer1k: CpuPer1k = {
+        worker: (cpuSeconds(worker.pid) - cpu0.worker) * per1k,
+        api: (cpuSeconds(api.pid) - cpu0.api) * per1k,
+        temporal: temporalPid ? (cpuSeconds(temporalPid) - cpu0.temporal) * per1k : 0,
+      };
+      const stats1 = await originStats();
+      const summary = (await json(`${api.url}/jobs/${jobId}`)).body;
+      expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: count } });
+      const notModified = await notModifiedCount(api.url, jobId);
+      const history = await jobHistoryStats(client, jobId, CONCURRENCY);
+      const bodyBytes = stats1.bodyBytes - stats0.bodyBytes;
+      rows.push({
+        scenario: `${name}-${run === 'first' ? '1' : '2'}`,
+        topology: 'separated',
+        resources: count,
+        bytesEach: size,
+        fetchboxSeconds: seconds,
+        plainSeconds: 0,
+        baselineSeconds: 0,
+        vsPlain: 0,
+        ratio: 0,
+        resourcesPerSecond: count / seconds,
+        mibPerSecond: bodyBytes / seconds / 1024 / 1024,
+        workerIdleRssMiB,
+        workerPeakRssMiB: memoryMiB(worker.pid, 'VmHWM'),
+        cpuSecondsPer1k,
+        eventsPer1k: history.events * per1k,
+        laneOccupancy: history.laneOccupancy,
+        workflowTasksPer1k: history.workflowTasks * per1k,
+        notes: `${run} run: origin sent ${bodyBytes} body bytes (${(bodyBytes / 1024 / 1024).toFixed(1)} MiB) in ${stats1.ok - stats0.ok} 200s and ${stats1.notModified - stats0.notModified} 304s; ${notModified} of ${count} resources notModified; no baseline loops (MiB/s = body bytes fetched)`,
+      });
+      if (run === 'second') expect(notModified).toBe(count);
+    }
+  } finally {
+    await worker.stop();
+    await api.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 describe('benchmark', () => {
   it.runIf(only('dev'))('dev: fetchbox dev, 10,000 × 4 KiB into file storage', () => devScenario('dev', n(10_000), 4096), 1_800_000);
   it.runIf(only('small-file'))('small: 10,000 × 4 KiB into file storage', () => scenario('small-file', 'file', n(10_000), 4096), 1_800_000);
@@ -338,6 +433,11 @@ describe('benchmark', () => {
   it.runIf(only('large-s3'))(
     'large: 4 × 256 MiB into S3 (MinIO)',
     () => scenario('large-s3', 's3', 4, Math.max(1, Math.round(256 * SCALE)) * 1024 * 1024),
+    1_800_000,
+  );
+  it.runIf(only('recrawl-file'))(
+    'recrawl: the same 10,000 × 4 KiB job twice into file storage, the second answered by 304s',
+    () => recrawlScenario('recrawl-file', n(10_000), 4096),
     1_800_000,
   );
   it.runIf(only('wide-file'))(
