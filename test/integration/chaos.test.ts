@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,6 +19,7 @@ import { findTemporalCli, projectRoot, startDevServer } from '../../src/temporal
 import { createFetchBoxWorker } from '../../src/worker/create-worker.js';
 import { startMinio } from '../support/minio.js';
 import { readBack } from '../support/objects.js';
+import { WorkerProcesses } from '../support/worker-processes.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { freePort } from '../support/ports.js';
 
@@ -110,10 +110,10 @@ async function storedFiles(root: string, prefix: string): Promise<string[]> {
 }
 
 describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () => {
-  const workers: ChildProcess[] = [];
+  const workers = new WorkerProcesses();
   let dir: string;
   afterAll(async () => {
-    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    workers.killAll();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -129,17 +129,10 @@ describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () 
       FETCHBOX_RETRY_INITIAL_INTERVAL_MS: '200',
       FETCHBOX_RETRY_MAX_ATTEMPTS: '20',
       FETCHBOX_WORKER_METRICS_PORT: '-1',
-      FETCHBOX_LOG_LEVEL: 'fatal',
+      FETCHBOX_LOG_LEVEL: 'warn',
       FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
     };
-    const start = () => {
-      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
-        env: { ...process.env, ...env },
-        stdio: 'ignore',
-      });
-      workers.push(w);
-      return w;
-    };
+    const start = () => workers.start(env);
     const api = await apiFor(env);
     try {
       const jobId = `chaos-kill-${randomUUID().slice(0, 8)}`;
@@ -156,14 +149,14 @@ describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () 
         await new Promise((r) => setTimeout(r, 3000));
         const s = await api.summary(jobId);
         if (s.status !== 'running') break;
-        const exited = new Promise((r) => worker.once('exit', r));
-        worker.kill('SIGKILL');
-        await exited;
+        await workers.kill(worker);
         kills++;
         worker = start();
       }
       expect(kills).toBe(5);
-      const summary = await api.waitClosed(jobId, 240_000);
+      const summary = await api.waitClosed(jobId, 240_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${workers.report()}`, { cause: err });
+      });
       expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
       const files = (await storedFiles(dir, jobId)).filter((f) => !f.endsWith('manifest.json')).sort();
       expect(files).toHaveLength(count); // once each: no duplicates, none missing
