@@ -123,14 +123,18 @@ describe('fetchbox dev', () => {
     expect(worker).toMatch(/^temporal_activity_schedule_to_start_latency_seconds_count\{/m);
     expect(worker).toMatch(/^temporal_num_pollers\{[^}]*poller_type="activity_task"/m);
     expect(worker).toMatch(/^fetchbox_worker_process_resident_memory_bytes /m);
-    // The time-to-complete SLI (deploy/prometheus/slo.yml) reads the job runs' 1 h bucket.
+    // The time-to-complete SLI (deploy/prometheus/slo.yml) is the job runs' 1 h bucket over their
+    // count. The SDK records a run once per completing workflow task, and a clean-clone CI run saw it
+    // count this one job twice (a retried completion), so the test checks the ratio the SLI reads:
+    // every recorded job run finished within the hour, and there is at least one.
     const e2e = worker
       .split('\n')
-      .filter((l) => l.startsWith('temporal_workflow_endtoend_latency_seconds_bucket{') && l.includes('workflow_type="jobWorkflow"'));
-    expect(
-      e2e.find((l) => l.includes('le="3600"')),
-      e2e.join('\n'),
-    ).toMatch(/ 1$/);
+      .filter((l) => l.startsWith('temporal_workflow_endtoend_latency_seconds_') && l.includes('workflow_type="jobWorkflow"'));
+    const valueOf = (line: string | undefined) => Number(line?.split(' ').at(-1));
+    const within1h = valueOf(e2e.find((l) => l.includes('_bucket{') && l.includes('le="3600"')));
+    const runs = valueOf(e2e.find((l) => l.startsWith('temporal_workflow_endtoend_latency_seconds_count{')));
+    expect(runs, e2e.join('\n')).toBeGreaterThanOrEqual(1);
+    expect(within1h, e2e.join('\n')).toBe(runs);
   });
 
   it('exports OpenTelemetry spans for the submit, the workflows and the downloads when configured', async () => {
