@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load-config.js';
 import { createFetcher, type Fetcher } from '../fetch/fetcher.js';
 import { FileStorage } from '../storage/file-storage.js';
 import type { Storage } from '../storage/storage.js';
+import { StoreRegistry } from '../storage/store-registry.js';
 import type { DownloadResult } from '../workflows/download-types.js';
 import type { DownloadTask, JobPolicy, ManifestResource } from '../workflows/job-types.js';
 import type { Handler } from './handler.js';
@@ -55,15 +56,24 @@ export interface HandlerHarnessOptions {
   allowCidrs?: string[];
   /** Storage to download into; a temporary directory when omitted (removed by close()). */
   storage?: Storage;
+  /**
+   * Named stores, as `storage.stores.<name>` configures them, so `policy.store`, `storeFor` and
+   * `objectOptions().store` route objects as in a job; a name missing here fails the resource
+   * (`handler`) as an unconfigured one does. `storage` is the `default` store.
+   */
+  stores?: Record<string, Storage>;
   fetcher?: Fetcher;
 }
 
 /** A handler wired to real storage and a real fetcher, its hooks run as FetchBox runs them. */
 export interface HandlerHarness {
+  /** The `default` store. */
   storage: Storage;
+  /** Every store by name (`default` and the `stores` option's): where a task's object lands. */
+  stores: StoreRegistry;
   /** The handler's policy as a job would get it (config defaults, then the handler's own). */
   policy: JobPolicy;
-  /** Runs the `loadPage` activity on these resources: what the handler's expand/storageKey make of them. */
+  /** Runs the `loadPage` activity on these resources: what the handler's expand, storageKey and storeFor make of them (the job's store: `policy.store`). */
   expand(resources: ManifestResource[]): Promise<LoadedPage>;
   /** Runs the `downloadResource` activity for one task, attempt 1, with the handler's hooks. */
   download(task: DownloadTask): Promise<DownloadResult>;
@@ -90,10 +100,12 @@ export async function createHandlerHarness(handler: Handler, options: HandlerHar
   const tmp = options.storage ? undefined : await mkdtemp(path.join(os.tmpdir(), 'fetchbox-harness-'));
   const storage = options.storage ?? new FileStorage(tmp!);
   const fetcher = options.fetcher ?? createFetcher(config.fetch);
+  const stores = new StoreRegistry(storage, new Map(Object.entries(options.stores ?? {})));
   // Never connected: only retry rounds read the ledger, and the harness runs none.
   const connection = Connection.lazy({ address: '127.0.0.1:1' });
   const activities = createActivities({
     storage,
+    stores,
     fetcher,
     handlers: new HandlerRegistry([handler]),
     client: new Client({ connection }),
@@ -105,11 +117,14 @@ export async function createHandlerHarness(handler: Handler, options: HandlerHar
   let pages = 0;
   return {
     storage,
+    stores,
     policy,
     async expand(resources) {
       const pageKey = `${jobId}/.fetchbox/harness/pages/${String(pages++).padStart(6, '0')}.json`;
       await storage.putJson(pageKey, resources);
-      return new MockEnvironment().run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey });
+      // The job's store is the handler's policy.store, as for a job whose manifest names none.
+      const store = policy.store !== undefined ? { store: policy.store } : {};
+      return new MockEnvironment().run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey, ...store });
     },
     async download(task) {
       return new MockEnvironment({ attempt: 1 }).run(activities.downloadResource, {
