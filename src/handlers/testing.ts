@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
 import type { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type LoadedPage } from '../activities/create-activities.js';
 import { loadConfig } from '../config/load-config.js';
@@ -63,7 +64,15 @@ export interface HandlerHarnessOptions {
    */
   stores?: Record<string, Storage>;
   fetcher?: Fetcher;
+  /**
+   * Temporal's activity logger inside the harness. Silent when omitted: a failed download comes
+   * back as the rejection of `download()`, so its log line would only repeat it.
+   */
+  logger?: Logger;
 }
+
+/** Temporal's Logger that drops everything: the harness's default (see HandlerHarnessOptions.logger). */
+const silentLogger: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** A handler wired to real storage and a real fetcher, its hooks run as FetchBox runs them. */
 export interface HandlerHarness {
@@ -114,6 +123,7 @@ export async function createHandlerHarness(handler: Handler, options: HandlerHar
   const manifestKey = `${jobId}/.fetchbox/harness/manifest.json`;
   await storage.putJson(manifestKey, { jobId, handler: handler.name, metadata: options.metadata ?? {} });
   const policy = resolvePolicy(config, handler);
+  const envOptions = { logger: options.logger ?? silentLogger };
   let pages = 0;
   return {
     storage,
@@ -124,10 +134,10 @@ export async function createHandlerHarness(handler: Handler, options: HandlerHar
       await storage.putJson(pageKey, resources);
       // The job's store is the handler's policy.store, as for a job whose manifest names none.
       const store = policy.store !== undefined ? { store: policy.store } : {};
-      return new MockEnvironment().run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey, ...store });
+      return new MockEnvironment({}, envOptions).run(activities.loadPage, { jobId, handler: handler.name, pageKey, manifestKey, ...store });
     },
     async download(task) {
-      return new MockEnvironment({ attempt: 1 }).run(activities.downloadResource, {
+      return new MockEnvironment({ attempt: 1 }, envOptions).run(activities.downloadResource, {
         jobId,
         handler: handler.name,
         task,
