@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ApiCallError, apiClient, ClientExit, processIo, type Io } from './api-client.js';
 import { isRetryWhere, jobsRetryWhere } from './jobs-retry.js';
 import { tailJob, type TailSummary } from './jobs-tail.js';
+import { hasJobsSubcommandUsage, JOBS_SUBCOMMAND_USAGE, JOBS_USAGE as USAGE } from './jobs-usage.js';
 
 /** Exit codes of `fetchbox jobs`, for scripts: those of every API client command (api-client.ts), plus tail's. */
 export const JobsExit = {
@@ -10,24 +11,6 @@ export const JobsExit = {
   /** `tail`: the job ended, but not `completed`. */
   notCompleted: 5,
 } as const;
-
-const USAGE = `Usage: fetchbox jobs <command> [options]
-
-  submit <manifest.json|->          submit a manifest (file or stdin)
-  get <jobId>                       job summary
-  list [--status S] [--handler H] [--limit N]
-  resources <jobId> [--status S] [--limit N] [--all]
-  retry <jobId>                     download the job's failed resources again
-  retry --where K=V[,K=V...]        retry every job a filter matches (status, handler, since,
-        [--dry-run]                 kind): POST /retries, at most 1000 jobs
-  cancel <jobId>                    cancel a running job
-  tail <jobId> [--all]              follow the job until it closes: a progress bar on a terminal,
-                                    failures as they happen (--all: every resource)
-
-Options: --json (machine-readable output), --api URL (default $FETCHBOX_API_URL or
-http://127.0.0.1:3000), --token T (default $FETCHBOX_API_TOKEN).
-Exit codes: 0 ok, 1 API unreachable or 5xx, 2 usage, 4 API refused (4xx), 5 tail: job not completed.
-`;
 
 // Re-exported: tests and callers import the I/O type from here.
 export type { Io } from './api-client.js';
@@ -70,6 +53,10 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
   }
   const { values, positionals } = parsed;
   const [command, arg] = positionals;
+  if (values.help && hasJobsSubcommandUsage(command)) {
+    io.out(JOBS_SUBCOMMAND_USAGE[command]);
+    return JobsExit.ok;
+  }
   if (values.help || !command) {
     io.out(USAGE);
     return values.help ? JobsExit.ok : JobsExit.usage;
@@ -78,7 +65,11 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
   const print = (human: string, data: unknown) => io.out(values.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
 
   const need = (what: string): string => {
-    if (!arg) throw new ApiCallError(JobsExit.usage, `jobs ${command} needs ${what}\n\n${USAGE}`);
+    if (!arg)
+      throw new ApiCallError(
+        JobsExit.usage,
+        `jobs ${command} needs ${what}\n\n${hasJobsSubcommandUsage(command) ? JOBS_SUBCOMMAND_USAGE[command] : USAGE}`,
+      );
     return arg;
   };
   const enc = encodeURIComponent;

@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     options: { help: { type: 'boolean', short: 'h' } },
   });
   const [command] = positionals;
-  // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usage, not this one.
+  // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usages (jobs-usage.ts), not this one.
   if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   if (command === 'failures') return (await import('./failures-command.js')).failuresCommand(argv.slice(argv.indexOf('failures') + 1));
   if (values.help && hasCommandUsage(command)) {
