@@ -12,7 +12,7 @@ import { pino, type Logger } from 'pino';
 import { createDownloadOne } from './download-one.js';
 import { failedTasksOf } from './failed-tasks.js';
 import { batchFailure } from './failures.js';
-import { createHandlerHooks, HandlerHookError } from './handler-hooks.js';
+import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
 import { fitPage, ioFailure, readStagedPage } from './load-page.js';
 import { activityRun } from './resume-check.js';
 import { assignStores } from './task-store.js';
@@ -32,6 +32,8 @@ export interface ActivityDeps {
   client: Client;
   /** A handler's settings by handler name (see handlerSettings); empty when omitted. */
   settingsFor?: (handler: string) => Record<string, string>;
+  /** Limits of handlers' `ctx.fetchText` (`fetch.textMaxBytes`, `fetch.textDeadlineMs`); its defaults when omitted. */
+  textLimits?: TextLimits;
   /** Where activity logs go (with jobId, resourceId, workflowId, attempt); silent when omitted. */
   logger?: Logger;
   /** The worker's own Prometheus metrics; none recorded when omitted. */
@@ -65,10 +67,17 @@ export function createActivities({
   handlers,
   client,
   settingsFor,
+  textLimits,
   logger = pino({ level: 'silent' }),
   metrics,
 }: ActivityDeps) {
-  const hooks = createHandlerHooks({ storage, fetcher, handlers, ...(settingsFor ? { settingsFor } : {}) });
+  const hooks = createHandlerHooks({
+    storage,
+    fetcher,
+    handlers,
+    ...(settingsFor ? { settingsFor } : {}),
+    ...(textLimits ? { textLimits } : {}),
+  });
   const { contextFor } = hooks;
   const downloadOne = createDownloadOne({
     storage,

@@ -1,7 +1,7 @@
 import { FetchFailure } from '../fetch/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import { restrictTaskCredentials } from '../fetch/credentials.js';
-import { createFetchText } from '../handlers/fetch-text.js';
+import { createFetchText, type FetchTextDeps } from '../handlers/fetch-text.js';
 import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { ObjectNotFoundError } from '../storage/errors.js';
@@ -32,7 +32,12 @@ export interface HandlerHookDeps {
   fetcher: Fetcher;
   handlers: HandlerRegistry;
   settingsFor?: (handler: string) => Record<string, string>;
+  /** `ctx.fetchText`'s byte cap and deadline (`fetch.textMaxBytes`, `fetch.textDeadlineMs`); its defaults when unset. */
+  textLimits?: TextLimits;
 }
+
+/** The configurable limits of `ctx.fetchText` (FetchTextDeps without the fetcher and signal). */
+export type TextLimits = Pick<FetchTextDeps, 'maxBytes' | 'deadlineMs'>;
 
 /** Builds handler contexts and turns resources into download tasks through the job's handler. */
 export interface HandlerHooks {
@@ -46,7 +51,7 @@ export interface HandlerHooks {
  * One per worker process: caches the manifest metadata of recent jobs, so handler hooks get
  * their context without a storage read per resource.
  */
-export function createHandlerHooks({ storage, fetcher, handlers, settingsFor }: HandlerHookDeps): HandlerHooks {
+export function createHandlerHooks({ storage, fetcher, handlers, settingsFor, textLimits }: HandlerHookDeps): HandlerHooks {
   const metadataCache = new Map<string, Record<string, unknown>>();
 
   async function metadataOf(manifestKey: string | undefined): Promise<Record<string, unknown>> {
@@ -64,7 +69,11 @@ export function createHandlerHooks({ storage, fetcher, handlers, settingsFor }: 
   }
 
   // Capped while streaming, with a total deadline, canceled with the activity (handlers/fetch-text.ts).
-  const fetchText = createFetchText({ fetcher });
+  const fetchText = createFetchText({
+    fetcher,
+    ...(textLimits?.maxBytes !== undefined ? { maxBytes: textLimits.maxBytes } : {}),
+    ...(textLimits?.deadlineMs !== undefined ? { deadlineMs: textLimits.deadlineMs } : {}),
+  });
 
   return {
     async contextFor(jobId, handler, manifestKey) {

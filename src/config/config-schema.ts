@@ -135,6 +135,10 @@ export const configSchema = z.object({
       headersTimeoutMs: ms(30_000),
       bodyIdleTimeoutMs: ms(30_000),
       userAgent: z.string().min(1).default('FetchBox/0.1'),
+      /** Most body bytes a handler's `ctx.fetchText` reads; unset: handlers/fetch-text.ts's default (8 MiB). */
+      textMaxBytes: z.coerce.number().int().positive().optional(),
+      /** Total deadline of one `ctx.fetchText` in ms; unset: handlers/fetch-text.ts's default (30 s). */
+      textDeadlineMs: z.coerce.number().int().positive().optional(),
       /**
        * Proxies by tier name: `http(s)://[user:pass@]host:port`. From a config file, or from
        * `FETCHBOX_PROXY_<NAME>_URL` variables (the credentials then live only in the environment).

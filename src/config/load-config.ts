@@ -41,6 +41,8 @@ export const ENV_VARS = {
   FETCHBOX_FETCH_HEADERS_TIMEOUT_MS: 'fetch.headersTimeoutMs',
   FETCHBOX_FETCH_BODY_IDLE_TIMEOUT_MS: 'fetch.bodyIdleTimeoutMs',
   FETCHBOX_FETCH_USER_AGENT: 'fetch.userAgent',
+  FETCHBOX_FETCH_TEXT_MAX_BYTES: 'fetch.textMaxBytes',
+  FETCHBOX_FETCH_TEXT_DEADLINE_MS: 'fetch.textDeadlineMs',
   FETCHBOX_PROXY_TIERS: 'fetch.proxyTiers',
   FETCHBOX_PROXY_ATTEMPTS_PER_TIER: 'fetch.attemptsPerTier',
   FETCHBOX_JOB_CONCURRENCY: 'job.concurrency',

@@ -83,6 +83,10 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
       handlers: deps.handlers,
       client: deps.client,
       settingsFor: (name) => handlerSettings(config, name, deps.env ?? process.env),
+      textLimits: {
+        ...(config.fetch.textMaxBytes !== undefined ? { maxBytes: config.fetch.textMaxBytes } : {}),
+        ...(config.fetch.textDeadlineMs !== undefined ? { deadlineMs: config.fetch.textDeadlineMs } : {}),
+      },
       ...(deps.logger ? { logger: deps.logger } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     }),

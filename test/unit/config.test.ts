@@ -61,6 +61,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FETCHBOX_API_PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadConfig({ FETCHBOX_API_PORT: 'eighty' })).toThrow(/api\.port \(FETCHBOX_API_PORT\)/);
     expect(() => loadConfig({ FETCHBOX_LOG_LEVEL: 'loud' })).toThrow(/FETCHBOX_LOG_LEVEL/);
+    expect(() => loadConfig({ FETCHBOX_FETCH_TEXT_MAX_BYTES: '0' })).toThrow(/fetch\.textMaxBytes \(FETCHBOX_FETCH_TEXT_MAX_BYTES\)/);
+    expect(() => loadConfig({ FETCHBOX_FETCH_TEXT_DEADLINE_MS: 'soon' })).toThrow(/FETCHBOX_FETCH_TEXT_DEADLINE_MS/);
   });
 
   it('says which file it could not read', () => {
