@@ -143,15 +143,25 @@ export function createActivities({
           if (oneToOne && input.maxExtraTasks === undefined)
             return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
           // Within the page budget and the job's task cap (load-page.ts); what does not fit is rejected.
-          const { tasks, rejected } = await fitPage(resources, {
-            expand: (rs) => toTasks(ctx, rs),
-            oneToOne,
-            keyOf,
-            maxExtraTasks: input.maxExtraTasks,
-            onResourceError: (err) => {
-              if (err instanceof HandlerHookError) return err.message;
-              throw err;
-            },
+          const fit = (expandEach: boolean) =>
+            fitPage(resources, {
+              expand: (rs) => toTasks(ctx, rs),
+              oneToOne,
+              keyOf,
+              maxExtraTasks: input.maxExtraTasks,
+              onResourceError: (err) => {
+                if (err instanceof HandlerHookError) return err.message;
+                throw err;
+              },
+              expandEach,
+            });
+          const { tasks, rejected } = await fit(false).catch(async (err: unknown) => {
+            // The page's expand threw: ask again one resource at a time, so one bad listing fails
+            // alone. When every resource fails that way, the page fails as one (below).
+            if (!(err instanceof HandlerHookError) || resources.length < 2) throw err;
+            const each = await fit(true);
+            if (each.tasks.length === 0 && each.rejected.length === resources.length) throw err;
+            return each;
           });
           return { tasks, pageResources: resources.length, ...(rejected.length > 0 ? { rejected } : {}) };
         } catch (err) {

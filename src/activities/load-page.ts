@@ -120,6 +120,11 @@ export interface FitPageOptions {
   maxExtraTasks?: number | undefined;
   /** Turns what `expand` threw for one resource into a message, or rethrows. */
   onResourceError: (err: unknown) => string;
+  /**
+   * Ask the handler one resource at a time from the start (the whole page's `expand` threw), so
+   * a resource whose expansion throws is rejected alone and the rest of the page runs.
+   */
+  expandEach?: boolean;
 }
 
 /**
@@ -135,9 +140,9 @@ export interface FitPageOptions {
 export async function fitPage(resources: ManifestResource[], options: FitPageOptions): Promise<FittedPage> {
   const capped = options.maxExtraTasks !== undefined && resources.length + options.maxExtraTasks < MAX_PAGE_TASKS;
   const maxCount = capped ? resources.length + options.maxExtraTasks! : MAX_PAGE_TASKS;
-  const all = await options.expand(resources);
+  const all = options.expandEach ? [] : await options.expand(resources);
   const cost = (tasks: readonly DownloadTask[]) => tasks.reduce((sum, t) => sum + worstStateBytes(t), 0);
-  if (all.length <= maxCount && cost(all) <= PAGE_BUDGET_BYTES) return { tasks: all, rejected: [] };
+  if (!options.expandEach && all.length <= maxCount && cost(all) <= PAGE_BUDGET_BYTES) return { tasks: all, rejected: [] };
 
   const rejectCost = resources.map((r) => worstStateBytes({ id: r.id, url: r.url, key: options.keyOf(r) }));
   let restBytes = rejectCost.reduce((a, b) => a + b, 0);
@@ -159,7 +164,7 @@ export async function fitPage(resources: ManifestResource[], options: FitPageOpt
     restCount--;
     let group: DownloadTask[] | undefined;
     let message: string | undefined;
-    if (options.oneToOne) group = all[i] ? [all[i]] : [];
+    if (options.oneToOne && !options.expandEach) group = all[i] ? [all[i]] : [];
     else {
       try {
         group = await options.expand([r]);

@@ -19,28 +19,44 @@ afterAll(async () => {
 });
 
 describe('configured ctx.fetchText limits', () => {
-  it('fails a listing over FETCHBOX_FETCH_TEXT_MAX_BYTES with too_large and expands one under it', async () => {
+  it('fails a listing over FETCHBOX_FETCH_TEXT_MAX_BYTES with too_large, alone: the listing under it on the same page expands', async () => {
     expect(stack.config.fetch).toMatchObject({ textMaxBytes: CAP, textDeadlineMs: 5000 });
-    // expand runs once per page, and a throwing hook fails the page's resources: one job each.
-    const small = uniqueJobId('text-cap-small');
-    const large = uniqueJobId('text-cap-large');
+    const jobId = uniqueJobId('text-cap');
     const many = Array.from({ length: 40 }, (_, i) => `file-${i}.bin`).join(',');
-    const submit = (jobId: string, url: string) => stack.submit({ jobId, handler: 'link-expander', resources: [{ id: 'listing', url }] });
-    expect((await submit(small, `${origin.url}/listing/small?files=a.bin,b.bin`)).status).toBe(202);
-    expect((await submit(large, `${origin.url}/listing/large?files=${many}`)).status).toBe(202);
-
-    expect(await stack.waitForJob(small)).toMatchObject({ status: 'completed', resources: { succeeded: 2, failed: 0 } });
-    expect((await stack.allResources(small)).map((s) => s.url).sort()).toEqual([
-      `${origin.url}/listing/small/a.bin`,
-      `${origin.url}/listing/small/b.bin`,
-    ]);
-
-    expect(await stack.waitForJob(large)).toMatchObject({ status: 'completed_with_failures', resources: { succeeded: 0, failed: 1 } });
-    const [state] = await stack.allResources(large);
-    expect(state).toMatchObject({ id: 'listing', status: 'failed', error: { kind: 'handler' } });
-    // Refused by its Content-Length (1,865 bytes) before reading the body, at the configured cap.
-    expect(state!.error.message).toMatch(/^handler expand failed: too_large: .* 600 bytes$/);
+    const submitted = await stack.submit({
+      jobId,
+      handler: 'link-expander',
+      resources: [
+        { id: 'small', url: `${origin.url}/listing/small?files=a.bin,b.bin` },
+        { id: 'large', url: `${origin.url}/listing/large?files=${many}` },
+        { id: 'other', url: `${origin.url}/listing/other?files=c.bin` },
+      ],
+    });
+    expect(submitted.status).toBe(202);
+    // One page: its expand threw for `large`, so FetchBox asked again one listing at a time.
+    expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed_with_failures', resources: { succeeded: 3, failed: 1 } });
+    const states = await stack.allResources(jobId);
+    expect(
+      states
+        .filter((s) => s.status === 'succeeded')
+        .map((s) => s.url)
+        .sort(),
+    ).toEqual([`${origin.url}/listing/other/c.bin`, `${origin.url}/listing/small/a.bin`, `${origin.url}/listing/small/b.bin`]);
+    const failed = states.filter((s) => s.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ id: 'large', error: { kind: 'handler' } });
+    // Refused by its Content-Length (about 1.9 KB) before the body is read, at the configured cap.
+    expect(failed[0]!.error.message).toMatch(/^handler expand failed: too_large: .* 600 bytes$/);
     // None of the large listing's files was requested: it never became tasks.
     expect([...origin.hits.keys()].filter((p) => p.startsWith('/listing/large/'))).toEqual([]);
+  }, 60_000);
+
+  it('still fails the page as one when every listing on it fails', async () => {
+    const jobId = uniqueJobId('text-cap-all');
+    const many = Array.from({ length: 40 }, (_, i) => `file-${i}.bin`).join(',');
+    const resources = [1, 2].map((n) => ({ id: `l${n}`, url: `${origin.url}/listing/big${n}?files=${many}` }));
+    expect((await stack.submit({ jobId, handler: 'link-expander', resources })).status).toBe(202);
+    expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed_with_failures', resources: { succeeded: 0, failed: 2 } });
+    for (const s of await stack.allResources(jobId)) expect(s.error.message).toMatch(/^handler expand failed: too_large: /);
   }, 60_000);
 });

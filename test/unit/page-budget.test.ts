@@ -178,6 +178,22 @@ describe('fitPage (loadPage within the page budget and the job cap)', () => {
     expect(page.rejected.map((r) => [r.id, r.message])).toEqual([['l1', 'handler expand failed: boom']]);
     expect(page.tasks).toHaveLength(1_200);
   });
+
+  it('with expandEach, asks one listing at a time from the start and never the whole page', async () => {
+    const calls: number[] = [];
+    const expand = async (rs: ManifestResource[]) => {
+      calls.push(rs.length);
+      if (rs.some((r) => r.id === 'l1')) throw new Error('boom');
+      return expandTo(2)(rs);
+    };
+    const page = await fitPage(listings, { ...base, expand, expandEach: true });
+    expect(calls).toEqual([1, 1, 1]);
+    expect(page.tasks.map((t) => t.id)).toEqual(['l0/0', 'l0/1', 'l2/0', 'l2/1']);
+    expect(page.rejected.map((r) => r.id)).toEqual(['l1']);
+    // A handler with no expand (one task per resource) is asked per resource too.
+    const oneToOne = await fitPage(listings, { ...base, oneToOne: true, expand: async (rs) => expandTo(1)(rs), expandEach: true });
+    expect(oneToOne.tasks.map((t) => t.id)).toEqual(['l0/0', 'l1/0', 'l2/0']);
+  });
 });
 
 describe('staged pages are validated, outages retried, the rest fails for good', () => {
