@@ -157,6 +157,10 @@ export function createApp(deps: AppDeps) {
         return c.json(apiErr.body(), 400);
       }
       if (err.status === 413) return c.json(new ApiError(413, ErrorCode.payloadTooLarge, err.message).body(), 413);
+      if (err.status === 415) {
+        // Hono's JSON validator refuses a body not declared as JSON (POST /retries): the contract's code.
+        return c.json(new ApiError(415, ErrorCode.unsupportedMediaType, 'send the body as application/json').body(), 415);
+      }
       const status = err.status >= 500 ? 500 : err.status;
       return c.json(new ApiError(status, ErrorCode.invalidRequest, err.message).body(), status);
     }

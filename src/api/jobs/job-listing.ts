@@ -1,6 +1,9 @@
+import { isGrpcServiceError } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
+import { GrpcStatus } from '../../temporal/grpc-errors.js';
 import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { ErrorCode, issuesError } from '../api-error.js';
 import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
 import { statusOf } from './job-status.js';
@@ -17,6 +20,9 @@ const RAW_STATUS: Record<number, string> = {
   6: 'CONTINUED_AS_NEW',
   7: 'TIMED_OUT',
 };
+
+/** gRPC codes Temporal answers a page token it cannot read with (the SQL stores fail to parse it: UNKNOWN). */
+const BAD_TOKEN_CODES: readonly number[] = [GrpcStatus.INVALID_ARGUMENT, 2 /* UNKNOWN */];
 
 /**
  * Jobs from Temporal visibility, newest first, filtered by status and handler. Continued-as-new
@@ -37,7 +43,15 @@ export async function listJobs(
       pageSize: opts.limit,
       ...(opts.cursor ? { nextPageToken: Buffer.from(opts.cursor, 'base64url') } : {}),
     }),
-  );
+  ).catch((err: unknown) => {
+    // The cursor is visibility's page token: one Temporal cannot read is the client's mistake (400), not a 500.
+    if (opts.cursor && isGrpcServiceError(err) && BAD_TOKEN_CODES.includes(err.code)) {
+      throw issuesError(ErrorCode.invalidRequest, 'invalid query parameters', [
+        { path: 'cursor', message: 'not a cursor returned by this API' },
+      ]);
+    }
+    throw err;
+  });
   const seen = new Set<string>();
   const items: JobListItem[] = [];
   for (const info of res.executions ?? []) {

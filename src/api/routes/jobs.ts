@@ -129,7 +129,7 @@ const cancelRoute = createRoute({
   ...scoped(Scope.operator),
   summary: 'Cancel a running job',
   description:
-    'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Canceling a canceled job is accepted again; a closed job answers 409 job_not_running.',
+    'Running downloads are canceled; finished ones stay stored. The job ends `canceled`. Answers `status: running` (the job is being canceled); canceling a canceled job is accepted again with `status: canceled`; another closed job answers 409 job_not_running.',
   request: { params: jobParams },
   responses: {
     202: { description: 'Cancellation requested', content: { 'application/json': { schema: SubmitResponseSchema } } },
@@ -215,8 +215,9 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
     })
     .openapi(cancelRoute, async (c) => {
       const { jobId } = c.req.valid('param');
-      await jobs.cancel(jobId);
-      return c.json({ jobId, status: 'running' as const, links: links(jobId) }, 202);
+      // `running` when the cancellation was requested now; `canceled` when the job already was.
+      const { status } = await jobs.cancel(jobId);
+      return c.json({ jobId, status, links: links(jobId) }, 202);
     })
     .openapi(eventsRoute, async (c) => {
       const { jobId } = c.req.valid('param');

@@ -31,7 +31,7 @@ const retriesRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: RetriesRequestSchema } } } },
   responses: {
     202: { description: 'The matched jobs and what became of each', content: { 'application/json': { schema: RetriesResponseSchema } } },
-    ...errorResponses(400, 401, 403, 413, 503),
+    ...errorResponses(400, 401, 403, 413, 415, 503),
   },
 });
 

@@ -1,0 +1,79 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/api/app.js';
+import type { JobService } from '../../src/api/job-service.js';
+import type { JobContext } from '../../src/api/jobs/job-context.js';
+import { listJobs } from '../../src/api/jobs/job-listing.js';
+
+// Contract v1.1, read as a black-box client would: every error is {"error": {"code", "message", "details"?}}
+// with the contract's code, and an answer says what is true of the job.
+
+/** A job service that answers only what a test gives it and fails the test on anything else. */
+function service(parts: Partial<JobService>): JobService {
+  return new Proxy(parts as JobService, {
+    get(target, prop) {
+      if (prop === 'temporalUiUrl') return (jobId: string) => `http://ui/${jobId}`;
+      if (prop in target) return target[prop as keyof JobService];
+      throw new Error(`job service called (${String(prop)}) unexpectedly`);
+    },
+  });
+}
+
+const appWith = (parts: Partial<JobService>) =>
+  createApp({ jobs: service(parts), logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [] });
+
+/** A gRPC error as @grpc/grpc-js raises it (what Temporal's client rethrows). */
+function grpcError(code: number, message: string): Error {
+  return Object.assign(new Error(`${code} ${message}`), { code, details: message, metadata: {} });
+}
+
+describe('POST /retries: a body not declared as JSON', () => {
+  it('is 415 unsupported_media_type (the contract code), not invalid_request', async () => {
+    const app = appWith({});
+    const res = await app.request('/retries', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"jobIds":["a"]}' });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({ error: { code: 'unsupported_media_type', message: expect.any(String) } });
+  });
+
+  it('is listed as a 415 answer of POST /retries in /openapi.json', async () => {
+    const doc = (await (await appWith({}).request('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { responses: object }>>;
+    };
+    expect(Object.keys(doc.paths['/retries']!.post!.responses)).toContain('415');
+  });
+});
+
+describe('POST /jobs/{jobId}/cancel answers the job status', () => {
+  it('running when the cancellation was requested now', async () => {
+    const res = await appWith({ cancel: () => Promise.resolve({ status: 'running' }) }).request('/jobs/j1/cancel', { method: 'POST' });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ jobId: 'j1', status: 'running', links: { self: '/jobs/j1' } });
+  });
+
+  it('canceled (not running) for a job that already was canceled', async () => {
+    const res = await appWith({ cancel: () => Promise.resolve({ status: 'canceled' }) }).request('/jobs/j1/cancel', { method: 'POST' });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ jobId: 'j1', status: 'canceled' });
+  });
+});
+
+describe('GET /jobs with a cursor Temporal cannot read', () => {
+  const ctx = (err: Error) =>
+    ({
+      deps: {
+        client: { workflowService: { listWorkflowExecutions: () => Promise.reject(err) } },
+        config: { temporal: { namespace: 'default' } },
+      },
+      temporal: (fn: () => Promise<unknown>) => fn(),
+    }) as unknown as JobContext;
+
+  it('is 400 invalid_request naming the cursor (Temporal answers UNKNOWN for a token it cannot parse)', async () => {
+    const listing = listJobs(ctx(grpcError(2, 'invalid character m looking for beginning of value')), { limit: 10, cursor: 'bad' });
+    await expect(listing).rejects.toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: 'cursor' }] });
+  });
+
+  it('stays a server error without a cursor (the request was fine)', async () => {
+    const err = grpcError(2, 'something went wrong');
+    await expect(listJobs(ctx(err), { limit: 10 })).rejects.toBe(err);
+  });
+});
