@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { serve } from '@hono/node-server';
-import { freePort } from './ports.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,10 +42,13 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Serves an app over real HTTP on a free loopback port (for clients that need a URL). */
+/** Serves an app over real HTTP on a loopback port the OS picks (for clients that need a URL). */
 export async function serveApp(app: App): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await freePort();
-  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
+  // Port 0, read back once listening: a port chosen first and bound later could be taken meanwhile.
+  let server!: ReturnType<typeof serve>;
+  const port = await new Promise<number>((resolve) => {
+    server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => resolve(info.port));
+  });
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
