@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +17,7 @@ import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { startMinio } from '../support/minio.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
+import { WorkerProcesses } from '../support/worker-processes.js';
 import { splitHandler } from '../support/store-split-handler.mjs';
 
 // Handler storage overrides end to end: a job whose `split` handler sends objects to two MinIO
@@ -34,7 +34,7 @@ let env: Record<string, string>;
 let stores: StoreRegistry;
 let connection: Connection;
 let app: ReturnType<typeof createApp>;
-const workers: ChildProcess[] = [];
+const workers = new WorkerProcesses([path.join(projectRoot, 'test', 'support', 'store-worker.mjs')]);
 
 beforeAll(async () => {
   origin = await startOrigin();
@@ -81,7 +81,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  workers.killAll();
   await connection?.close();
   await stores?.close();
   await archiveMinio?.stop();
@@ -98,20 +98,12 @@ const submit = async (manifest: unknown) => {
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 };
 const getJson = async (url: string) => (await (await app.request(url)).json()) as Record<string, any>;
-const startWorker = () => {
-  const w = spawn(process.execPath, [path.join(projectRoot, 'test', 'support', 'store-worker.mjs')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  workers.push(w);
-  return w;
-};
 async function waitClosed(jobId: string, deadlineMs: number) {
   const until = Date.now() + deadlineMs;
   for (;;) {
     const s = await getJson(`/jobs/${jobId}`).catch(() => ({ status: 'unknown' }));
     if (s.status !== 'running' && s.status !== 'unknown' && s.status !== undefined) return s;
-    if (Date.now() > until) throw new Error(`job ${jobId} still ${s.status} after ${deadlineMs} ms`);
+    if (Date.now() > until) throw new Error(`job ${jobId} still ${s.status} after ${deadlineMs} ms\n${workers.report()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -167,66 +159,71 @@ describe('named stores', () => {
     ).toThrow(ConfigError);
   });
 
-  it('splits a job among two buckets and the file store, byte-exact, through worker crashes', async () => {
-    const jobId = `stores-${randomUUID().slice(0, 8)}`;
-    const count = 240;
-    // i % 3: 0 → an image (images, chosen before the request), 1 → 8 KiB (archive, chosen from the response), 2 → default.
-    const kindOf = (i: number) => (['images', 'archive', 'default'] as const)[i % 3]!;
-    const name = (i: number) => (kindOf(i) === 'images' ? `${jobId}-img-${i}` : `${jobId}-${i}`);
-    const size = (i: number) => (kindOf(i) === 'archive' ? 8192 : 2048);
-    const resources = Array.from({ length: count }, (_, i) => ({ id: `r${i}`, url: `${origin.url}/slow/250/${size(i)}/${name(i)}` }));
-    expect((await submit({ jobId, handler: 'split', resources })).status).toBe(202);
-    let worker = startWorker();
-    let kills = 0;
-    while (kills < 2) {
-      await new Promise((r) => setTimeout(r, 4000));
-      if ((await getJson(`/jobs/${jobId}`)).status !== 'running') break;
-      const exited = new Promise((r) => worker.once('exit', r));
-      worker.kill('SIGKILL');
-      await exited;
-      kills++;
-      worker = startWorker();
-    }
-    expect(kills).toBe(2);
-    const summary = await waitClosed(jobId, 180_000);
-    expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
+  it(
+    'splits a job among two buckets and the file store, byte-exact, through worker crashes',
+    async () => {
+      const jobId = `stores-${randomUUID().slice(0, 8)}`;
+      const count = 240;
+      // i % 3: 0 → an image (images, chosen before the request), 1 → 8 KiB (archive, chosen from the response), 2 → default.
+      const kindOf = (i: number) => (['images', 'archive', 'default'] as const)[i % 3]!;
+      const name = (i: number) => (kindOf(i) === 'images' ? `${jobId}-img-${i}` : `${jobId}-${i}`);
+      const size = (i: number) => (kindOf(i) === 'archive' ? 8192 : 2048);
+      const resources = Array.from({ length: count }, (_, i) => ({ id: `r${i}`, url: `${origin.url}/slow/250/${size(i)}/${name(i)}` }));
+      expect((await submit({ jobId, handler: 'split', resources })).status).toBe(202);
+      // Requests the origin received for this job. Each kill once the newest worker has made 16 (its
+      // 4 lanes about 1 s into their batches): the first request means the job's one page is loaded,
+      // so no I/O activity without a heartbeat timeout dies with a worker (see chaos.test.ts), and two
+      // kills of 16 requests leave most of the 240 for the last worker: the job cannot end earlier.
+      const requested = () => {
+        let n = 0;
+        for (const [p, hits] of origin.hits) if (p.includes(`/${jobId}-`)) n += hits;
+        return n;
+      };
+      await workers.killWhileProgressing(env, { kills: 2, progress: requested, step: 16, timeoutMs: 90_000 });
+      const summary = await waitClosed(jobId, 180_000);
+      expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
 
-    // Every state names its store (none for default) and its key (images under the pics/ prefix).
-    const page = await getJson(`/jobs/${jobId}/resources?limit=1000`);
-    const states = new Map<string, Record<string, any>>(page.items.map((s: Record<string, any>) => [s.id, s]));
-    for (let i = 0; i < count; i++) {
-      const state = states.get(`r${i}`)!;
-      const key = `${kindOf(i) === 'images' ? 'pics/' : ''}${jobId}/r${i}-${name(i)}`;
-      expect({ key: state.key, store: state.store }).toEqual({ key, store: kindOf(i) === 'default' ? undefined : kindOf(i) });
-      // Byte-exact, read back from the state's store.
-      expect(await readBack(stores.resolve(state.store), key), `r${i}`).toEqual({
-        sha256: contentSha256(name(i), size(i)),
-        bytes: size(i),
+      // Every state names its store (none for default) and its key (images under the pics/ prefix).
+      const page = await getJson(`/jobs/${jobId}/resources?limit=1000`);
+      const states = new Map<string, Record<string, any>>(page.items.map((s: Record<string, any>) => [s.id, s]));
+      for (let i = 0; i < count; i++) {
+        const state = states.get(`r${i}`)!;
+        const key = `${kindOf(i) === 'images' ? 'pics/' : ''}${jobId}/r${i}-${name(i)}`;
+        expect({ key: state.key, store: state.store }).toEqual({ key, store: kindOf(i) === 'default' ? undefined : kindOf(i) });
+        // Byte-exact, read back from the state's store.
+        expect(await readBack(stores.resolve(state.store), key), `r${i}`).toEqual({
+          sha256: contentSha256(name(i), size(i)),
+          bytes: size(i),
+        });
+      }
+      // Once each and nowhere else: each store holds exactly its share.
+      const images = stores.resolve('images') as S3Storage;
+      const archive = stores.resolve('archive') as S3Storage;
+      const imageKeys = await s3Keys(images, inject('minio').bucket, `${env.TEMPORAL_TASK_QUEUE}/`);
+      expect(imageKeys).toHaveLength(count / 3);
+      expect(imageKeys.every((k) => k.startsWith(`${env.TEMPORAL_TASK_QUEUE}/pics/${jobId}/`))).toBe(true);
+      const archiveKeys = await s3Keys(archive, 'archive', 'crawl/');
+      expect(archiveKeys).toHaveLength(count / 3);
+      expect((await archive.head(`${jobId}/r1-${name(1)}`))?.metadata).toMatchObject({
+        routed: 'by-size',
+        'source-url': resources[1]!.url,
       });
-    }
-    // Once each and nowhere else: each store holds exactly its share.
-    const images = stores.resolve('images') as S3Storage;
-    const archive = stores.resolve('archive') as S3Storage;
-    const imageKeys = await s3Keys(images, inject('minio').bucket, `${env.TEMPORAL_TASK_QUEUE}/`);
-    expect(imageKeys).toHaveLength(count / 3);
-    expect(imageKeys.every((k) => k.startsWith(`${env.TEMPORAL_TASK_QUEUE}/pics/${jobId}/`))).toBe(true);
-    const archiveKeys = await s3Keys(archive, 'archive', 'crawl/');
-    expect(archiveKeys).toHaveLength(count / 3);
-    expect((await archive.head(`${jobId}/r1-${name(1)}`))?.metadata).toMatchObject({ routed: 'by-size', 'source-url': resources[1]!.url });
-    const files = (await readdir(path.join(dir, 'default', jobId), { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => path.relative(path.join(dir, 'default'), path.join(e.parentPath, e.name)));
-    // The manifest document and staging stay in the default store.
-    expect(files.filter((f) => f === `${jobId}/manifest.json`)).toHaveLength(1);
-    expect(files.filter((f) => !f.includes('.fetchbox') && !f.endsWith('manifest.json'))).toHaveLength(count / 3);
-    process.stderr.write(`[stores] SIGKILL x${kills}: ${count} objects byte-exact in images, archive and the file store\n`);
-  }, 300_000);
+      const files = (await readdir(path.join(dir, 'default', jobId), { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile())
+        .map((e) => path.relative(path.join(dir, 'default'), path.join(e.parentPath, e.name)));
+      // The manifest document and staging stay in the default store.
+      expect(files.filter((f) => f === `${jobId}/manifest.json`)).toHaveLength(1);
+      expect(files.filter((f) => !f.includes('.fetchbox') && !f.endsWith('manifest.json'))).toHaveLength(count / 3);
+      process.stderr.write(`[stores] SIGKILL x2 mid-download: ${count} objects byte-exact in images, archive and the file store\n`);
+    },
+    2 * 90_000 + 180_000 + 60_000,
+  );
 
   it('a manifest store the handler allows is the job store', async () => {
     const jobId = `stores-m-${randomUUID().slice(0, 8)}`;
     const resources = [0, 1].map((i) => ({ id: `m${i}`, url: `${origin.url}/bytes/1024/${jobId}-${i}` }));
     expect((await submit({ jobId, handler: 'split', store: 'archive', resources })).status).toBe(202);
-    const worker = startWorker();
+    const worker = workers.start(env);
     try {
       expect(await waitClosed(jobId, 60_000)).toMatchObject({ status: 'completed', resources: { succeeded: 2 } });
       const states = (await getJson(`/jobs/${jobId}/resources`)).items as Record<string, any>[];

@@ -5,17 +5,34 @@ import { projectRoot } from '../../src/temporal/temporal-cli.js';
 /** How much of each worker's stderr is kept: enough for its last log lines and a crash's stack. */
 const STDERR_TAIL_BYTES = 16 * 1024;
 
+/** How `killWhileProgressing` decides when to kill. */
+export interface KillPlan {
+  /** How many workers to SIGKILL (a new one starts after each kill). */
+  kills: number;
+  /** A count that grows while the job makes progress (requests the origin received for it, say). */
+  progress: () => number;
+  /** How much `progress()` must grow on a worker before it is killed. */
+  step: number;
+  /** Also required before the first kill (say, that every page of the job is loaded). */
+  ready?: () => boolean;
+  /** How long one worker may take to make its `step` of progress. */
+  timeoutMs: number;
+}
+
 /**
- * `fetchbox worker` processes a crash test starts and SIGKILLs. Each keeps the tail of its stderr,
- * so a job that stalls after the kills says why (a worker that died at start, an error loop)
- * instead of only timing out.
+ * `fetchbox worker` processes a crash test starts and SIGKILLs (or another worker script, such as
+ * test/support/store-worker.mjs). Each keeps the tail of its stderr, so a job that stalls after
+ * the kills says why (a worker that died at start, an error loop) instead of only timing out.
  */
 export class WorkerProcesses {
   private readonly workers: { process: ChildProcess; stderr: string }[] = [];
 
-  /** Starts `node bin/fetchbox.js worker` with `env` over this process's environment. */
+  /** `script`: the worker's entry and arguments (default `bin/fetchbox.js worker`). */
+  constructor(private readonly script: string[] = [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker']) {}
+
+  /** Starts a worker with `env` over this process's environment. */
   start(env: Record<string, string>): ChildProcess {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
+    const child = spawn(process.execPath, this.script, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -33,6 +50,32 @@ export class WorkerProcesses {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /**
+   * Starts a worker, then `plan.kills` times: waits until the job progressed by `plan.step` on it
+   * (and, the first time, until `plan.ready()`), SIGKILLs it and starts the next. A kill on a clock
+   * instead can land on a worker still starting (testing nothing), before the job has loaded its
+   * pages (an I/O activity lost with its worker waits out its 5-minute start-to-close timeout, see
+   * chaos.test.ts), or after the job finished on a fast machine. Returns the worker left running.
+   */
+  async killWhileProgressing(env: Record<string, string>, plan: KillPlan): Promise<ChildProcess> {
+    let worker = this.start(env);
+    for (let kill = 0; kill < plan.kills; kill++) {
+      const from = plan.progress();
+      const until = Date.now() + plan.timeoutMs;
+      while (plan.progress() - from < plan.step || (kill === 0 && plan.ready && !plan.ready())) {
+        if (Date.now() > until) {
+          throw new Error(
+            `kill ${kill + 1} of ${plan.kills}: progress ${plan.progress() - from} of ${plan.step} in ${plan.timeoutMs} ms on the newest worker\n${this.report()}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await this.kill(worker);
+      worker = this.start(env);
+    }
+    return worker;
   }
 
   /** Each worker's exit and the tail of its stderr, for a failure message. */
