@@ -37,6 +37,8 @@ export interface Origin {
   lastHeaders: Map<string, IncomingMessage['headers']>;
   /** Names whose `/switch/...` paths answer 404 until removed. */
   broken: Set<string>;
+  /** Gates whose `/hold/...` requests wait (unanswered) until removed. */
+  held: Set<string>;
   /** Most `/slow/...` requests in progress at once, by `<Host header> <name without its -N suffix>`. */
   maxInFlight: Map<string, number>;
   /** How each `/cond/...` and `/ranged/...` name answers (version, ignored conditions, hostile ETag, rate). */
@@ -71,6 +73,7 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  * - `/headers/<name>`: serves the request headers as JSON
  * - `/switch/<size>/<name>`: 404 while `name` is in `origin.broken`, else the body
  * - `/slow/<ms>/<size>/<name>`: waits `ms` before answering with the body
+ * - `/hold/<size>/<gate>/<name>`: waits while `gate` is in `origin.held`, then answers with the body
  * - `/goto/<name>?to=<url>`: redirects to `url`
  * - `/chunked/<size>/<name>`: the body without Content-Length (chunked encoding)
  * - `/reset/<failures>/<size>/<name>`: the first `failures` requests get their socket destroyed
@@ -86,6 +89,7 @@ export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
   const lastHeaders = new Map<string, IncomingMessage['headers']>();
   const broken = new Set<string>();
+  const held = new Set<string>();
   const inFlight = new Map<string, number>();
   const maxInFlight = new Map<string, number>();
   const validated = new Map<string, ValidatedResource>();
@@ -149,6 +153,13 @@ export async function startOrigin(): Promise<Origin> {
         const timer = setTimeout(() => send(res, parts[3] ?? 'slow', Number(parts[2])), Number(parts[1]));
         res.on('close', () => clearTimeout(timer));
         return;
+      }
+      case 'hold': {
+        const [, size, gate, name] = parts;
+        const answer = () => (held.has(gate ?? '') ? void (timer = setTimeout(answer, 20)) : send(res, name ?? 'hold', Number(size)));
+        let timer: NodeJS.Timeout | undefined;
+        res.on('close', () => clearTimeout(timer));
+        return answer();
       }
       case 'reset': {
         const [, failures, size, name] = parts;
@@ -214,6 +225,7 @@ export async function startOrigin(): Promise<Origin> {
     hits,
     lastHeaders,
     broken,
+    held,
     maxInFlight,
     validated,
     bytesSent,
