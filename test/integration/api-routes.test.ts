@@ -23,11 +23,13 @@ describe('GET /jobs', () => {
     for (const jobId of ok) await stack.submit({ jobId, resources: [{ url: `${origin.url}/bytes/5/${jobId}` }] });
     await stack.submit({ jobId: bad, resources: [{ url: `${origin.url}/status/404/${bad}` }] });
     for (const jobId of [...ok, bad]) await stack.waitForJob(jobId);
-    // Visibility is eventually consistent: wait until the last close is indexed.
+    // Visibility is eventually consistent, and indexes each close on its own: wait until all four are.
     const find = async (query: string) => ((await (await stack.app.request(`/jobs?${query}`)).json()) as any).items as any[];
-    for (let i = 0; i < 50 && !(await find('status=completed_with_failures&limit=1000')).some((j) => j.jobId === bad); i++) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const indexed = async () => {
+      const closed = [...(await find('status=completed_with_failures&limit=1000')), ...(await find('status=completed&limit=1000'))];
+      return [...ok, bad].every((jobId) => closed.some((j) => j.jobId === jobId));
+    };
+    for (const until = Date.now() + 30_000; !(await indexed()) && Date.now() < until;) await new Promise((r) => setTimeout(r, 200));
     const failedOnes = await find('status=completed_with_failures&limit=1000');
     expect(failedOnes.find((j) => j.jobId === bad)).toMatchObject({
       status: 'completed_with_failures',

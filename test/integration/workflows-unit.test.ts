@@ -254,7 +254,9 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     const pages = [tasksFor(0, 20)];
     const retried = pages[0]![3]!.url;
     const permanent = pages[0]![17]!.url;
-    const log = mocks.plan(jobId, { pages, delayMs: 100, retryInBatch: new Set([retried]), failInBatch: new Set([permanent]) });
+    // Batches take 500 ms (real time): the four must overlap to count as at once, however far apart a
+    // loaded machine hands them to the worker's pollers.
+    const log = mocks.plan(jobId, { pages, delayMs: 500, retryInBatch: new Set([retried]), failInBatch: new Set([permanent]) });
     // window 8: lanes = ceil(8 / 4) = 2, so 4 batches at once; 20 tasks over 4 slots: batches of 5.
     const result = await (await start(jobInput(jobId, pages, { concurrency: 8, pageParallelism: 1, batchSize: 10 }))).result();
 
