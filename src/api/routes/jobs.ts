@@ -23,6 +23,9 @@ import {
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
 
+/** The `Location` header of a submit's answer (the contract's): the job's own URL, as `links.self`. */
+const locationHeader = { Location: { description: 'The job: `/jobs/<jobId>`, as `links.self`', schema: { type: 'string' as const } } };
+
 /** `POST /jobs`: `guards` (rate limit, content type, size, manifest limits) run after the scope check. */
 const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
   createRoute({
@@ -36,9 +39,14 @@ const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
     responses: {
       200: {
         description: 'The job already exists with an identical manifest',
+        headers: locationHeader,
         content: { 'application/json': { schema: SubmitResponseSchema } },
       },
-      202: { description: 'A new job was started', content: { 'application/json': { schema: SubmitResponseSchema } } },
+      202: {
+        description: 'A new job was started',
+        headers: locationHeader,
+        content: { 'application/json': { schema: SubmitResponseSchema } },
+      },
       ...errors(400, 401, 403, 409, 413, 415, 429, 503),
     },
   });
