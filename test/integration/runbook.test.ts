@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -7,7 +8,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
-import { freePort } from '../support/ports.js';
 import { serveApp, startStack, type Stack } from '../support/stack.js';
 
 // The docs' shell blocks marked `<!-- docs-test: safe -->` (CONTRIBUTING.md says when a block may
@@ -43,9 +43,8 @@ beforeAll(async () => {
       .then((body) => res.writeHead(200, { 'content-type': 'text/plain' }).end(body))
       .catch(() => res.writeHead(404).end('not found'));
   });
-  const sitePort = await freePort();
-  await new Promise<void>((resolve) => site.listen(sitePort, '127.0.0.1', resolve));
-  siteUrl = `http://127.0.0.1:${sitePort}`;
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
   // `data/objects` under the blocks' working directory, as under `npm run dev`'s.
   stack = await startStack('file', { FETCHBOX_STORAGE_URL: `file://${path.join(workDir, 'data', 'objects')}` });
   server = await serveApp(stack.app);
