@@ -4,6 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import type { JobService } from '../../src/api/job-service.js';
 import type { JobContext } from '../../src/api/jobs/job-context.js';
 import { listJobs } from '../../src/api/jobs/job-listing.js';
+import { encodeJobsCursor } from '../../src/api/jobs/jobs-cursor.js';
 
 // Contract v1.1, read as a black-box client would: every error is {"error": {"code", "message", "details"?}}
 // with the contract's code, and an answer says what is true of the job.
@@ -67,9 +68,30 @@ describe('GET /jobs with a cursor Temporal cannot read', () => {
       temporal: (fn: () => Promise<unknown>) => fn(),
     }) as unknown as JobContext;
 
-  it('is 400 invalid_request naming the cursor (Temporal answers UNKNOWN for a token it cannot parse)', async () => {
-    const listing = listJobs(ctx(grpcError(2, 'invalid character m looking for beginning of value')), { limit: 10, cursor: 'bad' });
-    await expect(listing).rejects.toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: 'cursor' }] });
+  it('is 400 invalid_request naming the cursor, before Temporal sees it (it answers a retried UNKNOWN: 500, or 503 at the deadline)', async () => {
+    const token = Buffer.from('{"CloseTime":"2026-11-28T04:23:09Z","RunID":"r"}');
+    const good = encodeJobsCursor(token);
+    for (const cursor of ['bad', 'eyJhIjo', 'AAAA', `${good.slice(0, -1)}0`, `x${good}`, '_00000000']) {
+      const listing = listJobs(ctx(grpcError(2, 'invalid character m looking for beginning of value')), { limit: 10, cursor });
+      await expect(listing, cursor).rejects.toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: 'cursor' }] });
+    }
+  });
+
+  it('hands Temporal the page token of a cursor it returned', async () => {
+    const token = Buffer.from([0, 1, 2, 250, 251, 95]);
+    let sent: Uint8Array | undefined;
+    const list = (req: { nextPageToken?: Uint8Array }) => {
+      sent = req.nextPageToken;
+      return Promise.resolve({ executions: [], nextPageToken: Buffer.from('next') });
+    };
+    const context = {
+      deps: { client: { workflowService: { listWorkflowExecutions: list } }, config: { temporal: { namespace: 'default' } } },
+      temporal: (fn: () => Promise<unknown>) => fn(),
+    } as unknown as JobContext;
+    const page = await listJobs(context, { limit: 10, cursor: encodeJobsCursor(token) });
+    expect(Buffer.from(sent!)).toEqual(token);
+    expect(page.next).toBe(encodeJobsCursor(Buffer.from('next')));
+    expect(page.next).toMatch(/^[A-Za-z0-9_-]+$/);
   });
 
   it('stays a server error without a cursor (the request was fine)', async () => {

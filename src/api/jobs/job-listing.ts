@@ -1,11 +1,9 @@
-import { isGrpcServiceError } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
-import { GrpcStatus } from '../../temporal/grpc-errors.js';
 import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
-import { ErrorCode, issuesError } from '../api-error.js';
 import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
+import { decodeJobsCursor, encodeJobsCursor } from './jobs-cursor.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
 import { WorkflowTypes } from '../../workflows/ids.js';
@@ -21,9 +19,6 @@ const RAW_STATUS: Record<number, string> = {
   7: 'TIMED_OUT',
 };
 
-/** gRPC codes Temporal answers a page token it cannot read with (the SQL stores fail to parse it: UNKNOWN). */
-const BAD_TOKEN_CODES: readonly number[] = [GrpcStatus.INVALID_ARGUMENT, 2 /* UNKNOWN */];
-
 /**
  * Jobs from Temporal visibility, newest first, filtered by status and handler. Continued-as-new
  * runs are left out; a retried job's earlier run is shown once per page at most (its latest).
@@ -36,22 +31,16 @@ export async function listJobs(
   const clauses = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.status) clauses.push(JOB_STATUS_CLAUSE[opts.status]);
   if (opts.handler) clauses.push(`${SearchAttributes.handler.name} = ${literal(opts.handler)}`);
+  // A cursor this API never returned is a 400 here, before Temporal sees it (jobs-cursor.ts).
+  const pageToken = opts.cursor ? decodeJobsCursor(opts.cursor) : undefined;
   const res = await temporal(() =>
     client.workflowService.listWorkflowExecutions({
       namespace: config.temporal.namespace,
       query: clauses.join(' AND '),
       pageSize: opts.limit,
-      ...(opts.cursor ? { nextPageToken: Buffer.from(opts.cursor, 'base64url') } : {}),
+      ...(pageToken ? { nextPageToken: pageToken } : {}),
     }),
-  ).catch((err: unknown) => {
-    // The cursor is visibility's page token: one Temporal cannot read is the client's mistake (400), not a 500.
-    if (opts.cursor && isGrpcServiceError(err) && BAD_TOKEN_CODES.includes(err.code)) {
-      throw issuesError(ErrorCode.invalidRequest, 'invalid query parameters', [
-        { path: 'cursor', message: 'not a cursor returned by this API' },
-      ]);
-    }
-    throw err;
-  });
+  );
   const seen = new Set<string>();
   const items: JobListItem[] = [];
   for (const info of res.executions ?? []) {
@@ -77,6 +66,6 @@ export async function listJobs(
       ...(closedAt && status !== JobStatus.running ? { closedAt } : {}),
     });
   }
-  const token = res.nextPageToken && res.nextPageToken.length > 0 ? Buffer.from(res.nextPageToken).toString('base64url') : null;
+  const token = res.nextPageToken && res.nextPageToken.length > 0 ? encodeJobsCursor(res.nextPageToken) : null;
   return { items, next: token };
 }
