@@ -48,3 +48,33 @@ describe('contract answers', () => {
     expect(await again.json()).toMatchObject({ jobId, status: 'canceled' });
   });
 });
+
+describe('GET /jobs after a retry', () => {
+  it("lists the job once, by its latest run: not under its earlier run's status", async () => {
+    const jobId = uniqueJobId('list-retried');
+    const name = `${jobId}-switch`;
+    origin.broken.add(name);
+    await stack.submit({ jobId, resources: [{ url: `${origin.url}/switch/10/${name}`, id: 'sw' }] });
+    expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed_with_failures' });
+    origin.broken.delete(name);
+    expect((await post(`/jobs/${jobId}/retry`)).status).toBe(202);
+    expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed' });
+    const find = async (query: string) =>
+      (((await (await stack.app.request(`/jobs?${query}`)).json()) as any).items as any[]).filter((j) => j.jobId === jobId);
+    // Visibility is eventually consistent: wait until the retry run is indexed as completed.
+    for (const until = Date.now() + 30_000; (await find('status=completed&limit=1000')).length === 0 && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(await find('status=completed&limit=1000')).toHaveLength(1);
+    expect(await find('status=completed_with_failures&limit=1000')).toEqual([]);
+    // Paging one job at a time, the job comes once, with its current status.
+    const seen: any[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await (await stack.app.request(`/jobs?limit=1${cursor ? `&cursor=${cursor}` : ''}`)).json()) as any;
+      seen.push(...page.items.filter((j: any) => j.jobId === jobId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ status: 'completed' });
+  });
+});

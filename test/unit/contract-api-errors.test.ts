@@ -99,3 +99,35 @@ describe('GET /jobs with a cursor Temporal cannot read', () => {
     await expect(listJobs(ctx(err), { limit: 10 })).rejects.toBe(err);
   });
 });
+
+describe('GET /jobs lists a retried job by its latest run only', () => {
+  const closed = (workflowId: string, runId: string, started: number) => ({
+    execution: { workflowId, runId },
+    status: 2, // COMPLETED
+    startTime: { seconds: started },
+    closeTime: { seconds: started + 10 },
+  });
+  const running = (workflowId: string, runId: string, started: number) => ({
+    execution: { workflowId, runId },
+    status: 1,
+    startTime: { seconds: started },
+  });
+
+  it('leaves out a closed run a retry run superseded, keeps the others, in one extra visibility query', async () => {
+    const queries: string[] = [];
+    const list = (req: { query: string }) => {
+      queries.push(req.query);
+      if (queries.length === 1) return Promise.resolve({ executions: [closed('job-a', 'a1', 100), closed('job-b', 'b1', 90)] });
+      // Every run of the listed ids: job-a was retried (a2, started after a1 closed).
+      return Promise.resolve({ executions: [running('job-a', 'a2', 200), closed('job-a', 'a1', 100), closed('job-b', 'b1', 90)] });
+    };
+    const context = {
+      deps: { client: { workflowService: { listWorkflowExecutions: list } }, config: { temporal: { namespace: 'default' } } },
+      temporal: (fn: () => Promise<unknown>) => fn(),
+    } as unknown as JobContext;
+    const page = await listJobs(context, { limit: 10, status: 'completed_with_failures' });
+    expect(page.items.map((j) => j.jobId)).toEqual(['b']);
+    expect(queries).toHaveLength(2);
+    expect(queries[1]).toContain(`WorkflowId IN ('job-a', 'job-b')`);
+  });
+});

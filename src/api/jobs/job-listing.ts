@@ -4,6 +4,7 @@ import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
 import { decodeJobsCursor, encodeJobsCursor } from './jobs-cursor.js';
+import { supersededRuns } from './latest-runs.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
 import { WorkflowTypes } from '../../workflows/ids.js';
@@ -21,12 +22,14 @@ const RAW_STATUS: Record<number, string> = {
 
 /**
  * Jobs from Temporal visibility, newest first, filtered by status and handler. Continued-as-new
- * runs are left out; a retried job's earlier run is shown once per page at most (its latest).
+ * runs are left out, and so is a retried job's earlier run (the job is listed by its latest run
+ * only, with its current status): a page may then hold fewer than `limit` jobs.
  */
 export async function listJobs(
-  { deps, temporal }: JobContext,
+  ctx: JobContext,
   opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string },
 ): Promise<JobListing> {
+  const { deps, temporal } = ctx;
   const { client, config } = deps;
   const clauses = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.status) clauses.push(JOB_STATUS_CLAUSE[opts.status]);
@@ -41,12 +44,20 @@ export async function listJobs(
       ...(pageToken ? { nextPageToken: pageToken } : {}),
     }),
   );
+  // Closed runs may have been superseded by a retry run (an open run is always its job's latest).
+  const closedRuns = new Map<string, string>();
+  for (const info of res.executions ?? []) {
+    const workflowId = info.execution?.workflowId ?? '';
+    if (info.closeTime && info.execution?.runId && !closedRuns.has(workflowId)) closedRuns.set(workflowId, info.execution.runId);
+  }
+  const superseded = await supersededRuns(ctx, closedRuns);
   const seen = new Set<string>();
   const items: JobListItem[] = [];
   for (const info of res.executions ?? []) {
     const workflowId = info.execution?.workflowId ?? '';
     if (!workflowId.startsWith('job-') || seen.has(workflowId)) continue;
     seen.add(workflowId);
+    if (superseded.has(workflowId) && info.closeTime) continue;
     const typedSearchAttributes = decodeTypedSearchAttributes(info.searchAttributes?.indexedFields);
     const status = statusOf({
       status: { code: info.status ?? 0, name: RAW_STATUS[info.status ?? 0] ?? 'UNKNOWN' } as never,
