@@ -131,3 +131,20 @@ describe('GET /jobs lists a retried job by its latest run only', () => {
     expect(queries[1]).toContain(`WorkflowId IN ('job-a', 'job-b')`);
   });
 });
+
+describe('links.self and Location are /jobs/<jobId>', () => {
+  it('carries a jobId with ":" as it is (every jobId character is allowed in a path segment)', async () => {
+    const app = appWith({
+      submit: () => Promise.resolve({ jobId: 'crawl:2026-11-28.a_b', created: true }) as never,
+      handlerLabel: () => 'default',
+    });
+    const res = await app.request('/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobId: 'crawl:2026-11-28.a_b', resources: [{ url: 'http://x.test/a' }] }),
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('location')).toBe('/jobs/crawl:2026-11-28.a_b');
+    expect(await res.json()).toMatchObject({ jobId: 'crawl:2026-11-28.a_b', links: { self: '/jobs/crawl:2026-11-28.a_b' } });
+  });
+});

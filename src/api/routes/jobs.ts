@@ -5,6 +5,7 @@ import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import { ApiError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
+import { jobPath } from '../job-path.js';
 import { ResourceEventFilter, type JobService } from '../job-service.js';
 import { scoped } from '../route-security.js';
 import {
@@ -176,7 +177,7 @@ export interface JobRouteOptions {
 
 /** The job routes, bound to a JobService. */
 export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
-  const links = (jobId: string) => ({ self: `/jobs/${encodeURIComponent(jobId)}`, temporalUi: jobs.temporalUiUrl(jobId) });
+  const links = (jobId: string) => ({ self: jobPath(jobId), temporalUi: jobs.temporalUiUrl(jobId) });
   return new OpenAPIHono<AppEnv>()
     .openapi(submitRoute(options.submitGuards), async (c) => {
       const manifest = c.req.valid('json');

@@ -5,6 +5,7 @@ import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { errorResponses, RetriesRequestSchema, RetriesResponseSchema } from '../failures-schemas.js';
 import type { JobService } from '../job-service.js';
+import { jobPath } from '../job-path.js';
 import { scoped } from '../route-security.js';
 
 /** Largest `POST /retries` body: 1,000 jobIds of 128 characters fit with room to spare. */
@@ -41,7 +42,7 @@ export function retryRoutes(jobs: JobService) {
     const { jobIds, dryRun, ...filter } = c.req.valid('json');
     const request = jobIds ? { jobIds } : { filter };
     const result = await jobs.retryMany({ ...request, ...(dryRun !== undefined ? { dryRun } : {}) }, c.get('logger'));
-    const links = (jobId: string) => ({ self: `/jobs/${encodeURIComponent(jobId)}` });
+    const links = (jobId: string) => ({ self: jobPath(jobId) });
     return c.json({ ...result, jobs: result.jobs.map((j) => ({ ...j, links: links(j.jobId) })) }, 202);
   });
 }
