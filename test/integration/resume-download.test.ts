@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -15,10 +14,10 @@ import { builtInHandlers } from '../../src/handlers/registry.js';
 import { createStorage } from '../../src/storage/create-storage.js';
 import type { FileStorage } from '../../src/storage/file-storage.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
-import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { WorkerProcesses } from '../support/worker-processes.js';
 
 // Resumable large downloads (issue 16 item 3): an interrupted body continues from its stored
 // prefix with Range + If-Range, and starts over when the origin cannot continue it.
@@ -115,10 +114,10 @@ describe.each([
   { kind: 'file' as const, size: GiB, rate: 160 * 1024 * 1024 },
   { kind: 's3' as const, size: GiB / 4, rate: 48 * 1024 * 1024 },
 ])('resumable downloads: SIGKILL of the worker at ~60 % of a body ($kind storage, $size bytes)', ({ kind, size: SIZE, rate }) => {
-  const workers: ChildProcess[] = [];
+  const workers = new WorkerProcesses();
   let dir: string;
   afterAll(async () => {
-    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    workers.killAll();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -133,7 +132,7 @@ describe.each([
       FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '2000',
       FETCHBOX_RETRY_INITIAL_INTERVAL_MS: '200',
       FETCHBOX_WORKER_METRICS_PORT: '-1',
-      FETCHBOX_LOG_LEVEL: 'fatal',
+      FETCHBOX_LOG_LEVEL: 'warn',
       FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       ...(kind === 'file'
         ? { FETCHBOX_STORAGE_URL: `file://${dir}` }
@@ -145,14 +144,6 @@ describe.each([
             AWS_ACCESS_KEY_ID: minio.accessKeyId,
             AWS_SECRET_ACCESS_KEY: minio.secretAccessKey,
           }),
-    };
-    const start = () => {
-      const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
-        env: { ...process.env, ...env },
-        stdio: 'ignore',
-      });
-      workers.push(w);
-      return w;
     };
     const config = loadConfig(env);
     const storage =
@@ -188,19 +179,27 @@ describe.each([
         body: JSON.stringify({ jobId, resources: [{ id: 'big', url: `${origin.url}${urlPath}`, key }] }),
       });
       expect(res.status).toBe(202);
-      const first = start();
+      const first = workers.start(env);
       const until = Date.now() + 120_000;
       while ((origin.bytesSent.get(urlPath) ?? 0) < SIZE * 0.6) {
-        if (Date.now() > until) throw new Error(`only ${origin.bytesSent.get(urlPath) ?? 0} bytes sent after 120 s`);
+        if (Date.now() > until) throw new Error(`only ${origin.bytesSent.get(urlPath) ?? 0} bytes sent after 120 s\n${workers.report()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      const exited = new Promise((r) => first.once('exit', r));
-      first.kill('SIGKILL');
-      await exited;
+      await workers.kill(first);
       const atKill = origin.bytesSent.get(urlPath) ?? 0;
       expect(await storage.head(key)).toBeUndefined(); // nothing at the key while partial
-      start();
-      await client.workflow.getHandle(`job-${jobId}`).result();
+      workers.start(env);
+      // The download resumes once its heartbeat timeout (2 s) notices the dead worker: a stall
+      // past 150 s fails with the workers' log tails rather than the test's bare timeout.
+      const closed = client.workflow.getHandle(`job-${jobId}`).result();
+      const stalled = new Promise((_, reject) => {
+        const timer = setTimeout(() => reject(new Error(`job ${jobId} not closed 150 s after the kill\n${workers.report()}`)), 150_000);
+        void closed.then(
+          () => clearTimeout(timer),
+          () => clearTimeout(timer),
+        );
+      });
+      await Promise.race([closed, stalled]);
       const summary = (await (await app.request(`/jobs/${jobId}`)).json()) as Record<string, any>;
       expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: 1, failed: 0 } });
       const states = (await (await app.request(`/jobs/${jobId}/resources`)).json()) as { items: Record<string, any>[] };

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 
-/** How much of each worker's stderr is kept: enough for its last log lines and a crash's stack. */
-const STDERR_TAIL_BYTES = 16 * 1024;
+/** How much of each worker's output is kept: enough for its last log lines and a crash's stack. */
+const OUTPUT_TAIL_BYTES = 16 * 1024;
 
 /** How `killWhileProgressing` decides when to kill. */
 export interface KillPlan {
@@ -21,11 +21,12 @@ export interface KillPlan {
 
 /**
  * `fetchbox worker` processes a crash test starts and SIGKILLs (or another worker script, such as
- * test/support/store-worker.mjs). Each keeps the tail of its stderr, so a job that stalls after
- * the kills says why (a worker that died at start, an error loop) instead of only timing out.
+ * test/support/store-worker.mjs). Each keeps the tail of its output (its log lines, JSON on
+ * stdout at FETCHBOX_LOG_LEVEL, and stderr), so a job that stalls after the kills says why (a
+ * worker that died at start, an error loop) instead of only timing out.
  */
 export class WorkerProcesses {
-  private readonly workers: { process: ChildProcess; stderr: string }[] = [];
+  private readonly workers: { process: ChildProcess; output: string }[] = [];
 
   /** `script`: the worker's entry and arguments (default `bin/fetchbox.js worker`). */
   constructor(private readonly script: string[] = [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker']) {}
@@ -34,12 +35,12 @@ export class WorkerProcesses {
   start(env: Record<string, string>): ChildProcess {
     const child = spawn(process.execPath, this.script, {
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const entry = { process: child, stderr: '' };
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      entry.stderr = (entry.stderr + chunk).slice(-STDERR_TAIL_BYTES);
-    });
+    const entry = { process: child, output: '' };
+    const keep = (chunk: string) => void (entry.output = (entry.output + chunk).slice(-OUTPUT_TAIL_BYTES));
+    child.stdout!.setEncoding('utf8').on('data', keep);
+    child.stderr!.setEncoding('utf8').on('data', keep);
     this.workers.push(entry);
     return child;
   }
@@ -78,12 +79,12 @@ export class WorkerProcesses {
     return worker;
   }
 
-  /** Each worker's exit and the tail of its stderr, for a failure message. */
+  /** Each worker's exit and the tail of its output, for a failure message. */
   report(): string {
     return this.workers
       .map(
-        ({ process: p, stderr }, i) =>
-          `worker ${i + 1} (pid ${p.pid}, exit ${p.exitCode ?? p.signalCode ?? 'running'}):\n${stderr.trim() || '(no stderr)'}`,
+        ({ process: p, output }, i) =>
+          `worker ${i + 1} (pid ${p.pid}, exit ${p.exitCode ?? p.signalCode ?? 'running'}):\n${output.trim() || '(no output)'}`,
       )
       .join('\n---\n');
   }
