@@ -15,6 +15,7 @@ import { batchFailure } from './failures.js';
 import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
 import { fitPage, ioFailure, readStagedPage } from './load-page.js';
 import { activityRun } from './resume-check.js';
+import { keptAlive } from './keep-alive.js';
 import { assignStores } from './task-store.js';
 
 /** What the activities need; built once per worker process. */
@@ -89,7 +90,7 @@ export function createActivities({
     ...(metrics ? { metrics } : {}),
   });
 
-  return {
+  const activities = {
     /**
      * Copies the staged manifest document to `<jobId>/manifest.json`, beside the job's objects.
      * Runs in the workflow so only the job that won the jobId publishes it. A small manifest
@@ -277,6 +278,13 @@ export function createActivities({
       }
       return settled();
     },
+  };
+  // The I/O activities report no progress of their own: they heartbeat while they run (keep-alive.ts).
+  return {
+    ...activities,
+    publishManifest: keptAlive(activities.publishManifest),
+    loadPage: keptAlive(activities.loadPage),
+    failedTasks: keptAlive(activities.failedTasks),
   };
 }
 

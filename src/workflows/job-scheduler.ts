@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { pageKey, pageWorkflowId } from './ids.js';
+import { ioTimeouts } from './io-timeouts.js';
 import { JobStatus } from './constants.js';
 import { type JobPolicy } from './job-types.js';
 import type { JobState } from './job-state.js';
@@ -67,7 +68,7 @@ export class JobScheduler {
     // Publishing (and, for an inline manifest, staging) retries until storage answers: an accepted
     // job whose manifest lives only in this history must wait out a storage outage, not fail.
     const publisher = proxyActivities<Activities>({
-      startToCloseTimeout: '5 minutes',
+      ...ioTimeouts(),
       retry: { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' },
     });
     state.publishCounts();

@@ -3,6 +3,7 @@ import type { Activities } from '../activities/index.js';
 import { clipJson } from './failure-rules.js';
 import { ErrorKind, ResourceStatus } from './constants.js';
 import { MAX_MESSAGE_BYTES } from './page-budget.js';
+import { ioTimeouts } from './io-timeouts.js';
 import type { PageState } from './page-state.js';
 
 /**
@@ -11,12 +12,10 @@ import type { PageState } from './page-state.js';
  * (load-page.ts). Call first in the page workflow: its `patched` marker leads the page's commands.
  */
 export function pageIo() {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: '5 minutes',
-    retry: patched('io-wait-out-storage')
-      ? { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' }
-      : { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' },
-  });
+  const retry = patched('io-wait-out-storage')
+    ? { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' }
+    : { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' };
+  return proxyActivities<Activities>({ ...ioTimeouts(), retry });
 }
 
 /** Whether the page has downloads to run, or ended already (its handler could not expand it). */

@@ -1,0 +1,17 @@
+import { patched } from '@temporalio/workflow';
+
+/**
+ * How long the job's and pages' I/O activities (`publishManifest`, `loadPage`, `failedTasks`) may
+ * go without a heartbeat. They heartbeat every 5 s while they run (activities/keep-alive.ts), so
+ * a worker that dies in one is noticed after this, not after the 5-minute start-to-close.
+ */
+export const IO_HEARTBEAT_TIMEOUT = '30 seconds';
+
+/**
+ * The timeouts of the I/O activities: 5 minutes start-to-close (a handler's listings may take
+ * that long) and, behind `patched('io-heartbeat')`, the heartbeat timeout (histories recorded
+ * before it scheduled them without one). Call where the activities are proxied.
+ */
+export function ioTimeouts(): { startToCloseTimeout: string; heartbeatTimeout?: string } {
+  return { startToCloseTimeout: '5 minutes', ...(patched('io-heartbeat') ? { heartbeatTimeout: IO_HEARTBEAT_TIMEOUT } : {}) };
+}
