@@ -6,6 +6,7 @@ import type { ZodError } from 'zod';
 import { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
+import { dropEmptyQueryParams } from './empty-query.js';
 import type { ApiToken } from './auth.js';
 import type { JobService } from './job-service.js';
 import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps) {
   );
   // Auth is declared by each route (src/api/route-security.ts); this refuses routes that declare none.
   app.use('*', routeGuard(deps.tokens ?? []));
+  app.use('*', appWide(dropEmptyQueryParams));
 
   const rate = deps.submitRate ?? 0;
   // Configured limits on the parsed manifest, before the schema looks at a single resource.

@@ -148,3 +148,28 @@ describe('links.self and Location are /jobs/<jobId>', () => {
     expect(await res.json()).toMatchObject({ jobId: 'crawl:2026-11-28.a_b', links: { self: '/jobs/crawl:2026-11-28.a_b' } });
   });
 });
+
+describe('query parameters sent empty count as not given (the contract writes ?status=&limit=&cursor=)', () => {
+  it('GET /jobs?status=&handler=&limit=&cursor= lists with the defaults', async () => {
+    let got: unknown;
+    const app = appWith({ list: (opts) => ((got = opts), Promise.resolve({ items: [], next: null })) });
+    const res = await app.request('/jobs?status=&handler=&limit=&cursor=');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ items: [], nextCursor: null });
+    expect(got).toEqual({ limit: 100 });
+  });
+
+  it('GET /jobs/{jobId}/resources?status=&limit=&cursor= is the first page', async () => {
+    let got: unknown;
+    const app = appWith({ resources: (_id, opts) => ((got = opts), Promise.resolve({ items: [], next: null })) });
+    const res = await app.request('/jobs/j1/resources?status=&limit=5&cursor=');
+    expect(res.status).toBe(200);
+    expect(got).toEqual({ limit: 5 });
+  });
+
+  it('a value that is not empty is still checked', async () => {
+    const res = await appWith({}).request('/jobs?status=&limit=0');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.details).toEqual([expect.objectContaining({ path: 'limit' })]);
+  });
+});
