@@ -6,6 +6,7 @@ import { startStack, uniqueJobId } from '../support/stack.js';
 /** A loopback origin that answers every request after `delayMs` and records the most requests it had in flight at once. */
 interface PeakOrigin {
   url: string;
+  delayMs: number;
   peak: number;
   requests: number;
   reset(): void;
@@ -17,6 +18,7 @@ async function startPeakOrigin(delayMs: number): Promise<PeakOrigin> {
   const seen = new Set<string>();
   const origin = {
     url: '',
+    delayMs,
     peak: 0,
     requests: 0,
     reset() {
@@ -46,7 +48,7 @@ async function startPeakOrigin(delayMs: number): Promise<PeakOrigin> {
       }
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
       res.end('ok');
-    }, delayMs);
+    }, origin.delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -72,6 +74,10 @@ describe('perHostConcurrency N: at most N requests in flight per host for the wh
     });
     try {
       origin.reset();
+      // N > 1: 250 ms a request, as `peak` reaches N only if N requests overlap, and a loaded machine
+      // can start the next download of a freed slot (a workflow task, an activity dispatch) 100 ms
+      // or more late. N = 1 needs no overlap to reach its peak: 70 ms keeps its 48 requests short.
+      origin.delayMs = n === 1 ? 70 : 250;
       const jobId = uniqueJobId(`polite-${n}`);
       const resources = Array.from({ length: 40 }, (_, i) => ({ url: `${origin.url}/${i % 5 === 0 ? 'flaky' : 'ok'}/${jobId}/${i}` }));
       expect((await stack.submit({ jobId, resources })).status).toBe(202);
