@@ -15,6 +15,7 @@ import { batchFailure } from './failures.js';
 import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
 import { fitPage, ioFailure, readStagedPage } from './load-page.js';
 import { activityRun } from './resume-check.js';
+import { manifestDocumentKey } from '../storage/keys.js';
 import { keptAlive } from './keep-alive.js';
 import { assignStores } from './task-store.js';
 
@@ -112,7 +113,7 @@ export function createActivities({
         ]);
       }
       const staged = input.inline?.document ?? (await storage.getJson<Record<string, unknown>>(input.manifestKey));
-      await storage.putJson(`${input.jobId}/manifest.json`, { ...staged, submittedAt: input.submittedAt });
+      await storage.putJson(manifestDocumentKey(input.jobId), { ...staged, submittedAt: input.submittedAt });
     },
 
     /**

@@ -4,7 +4,7 @@ import type { Fetcher } from '../fetch/fetcher.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { validatorMetadata, validatorsOf, withoutValidatorMetadata } from '../fetch/validators.js';
-import { userKeyProblem } from '../storage/keys.js';
+import { jobKeyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import { StoreRegistry } from '../storage/store-registry.js';
 import type { ObjectOptions } from '../handlers/handler.js';
@@ -63,7 +63,7 @@ export function createDownloadOne({
     const log = () => logger.child({ jobId: input.jobId, resourceId: task.id, workflowId, attempt });
     const debug = logger.isLevelEnabled('debug');
     const handler = handlers.get(input.handler);
-    const problem = userKeyProblem(task.key);
+    const problem = jobKeyProblem(input.jobId, task.key);
     if (problem !== undefined) throw fail(ErrorKind.handler, `storage key ${JSON.stringify(task.key)} ${problem}`, attempt);
     // The task's store: skip-if-present, conditional requests and the resume check look there.
     const storage = storageFor(stores, task.store, attempt);

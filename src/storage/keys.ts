@@ -54,6 +54,25 @@ export function userKeyProblem(key: string): string | undefined {
 }
 
 /**
+ * The key of a job's manifest document beside its objects (`publishManifest` writes it): the
+ * contract's "metadata stored next to the job's objects as manifest.json".
+ */
+export function manifestDocumentKey(jobId: string): string {
+  return `${jobId}/manifest.json`;
+}
+
+/**
+ * Why a key may not name an object of job `jobId`, or undefined when it may: {@link userKeyProblem},
+ * plus not the job's own manifest document, which FetchBox writes (a resource there would replace
+ * the job's metadata). The API checks manifest keys with it, the download activity every task's key.
+ */
+export function jobKeyProblem(jobId: string, key: string): string | undefined {
+  const problem = userKeyProblem(key);
+  if (problem !== undefined) return problem;
+  return key === manifestDocumentKey(jobId) ? "is the job's manifest document (its metadata), which FetchBox writes" : undefined;
+}
+
+/**
  * Why a job id may not be used, or undefined when it may. A job id is the first segment of every
  * key of its job, so it follows {@link userKeyProblem} as one segment; ids made only of dots are
  * refused too (`.`/`..` are path steps, and Windows file systems drop trailing dots).

@@ -278,6 +278,13 @@ describe('JobService.submit enforces the configured limits for every caller', ()
     ]);
   });
 
+  it("refuses a key that names the job's own manifest document, at resources.N.key", async () => {
+    const err = await refusal({ jobId: 'j1', handler: 'default', resources: [{ url }, { url, key: 'j1/manifest.json' }] });
+    expect(err.status).toBe(400);
+    expect(err.body().error.code).toBe('invalid_manifest');
+    expect(err.details).toEqual([{ path: 'resources.1.key', message: expect.stringMatching(/manifest document/) }]);
+  });
+
   it('lists at most 100 duplicate ids and counts the rest', async () => {
     const wide = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config: loadConfig({}) });
     const err = (await wide

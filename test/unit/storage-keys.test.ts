@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { InvalidKeyError } from '../../src/storage/errors.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
-import { isReservedSegment, jobIdProblem, keyProblem, userKeyProblem } from '../../src/storage/keys.js';
+import { isReservedSegment, jobIdProblem, jobKeyProblem, keyProblem, manifestDocumentKey, userKeyProblem } from '../../src/storage/keys.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 
 const reserved = [
@@ -55,6 +55,18 @@ describe('keys.ts: one rule for reserved keys', () => {
 
   it.each(['job-1', '.a', 'a.', 'a..b'])('jobId %j is accepted', (jobId) => {
     expect(jobIdProblem(jobId)).toBeUndefined();
+  });
+});
+
+describe("jobKeyProblem: a job's keys", () => {
+  it("refuses the job's own manifest document, and keeps userKeyProblem's rules", () => {
+    expect(jobKeyProblem('j1', 'j1/manifest.json')).toMatch(/manifest document/);
+    expect(jobKeyProblem('j1', 'j1/.fetchbox/x')).toBe(userKeyProblem('j1/.fetchbox/x'));
+    expect(jobKeyProblem('j1', '../x')).toBe(keyProblem('../x'));
+    for (const fine of ['j1/manifest.json.bak', 'j1/sub/manifest.json', 'j10/manifest.json', 'J1/manifest.json']) {
+      expect(jobKeyProblem('j1', fine), fine).toBeUndefined();
+    }
+    expect(manifestDocumentKey('j1')).toBe('j1/manifest.json');
   });
 });
 
@@ -117,4 +129,21 @@ describe('handler-produced keys', () => {
       }
     },
   );
+
+  it("a task keyed as its job's manifest document fails with a handler error and leaves the document alone", async () => {
+    const harness = await createHandlerHarness(
+      { name: 'rogue', storageKey: (_r, ctx) => `${ctx.jobId}/manifest.json` },
+      { jobId: 'victim' },
+    );
+    try {
+      await harness.storage.putJson('victim/manifest.json', { jobId: 'victim' });
+      const { tasks } = await harness.expand([{ id: 'a', url: 'http://127.0.0.1:9/a' }]);
+      const err = (await harness.download(tasks[0]!).catch((e: unknown) => e)) as { type?: string; message?: string };
+      expect(err.type).toBe('handler');
+      expect(err.message).toMatch(/manifest document/);
+      expect(await harness.storage.getJson('victim/manifest.json')).toEqual({ jobId: 'victim' });
+    } finally {
+      await harness.close();
+    }
+  });
 });
