@@ -7,6 +7,7 @@ import { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import { dropEmptyQueryParams } from './empty-query.js';
+import { issuePaths } from './issue-paths.js';
 import type { ApiToken } from './auth.js';
 import type { JobService } from './job-service.js';
 import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
@@ -62,7 +63,7 @@ function issueDetails(error: ZodError): { issues: { path: string; message: strin
   for (const issue of error.issues) {
     const count = issue.code === 'custom' ? (issue.params as Record<string, unknown> | undefined)?.[OMITTED_ISSUES] : undefined;
     if (typeof count === 'number') omitted += count;
-    else issues.push({ path: issue.path.map(String).join('.') || '(body)', message: issue.message });
+    else for (const { path, message } of issuePaths(issue)) issues.push({ path: path.map(String).join('.') || '(body)', message });
   }
   return { issues, omitted };
 }

@@ -4,6 +4,7 @@ import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
 import { storeNameSchema } from '../config/store-settings.js';
 import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/constants.js';
 import { MAX_LISTED_ISSUES } from './api-error.js';
+import { issuePaths } from './issue-paths.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 
 /** 1–128 characters of `[A-Za-z0-9._:-]`: the contract's jobId (also in paths, for existing jobs). */
@@ -127,7 +128,7 @@ const ResourcesSchema = z
         if (listed + omitted === 0) out.push(parsed.data);
         continue;
       }
-      for (const issue of parsed.error.issues) {
+      for (const issue of parsed.error.issues.flatMap(issuePaths)) {
         if (listed >= MAX_LISTED_ISSUES) {
           omitted++;
           continue;

@@ -30,13 +30,30 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
     ['a header value with CR/LF', { resources: [{ url: 'http://x.test/', headers: { 'X-A': 'a\r\nX-B: b' } }] }, 'resources.0.headers.X-A'],
     ['a bad header name', { resources: [{ url: 'http://x.test/', headers: { 'X A': 'a' } }] }, 'resources.0.headers.X A'],
     ['a key escaping the root', { resources: [{ url: 'http://x.test/', key: '../../etc/x' }] }, 'resources.0.key'],
-    ['an unknown field', { resources: [{ url: 'http://x.test/' }], resouces: [] }, '(body)'],
+    ['an unknown field', { resources: [{ url: 'http://x.test/' }], resouces: [] }, 'resouces'],
+    ['an unknown field of a resource', { resources: [{ url: 'http://x.test/' }, { url: 'http://x.test/', kye: 'a' }] }, 'resources.1.kye'],
     ['metadata that is not an object', { metadata: [1], resources: [{ url: 'http://x.test/' }] }, 'metadata'],
   ])('400 invalid_manifest for %s, naming the field', async (_name, manifest, field) => {
     const res = await post(JSON.stringify(manifest));
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_manifest');
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(field);
+  });
+
+  it('lists each unknown field at its own path, at most 100 of them, and counts the rest', async () => {
+    const manifest: Record<string, unknown> = { resources: [{ url: 'http://x.test/' }] };
+    for (let i = 0; i < 250; i++) manifest[`extra${i}`] = i;
+    const roomy = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const answer = await roomy.request('/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(manifest),
+    });
+    const res = { status: answer.status, body: (await answer.json()) as { error: { details: unknown[]; moreIssues?: number } } };
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toHaveLength(100);
+    expect(res.body.error.details[0]).toEqual({ path: 'extra0', message: 'unknown field "extra0"' });
+    expect(res.body.error.moreIssues).toBe(150);
   });
 
   it('400 invalid_manifest for a body that is not JSON', async () => {
