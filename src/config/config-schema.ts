@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
-import { namedStoresSchema, storeNameSchema } from './store-settings.js';
+import { namedStoresSchema, storageUrlSchema, storeNameSchema } from './store-settings.js';
 
 /** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
 const ms = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
@@ -101,7 +101,7 @@ export const configSchema = z.object({
   storage: z
     .object({
       /** `file://<path>` or `s3://bucket/prefix`; empty means `file://<dataDir>/objects`. */
-      url: z.string().default(''),
+      url: storageUrlSchema.or(z.literal('')).default(''),
       s3: z
         .object({
           endpoint: z.string().url().optional(),

@@ -21,11 +21,17 @@ const optionalBool = z
   .transform((v) => (v === undefined || typeof v === 'boolean' ? v : v === 'true' || v === '1' || v === 'yes'));
 
 /**
+ * A store's URL: `file://<directory>` or `s3://<bucket>/<prefix>`. Checked at load, so a bad
+ * scheme stops the process as any invalid setting does (create-storage.ts checks the rest).
+ */
+export const storageUrlSchema = z.string().regex(/^(file|s3):\/\/./, 'use file://<directory> or s3://<bucket>/<prefix>');
+
+/**
  * One named store. S3 settings left out are taken from `storage.s3` (endpoint, region, path style,
  * part size, queue size); credentials are the store's own, or the standard AWS chain when it has none.
  */
 const namedStoreValueSchema = z.strictObject({
-  url: z.string().regex(/^(file|s3):\/\/./, 'use file://<directory> or s3://<bucket>/<prefix>'),
+  url: storageUrlSchema,
   s3: z
     .strictObject({
       endpoint: z.string().url().optional(),

@@ -63,6 +63,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FETCHBOX_LOG_LEVEL: 'loud' })).toThrow(/FETCHBOX_LOG_LEVEL/);
     expect(() => loadConfig({ FETCHBOX_FETCH_TEXT_MAX_BYTES: '0' })).toThrow(/fetch\.textMaxBytes \(FETCHBOX_FETCH_TEXT_MAX_BYTES\)/);
     expect(() => loadConfig({ FETCHBOX_FETCH_TEXT_DEADLINE_MS: 'soon' })).toThrow(/FETCHBOX_FETCH_TEXT_DEADLINE_MS/);
+    expect(() => loadConfig({ FETCHBOX_STORAGE_URL: 'ftp://x' })).toThrow(/storage\.url \(FETCHBOX_STORAGE_URL\).*file:\/\/<directory>/);
+    expect(() => loadConfig({ FETCHBOX_STORAGE_URL: 'ftp://x' })).toThrow(ConfigError);
   });
 
   it('says which file it could not read', () => {
