@@ -76,5 +76,13 @@ describe('GET /jobs after a retry', () => {
     } while (cursor);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ status: 'completed' });
+    // startedAt is when the job was submitted, in the listing as in GET /jobs/{jobId}: not the retry run's start.
+    const summary = (await (await stack.app.request(`/jobs/${jobId}`)).json()) as any;
+    expect(seen[0].startedAt).toBe(summary.startedAt);
+    const runs: Date[] = [];
+    for await (const wf of stack.client.workflow.list({ query: `WorkflowId = "job-${jobId}"` })) runs.push(wf.startTime);
+    expect(runs).toHaveLength(2);
+    const retryRunStart = Math.max(...runs.map((d) => d.getTime()));
+    expect(Date.parse(seen[0].startedAt)).toBeLessThan(retryRunStart);
   });
 });

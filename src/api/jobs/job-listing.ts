@@ -1,3 +1,4 @@
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
 import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
@@ -8,6 +9,23 @@ import { supersededRuns } from './latest-runs.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
 import { WorkflowTypes } from '../../workflows/ids.js';
+
+/**
+ * When the job was submitted: the memo's `startedAt`, which every run of the job carries (a retry
+ * of a closed job is a new run, started later), else the run's own start.
+ */
+function submittedAt(info: { memo?: { fields?: Record<string, Payload> | null } | null; startTime?: Parameters<typeof toIso>[0] }): string {
+  const field = info.memo?.fields?.startedAt;
+  if (field) {
+    try {
+      const value = defaultPayloadConverter.fromPayload(field);
+      if (typeof value === 'string') return value;
+    } catch {
+      // An undecodable memo falls back to the run's start.
+    }
+  }
+  return toIso(info.startTime) ?? '';
+}
 
 /** Visibility's ExecutionStatus enum → the workflow status names describe() uses. */
 const RAW_STATUS: Record<number, string> = {
@@ -73,7 +91,7 @@ export async function listJobs(
       status,
       resources: { total, succeeded, failed, pending: Math.max(total - succeeded - failed, 0) },
       bytes: typedSearchAttributes.get(SearchAttributes.bytes) ?? 0,
-      startedAt: toIso(info.startTime) ?? '',
+      startedAt: submittedAt(info),
       ...(closedAt && status !== JobStatus.running ? { closedAt } : {}),
     });
   }
