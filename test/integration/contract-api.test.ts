@@ -49,6 +49,17 @@ describe('contract answers', () => {
   });
 });
 
+describe('POST /jobs again with the same manifest', () => {
+  it("answers 200 with the existing job's current status, not always running", async () => {
+    const jobId = uniqueJobId('resubmit');
+    const manifest = { jobId, resources: [{ url: `${origin.url}/bytes/10/${jobId}` }] };
+    expect((await stack.submit(manifest)).status).toBe(202);
+    expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed' });
+    const again = await stack.submit(manifest);
+    expect(again).toMatchObject({ status: 200, body: { jobId, status: 'completed', links: { self: `/jobs/${jobId}` } } });
+  });
+});
+
 describe('GET /jobs after a retry', () => {
   it("lists the job once, by its latest run: not under its earlier run's status", async () => {
     const jobId = uniqueJobId('list-retried');

@@ -17,6 +17,8 @@ export interface JobServiceDeps {
 export interface SubmitResult {
   jobId: string;
   created: boolean;
+  /** The existing job's status when it was not created (a resubmit); a new job is `running`. */
+  status?: JobStatus;
 }
 
 /** A job's summary as `GET /jobs/{jobId}` returns it (links added by the route). */

@@ -11,7 +11,7 @@ import type { Manifest } from '../schemas.js';
 import { checkManifest } from './check-manifest.js';
 import { applyManifestStore } from './check-store.js';
 import type { JobContext } from './job-context.js';
-import { describeJob } from './job-status.js';
+import { describeJob, statusOf } from './job-status.js';
 import type { SubmitResult } from './job-views.js';
 import { manifestHash } from './manifest-hash.js';
 import { stageManifest } from './staging.js';
@@ -73,7 +73,8 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const existing = await describeJob(ctx, jobId);
-      if ((existing.memo as Partial<JobMemo> | undefined)?.manifestHash === hash) return { jobId, created: false };
+      if ((existing.memo as Partial<JobMemo> | undefined)?.manifestHash === hash)
+        return { jobId, created: false, status: statusOf(existing) };
       throw new ApiError(409, ErrorCode.jobConflict, `job ${jobId} exists with a different manifest`, { jobId });
     }
     throw err;

@@ -20,6 +20,7 @@ import {
   RetryResponseSchema,
   SubmitResponseSchema,
 } from '../schemas.js';
+import { JobStatus } from '../../workflows/constants.js';
 
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
@@ -183,8 +184,9 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
       const manifest = c.req.valid('json');
       let created: boolean;
       let jobId: string;
+      let status: JobStatus | undefined;
       try {
-        ({ jobId, created } = await jobs.submit(manifest));
+        ({ jobId, created, status } = await jobs.submit(manifest));
       } catch (err) {
         const outcome =
           err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
@@ -192,7 +194,8 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
         throw err;
       }
       options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome: created ? 'created' : 'duplicate' });
-      const body = { jobId, status: 'running' as const, links: links(jobId) };
+      // A resubmit of an existing job answers its current status (a new job is running).
+      const body = { jobId, status: status ?? JobStatus.running, links: links(jobId) };
       c.header('Location', body.links.self);
       return created ? c.json(body, 202) : c.json(body, 200);
     })
