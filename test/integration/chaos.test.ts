@@ -117,70 +117,68 @@ describe('chaos: SIGKILL the worker five times during a 2,000-resource job', () 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it(
-    'completes with every object present once and byte-exact',
-    async () => {
-      dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-chaos-kill-'));
-      const env = {
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        TEMPORAL_TASK_QUEUE: `chaos-kill-${randomUUID()}`,
-        FETCHBOX_STORAGE_URL: `file://${dir}`,
-        FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
-        FETCHBOX_JOB_CONCURRENCY: '32',
-        FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '2000',
-        FETCHBOX_RETRY_INITIAL_INTERVAL_MS: '200',
-        FETCHBOX_RETRY_MAX_ATTEMPTS: '20',
-        FETCHBOX_WORKER_METRICS_PORT: '-1',
-        FETCHBOX_LOG_LEVEL: 'warn',
-        FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+  // 750 s: five kills of at most 90 s each, 240 s for the job to close, 60 s to check 2,000 files.
+  it('completes with every object present once and byte-exact', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-chaos-kill-'));
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: `chaos-kill-${randomUUID()}`,
+      FETCHBOX_STORAGE_URL: `file://${dir}`,
+      FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
+      FETCHBOX_JOB_CONCURRENCY: '32',
+      FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '2000',
+      FETCHBOX_RETRY_INITIAL_INTERVAL_MS: '200',
+      FETCHBOX_RETRY_MAX_ATTEMPTS: '20',
+      FETCHBOX_WORKER_METRICS_PORT: '-1',
+      FETCHBOX_LOG_LEVEL: 'warn',
+      FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    };
+    const api = await apiFor(env);
+    try {
+      const jobId = `chaos-kill-${randomUUID().slice(0, 8)}`;
+      const count = 2000;
+      await api.submit({
+        jobId,
+        resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/150/2048/${jobId}-${i}`, id: `r${i}` })),
+      });
+      // Requests the origin received for this job, and from which of its two pages (1,000 resources each).
+      const ofJob = `/slow/150/2048/${jobId}-`;
+      const requested = () => {
+        let n = 0;
+        for (const [p, hits] of origin.hits) if (p.startsWith(ofJob)) n += hits;
+        return n;
       };
-      const api = await apiFor(env);
-      try {
-        const jobId = `chaos-kill-${randomUUID().slice(0, 8)}`;
-        const count = 2000;
-        await api.submit({
-          jobId,
-          resources: Array.from({ length: count }, (_, i) => ({ url: `${origin.url}/slow/150/2048/${jobId}-${i}`, id: `r${i}` })),
-        });
-        // Requests the origin received for this job, and from which of its two pages (1,000 resources each).
-        const ofJob = `/slow/150/2048/${jobId}-`;
-        const requested = () => {
-          let n = 0;
-          for (const [p, hits] of origin.hits) if (p.startsWith(ofJob)) n += hits;
-          return n;
-        };
-        const bothPagesLoaded = () => {
-          const seen = new Set<number>();
-          for (const p of origin.hits.keys()) if (p.startsWith(ofJob)) seen.add(Number(p.slice(ofJob.length)) < 1000 ? 0 : 1);
-          return seen.size === 2;
-        };
-        // Each kill once the newest worker has made 300 requests (about 1.5 s of downloads, its
-        // batches half-way and heartbeated): a killed batch resumes from its last heartbeat on the
-        // next worker (the heartbeat timeout here is 2 s). The first kill also waits until both pages
-        // have loaded, so only downloads and workflow tasks die: a loadPage or publishManifest lost
-        // with its worker has no heartbeat timeout and is retried only after its 5-minute
-        // start-to-close timeout, longer than this test waits (the stall once seen in CI). Five kills
-        // of 300 requests leave work for the last worker: the job cannot end before the fifth.
-        await workers.killWhileProgressing(env, { kills: 5, progress: requested, step: 300, ready: bothPagesLoaded, timeoutMs: 90_000 });
-        const summary = await api.waitClosed(jobId, 240_000).catch((err: Error) => {
-          throw new Error(`${err.message}\n${workers.report()}`, { cause: err });
-        });
-        expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
-        const files = (await storedFiles(dir, jobId)).filter((f) => !f.endsWith('manifest.json')).sort();
-        expect(files).toHaveLength(count); // once each: no duplicates, none missing
-        for (let i = 0; i < count; i++) {
-          const body = await readFile(path.join(dir, jobId, `r${i}-${jobId}-${i}`));
-          expect(createHash('sha256').update(body).digest('hex'), `r${i}`).toBe(contentSha256(`${jobId}-${i}`, 2048));
-        }
-        process.stderr.write(
-          `[chaos] SIGKILL x5 mid-download (${requested()} requests for ${count} resources): ${count} objects byte-exact\n`,
-        );
-      } finally {
-        await api.close();
+      const bothPagesLoaded = () => {
+        const seen = new Set<number>();
+        for (const p of origin.hits.keys()) if (p.startsWith(ofJob)) seen.add(Number(p.slice(ofJob.length)) < 1000 ? 0 : 1);
+        return seen.size === 2;
+      };
+      // Each kill once the newest worker has made 300 requests (about 1.5 s of downloads, its
+      // batches half-way and heartbeated): a killed batch resumes from its last heartbeat on the
+      // next worker (the heartbeat timeout here is 2 s). The first kill also waits until both pages
+      // have loaded, so what dies is downloads and workflow tasks, what this test is about: a
+      // loadPage or publishManifest lost with its worker waits out its own heartbeat timeout (30 s;
+      // before the io-heartbeat patch its 5-minute start-to-close, longer than this test waited:
+      // the likely stall once seen in CI), which io-heartbeat.test.ts covers. Five kills of 300
+      // requests leave work for the last worker: the job cannot end before the fifth.
+      await workers.killWhileProgressing(env, { kills: 5, progress: requested, step: 300, ready: bothPagesLoaded, timeoutMs: 90_000 });
+      const summary = await api.waitClosed(jobId, 240_000).catch((err: Error) => {
+        throw new Error(`${err.message}\n${workers.report()}`, { cause: err });
+      });
+      expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
+      const files = (await storedFiles(dir, jobId)).filter((f) => !f.endsWith('manifest.json')).sort();
+      expect(files).toHaveLength(count); // once each: no duplicates, none missing
+      for (let i = 0; i < count; i++) {
+        const body = await readFile(path.join(dir, jobId, `r${i}-${jobId}-${i}`));
+        expect(createHash('sha256').update(body).digest('hex'), `r${i}`).toBe(contentSha256(`${jobId}-${i}`, 2048));
       }
-    },
-    5 * 90_000 + 240_000 + 60_000,
-  );
+      process.stderr.write(
+        `[chaos] SIGKILL x5 mid-download (${requested()} requests for ${count} resources): ${count} objects byte-exact\n`,
+      );
+    } finally {
+      await api.close();
+    }
+  }, 750_000);
 });
 
 describe('chaos: the Temporal server stops and restarts mid-job (same SQLite file)', () => {

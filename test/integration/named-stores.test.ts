@@ -159,65 +159,62 @@ describe('named stores', () => {
     ).toThrow(ConfigError);
   });
 
-  it(
-    'splits a job among two buckets and the file store, byte-exact, through worker crashes',
-    async () => {
-      const jobId = `stores-${randomUUID().slice(0, 8)}`;
-      const count = 240;
-      // i % 3: 0 → an image (images, chosen before the request), 1 → 8 KiB (archive, chosen from the response), 2 → default.
-      const kindOf = (i: number) => (['images', 'archive', 'default'] as const)[i % 3]!;
-      const name = (i: number) => (kindOf(i) === 'images' ? `${jobId}-img-${i}` : `${jobId}-${i}`);
-      const size = (i: number) => (kindOf(i) === 'archive' ? 8192 : 2048);
-      const resources = Array.from({ length: count }, (_, i) => ({ id: `r${i}`, url: `${origin.url}/slow/250/${size(i)}/${name(i)}` }));
-      expect((await submit({ jobId, handler: 'split', resources })).status).toBe(202);
-      // Requests the origin received for this job. Each kill once the newest worker has made 16 (its
-      // 4 lanes about 1 s into their batches): the first request means the job's one page is loaded,
-      // so no I/O activity without a heartbeat timeout dies with a worker (see chaos.test.ts), and two
-      // kills of 16 requests leave most of the 240 for the last worker: the job cannot end earlier.
-      const requested = () => {
-        let n = 0;
-        for (const [p, hits] of origin.hits) if (p.includes(`/${jobId}-`)) n += hits;
-        return n;
-      };
-      await workers.killWhileProgressing(env, { kills: 2, progress: requested, step: 16, timeoutMs: 90_000 });
-      const summary = await waitClosed(jobId, 180_000);
-      expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
+  // 420 s: two kills of at most 90 s each, 180 s for the job to close, 60 s to check the stores.
+  it('splits a job among two buckets and the file store, byte-exact, through worker crashes', async () => {
+    const jobId = `stores-${randomUUID().slice(0, 8)}`;
+    const count = 240;
+    // i % 3: 0 → an image (images, chosen before the request), 1 → 8 KiB (archive, chosen from the response), 2 → default.
+    const kindOf = (i: number) => (['images', 'archive', 'default'] as const)[i % 3]!;
+    const name = (i: number) => (kindOf(i) === 'images' ? `${jobId}-img-${i}` : `${jobId}-${i}`);
+    const size = (i: number) => (kindOf(i) === 'archive' ? 8192 : 2048);
+    const resources = Array.from({ length: count }, (_, i) => ({ id: `r${i}`, url: `${origin.url}/slow/250/${size(i)}/${name(i)}` }));
+    expect((await submit({ jobId, handler: 'split', resources })).status).toBe(202);
+    // Requests the origin received for this job. Each kill once the newest worker has made 16 (its
+    // 4 lanes about 1 s into their batches): the first request means the job's one page is loaded,
+    // so the kills hit downloads, not the page's I/O activities (see chaos.test.ts), and two kills
+    // of 16 requests leave most of the 240 for the last worker: the job cannot end earlier.
+    const requested = () => {
+      let n = 0;
+      for (const [p, hits] of origin.hits) if (p.includes(`/${jobId}-`)) n += hits;
+      return n;
+    };
+    await workers.killWhileProgressing(env, { kills: 2, progress: requested, step: 16, timeoutMs: 90_000 });
+    const summary = await waitClosed(jobId, 180_000);
+    expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
 
-      // Every state names its store (none for default) and its key (images under the pics/ prefix).
-      const page = await getJson(`/jobs/${jobId}/resources?limit=1000`);
-      const states = new Map<string, Record<string, any>>(page.items.map((s: Record<string, any>) => [s.id, s]));
-      for (let i = 0; i < count; i++) {
-        const state = states.get(`r${i}`)!;
-        const key = `${kindOf(i) === 'images' ? 'pics/' : ''}${jobId}/r${i}-${name(i)}`;
-        expect({ key: state.key, store: state.store }).toEqual({ key, store: kindOf(i) === 'default' ? undefined : kindOf(i) });
-        // Byte-exact, read back from the state's store.
-        expect(await readBack(stores.resolve(state.store), key), `r${i}`).toEqual({
-          sha256: contentSha256(name(i), size(i)),
-          bytes: size(i),
-        });
-      }
-      // Once each and nowhere else: each store holds exactly its share.
-      const images = stores.resolve('images') as S3Storage;
-      const archive = stores.resolve('archive') as S3Storage;
-      const imageKeys = await s3Keys(images, inject('minio').bucket, `${env.TEMPORAL_TASK_QUEUE}/`);
-      expect(imageKeys).toHaveLength(count / 3);
-      expect(imageKeys.every((k) => k.startsWith(`${env.TEMPORAL_TASK_QUEUE}/pics/${jobId}/`))).toBe(true);
-      const archiveKeys = await s3Keys(archive, 'archive', 'crawl/');
-      expect(archiveKeys).toHaveLength(count / 3);
-      expect((await archive.head(`${jobId}/r1-${name(1)}`))?.metadata).toMatchObject({
-        routed: 'by-size',
-        'source-url': resources[1]!.url,
+    // Every state names its store (none for default) and its key (images under the pics/ prefix).
+    const page = await getJson(`/jobs/${jobId}/resources?limit=1000`);
+    const states = new Map<string, Record<string, any>>(page.items.map((s: Record<string, any>) => [s.id, s]));
+    for (let i = 0; i < count; i++) {
+      const state = states.get(`r${i}`)!;
+      const key = `${kindOf(i) === 'images' ? 'pics/' : ''}${jobId}/r${i}-${name(i)}`;
+      expect({ key: state.key, store: state.store }).toEqual({ key, store: kindOf(i) === 'default' ? undefined : kindOf(i) });
+      // Byte-exact, read back from the state's store.
+      expect(await readBack(stores.resolve(state.store), key), `r${i}`).toEqual({
+        sha256: contentSha256(name(i), size(i)),
+        bytes: size(i),
       });
-      const files = (await readdir(path.join(dir, 'default', jobId), { recursive: true, withFileTypes: true }))
-        .filter((e) => e.isFile())
-        .map((e) => path.relative(path.join(dir, 'default'), path.join(e.parentPath, e.name)));
-      // The manifest document and staging stay in the default store.
-      expect(files.filter((f) => f === `${jobId}/manifest.json`)).toHaveLength(1);
-      expect(files.filter((f) => !f.includes('.fetchbox') && !f.endsWith('manifest.json'))).toHaveLength(count / 3);
-      process.stderr.write(`[stores] SIGKILL x2 mid-download: ${count} objects byte-exact in images, archive and the file store\n`);
-    },
-    2 * 90_000 + 180_000 + 60_000,
-  );
+    }
+    // Once each and nowhere else: each store holds exactly its share.
+    const images = stores.resolve('images') as S3Storage;
+    const archive = stores.resolve('archive') as S3Storage;
+    const imageKeys = await s3Keys(images, inject('minio').bucket, `${env.TEMPORAL_TASK_QUEUE}/`);
+    expect(imageKeys).toHaveLength(count / 3);
+    expect(imageKeys.every((k) => k.startsWith(`${env.TEMPORAL_TASK_QUEUE}/pics/${jobId}/`))).toBe(true);
+    const archiveKeys = await s3Keys(archive, 'archive', 'crawl/');
+    expect(archiveKeys).toHaveLength(count / 3);
+    expect((await archive.head(`${jobId}/r1-${name(1)}`))?.metadata).toMatchObject({
+      routed: 'by-size',
+      'source-url': resources[1]!.url,
+    });
+    const files = (await readdir(path.join(dir, 'default', jobId), { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(path.join(dir, 'default'), path.join(e.parentPath, e.name)));
+    // The manifest document and staging stay in the default store.
+    expect(files.filter((f) => f === `${jobId}/manifest.json`)).toHaveLength(1);
+    expect(files.filter((f) => !f.includes('.fetchbox') && !f.endsWith('manifest.json'))).toHaveLength(count / 3);
+    process.stderr.write(`[stores] SIGKILL x2 mid-download: ${count} objects byte-exact in images, archive and the file store\n`);
+  }, 420_000);
 
   it('a manifest store the handler allows is the job store', async () => {
     const jobId = `stores-m-${randomUUID().slice(0, 8)}`;

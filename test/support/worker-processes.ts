@@ -57,7 +57,7 @@ export class WorkerProcesses {
    * Starts a worker, then `plan.kills` times: waits until the job progressed by `plan.step` on it
    * (and, the first time, until `plan.ready()`), SIGKILLs it and starts the next. A kill on a clock
    * instead can land on a worker still starting (testing nothing), before the job has loaded its
-   * pages (an I/O activity lost with its worker waits out its 5-minute start-to-close timeout, see
+   * pages (an I/O activity lost with its worker waits out its heartbeat timeout, see
    * chaos.test.ts), or after the job finished on a fast machine. Returns the worker left running.
    */
   async killWhileProgressing(env: Record<string, string>, plan: KillPlan): Promise<ChildProcess> {
