@@ -59,7 +59,9 @@ describe.each([
   ['file', () => new FileStorage(dir) as Storage],
   ['s3', () => s3Storage(`stream-${Date.now()}`) as Storage],
 ])('streaming 1 GiB into %s storage', (kind, make) => {
-  it('stores it byte-exact while RSS grows by less than 100 MiB', async () => {
+  // 160 MiB: runs measured 41-89 MiB (the origin streams from this process too, and Node frees
+  // buffers late); a body held whole would add 1,024 MiB.
+  it('stores it byte-exact while RSS grows by less than 160 MiB', async () => {
     const storage = make();
     const harness = await createHandlerHarness(defaultHandler, { storage, allowCidrs: ['127.0.0.1/32'], jobId: `big-${kind}` });
     try {
@@ -68,7 +70,7 @@ describe.each([
       );
       const expected = contentSha256('gib', GIB);
       expect(result).toMatchObject({ bytes: GIB, sha256: expected });
-      expect(growthMiB).toBeLessThan(100);
+      expect(growthMiB).toBeLessThan(160);
       expect(await readBack(storage, `big-${kind}/gib.bin`)).toEqual({ sha256: expected, bytes: GIB });
       expect((await storage.head(`big-${kind}/gib.bin`))?.metadata).toMatchObject({ sha256: expected });
       process.stderr.write(`[stream] ${kind}: 1 GiB stored, RSS grew ${growthMiB.toFixed(1)} MiB\n`);
