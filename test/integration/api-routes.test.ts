@@ -69,12 +69,16 @@ describe('GET /jobs/{jobId}/events', () => {
     expect([...counts].sort((a, b) => a - b)).toEqual(counts); // never goes backwards
   });
 
-  it('sends one end event for a closed job, and 404 for an unknown one', async () => {
+  it('sends a summary and an end event for a closed job, and 404 for an unknown one', async () => {
     const jobId = uniqueJobId('sse-closed');
     await stack.submit({ jobId, resources: [{ url: `${origin.url}/bytes/1/${jobId}` }] });
     await stack.waitForJob(jobId);
     const events = await readEvents(await stack.app.request(`/jobs/${jobId}/events`));
-    expect(events).toEqual([{ event: 'end', id: 1, data: expect.objectContaining({ jobId, status: 'completed' }) }]);
+    const final = expect.objectContaining({ jobId, status: 'completed', resources: expect.objectContaining({ succeeded: 1 }) });
+    expect(events).toEqual([
+      { event: 'summary', id: 1, data: final },
+      { event: 'end', id: 2, data: final },
+    ]);
     const missing = await stack.app.request(`/jobs/${uniqueJobId('nope')}/events`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'job_not_found' } });

@@ -99,11 +99,12 @@ describe('GET /jobs/{jobId}/events resource events', () => {
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
 
-    // Closed now: the failures from the ledger (page results), then end; no summary.
+    // Closed now: the failures from the ledger (page results), then one summary and end.
     const closed = await readEvents(await stack.app.request(`/jobs/${jobId}/events`));
-    expect(closed.map((e) => e.event)).toEqual(['resource', 'resource', 'resource', 'end']);
+    expect(closed.map((e) => e.event)).toEqual(['resource', 'resource', 'resource', 'summary', 'end']);
     expect(settled(closed)).toEqual(['bad-0@0:failed', 'bad-1@0:failed', 'bad-2@0:failed']);
-    expect(closed.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+    expect(closed.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(closed[3]!.data).toEqual(closed[4]!.data);
     const closedAll = await readEvents(await stack.app.request(`/jobs/${jobId}/events?resources=all`));
     expect(settled(closedAll)).toEqual(settled(all));
 

@@ -79,9 +79,10 @@ describe('a job event stream', () => {
     expect(calls.filter((c) => !c.endsWith(':job'))).toEqual(['describe:0', 'result:0']);
     const rest: JobEvent[] = [];
     for await (const e of events) rest.push(e);
-    expect(rest).toHaveLength(PAGES); // the other 49 failures, then end
+    expect(rest).toHaveLength(PAGES + 1); // the other 49 failures, then one summary and end
+    expect(rest.at(-2)).toMatchObject({ event: 'summary', data: { jobId: 'j', status: 'completed_with_failures' } });
     expect(rest.at(-1)).toMatchObject({ event: 'end', data: { jobId: 'j', status: 'completed_with_failures' } });
-    expect(rest.slice(0, -1).map((e) => (e.event === 'resource' ? e.data.id : e.event))).toEqual(
+    expect(rest.slice(0, -2).map((e) => (e.event === 'resource' ? e.data.id : e.event))).toEqual(
       Array.from({ length: PAGES - 1 }, (_, i) => `bad-${i + 1}`),
     );
     // Every page run read once, in order; then the first page of a retry round, found never started.
@@ -102,11 +103,11 @@ describe('a job event stream', () => {
     const events = await service(client).events('j', { intervalMs: 10, resources: 'failed', signal: new AbortController().signal });
     const ids: string[] = [];
     for await (const e of events) ids.push(e.event === 'resource' ? e.data.id : e.event);
-    expect(ids).toHaveLength(PAGES - 2 + 1);
+    expect(ids).toHaveLength(PAGES - 2 + 2);
     expect(ids).not.toContain('bad-0');
     expect(ids).not.toContain('bad-7');
     expect(ids.slice(0, 2)).toEqual(['bad-1', 'bad-2']);
-    expect(ids.at(-1)).toBe('end');
+    expect(ids.slice(-2)).toEqual(['summary', 'end']);
   });
 
   it('stops at its next step once the client went away, without an end event', async () => {

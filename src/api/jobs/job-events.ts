@@ -111,7 +111,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * settled since its last poll, then a `summary` when the counts changed; when the job closes it
  * reports the rest and `end`. A stream reports every settled resource of the job from its first
  * page once per page round, those that settled before it began first, so a job that is already
- * closed gets its failures (all its resources with `all`) and `end`.
+ * closed gets its failures (all its resources with `all`), one `summary` and `end`.
  */
 export async function openJobEvents(ctx: JobContext, jobId: string, opts: JobEventsOptions): Promise<AsyncGenerator<JobEvent>> {
   const desc = await describeJob(ctx, jobId);
@@ -138,7 +138,11 @@ async function* jobEvents(
       lastYield = Date.now();
     }
     if (opts.signal.aborted) return;
-    if (closed) return yield { event: 'end', data: summary };
+    if (closed) {
+      // Every stream has a summary before its end, also one opened on a closed job.
+      if (lastSummary === '') yield { event: 'summary', data: summary };
+      return yield { event: 'end', data: summary };
+    }
     const key = JSON.stringify(summary);
     if (key !== lastSummary) {
       lastSummary = key;
