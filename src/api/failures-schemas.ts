@@ -1,13 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { RetryOutcome } from './failures/bulk-retry.js';
-import { ErrorKindSchema, ErrorSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
-
-/** A handler name as search attributes hold it. */
-const HandlerNameSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'use 1-128 characters of A-Z a-z 0-9 . _ : -');
+import { ErrorKindSchema, ErrorSchema, HandlerNameSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
 
 /**
  * An ISO 8601 time (`2026-11-28T01:00:00Z`, with an offset, or a date: midnight UTC), answered as the

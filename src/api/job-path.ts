@@ -1,8 +1,10 @@
+import { JOB_ID_CHARS } from './schemas.js';
+
 /**
  * A job's own URL path, `/jobs/<jobId>`, as the contract writes `links.self` and `Location`. A jobId
  * is 1-128 of `A-Z a-z 0-9 . _ : -` (never only dots), all characters a path segment may carry as
  * they are, so the id is not percent-encoded (`/jobs/a:b`, not `/jobs/a%3Ab`); anything else is.
  */
 export function jobPath(jobId: string): string {
-  return `/jobs/${/^[A-Za-z0-9._:-]+$/.test(jobId) && !/^\.+$/.test(jobId) ? jobId : encodeURIComponent(jobId)}`;
+  return `/jobs/${JOB_ID_CHARS.test(jobId) && !/^\.+$/.test(jobId) ? jobId : encodeURIComponent(jobId)}`;
 }

@@ -7,13 +7,19 @@ import { MAX_LISTED_ISSUES } from './api-error.js';
 import { issuePaths } from './issue-paths.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 
+/** The characters of a jobId (the contract's) and of a handler name filter: `[A-Za-z0-9._:-]`, one rule. */
+export const JOB_ID_CHARS = /^[A-Za-z0-9._:-]+$/;
+
 /** 1–128 characters of `[A-Za-z0-9._:-]`: the contract's jobId (also in paths, for existing jobs). */
 export const JobIdSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'use 1-128 characters of A-Z a-z 0-9 . _ : -')
+  .regex(JOB_ID_CHARS, 'use 1-128 characters of A-Z a-z 0-9 . _ : -')
   .openapi({ example: 'crawl-2026-11-22-0001' });
+
+/** A handler name as the list filters take it (`GET /jobs`, `GET /failures`, `POST /retries`). */
+export const HandlerNameSchema = z.string().min(1).max(128).regex(JOB_ID_CHARS, 'use 1-128 characters of A-Z a-z 0-9 . _ : -');
 
 /** A new job's id: a {@link JobIdSchema} that storage accepts as a key segment outside FetchBox's area. */
 const NewJobIdSchema = JobIdSchema.superRefine((jobId, ctx) => {

@@ -14,6 +14,7 @@ import {
   JobListSchema,
   JobStatusSchema,
   JobSummarySchema,
+  HandlerNameSchema,
   ManifestSchema,
   ResourcesPageSchema,
   ResourceStatusSchema,
@@ -63,12 +64,7 @@ const listRoute = createRoute({
   request: {
     query: z.object({
       status: JobStatusSchema.optional(),
-      handler: z
-        .string()
-        .min(1)
-        .max(128)
-        .regex(/^[A-Za-z0-9._:-]+$/)
-        .optional(),
+      handler: HandlerNameSchema.optional(),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
       cursor: z
         .string()
