@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ObjectNotFoundError, StorageError } from './errors.js';
+import { InvalidKeyError, ObjectNotFoundError, StorageError } from './errors.js';
+import { MAX_FILE_SEGMENT_BYTES, legacyMetadataPath, metadataPath, readObjectMetadata } from './file-metadata.js';
 import { assertUserKey, assertValidKey } from './keys.js';
 import { MeasuringStream } from './measure.js';
 import { FilePartials, fileError } from './file-partials.js';
@@ -12,8 +13,9 @@ import type { ObjectInfo, PutObjectInput, ResumableWrites, Storage, StoredObject
 
 /** Folder under the root that holds in-flight bodies; renamed into place only when whole. */
 const TMP_DIR = '.fetchbox-tmp';
-/** Folder under the root that holds each object's metadata as `<key>.json`. */
-const META_DIR = '.fetchbox-meta';
+
+/** File-system answers that mean the key itself cannot be committed here (not a passing failure). */
+const KEY_CLASH_CODES = new Set(['ENAMETOOLONG', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENOTEMPTY']);
 
 /**
  * Stores objects as files under a root directory: the default for `fetchbox dev` and single-host
@@ -35,13 +37,12 @@ export class FileStorage implements Storage {
     });
   }
 
+  /** The body's path; a segment longer than a file name may be (255 bytes) is an InvalidKeyError. */
   private pathFor(key: string): string {
     assertValidKey(key);
+    const long = key.split('/').find((segment) => Buffer.byteLength(segment) > MAX_FILE_SEGMENT_BYTES);
+    if (long !== undefined) throw new InvalidKeyError(key, `a segment is longer than ${MAX_FILE_SEGMENT_BYTES} bytes, the file name limit`);
     return path.join(this.root, key);
-  }
-
-  private metaPathFor(key: string): string {
-    return path.join(this.root, META_DIR, `${key}.json`);
   }
 
   /** Directories this process created or saw; saves a mkdir per object on the hot path. */
@@ -97,21 +98,38 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Moves a whole, verified, fsynced body from the temporary area to its key, its metadata beside
-   * it (`<tmp>.meta` renamed into the metadata folder). On failure nothing is left at the key.
+   * Commits a whole, verified, fsynced body: its metadata is written (fsynced) under the name of
+   * the body's inode, where no reader looks yet, and then ONE rename moves the body over its key.
+   * Readers stat the body and read the metadata of that inode (file-metadata.ts), so before the
+   * rename they see the old pair, after it the new pair. Afterwards the old body's metadata is
+   * removed. A failure at any step leaves the old pair; a key that cannot exist here (a folder
+   * where the body goes, a body where a folder is needed) is an InvalidKeyError, never retried.
    */
   private async commit(tmp: string, input: Pick<PutObjectInput, 'key' | 'metadata' | 'contentType'>, sha256: string): Promise<void> {
     const target = this.pathFor(input.key);
     const metaTmp = `${tmp}.meta`;
+    let metaPath: string | undefined;
     try {
       const metadata = { ...input.metadata, sha256, ...(input.contentType ? { 'content-type': input.contentType } : {}) };
-      const metaPath = this.metaPathFor(input.key);
+      const { ino } = await stat(tmp, { bigint: true });
+      metaPath = metadataPath(this.root, input.key, ino);
       await Promise.all([this.ensureDir(path.dirname(metaPath)), this.ensureDir(path.dirname(target))]);
-      await writeFile(metaTmp, JSON.stringify(metadata));
-      await this.inDir(path.dirname(target), () => rename(tmp, target));
-      await this.inDir(path.dirname(metaPath), () => rename(metaTmp, metaPath));
+      await writeFile(metaTmp, JSON.stringify(metadata), { flush: true });
+      await this.inDir(path.dirname(metaPath), () => rename(metaTmp, metaPath!));
+      const previous = await lstat(target, { bigint: true }).catch(() => undefined);
+      await this.inDir(path.dirname(target), () => rename(tmp, target)); // the commit
+      if (previous?.isFile()) await rm(metadataPath(this.root, input.key, previous.ino), { force: true }).catch(() => undefined);
+      await rm(legacyMetadataPath(this.root, input.key), { force: true }).catch(() => undefined);
     } catch (err) {
       await rm(metaTmp, { force: true });
+      if (metaPath !== undefined) await rm(metaPath, { force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== undefined && KEY_CLASH_CODES.has(code)) {
+        throw new InvalidKeyError(
+          input.key,
+          `cannot be stored here (${code}: another key is a file where this one needs a folder, or the reverse)`,
+        );
+      }
       throw err;
     }
   }
@@ -141,20 +159,16 @@ export class FileStorage implements Storage {
     return createReadStream(file);
   }
 
+  /** The body's size and the metadata recorded for exactly that body (file-metadata.ts), or undefined. */
   async head(key: string): Promise<ObjectInfo | undefined> {
-    let info;
+    let file: string;
     try {
-      info = await stat(this.pathFor(key));
+      file = this.pathFor(key);
     } catch {
-      return undefined;
+      return undefined; // a key no object can have
     }
-    let metadata: Record<string, string> = {};
-    try {
-      metadata = JSON.parse(await readFile(this.metaPathFor(key), 'utf8')) as Record<string, string>;
-    } catch {
-      // An object written before its metadata (crash between renames) still counts as present.
-    }
-    return { key, bytes: info.size, metadata, lastModified: info.mtime };
+    const found = await readObjectMetadata(this.root, key, file);
+    return found && { key, bytes: found.bytes, metadata: found.metadata, lastModified: found.mtime };
   }
 
   async check(): Promise<void> {

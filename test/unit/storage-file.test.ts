@@ -54,7 +54,7 @@ describe('FileStorage', () => {
   it('stores again after its directories were removed behind its back (pruning)', async () => {
     await storage.put({ key: 'j/one', body: [Buffer.from('1')] });
     // An operator prunes the job's folder, its metadata and the temporary folder while the process runs.
-    await Promise.all(['j', '.fetchbox-meta', '.fetchbox-tmp'].map((d) => rm(path.join(root, d), { recursive: true, force: true })));
+    await Promise.all(['j', '.fetchbox-metadata', '.fetchbox-tmp'].map((d) => rm(path.join(root, d), { recursive: true, force: true })));
     const stored = await storage.put({ key: 'j/two', body: [Buffer.from('22')], metadata: { 'source-url': 'http://x/two' } });
     expect(stored.bytes).toBe(2);
     expect(await readFile(path.join(root, 'j/two'), 'utf8')).toBe('22');

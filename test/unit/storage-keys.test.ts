@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { InvalidKeyError } from '../../src/storage/errors.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
+import { metadataPath } from '../../src/storage/file-metadata.js';
 import { isReservedSegment, jobIdProblem, jobKeyProblem, keyProblem, manifestDocumentKey, userKeyProblem } from '../../src/storage/keys.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 
@@ -90,9 +91,11 @@ describe('drivers refuse user objects in the reserved area', () => {
     expect(await storage.getJson('job/.fetchbox/0123456789abcdef/pages/000000.json')).toEqual([{ id: '0', url: 'http://x.test/' }]);
     const stored = await storage.put({ key: 'job/0-a.jpg', body: [Buffer.from('ok')], metadata: { 'source-url': 'http://x.test/a.jpg' } });
     expect(stored.bytes).toBe(2);
-    expect(JSON.parse(await readFile(path.join(root, '.fetchbox-meta', 'job/0-a.jpg.json'), 'utf8'))).toMatchObject({
+    const { ino } = await stat(path.join(root, 'job/0-a.jpg'), { bigint: true });
+    expect(JSON.parse(await readFile(metadataPath(root, 'job/0-a.jpg', ino), 'utf8'))).toMatchObject({
       'source-url': 'http://x.test/a.jpg',
     });
+    expect(metadataPath(root, 'job/0-a.jpg', ino).startsWith(path.join(root, '.fetchbox-metadata') + path.sep)).toBe(true);
   });
 
   it.each(reserved)('S3 driver: put(%j) throws InvalidKeyError before any request', async (key) => {
