@@ -16,6 +16,7 @@ import { fail, toFailure } from './failures.js';
 import { hook, type HandlerHooks } from './handler-hooks.js';
 import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
+import { dropPartialIfFinal } from './partial-cleanup.js';
 import { openResumable, storeBody } from './resumable-download.js';
 import { notModifiedResult, revalidationFor } from './revalidate.js';
 import { objectStorage, storageFor } from './task-store.js';
@@ -198,6 +199,8 @@ export function createDownloadOne({
       };
     } catch (err) {
       const failure = toFailure(err, task.url, bytesSoFar, expected, attempt);
+      // A resource that failed for good leaves no partial download behind (partial-cleanup.ts).
+      await dropPartialIfFinal(storage, task, failure, run);
       if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
       const kind = failure.type ?? 'unknown';
       metrics?.attempts.inc({ outcome: kind, tier });

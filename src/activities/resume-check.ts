@@ -16,14 +16,26 @@ export interface ActivityRun {
   runId?: string;
   /** True from the activity's second attempt on: an earlier attempt may have stored objects. */
   retried: boolean;
+  /**
+   * True on the last attempt Temporal makes of a one-resource activity (its retry policy's
+   * `maximumAttempts`): a failure now fails the resource for good, so its partial download goes.
+   * Never set for a batch, whose failed resources are retried one by one afterwards.
+   */
+  lastAttempt?: boolean;
 }
 
+/** The activity that downloads many first attempts; its failed resources are retried as `downloadResource`. */
+const BATCH_ACTIVITY = 'downloadBatch';
+
 /** The {@link ActivityRun} of a running activity, from its Temporal info. */
-export function activityRun(info: Pick<Info, 'attempt' | 'workflowExecution'>): ActivityRun {
+export function activityRun(info: Pick<Info, 'attempt' | 'workflowExecution' | 'retryPolicy' | 'activityType'>): ActivityRun {
+  const max = info.retryPolicy?.maximumAttempts;
+  const lastAttempt = info.activityType !== BATCH_ACTIVITY && max !== undefined && max > 0 && info.attempt >= max;
   return {
     ...(info.workflowExecution?.workflowId ? { workflowId: info.workflowExecution.workflowId } : {}),
     ...(info.workflowExecution?.runId ? { runId: info.workflowExecution.runId } : {}),
     retried: info.attempt > 1,
+    ...(lastAttempt ? { lastAttempt } : {}),
   };
 }
 

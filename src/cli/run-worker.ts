@@ -7,6 +7,7 @@ import { assertHandlerStores } from '../handlers/policy.js';
 import { builtInHandlers, type HandlerRegistry } from '../handlers/registry.js';
 import { checkStores, createStoreRegistry } from '../storage/store-registry.js';
 import { createFetchBoxWorker } from '../worker/create-worker.js';
+import { startPartialSweeper } from '../storage/partial-sweeper.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
@@ -58,6 +59,14 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
     throw err;
   });
   const storage = stores.default;
+  // Partials nobody will finish are removed by age, at start and periodically (partial-sweeper.ts).
+  const sweeper = startPartialSweeper({
+    stores,
+    maxAgeMs: config.storage.partialMaxAgeMs,
+    intervalMs: config.storage.partialSweepIntervalMs,
+    gauge: metrics.partialBytes,
+    logger,
+  });
   const fetcher = createFetcher(config.fetch);
   const connection = await NativeConnection.connect(temporal);
   const tracing = config.otel.endpoint
@@ -108,6 +117,7 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
       await connection.close();
       await clientConnection.close();
       await fetcher.close();
+      await sweeper.stop();
       await stores.close();
       await metricsServer?.close();
       await tracing?.shutdown();

@@ -116,6 +116,13 @@ export const configSchema = z.object({
         })
         .prefault({}),
       /**
+       * Partial downloads (resumable checkpoints) untouched this long are removed by the worker's
+       * sweeper (partial-sweeper.ts); those of resources that failed for good go at once.
+       */
+      partialMaxAgeMs: ms(24 * 60 * 60 * 1000),
+      /** How often each worker sweeps partials (also once at start). */
+      partialSweepIntervalMs: ms(10 * 60 * 1000),
+      /**
        * Named stores besides `default` (which is `url` above), by name: from a config file, or from
        * `FETCHBOX_STORE_<NAME>_URL` and `FETCHBOX_STORE_<NAME>_S3_*` variables (store-settings.ts).
        */

@@ -34,6 +34,8 @@ export const ENV_VARS = {
   FETCHBOX_S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
   FETCHBOX_S3_PART_SIZE_BYTES: 'storage.s3.partSizeBytes',
   FETCHBOX_S3_QUEUE_SIZE: 'storage.s3.queueSize',
+  FETCHBOX_STORAGE_PARTIAL_MAX_AGE_MS: 'storage.partialMaxAgeMs',
+  FETCHBOX_STORAGE_PARTIAL_SWEEP_INTERVAL_MS: 'storage.partialSweepIntervalMs',
   FETCHBOX_FETCH_ALLOW_CIDRS: 'fetch.allowCidrs',
   FETCHBOX_FETCH_MAX_REDIRECTS: 'fetch.maxRedirects',
   FETCHBOX_FETCH_MAX_BYTES: 'fetch.maxBytes',

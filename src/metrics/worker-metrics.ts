@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * A worker process's own Prometheus metrics (prom-client), measured in the download activity.
@@ -63,6 +63,14 @@ export class WorkerMetrics {
     name: 'fetchbox_proxy_requests_total',
     help: 'Download attempts through a proxy tier (not direct), by tier and outcome (ok or failed).',
     labelNames: ['tier', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Bytes held by partial downloads (resumable prefixes) per store, as the last full sweep counted them. */
+  readonly partialBytes = new Gauge({
+    name: 'fetchbox_partial_bytes',
+    help: 'Bytes held by partial downloads (prefixes of interrupted resumable bodies) in a store, as the last full sweep counted them.',
+    labelNames: ['store'] as const,
     registers: [this.registry],
   });
 

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BodyRejectedError, StorageError } from './errors.js';
 import { MeasuringStream } from './measure.js';
-import { CHECKPOINT_EVERY_MS, PARTIAL_MAX_AGE_MS } from './partials.js';
-import type { PartialCheckpoint, ResumablePut, ResumableWrites } from './storage.js';
+import { CHECKPOINT_EVERY_MS } from './partials.js';
+import type { PartialCheckpoint, PartialSweep, PartialSweepOptions, ResumablePut, ResumableWrites } from './storage.js';
 import type { PutObjectInput, StoredObject } from './storage.js';
 
 /** A file-system error as the drivers report it (StorageError, retryable); anything else as it is. */
@@ -58,8 +58,6 @@ function isCheckpoint(value: unknown, id: string): value is StoredCheckpoint {
  * key) only when whole and verified, exactly like `put`.
  */
 export class FilePartials implements ResumableWrites {
-  private lastSweep = 0;
-
   constructor(
     private readonly dir: string,
     private readonly commit: Commit,
@@ -87,7 +85,6 @@ export class FilePartials implements ResumableWrites {
   }
 
   async find(id: string): Promise<PartialCheckpoint | undefined> {
-    await this.sweep();
     const checkpoint = await this.read(id);
     if (!checkpoint) return undefined;
     const size = await stat(path.join(this.dir, checkpoint.file)).then(
@@ -108,17 +105,32 @@ export class FilePartials implements ResumableWrites {
     if (checkpoint) await rm(path.join(this.dir, checkpoint.file), { force: true });
   }
 
-  /** Removes partials untouched for {@link PARTIAL_MAX_AGE_MS}, at most once an hour per process. */
-  private async sweep(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastSweep < 60 * 60 * 1000) return;
-    this.lastSweep = now;
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    for (const name of names) {
+  /**
+   * Removes partials untouched for `maxAgeMs` (data files, checkpoints, and checkpoint temp files:
+   * a checkpoint is rewritten every second while its body streams, so only abandoned ones age) and
+   * adds up the data files it keeps. Entries are taken in name order after `cursor`, at most
+   * `maxEntries` per call.
+   */
+  async sweep({ maxAgeMs, maxEntries, cursor, now = Date.now() }: PartialSweepOptions): Promise<PartialSweep> {
+    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => cursor === undefined || n > cursor).sort();
+    const batch = names.slice(0, maxEntries);
+    let removed = 0;
+    let bytes = 0;
+    for (const name of batch) {
       const file = path.join(this.dir, name);
       const info = await stat(file).catch(() => undefined);
-      if (info && now - info.mtimeMs > PARTIAL_MAX_AGE_MS) await rm(file, { force: true }).catch(() => undefined);
+      if (!info) continue;
+      if (now - info.mtimeMs > maxAgeMs) {
+        // A checkpoint goes with its data file (drop); a data file or temp file on its own.
+        const id = /^([0-9a-f]{64})\.json$/.exec(name)?.[1];
+        if (id !== undefined) await this.drop(id).catch(() => undefined);
+        else await rm(file, { force: true }).catch(() => undefined);
+        removed++;
+      } else if (!name.includes('.json')) {
+        bytes += info.size;
+      }
     }
+    return { removed, bytes, ...(names.length > maxEntries ? { next: batch.at(-1) } : {}) };
   }
 
   async put(input: ResumablePut): Promise<StoredObject> {

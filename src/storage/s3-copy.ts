@@ -19,6 +19,12 @@ export interface InPlaceCopy {
   Key: string;
   /** The object's size in bytes: above `maxSingleCopyBytes` the copy goes part by part. */
   bytes: number;
+  /**
+   * The ETag of the object whose bytes were hashed (CompleteMultipartUpload's answer): every copy
+   * request carries it as `CopySourceIfMatch`, so metadata is never written onto other bytes (a
+   * second writer's object that replaced it meanwhile); S3 then answers 412 and the copy fails.
+   */
+  ETag: string;
   ContentType?: string | undefined;
   Metadata: Record<string, string>;
 }
@@ -33,17 +39,20 @@ export interface CopyLimits {
  * Rewrites an object's metadata by copying it onto itself (how S3 sets metadata after a
  * multipart upload). Up to `maxSingleCopyBytes` (5 GiB) one CopyObject does it; S3 refuses a
  * larger single copy, so a bigger object is copied as a multipart upload of UploadPartCopy ranges
- * (aborted on any failure, so no dangling parts remain). Returns which path it took.
+ * (aborted on any failure, so no dangling parts remain). Every request is conditioned on the
+ * object's ETag (`copy.ETag`). Returns which path it took.
  */
 export async function copyInPlace(
   client: Pick<S3Client, 'send'>,
   copy: InPlaceCopy,
   limits: CopyLimits = { maxSingleCopyBytes: MAX_SINGLE_COPY_BYTES, partBytes: COPY_PART_BYTES },
 ): Promise<'single' | 'multipart'> {
-  const { Bucket, Key, ContentType, Metadata } = copy;
+  const { Bucket, Key, ContentType, Metadata, ETag: CopySourceIfMatch } = copy;
   const CopySource = `${Bucket}/${encodeURIComponent(Key).replace(/%2F/g, '/')}`;
   if (copy.bytes <= limits.maxSingleCopyBytes) {
-    await client.send(new CopyObjectCommand({ Bucket, Key, CopySource, MetadataDirective: 'REPLACE', ContentType, Metadata }));
+    await client.send(
+      new CopyObjectCommand({ Bucket, Key, CopySource, CopySourceIfMatch, MetadataDirective: 'REPLACE', ContentType, Metadata }),
+    );
     return 'single';
   }
   const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType, Metadata }));
@@ -54,7 +63,15 @@ export async function copyInPlace(
     for (let start = 0, PartNumber = 1; start < copy.bytes; start += limits.partBytes, PartNumber++) {
       const end = Math.min(start + limits.partBytes, copy.bytes) - 1;
       const res = await client.send(
-        new UploadPartCopyCommand({ Bucket, Key, UploadId, PartNumber, CopySource, CopySourceRange: `bytes=${start}-${end}` }),
+        new UploadPartCopyCommand({
+          Bucket,
+          Key,
+          UploadId,
+          PartNumber,
+          CopySource,
+          CopySourceIfMatch,
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
       );
       const ETag = res.CopyPartResult?.ETag;
       if (!ETag) throw new Error(`s3 storage: UploadPartCopy ${PartNumber} of ${Key} returned no ETag`);

@@ -4,6 +4,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -13,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BodyRejectedError, StorageError } from './errors.js';
 import { MeasuringStream } from './measure.js';
-import type { PartialCheckpoint, PartialTarget, ResumablePut, ResumableWrites } from './storage.js';
+import type { PartialCheckpoint, PartialSweep, PartialSweepOptions, PartialTarget, ResumablePut, ResumableWrites } from './storage.js';
 import { copyInPlace, type CopyLimits } from './s3-copy.js';
 import type { StoredObject } from './storage.js';
 
@@ -76,9 +77,44 @@ export class S3Partials implements ResumableWrites {
     }
   }
 
-  /** Whole parts 1..n in a row (their ETags), and the offset they cover; undefined when the upload is gone. */
-  private async completedPrefix(c: S3Checkpoint): Promise<{ parts: { PartNumber: number; ETag: string }[]; offset: number } | undefined> {
-    const parts: { PartNumber: number; ETag: string; Size: number }[] = [];
+  /**
+   * Removes partials untouched for `maxAgeMs` (neither the checkpoint, written when the upload
+   * started, nor any part uploaded since: a long download that still sends parts is kept) and adds
+   * up the completed parts of the rest. One ListObjectsV2 page of at most `maxEntries` checkpoints
+   * after `cursor`, and one ListParts per checkpoint.
+   */
+  async sweep({ maxAgeMs, maxEntries, cursor, now = Date.now() }: PartialSweepOptions): Promise<PartialSweep> {
+    const { client, Bucket } = this.o;
+    const prefix = this.checkpointKey('x').slice(0, -'x.json'.length);
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket, Prefix: prefix, MaxKeys: maxEntries, ...(cursor !== undefined ? { StartAfter: cursor } : {}) }),
+    );
+    let removed = 0;
+    let bytes = 0;
+    let last: string | undefined;
+    for (const object of page.Contents ?? []) {
+      if (!object.Key) continue;
+      last = object.Key;
+      const id = /([0-9a-f]{64})\.json$/.exec(object.Key)?.[1];
+      const c = id !== undefined ? await this.read(id) : undefined;
+      const parts = c ? await this.listParts(c) : undefined;
+      const touched = Math.max(object.LastModified?.getTime() ?? 0, ...(parts ?? []).map((p) => p.LastModified?.getTime() ?? 0));
+      if (now - touched > maxAgeMs) {
+        if (id !== undefined) await this.drop(id);
+        else await client.send(new DeleteObjectCommand({ Bucket, Key: object.Key })).catch(() => undefined);
+        removed++;
+      } else {
+        bytes += (parts ?? []).reduce((sum, p) => sum + (p.Size ?? 0), 0);
+      }
+    }
+    return { removed, bytes, ...(page.IsTruncated && last !== undefined ? { next: last } : {}) };
+  }
+
+  /** Every part of a checkpoint's upload (paged through); undefined when the upload is gone. */
+  private async listParts(
+    c: S3Checkpoint,
+  ): Promise<{ PartNumber?: number; ETag?: string; Size?: number; LastModified?: Date }[] | undefined> {
+    const parts: { PartNumber?: number; ETag?: string; Size?: number; LastModified?: Date }[] = [];
     let marker: string | undefined;
     try {
       do {
@@ -90,13 +126,22 @@ export class S3Partials implements ResumableWrites {
             ...(marker ? { PartNumberMarker: marker } : {}),
           }),
         );
-        for (const p of res.Parts ?? [])
-          if (p.PartNumber && p.ETag && p.Size !== undefined) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size });
+        parts.push(...(res.Parts ?? []));
         marker = res.IsTruncated ? res.NextPartNumberMarker : undefined;
       } while (marker);
     } catch {
       return undefined;
     }
+    return parts;
+  }
+
+  /** Whole parts 1..n in a row (their ETags), and the offset they cover; undefined when the upload is gone. */
+  private async completedPrefix(c: S3Checkpoint): Promise<{ parts: { PartNumber: number; ETag: string }[]; offset: number } | undefined> {
+    const listed = await this.listParts(c);
+    if (!listed) return undefined;
+    const parts: { PartNumber: number; ETag: string; Size: number }[] = [];
+    for (const p of listed)
+      if (p.PartNumber && p.ETag && p.Size !== undefined) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size });
     parts.sort((a, b) => a.PartNumber - b.PartNumber);
     const prefix: { PartNumber: number; ETag: string }[] = [];
     for (const p of parts) {
@@ -142,7 +187,8 @@ export class S3Partials implements ResumableWrites {
       start = done.offset;
     } else {
       await this.drop(partial.id);
-      const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: input.contentType, Metadata }));
+      // No metadata until the body is hashed (see S3Storage.write): the copy below sets all of it.
+      const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: input.contentType }));
       if (!created.UploadId) throw new StorageError(`s3 storage: CreateMultipartUpload for ${Key} returned no UploadId`, input.key);
       checkpoint = {
         v: 1,
@@ -199,11 +245,14 @@ export class S3Partials implements ResumableWrites {
       if (size > 0) send(next++, Buffer.concat(buffered, size));
       await Promise.all(inFlight);
       parts.sort((a, b) => a.PartNumber - b.PartNumber);
-      await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
-      const sha256 = start === 0 ? measure.sha256() : await this.readBackSha256(Key, partial.total, input);
+      const { ETag } = await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+      if (!ETag) throw new StorageError(`s3 storage: CompleteMultipartUpload of ${Key} returned no ETag`, input.key);
+      // The read-back and the metadata copy both name the ETag of the completed upload: the sha256
+      // is of exactly those bytes, and is recorded only on them (412 if another writer replaced them).
+      const sha256 = start === 0 ? measure.sha256() : await this.readBackSha256(Key, ETag, partial.total, input);
       await copyInPlace(
         client,
-        { Bucket, Key, bytes: partial.total, ContentType: input.contentType, Metadata: { ...Metadata, sha256 } },
+        { Bucket, Key, bytes: partial.total, ETag, ContentType: input.contentType, Metadata: { ...Metadata, sha256 } },
         this.o.copyLimits,
       );
       await client.send(new DeleteObjectCommand({ Bucket, Key: this.checkpointKey(partial.id) })).catch(() => undefined);
@@ -222,8 +271,8 @@ export class S3Partials implements ResumableWrites {
    * sha256 of a completed object, read back (progress reported, so the activity keeps
    * heartbeating). An object of the wrong size is deleted: it never stays without its digest.
    */
-  private async readBackSha256(Key: string, total: number, input: ResumablePut): Promise<string> {
-    const res = await this.o.client.send(new GetObjectCommand({ Bucket: this.o.Bucket, Key }));
+  private async readBackSha256(Key: string, ETag: string, total: number, input: ResumablePut): Promise<string> {
+    const res = await this.o.client.send(new GetObjectCommand({ Bucket: this.o.Bucket, Key, IfMatch: ETag }));
     const hash = createHash('sha256');
     let bytes = 0;
     for await (const chunk of res.Body as Readable) {

@@ -82,6 +82,13 @@ export class S3Storage implements Storage {
     this.resumable = {
       find: (id) => partials.find(id),
       drop: (id) => partials.drop(id),
+      sweep: async (options) => {
+        try {
+          return await partials.sweep(options);
+        } catch (err) {
+          throw this.wrap(err, undefined);
+        }
+      },
       put: async (input) => {
         assertUserKey(input.key);
         try {
@@ -162,19 +169,24 @@ export class S3Storage implements Storage {
           }
         })(),
       );
+      // No metadata until the body is hashed: between the upload and the copy below the key holds
+      // the new body with none of FetchBox's metadata (no sha256), which no reader takes as verified.
       const upload = new Upload({
         client: this.client,
-        params: { Bucket, Key, Body: rest, ContentType, Metadata: metadata },
+        params: { Bucket, Key, Body: rest, ContentType },
         partSize: partSizeBytes,
         queueSize: this.options.queueSize,
         leavePartsOnError: false,
       });
-      await upload.done();
+      const { ETag } = await upload.done();
+      if (!ETag) throw new StorageError(`s3 storage: the upload of ${Key} returned no ETag`, input.key);
       const sha256 = measure.sha256();
-      // Over 5 GiB a single CopyObject is refused: s3-copy.ts copies part by part instead.
+      // Conditioned on the ETag of the bytes just hashed (a writer that replaced them meanwhile
+      // makes this a 412, a retryable storage error). Over 5 GiB a single CopyObject is refused:
+      // s3-copy.ts copies part by part instead.
       await copyInPlace(
         this.client,
-        { Bucket, Key, bytes: measure.bytes, ContentType, Metadata: { ...metadata, sha256 } },
+        { Bucket, Key, bytes: measure.bytes, ETag, ContentType, Metadata: { ...metadata, sha256 } },
         this.options.copyLimits,
       );
       return { key: input.key, bytes: measure.bytes, sha256 };

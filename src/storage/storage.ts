@@ -87,4 +87,30 @@ export interface ResumableWrites {
    * checkpoint is copied, re-hashed and continued; `expectedBytes` is the whole size.
    */
   put(input: ResumablePut): Promise<StoredObject>;
+  /**
+   * Bounded clean-up of partials nobody finishes (a worker killed on a resource's last attempt, a
+   * canceled job): removes those untouched for `maxAgeMs` and measures the rest. Looks at no more
+   * than `maxEntries` entries, after `cursor`; call again with `next` until it is undefined (one pass).
+   */
+  sweep(options: PartialSweepOptions): Promise<PartialSweep>;
+}
+
+/** What one {@link ResumableWrites.sweep} call may do. */
+export interface PartialSweepOptions {
+  maxAgeMs: number;
+  maxEntries: number;
+  /** Where the previous call of this pass stopped (its `next`); absent: from the start. */
+  cursor?: string | undefined;
+  /** The clock, for tests. */
+  now?: number;
+}
+
+/** What one {@link ResumableWrites.sweep} call did. */
+export interface PartialSweep {
+  /** Partials removed (too old). */
+  removed: number;
+  /** Bytes of the partials it looked at and kept (data files; S3: the upload's completed parts). */
+  bytes: number;
+  /** Where to continue this pass; undefined when the pass reached the end. */
+  next?: string | undefined;
 }

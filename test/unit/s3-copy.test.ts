@@ -17,14 +17,25 @@ function recordingClient(failOn?: string) {
   return { client: client as never, sent };
 }
 
-const copy = { Bucket: 'b', Key: 'p/a b.bin', ContentType: 'image/jpeg', Metadata: { sha256: 'abc', 'source-url': 'http://x' } };
+const copy = {
+  Bucket: 'b',
+  Key: 'p/a b.bin',
+  ContentType: 'image/jpeg',
+  Metadata: { sha256: 'abc', 'source-url': 'http://x' },
+  ETag: '"hashed-1"',
+};
 
 describe('in-place metadata copy after a multipart upload', () => {
   it('uses one CopyObject up to 5 GiB', async () => {
     const { client, sent } = recordingClient();
     await expect(copyInPlace(client, { ...copy, bytes: MAX_SINGLE_COPY_BYTES })).resolves.toBe('single');
     expect(sent.map((s) => s.name)).toEqual(['CopyObject']);
-    expect(sent[0]!.input).toMatchObject({ CopySource: 'b/p/a%20b.bin', MetadataDirective: 'REPLACE', Metadata: copy.Metadata });
+    expect(sent[0]!.input).toMatchObject({
+      CopySource: 'b/p/a%20b.bin',
+      CopySourceIfMatch: '"hashed-1"',
+      MetadataDirective: 'REPLACE',
+      Metadata: copy.Metadata,
+    });
   });
 
   it('copies an object over 5 GiB part by part, never with CopyObject', async () => {
@@ -37,6 +48,7 @@ describe('in-place metadata copy after a multipart upload', () => {
     expect(sent[0]!.input).toMatchObject({ ContentType: 'image/jpeg', Metadata: copy.Metadata });
     const parts = sent.filter((s) => s.name === 'UploadPartCopy');
     expect(parts).toHaveLength(11); // ten 512 MiB parts and a 1-byte one
+    expect(parts.every((p) => p.input.CopySourceIfMatch === '"hashed-1"')).toBe(true);
     expect(parts[0]!.input.CopySourceRange).toBe('bytes=0-536870911');
     expect(parts.at(-1)!.input.CopySourceRange).toBe(`bytes=${bytes - 1}-${bytes - 1}`);
     expect(names.at(-1)).toBe('CompleteMultipartUpload');
