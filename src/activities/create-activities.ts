@@ -13,7 +13,7 @@ import { createDownloadOne } from './download-one.js';
 import { failedTasksOf } from './failed-tasks.js';
 import { batchFailure } from './failures.js';
 import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
-import { fitPage, ioFailure, readStagedPage } from './load-page.js';
+import { fitPage, ioFailure, readStagedPage, withoutReusedKeys } from './load-page.js';
 import { activityRun } from './resume-check.js';
 import { manifestDocumentKey } from '../storage/keys.js';
 import { keptAlive } from './keep-alive.js';
@@ -142,8 +142,10 @@ export function createActivities({
         try {
           // A page of a job from before the budget (no maxExtraTasks) was cut by the old rule; its
           // resources run as they are. Expansions always stay within the budget.
-          if (oneToOne && input.maxExtraTasks === undefined)
-            return { tasks: await toTasks(ctx, resources), pageResources: resources.length };
+          if (oneToOne && input.maxExtraTasks === undefined) {
+            const page = withoutReusedKeys({ tasks: await toTasks(ctx, resources), rejected: [] });
+            return { tasks: page.tasks, pageResources: resources.length, ...(page.rejected.length > 0 ? { rejected: page.rejected } : {}) };
+          }
           // Within the page budget and the job's task cap (load-page.ts); what does not fit is rejected.
           const fit = (expandEach: boolean) =>
             fitPage(resources, {
@@ -157,7 +159,7 @@ export function createActivities({
               },
               expandEach,
             });
-          const { tasks, rejected } = await fit(false).catch(async (err: unknown) => {
+          const fitted = await fit(false).catch(async (err: unknown) => {
             // The page's expand threw: ask again one resource at a time, so one bad listing fails
             // alone. When every resource fails that way, the page fails as one (below).
             if (!(err instanceof HandlerHookError) || resources.length < 2) throw err;
@@ -165,6 +167,8 @@ export function createActivities({
             if (each.tasks.length === 0 && each.rejected.length === resources.length) throw err;
             return each;
           });
+          // One key, one task: a key the page uses twice fails the later task (handler).
+          const { tasks, rejected } = withoutReusedKeys(fitted);
           return { tasks, pageResources: resources.length, ...(rejected.length > 0 ? { rejected } : {}) };
         } catch (err) {
           if (!(err instanceof HandlerHookError)) throw err;

@@ -3,7 +3,15 @@ import { ErrorKind } from '../fetch/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
-import { validatorMetadata, validatorsOf, withoutValidatorMetadata } from '../fetch/validators.js';
+import { conditionalHeaderIn } from '../fetch/header-rules.js';
+import {
+  VALIDATOR_METADATA,
+  requestDigest,
+  servesRequest,
+  validatorMetadata,
+  validatorsOf,
+  withoutValidatorMetadata,
+} from '../fetch/validators.js';
 import { jobKeyProblem } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import { StoreRegistry } from '../storage/store-registry.js';
@@ -79,26 +87,6 @@ export function createDownloadOne({
       }
     }
 
-    if (input.skipExisting) {
-      const existing = await storage.head(task.key).catch(() => undefined);
-      const fresh =
-        input.skipExisting.maxAgeMs === undefined ||
-        (existing?.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
-      if (existing && fresh && existing.metadata['source-url'] === task.url && existing.metadata.sha256) {
-        metrics?.attempts.inc({ outcome: 'skipped', tier: 'none' });
-        if (debug) log().debug({ key: task.key }, 'kept the existing object (skip-if-present)');
-        return {
-          tier: 'skipped',
-          skipped: true,
-          bytes: existing.bytes,
-          sha256: existing.metadata.sha256,
-          attempts: attempt,
-          finalUrl: task.url,
-          ...(existing.metadata['content-type'] ? { contentType: existing.metadata['content-type'] } : {}),
-        };
-      }
-    }
-
     const needsContext = handler.headers !== undefined || handler.objectOptions !== undefined;
     const ctx = needsContext ? await hooks.contextFor(input.jobId, input.handler, input.manifestKey) : undefined;
     let extraHeaders: Record<string, string> = {};
@@ -107,14 +95,55 @@ export function createDownloadOne({
     } catch (err) {
       throw fail(ErrorKind.handler, (err as Error).message, attempt);
     }
+    const headers = { ...task.headers, ...extraHeaders };
+    // Range and conditional headers are FetchBox's own (header-rules.ts): the API refuses them in
+    // a manifest; a handler's task or hook that sets one gets this answer.
+    const partialHeader = conditionalHeaderIn(headers);
+    if (partialHeader !== undefined) {
+      throw fail(
+        ErrorKind.handler,
+        `request header ${partialHeader} makes the request partial or conditional; FetchBox stores whole representations and sets these itself`,
+        attempt,
+      );
+    }
+    // What the key holds now: one read serves the key-reuse check, skip-if-present and revalidation.
+    const digest = requestDigest(headers);
+    const existing = await storage.head(task.key).catch(() => undefined);
+    const holder = existing?.metadata['resource-id'];
+    if (existing?.metadata['job-id'] === input.jobId && holder !== undefined && holder !== task.id) {
+      throw fail(
+        ErrorKind.handler,
+        `storage key ${JSON.stringify(task.key)} already holds resource ${JSON.stringify(holder)} of this job`,
+        attempt,
+      );
+    }
+
+    if (input.skipExisting && existing) {
+      const fresh =
+        input.skipExisting.maxAgeMs === undefined ||
+        (existing.lastModified !== undefined && Date.now() - existing.lastModified.getTime() <= input.skipExisting.maxAgeMs);
+      if (fresh && servesRequest(existing.metadata, task.url, digest)) {
+        metrics?.attempts.inc({ outcome: 'skipped', tier: 'none' });
+        if (debug) log().debug({ key: task.key }, 'kept the existing object (skip-if-present)');
+        return {
+          tier: 'skipped',
+          skipped: true,
+          bytes: existing.bytes,
+          sha256: existing.metadata.sha256!,
+          attempts: attempt,
+          finalUrl: task.url,
+          ...(existing.metadata['content-type'] ? { contentType: existing.metadata['content-type'] } : {}),
+        };
+      }
+    }
+
     let bytesSoFar = 0;
     let expected: number | undefined;
     // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
     const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
-    const headers = { ...task.headers, ...extraHeaders };
     try {
-      // Conditional recrawl: an object stored earlier from this URL, with validators, is asked about.
-      const revalidation = await revalidationFor(storage, input, task, headers);
+      // Conditional recrawl: an object stored earlier from this URL with these headers, with validators, is asked about.
+      const revalidation = revalidationFor(existing, input, task, digest);
       // A retry continues an interrupted large body from its stored prefix where the origin allows (Range + If-Range).
       const opened = await openResumable(
         fetcher,
@@ -166,6 +195,7 @@ export function createDownloadOne({
         'source-url': task.url,
         'job-id': input.jobId,
         'resource-id': task.id,
+        [VALIDATOR_METADATA.requestDigest]: digest,
         ...(run.runId !== undefined ? { [PAGE_RUN_METADATA]: run.runId } : {}),
       };
       const uploadStarted = performance.now();

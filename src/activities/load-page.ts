@@ -197,3 +197,27 @@ export async function fitPage(resources: ManifestResource[], options: FitPageOpt
   }
   return { tasks, rejected };
 }
+
+/**
+ * A page's tasks with each storage key (per store) used once: a later task whose key an earlier
+ * task of the page already has is not run but rejected (recorded failed with kind `handler`), so
+ * one object never stands for two records. Keys used on other pages of the job are caught when
+ * the download finds the key holding another resource of the job (download-one.ts).
+ */
+export function withoutReusedKeys(page: FittedPage): FittedPage {
+  const holders = new Map<string, string>();
+  const tasks: DownloadTask[] = [];
+  const rejected = [...page.rejected];
+  for (const task of page.tasks) {
+    const slot = `${task.store ?? ''}\n${task.key}`;
+    const holder = holders.get(slot);
+    if (holder === undefined) {
+      holders.set(slot, task.id);
+      tasks.push(task);
+      continue;
+    }
+    const message = `storage key ${JSON.stringify(task.key)} is also the key of resource ${JSON.stringify(holder)} of this job`;
+    rejected.push({ id: task.id, url: task.url, key: task.key, message: clipJson(message, MAX_MESSAGE_BYTES) });
+  }
+  return rejected.length === page.rejected.length ? page : { tasks, rejected };
+}

@@ -1,9 +1,9 @@
-import { FetchFailure } from '../fetch/errors.js';
+import { ErrorKind, FetchFailure } from '../fetch/errors.js';
 import type { Fetcher, OpenRequest, OpenResponse } from '../fetch/fetcher.js';
-import { MAX_VALIDATOR_URL_CHARS, hasConditionalHeaders, isStrongEtag, validatorsOf } from '../fetch/validators.js';
+import { MAX_VALIDATOR_URL_CHARS, cleanEtag, isStrongEtag } from '../fetch/validators.js';
 import { StorageError } from '../storage/errors.js';
 import { RESUMABLE_MIN_BYTES, partialId } from '../storage/partials.js';
-import type { PartialTarget } from '../storage/storage.js';
+import type { PartialCheckpoint, PartialTarget } from '../storage/storage.js';
 import type { PutObjectInput, Storage, StoredObject } from '../storage/storage.js';
 import type { DownloadTask } from '../workflows/job-types.js';
 
@@ -19,27 +19,70 @@ function rangeMatches(contentRange: string | undefined, start: number, total: nu
   return m !== null && Number(m[1]) === start && Number(m[2]) === total - 1 && Number(m[3]) === total;
 }
 
+/** Whether a response's body is sent as it is (no `Content-Encoding`, or `identity`). */
+function identityEncoded(res: Pick<OpenResponse, 'contentEncoding'>): boolean {
+  const encoding = res.contentEncoding?.trim().toLowerCase();
+  return encoding === undefined || encoding === '' || encoding === 'identity';
+}
+
+/** The response's strong ETag, cleaned (validators.ts); undefined for a weak, malformed or missing one. */
+function strongEtagOf(res: Pick<OpenResponse, 'etag'>): string | undefined {
+  const etag = cleanEtag(res.etag);
+  return etag !== undefined && isStrongEtag(etag) ? etag : undefined;
+}
+
 /**
- * Whether a full (200) response can be written resumably: large enough, with a known length, and
- * an origin that says it serves byte ranges and gives a validator `If-Range` can check (a strong
- * ETag, else Last-Modified). Otherwise undefined: an interruption then starts over, as before.
+ * Whether a full (200) response can be written resumably: large enough, with a known length, not
+ * content-encoded, and an origin that says it serves byte ranges and names the representation with
+ * a strong ETag (byte-for-byte identity; a Last-Modified date is not proof that two ranges belong
+ * to one representation). Otherwise undefined: an interruption then starts over.
  */
 function resumableTarget(id: string, res: OpenResponse): PartialTarget | undefined {
   if (res.status !== 200 || res.contentLength === undefined || res.contentLength < RESUMABLE_MIN_BYTES) return undefined;
   if (!/(^|,)\s*bytes\s*(,|$)/i.test(res.acceptRanges ?? '') || res.url.length > MAX_VALIDATOR_URL_CHARS) return undefined;
-  const { etag, lastModified } = validatorsOf(res);
-  const validator = etag !== undefined && isStrongEtag(etag) ? etag : lastModified;
-  return validator === undefined ? undefined : { id, total: res.contentLength, validator, url: res.url };
+  const validator = strongEtagOf(res);
+  if (validator === undefined || !identityEncoded(res)) return undefined;
+  return { id, total: res.contentLength, validator, url: res.url };
+}
+
+/**
+ * Whether a 206 continues `checkpoint` exactly: from the URL that served the prefix, with the
+ * checkpoint's strong ETag (an origin or CDN that ignores `If-Range` while the content changed
+ * answers another one), not content-encoded (like the prefix), and a `Content-Range` starting at
+ * the offset to the same total.
+ */
+function continues(res: OpenResponse, checkpoint: PartialCheckpoint): boolean {
+  return (
+    res.status === 206 &&
+    res.url === checkpoint.url &&
+    strongEtagOf(res) === checkpoint.validator &&
+    identityEncoded(res) &&
+    rangeMatches(res.contentRange, checkpoint.offset, checkpoint.total)
+  );
+}
+
+/**
+ * A response to a request without `Range` as a whole body: a 206 there (an origin or a proxy
+ * sending part of something unasked) is refused (`http_status`, permanent), never stored.
+ */
+async function wholeBody(res: OpenResponse): Promise<OpenResponse> {
+  if (res.status !== 206) return res;
+  await res.body.dump().catch(() => undefined);
+  throw new FetchFailure(ErrorKind.httpStatus, `HTTP 206 (a partial body) from ${res.url} to a request without Range`, false, {
+    url: res.url,
+    httpStatus: 206,
+  });
 }
 
 /**
  * Opens a download, continuing an interrupted one where the storage kept its prefix: with a
- * checkpoint for this task, the request asks `Range: bytes=<offset>-` with `If-Range: <validator>`
- * (no conditional-recrawl headers), and the answer is used only when it is a 206 from the same URL
- * whose `Content-Range` continues exactly at the offset to the same total. A 200 (the origin
- * ignores Range, or the validator changed) is the whole new body: the prefix is dropped and it is
- * stored from byte 0. A mismatched 206 or a 416 drops the prefix and asks again without Range.
- * Checkpoints are only looked for on retries (`retried`): a first attempt costs nothing extra.
+ * checkpoint for this task, the request asks `Range: bytes=<offset>-` with `If-Range: <strong
+ * ETag>` (no conditional-recrawl headers), and the answer is used only when it {@link continues}
+ * the checkpoint, which then goes with it to storage (the one it was validated against). A 200
+ * (the origin ignores Range, or the representation changed) is the whole new body: the prefix is
+ * dropped and it is stored from byte 0. Any other 206 or a 416 drops the prefix and asks again
+ * without Range. Checkpoints are only looked for on retries (`retried`): a first attempt costs
+ * nothing extra. A 206 to a request without Range is refused ({@link wholeBody}).
  */
 export async function openResumable(
   fetcher: Fetcher,
@@ -49,9 +92,10 @@ export async function openResumable(
   retried: boolean,
 ): Promise<OpenedBody> {
   const partials = storage.resumable;
-  if (!partials || hasConditionalHeaders(req.headers)) return { res: await fetcher.open(req) };
+  if (!partials) return { res: await wholeBody(await fetcher.open(req)) };
   const id = partialId(task.key, task.url, task.headers);
-  const fresh = (res: OpenResponse): OpenedBody => {
+  const fresh = async (opened: OpenResponse): Promise<OpenedBody> => {
+    const res = await wholeBody(opened);
     const partial = resumableTarget(id, res);
     return { res, ...(partial ? { partial } : {}) };
   };
@@ -69,7 +113,7 @@ export async function openResumable(
     // (503, reset...) fails this attempt and keeps the prefix for the next.
     if (!(err instanceof FetchFailure && err.extra.httpStatus === 416)) throw err;
   }
-  if (res?.status === 206 && res.url === checkpoint.url && rangeMatches(res.contentRange, checkpoint.offset, checkpoint.total)) {
+  if (res !== undefined && continues(res, checkpoint)) {
     const { offset, ...target } = checkpoint;
     return { res, partial: { ...target, from: offset } };
   }

@@ -1,5 +1,5 @@
-import { conditionalFor, hasConditionalHeaders, type ConditionalRequest } from '../fetch/validators.js';
-import type { ObjectInfo, Storage } from '../storage/storage.js';
+import { conditionalFor, type ConditionalRequest } from '../fetch/validators.js';
+import type { ObjectInfo } from '../storage/storage.js';
 import type { DownloadCommon, DownloadResult } from '../workflows/download-types.js';
 import type { DownloadTask } from '../workflows/job-types.js';
 
@@ -11,21 +11,19 @@ export interface Revalidation {
 
 /**
  * The conditional request for `task` (conditional recrawls), or undefined: when the job's policy
- * allows it (`revalidate` not false), the request's own headers are not already conditional or
- * partial, and the key holds a verified object from the same URL with stored validators. A key
- * holding another URL's object never lends its validators; a storage that cannot be read means a
- * full download.
+ * allows it (`revalidate` not false) and the object at its key (`existing`, read once by the
+ * download) is a verified object from the same URL, fetched with request headers of the same
+ * digest (`digest`, validators.ts `requestDigest`), with stored validators. A key holding another
+ * URL's object, or one fetched with other headers, never lends its validators.
  */
-export async function revalidationFor(
-  storage: Storage,
+export function revalidationFor(
+  existing: ObjectInfo | undefined,
   input: Pick<DownloadCommon, 'revalidate'>,
   task: DownloadTask,
-  headers: Record<string, string>,
-): Promise<Revalidation | undefined> {
-  if (input.revalidate === false || hasConditionalHeaders(headers)) return undefined;
-  const existing = await storage.head(task.key).catch(() => undefined);
-  if (!existing) return undefined;
-  const conditional = conditionalFor(existing.metadata, task.url);
+  digest: string,
+): Revalidation | undefined {
+  if (input.revalidate === false || !existing) return undefined;
+  const conditional = conditionalFor(existing.metadata, task.url, digest);
   return conditional ? { conditional, existing } : undefined;
 }
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { HEADER_LIMITS, isRefusedRequestHeader } from '../fetch/header-rules.js';
+import { HEADER_LIMITS, isConditionalRequestHeader, isRefusedRequestHeader } from '../fetch/header-rules.js';
 import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
 import { storeNameSchema } from '../config/store-settings.js';
 import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/constants.js';
@@ -58,6 +58,11 @@ const HeadersSchema = z
       if (!HEADER_NAME.test(name)) refuse(name, 'not a valid HTTP header name');
       else if (isRefusedRequestHeader(name))
         refuse(name, `${name} may not be set by a manifest (routing, framing and hop-by-hop headers are FetchBox's)`);
+      else if (isConditionalRequestHeader(name))
+        refuse(
+          name,
+          `${name} may not be set by a manifest: FetchBox stores whole representations and sets Range and conditional headers itself (recrawls, resumed downloads)`,
+        );
       if (typeof value !== 'string') refuse(name, 'expected a string value');
       else if (!HEADER_VALUE.test(value)) refuse(name, 'header values may not contain CR, LF or control characters');
       else bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
@@ -72,7 +77,7 @@ const HeadersSchema = z
     type: 'object',
     additionalProperties: { type: 'string' },
     maxProperties: HEADER_LIMITS.maxCount,
-    description: `At most ${HEADER_LIMITS.maxCount} headers and ${HEADER_LIMITS.maxBytes} bytes of names plus values; Host, Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Content-Length and Expect are refused.`,
+    description: `At most ${HEADER_LIMITS.maxCount} headers and ${HEADER_LIMITS.maxBytes} bytes of names plus values; Host, Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Content-Length and Expect are refused, and so are Range, If-Range, If-Match, If-None-Match, If-Modified-Since and If-Unmodified-Since (FetchBox stores whole representations).`,
   });
 
 const HttpUrl = z

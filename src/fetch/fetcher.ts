@@ -25,6 +25,8 @@ export interface OpenResponse {
   /** Raw `Accept-Ranges` and `Content-Range` (a 206 answers a `Range` request). */
   acceptRanges?: string;
   contentRange?: string;
+  /** Raw `Content-Encoding`: a resumed body must continue the same encoding of the same representation. */
+  contentEncoding?: string;
 }
 
 /** What one download needs besides the URL. */
@@ -72,19 +74,21 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The validator and range headers of a response, those it sent. */
+/** The validator, range and encoding headers of a response, those it sent. */
 function rangeHeaders(
   answer: Dispatcher.ResponseData['headers'],
-): Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> {
-  const out: Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange'> = {};
+): Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange' | 'contentEncoding'> {
+  const out: Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange' | 'contentEncoding'> = {};
   const etag = headerValue(answer.etag);
   const lastModified = headerValue(answer['last-modified']);
   const acceptRanges = headerValue(answer['accept-ranges']);
   const contentRange = headerValue(answer['content-range']);
+  const contentEncoding = headerValue(answer['content-encoding']);
   if (etag !== undefined) out.etag = etag;
   if (lastModified !== undefined) out.lastModified = lastModified;
   if (acceptRanges !== undefined) out.acceptRanges = acceptRanges;
   if (contentRange !== undefined) out.contentRange = contentRange;
+  if (contentEncoding !== undefined) out.contentEncoding = contentEncoding;
   return out;
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * HTTP validators (ETag, Last-Modified): read from an origin's response, kept in an object's
  * metadata, and sent back as `If-None-Match` / `If-Modified-Since` (conditional recrawls) or as
@@ -12,6 +14,12 @@ export const VALIDATOR_METADATA = {
   lastModified: 'origin-last-modified',
   /** The URL (after redirects) whose response carried the validators; absent when it is `source-url`. */
   url: 'validator-url',
+  /**
+   * {@link requestDigest} of the request headers the object was fetched with. Validators and
+   * skip-if-present serve only a later request with the same digest: other headers (another
+   * `Accept-Language`, other credentials) may select another representation.
+   */
+  requestDigest: 'request-digest',
 } as const;
 
 /** An ETag longer than this is not kept (S3 user metadata is 2 KB in all; real ETags are short). */
@@ -26,19 +34,6 @@ export const MAX_VALIDATOR_URL_CHARS = 1024;
  * make an object unstorable.
  */
 export const METADATA_BUDGET_BYTES = 2048 - 128;
-
-/**
- * Request headers that make a request conditional or partial. When a task sets any of them itself,
- * FetchBox adds none of its own (the task's request is sent as given).
- */
-export const CONDITIONAL_REQUEST_HEADERS = [
-  'if-none-match',
-  'if-modified-since',
-  'if-match',
-  'if-unmodified-since',
-  'if-range',
-  'range',
-] as const;
 
 /** The validators of one response, each already cleaned. */
 export interface Validators {
@@ -75,6 +70,30 @@ export function validatorsOf(headers: { etag?: string | undefined; lastModified?
   return { ...(etag !== undefined ? { etag } : {}), ...(lastModified !== undefined ? { lastModified } : {}) };
 }
 
+/**
+ * A digest of the request headers a resource sends (its manifest headers and its handler's, names
+ * compared case-insensitively, order ignored): what selects the representation on the origin's
+ * side. Hex SHA-256, so no header value (a cookie, a token) shows in object metadata.
+ */
+export function requestDigest(headers: Record<string, string> | undefined): string {
+  const pairs = Object.entries(headers ?? {})
+    .map(([name, value]) => [name.toLowerCase(), value] as const)
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify(pairs)).digest('hex');
+}
+
+/**
+ * Whether a stored object's metadata says it is the whole representation a request for `url` with
+ * headers of digest `digest` would fetch: the same source URL, the same request digest and a
+ * sha256 storage verified. Skip-if-present and conditional recrawls serve only such objects; one
+ * stored before request digests were recorded does not qualify (it is downloaded once more).
+ */
+export function servesRequest(metadata: Record<string, string>, url: string, digest: string): boolean {
+  return (
+    metadata['source-url'] === url && metadata[VALIDATOR_METADATA.requestDigest] === digest && /^[0-9a-f]{64}$/.test(metadata.sha256 ?? '')
+  );
+}
+
 /** UTF-8 bytes of metadata names and values (what S3 counts against its 2 KB). */
 function metadataBytes(metadata: Record<string, string>): number {
   return Object.entries(metadata).reduce((n, [name, value]) => n + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
@@ -108,13 +127,6 @@ export function withoutValidatorMetadata(metadata: Record<string, string> | unde
   return Object.fromEntries(Object.entries(metadata ?? {}).filter(([name]) => !names.has(name.toLowerCase())));
 }
 
-/** Whether request headers already make the request conditional or partial (any case). */
-export function hasConditionalHeaders(headers: Record<string, string> | undefined): boolean {
-  if (headers === undefined) return false;
-  const names = new Set<string>(CONDITIONAL_REQUEST_HEADERS);
-  return Object.keys(headers).some((name) => names.has(name.toLowerCase()));
-}
-
 /** A conditional request: headers sent only to the URL that issued the validators. */
 export interface ConditionalRequest {
   url: string;
@@ -122,12 +134,12 @@ export interface ConditionalRequest {
 }
 
 /**
- * The conditional request for re-fetching `url` when the object at its key holds validators from
- * the same source URL and a verified sha256; undefined otherwise. The stored values are cleaned
- * again (metadata may have been edited), so nothing unsafe reaches a request header.
+ * The conditional request for re-fetching `url` with request headers of digest `digest` when the
+ * object at its key {@link servesRequest} and holds validators; undefined otherwise. The stored
+ * values are cleaned again (metadata may have been edited), so nothing unsafe reaches a request header.
  */
-export function conditionalFor(metadata: Record<string, string>, url: string): ConditionalRequest | undefined {
-  if (metadata['source-url'] !== url || !/^[0-9a-f]{64}$/.test(metadata.sha256 ?? '')) return undefined;
+export function conditionalFor(metadata: Record<string, string>, url: string, digest: string): ConditionalRequest | undefined {
+  if (!servesRequest(metadata, url, digest)) return undefined;
   const etag = cleanEtag(metadata[VALIDATOR_METADATA.etag]);
   const lastModified = cleanLastModified(metadata[VALIDATOR_METADATA.lastModified]);
   if (etag === undefined && lastModified === undefined) return undefined;

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BodyRejectedError, StorageError } from './errors.js';
 import { MeasuringStream } from './measure.js';
-import { CHECKPOINT_EVERY_MS } from './partials.js';
+import { CHECKPOINT_EVERY_MS, sameTarget } from './partials.js';
 import type { PartialCheckpoint, PartialSweep, PartialSweepOptions, ResumablePut, ResumableWrites } from './storage.js';
 import type { PutObjectInput, StoredObject } from './storage.js';
 
@@ -147,7 +147,8 @@ export class FilePartials implements ResumableWrites {
       if (partial.from !== undefined) {
         start = partial.from;
         const previous = await this.read(partial.id);
-        if (!previous || previous.offset < start)
+        // The checkpoint must be the one the continuation was validated against (resumable-download.ts).
+        if (!previous || !sameTarget(previous, partial) || previous.offset < start)
           throw new StorageError(`the partial download of ${input.key} is gone; starting over`, input.key);
         // A copy of our own (a reflink where the file system has them), cut to the synced prefix.
         await copyFile(path.join(this.dir, previous.file), data, fsConstants.COPYFILE_FICLONE);

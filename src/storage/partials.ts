@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PartialTarget } from './storage.js';
 
 /**
  * Resumable writes: a large body whose download is interrupted (worker killed, connection reset)
@@ -28,4 +29,13 @@ export function partialId(key: string, url: string, headers: Record<string, stri
   return createHash('sha256')
     .update(JSON.stringify([key, url, sorted]))
     .digest('hex');
+}
+
+/**
+ * Whether a stored checkpoint is for the same body as the target a continuation was validated
+ * against (same strong validator, total and URL): a resumed write appends only to that prefix,
+ * never to one another attempt started meanwhile for another version of the body.
+ */
+export function sameTarget(stored: PartialTarget, validated: PartialTarget): boolean {
+  return stored.validator === validated.validator && stored.total === validated.total && stored.url === validated.url;
 }

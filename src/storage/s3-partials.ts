@@ -17,6 +17,7 @@ import { MeasuringStream } from './measure.js';
 import type { PartialCheckpoint, PartialSweep, PartialSweepOptions, PartialTarget, ResumablePut, ResumableWrites } from './storage.js';
 import { copyInPlace, type CopyLimits } from './s3-copy.js';
 import type { StoredObject } from './storage.js';
+import { sameTarget } from './partials.js';
 
 /** What S3Partials needs of its driver. */
 export interface S3PartialsOptions {
@@ -180,7 +181,8 @@ export class S3Partials implements ResumableWrites {
     if (partial.from !== undefined) {
       const c = await this.read(partial.id);
       const done = c && c.key === Key ? await this.completedPrefix(c) : undefined;
-      if (!c || !done || done.offset !== partial.from)
+      // The checkpoint must be the one the continuation was validated against (resumable-download.ts).
+      if (!c || !sameTarget(c, partial) || !done || done.offset !== partial.from)
         throw new StorageError(`the partial upload of ${input.key} changed; starting over`, input.key);
       checkpoint = c;
       parts = done.parts;

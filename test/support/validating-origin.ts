@@ -38,6 +38,11 @@ export interface ValidatedResource {
   afterCut?: Omit<ValidatedResource, 'cutAt' | 'afterCut'>;
   /** `/ranged`: answer a range with a `Content-Range` that starts one byte early (a broken origin). */
   badRange?: boolean;
+  /**
+   * `/ranged`: answer a range with 206 whatever `If-Range` says, from the current version (an
+   * origin or CDN that ignores `If-Range` while the content changed: the 206 carries another ETag).
+   */
+  ignoreIfRange?: boolean;
 }
 
 /** State shared with the origin: resources by name, and body bytes sent per path. */
@@ -130,7 +135,7 @@ export function serveValidated(req: IncomingMessage, res: ServerResponse, pathna
   }
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   const ifRange = req.headers['if-range'];
-  if (kind === 'ranged' && range && !resource.ignoreConditions && (ifRange === undefined || ifRange === etag)) {
+  if (kind === 'ranged' && range && !resource.ignoreConditions && (ifRange === undefined || ifRange === etag || resource.ignoreIfRange)) {
     const start = Number(range[1]);
     if (start >= size) {
       res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': '0' });

@@ -193,6 +193,17 @@ describe('header limits', () => {
     expect(paths(res.body)).toEqual([`resources.0.headers.${name}`]);
   });
 
+  it.each(['Range', 'if-range', 'If-Match', 'IF-NONE-MATCH', 'If-Modified-Since', 'If-Unmodified-Since'])(
+    'refuses the partial or conditional header %s, naming it: FetchBox stores whole representations',
+    async (name) => {
+      const res = await appWith().post(JSON.stringify({ resources: [{ url, headers: { Accept: '*/*', [name]: 'bytes=0-9' } }] }));
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_manifest');
+      expect(paths(res.body)).toEqual([`resources.0.headers.${name}`]);
+      expect(res.body.error.details[0].message).toMatch(/whole representations/);
+    },
+  );
+
   it('the refused list is the one in header-rules.ts', () => {
     expect(REFUSED_REQUEST_HEADERS).toEqual([
       'host',
@@ -283,6 +294,41 @@ describe('JobService.submit enforces the configured limits for every caller', ()
     expect(err.status).toBe(400);
     expect(err.body().error.code).toBe('invalid_manifest');
     expect(err.details).toEqual([{ path: 'resources.1.key', message: expect.stringMatching(/manifest document/) }]);
+  });
+
+  it('refuses two resources with one storage key, naming both paths (explicit and default keys)', async () => {
+    const twice = await refusal({
+      jobId: 'j1',
+      handler: 'default',
+      resources: [
+        { url, key: 'k/a' },
+        { url: `${url}2`, key: 'k/a' },
+      ],
+    });
+    expect(twice.body().error.code).toBe('invalid_manifest');
+    expect(twice.details).toEqual([{ path: 'resources.1.key', message: expect.stringContaining('resources.0.key') }]);
+    // A manifest key equal to another resource's default key, and ids that default to one key (a b, a_b).
+    const mixed = await refusal({
+      jobId: 'j1',
+      handler: 'default',
+      resources: [
+        { url, id: 'a b' },
+        { url, id: 'a_b' },
+      ],
+    });
+    expect(mixed.details).toEqual([{ path: 'resources.1', message: expect.stringContaining('resources.0') }]);
+    const wide = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config: loadConfig({}) });
+    const onDefault = (await wide
+      .submit({
+        jobId: 'j2',
+        handler: 'default',
+        resources: [
+          { url: 'http://x.test/f.jpg', id: 'x' },
+          { url, key: 'j2/x-f.jpg' },
+        ],
+      })
+      .catch((e: unknown) => e)) as ApiError;
+    expect(onDefault.details).toEqual([{ path: 'resources.1.key', message: expect.stringContaining('resources.0') }]);
   });
 
   it('lists at most 100 duplicate ids and counts the rest', async () => {

@@ -67,6 +67,9 @@ describe('openResumable', () => {
       { ...full, etag: 'W/"v1"' },
       { ...full, acceptRanges: 'none' },
       { ...full, contentLength: 1000 },
+      // Last-Modified alone does not prove two ranges are one representation; an encoded body is not resumed.
+      { status: 200, contentLength: TOTAL, acceptRanges: 'bytes', lastModified: 'Wed, 21 Oct 2015 07:28:00 GMT' },
+      { ...full, contentEncoding: 'gzip' },
     ]) {
       expect((await openResumable(stubFetcher([answer]).fetcher, storage, task, { url: task.url }, false)).partial).toBeUndefined();
     }
@@ -77,7 +80,9 @@ describe('openResumable', () => {
     const first = stubFetcher([full]);
     await openResumable(first.fetcher, storage, task, { url: task.url }, false);
     expect(first.requests[0]!.headers?.range).toBeUndefined();
-    const retry = stubFetcher([{ status: 206, contentLength: TOTAL - 4096, contentRange: `bytes 4096-${TOTAL - 1}/${TOTAL}` }]);
+    const retry = stubFetcher([
+      { status: 206, etag: '"v1"', contentLength: TOTAL - 4096, contentRange: `bytes 4096-${TOTAL - 1}/${TOTAL}` },
+    ]);
     const opened = await openResumable(
       retry.fetcher,
       storage,
@@ -121,11 +126,53 @@ describe('openResumable', () => {
     expect((await storage.resumable.find(id))?.offset).toBe(4096);
   });
 
-  it('a task with its own Range header is sent as given', async () => {
+  it('a 206 with another ETag, a weak or no ETag, or an encoding is not spliced onto the prefix: it starts over', async () => {
+    const range = `bytes 4096-${TOTAL - 1}/${TOTAL}`;
+    for (const odd of [
+      // An origin or CDN that ignores If-Range while the content changed.
+      { status: 206, etag: '"v2"', contentRange: range },
+      { status: 206, etag: 'W/"v1"', contentRange: range },
+      { status: 206, contentRange: range },
+      { status: 206, etag: '"v1"', contentEncoding: 'gzip', contentRange: range },
+    ]) {
+      await leavePartial(4096);
+      const { fetcher, requests } = stubFetcher([odd, { ...full, etag: '"v2"' }]);
+      const opened = await openResumable(fetcher, storage, task, { url: task.url }, true);
+      expect(requests).toHaveLength(2);
+      expect(requests[1]!.headers?.range).toBeUndefined();
+      expect(opened.partial?.from).toBeUndefined();
+      expect(opened.partial?.validator).toBe('"v2"');
+      expect(opened.res.status).toBe(200);
+    }
+  });
+
+  it('a 206 to a request without Range is refused, never stored', async () => {
+    for (const retried of [false, true]) {
+      const { fetcher } = stubFetcher([{ status: 206, etag: '"v1"', contentRange: `bytes 0-9/${TOTAL}` }]);
+      await expect(openResumable(fetcher, storage, task, { url: task.url }, retried)).rejects.toMatchObject({
+        kind: ErrorKind.httpStatus,
+        retryable: false,
+      });
+    }
+  });
+
+  it('a continuation appends only to the checkpoint it was validated against', async () => {
     await leavePartial(4096);
-    const { fetcher, requests } = stubFetcher([{ status: 206 }]);
-    const opened = await openResumable(fetcher, storage, task, { url: task.url, headers: { Range: 'bytes=0-9' } }, true);
-    expect(requests[0]!.headers).toEqual({ Range: 'bytes=0-9' });
-    expect(opened.partial).toBeUndefined();
+    const found = await storage.resumable.find(id);
+    // Meanwhile another attempt started over on a new version of the body and left its own checkpoint.
+    async function* brokenV2() {
+      yield Buffer.alloc(8192, 2);
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('reset');
+    }
+    await storage.resumable
+      .put({ key: task.key, body: brokenV2(), expectedBytes: TOTAL, partial: { id, total: TOTAL, validator: '"v2"', url: task.url } })
+      .catch(() => undefined);
+    const { offset, ...target } = found!;
+    const rest = Readable.from([Buffer.alloc(TOTAL - offset, 1)]);
+    await expect(
+      storage.resumable.put({ key: task.key, body: rest, expectedBytes: TOTAL, partial: { ...target, from: offset } }),
+    ).rejects.toThrow(/starting over/);
+    expect(await storage.head(task.key)).toBeUndefined();
   });
 });

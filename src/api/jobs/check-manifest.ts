@@ -1,3 +1,4 @@
+import { defaultStorageKey, type Handler, type HandlerContext } from '../../handlers/handler.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import { jobIdProblem, manifestDocumentKey } from '../../storage/keys.js';
 import type { ManifestResource } from '../../workflows/job-types.js';
@@ -6,11 +7,45 @@ import { manifestLimitIssues, type ManifestLimits } from '../manifest-limits.js'
 import type { Manifest } from '../schemas.js';
 
 /**
- * Checks what zod cannot (a known handler, the configured limits, a usable jobId, unique
- * resource ids, no key naming the job's manifest document) and returns the resources with their default ids assigned. Throws the API's
- * 400 errors, so every caller of submit gets the same answers as the HTTP route.
+ * The storage key each resource's task will have, where the API can know it: for a handler that
+ * maps resources one to one (no `expand`), its `storageKey` hook (given the manifest's metadata and
+ * the handler's settings) or else the manifest key or the default key. Undefined for an expanding
+ * handler (its tasks exist only in the worker, which refuses a key used twice in a job) and for a
+ * resource whose `storageKey` throws (the worker fails it with `handler`).
  */
-export function checkManifest(manifest: Manifest, handlers: HandlerRegistry, limits: ManifestLimits): ManifestResource[] {
+export type SubmitKeyOf = (resource: ManifestResource) => string | undefined;
+
+/** Builds the {@link SubmitKeyOf} of a job's handler. */
+export function submitKeyOf(handler: Handler, ctx: Pick<HandlerContext, 'jobId' | 'handler' | 'metadata' | 'settings'>): SubmitKeyOf {
+  if (handler.expand) return () => undefined;
+  if (!handler.storageKey) return (r) => defaultStorageKey(r, ctx);
+  const storageKey = handler.storageKey.bind(handler);
+  const context: HandlerContext = {
+    ...ctx,
+    fetchText: () => Promise.reject(new Error('fetchText is not available to storageKey at submit')),
+  };
+  return (r) => {
+    try {
+      return storageKey(r, context);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/**
+ * Checks what zod cannot (a known handler, the configured limits, a usable jobId, unique
+ * resource ids, no key naming the job's manifest document, no storage key used by two resources)
+ * and returns the resources with their default ids assigned. Throws the API's 400 errors, so every
+ * caller of submit gets the same answers as the HTTP route. `keyOf` gives the keys to compare
+ * ({@link submitKeyOf}); without it only the manifest's own `key` fields are compared.
+ */
+export function checkManifest(
+  manifest: Manifest,
+  handlers: HandlerRegistry,
+  limits: ManifestLimits,
+  keyOf: SubmitKeyOf = (r) => r.key,
+): ManifestResource[] {
   if (!handlers.has(manifest.handler)) {
     throw new ApiError(400, ErrorCode.unknownHandler, `unknown handler ${JSON.stringify(manifest.handler)}`, {
       known: handlers.names(),
@@ -26,9 +61,13 @@ export function checkManifest(manifest: Manifest, handlers: HandlerRegistry, lim
   const problems: { path: string; message: string }[] = [];
   // A generated jobId is new, so only a given one can have its manifest document named by a key.
   const documentKey = manifest.jobId === undefined ? undefined : manifestDocumentKey(manifest.jobId);
+  const duplicateIds = new Set<number>();
   const resources: ManifestResource[] = manifest.resources.map((r, i) => {
     const id = r.id ?? String(i);
-    if (seen.has(id)) problems.push({ path: `resources.${i}.id`, message: `duplicate id ${JSON.stringify(id)}` });
+    if (seen.has(id)) {
+      problems.push({ path: `resources.${i}.id`, message: `duplicate id ${JSON.stringify(id)}` });
+      duplicateIds.add(i);
+    }
     seen.add(id);
     if (r.key !== undefined && r.key === documentKey) {
       problems.push({
@@ -38,11 +77,30 @@ export function checkManifest(manifest: Manifest, handlers: HandlerRegistry, lim
     }
     return { id, url: r.url, ...(r.key !== undefined ? { key: r.key } : {}), ...(r.headers ? { headers: r.headers } : {}) };
   });
+  // One object per key: a key two resources share would hold one body under two records.
+  const keyHolders = new Map<string, number>();
+  const keyPath = (i: number) => (manifest.resources[i]!.key !== undefined ? `resources.${i}.key` : `resources.${i}`);
+  let keyProblems = 0;
+  for (const [i, r] of resources.entries()) {
+    // A duplicate id is named already (its default key repeats as a consequence).
+    const key = duplicateIds.has(i) ? undefined : keyOf(r);
+    if (key === undefined) continue;
+    const first = keyHolders.get(key);
+    if (first === undefined) keyHolders.set(key, i);
+    else {
+      keyProblems++;
+      problems.push({ path: keyPath(i), message: `storage key ${JSON.stringify(key)} is also the key of ${keyPath(first)}` });
+    }
+  }
   if (problems.length > 0) {
     const onlyIds = problems.every((p) => p.path.endsWith('.id'));
     throw issuesError(
       ErrorCode.invalidManifest,
-      onlyIds ? 'resource ids must be unique' : 'resource ids must be unique and keys may not name the manifest document',
+      onlyIds
+        ? 'resource ids must be unique'
+        : keyProblems === problems.length
+          ? 'two resources may not have the same storage key'
+          : 'resource ids and storage keys must be unique, and keys may not name the manifest document',
       problems,
     );
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { resolvePolicy } from '../../handlers/policy.js';
+import { handlerSettings, resolvePolicy } from '../../handlers/policy.js';
 import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
 import type { jobWorkflow } from '../../workflows/job-workflow.js';
 import { JobStatus } from '../../workflows/constants.js';
@@ -8,7 +8,7 @@ import { type JobMemo, type JobWorkflowInput } from '../../workflows/job-types.j
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { Manifest } from '../schemas.js';
-import { checkManifest } from './check-manifest.js';
+import { checkManifest, submitKeyOf } from './check-manifest.js';
 import { applyManifestStore } from './check-store.js';
 import type { JobContext } from './job-context.js';
 import { describeJob, statusOf } from './job-status.js';
@@ -23,11 +23,20 @@ import { stageManifest } from './staging.js';
  */
 export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<SubmitResult> {
   const { config, handlers, storage, client } = ctx.deps;
-  const resources = checkManifest(manifest, handlers, config.limits);
+  const jobId = manifest.jobId ?? randomUUID();
+  // Keys as the worker will make them (one-to-one handlers), so a key used twice is a 400 here.
+  const keyOf = handlers.has(manifest.handler)
+    ? submitKeyOf(handlers.get(manifest.handler), {
+        jobId,
+        handler: manifest.handler,
+        metadata: manifest.metadata ?? {},
+        settings: handlerSettings(config, manifest.handler),
+      })
+    : undefined;
+  const resources = checkManifest(manifest, handlers, config.limits, keyOf);
   const handler = handlers.get(manifest.handler);
   // The job's store is fixed here: a store the manifest may not name is a 400 before anything is staged.
   const policy = applyManifestStore(config, handler, manifest, resolvePolicy(config, handler));
-  const jobId = manifest.jobId ?? randomUUID();
   const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store);
   const staged = await stageManifest({
     storage,
