@@ -15,6 +15,7 @@ export const ErrorCode = {
   rateLimited: 'rate_limited',
   unauthorized: 'unauthorized',
   forbidden: 'forbidden',
+  misdirectedRequest: 'misdirected_request',
   temporalUnavailable: 'temporal_unavailable',
   storageUnavailable: 'storage_unavailable',
   internalError: 'internal_error',

@@ -9,5 +9,7 @@ export interface AppEnv {
     tokens: readonly ApiToken[];
     /** The access the matched route declared and that this request passed; set by `requireScope` / `publicRoute`. */
     access: RouteAccess;
+    /** Who the request is for per-client limits (a token's identity or the peer address); see client-identity.ts. */
+    client: string;
   };
 }

@@ -7,6 +7,7 @@ import { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import { dropEmptyQueryParams } from './empty-query.js';
+import { hostGuard, type BoundAddress } from './host-guard.js';
 import { issuePaths } from './issue-paths.js';
 import type { ApiToken } from './auth.js';
 import type { JobService } from './job-service.js';
@@ -18,6 +19,7 @@ import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { retryRoutes } from './routes/retries.js';
+import { concurrencyLimit, rateLimit } from './rate-limit.js';
 import { OMITTED_ISSUES, ResourceSchema } from './schemas.js';
 import { submitGuards } from './submit-guards.js';
 
@@ -41,6 +43,19 @@ export interface AppDeps {
   submitBurst?: number;
   /** Manifest limits checked before validation; by default the job service's configured `limits.*`. */
   limits?: ManifestLimits;
+  /** `GET /failures` and `GET /jobs/{jobId}/resources` calls per second per client, one bucket for both; 0 = unlimited. */
+  listRate?: number;
+  /** Listing calls a client may burst at once (default 5 × listRate). */
+  listBurst?: number;
+  /** Event streams (`GET /jobs/{jobId}/events`) one client may hold open at once; 0 = unlimited. */
+  maxStreamsPerClient?: number;
+  /**
+   * Where the server listens. Given and without tokens, the app answers only requests whose `Host`
+   * names this address (host-guard.ts: the DNS rebinding defence); every server passes it.
+   */
+  bound?: BoundAddress;
+  /** How long `/readyz` reuses a check's result (default 5 s), so probes cannot flood Temporal or storage. */
+  readinessCacheMs?: number;
 }
 
 /** The OpenAPI document's header; the paths come from the routes. */
@@ -112,6 +127,8 @@ export function createApp(deps: AppDeps) {
       deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
     }),
   );
+  // A token-less API answers only to its own address (DNS rebinding), before anything else looks at the request.
+  if ((deps.tokens ?? []).length === 0 && deps.bound) app.use('*', hostGuard(deps.bound));
   // Auth is declared by each route (src/api/route-security.ts); this refuses routes that declare none.
   app.use('*', routeGuard(deps.tokens ?? []));
   app.use('*', appWide(dropEmptyQueryParams));
@@ -127,10 +144,18 @@ export function createApp(deps: AppDeps) {
     limits,
   });
 
-  app.route('/', healthRoutes(deps.checks));
-  app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, submitGuards: submit }));
+  // Per-client limits on the expensive reads (each after its route's scope check, keyed on who the client is).
+  const listRate = deps.listRate ?? 0;
+  const listGuard = rateLimit({ rate: listRate, burst: deps.listBurst ?? Math.max(1, listRate * 5), what: 'listings' });
+  const streamGuard = concurrencyLimit({ max: deps.maxStreamsPerClient ?? 0, what: 'event streams' });
+
+  app.route('/', healthRoutes(deps.checks, { cacheMs: deps.readinessCacheMs ?? 5_000, logger: deps.logger }));
+  app.route(
+    '/',
+    jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, submitGuards: submit, listGuard, streamGuard }),
+  );
   app.route('/', metricsRoutes(metrics, { public: deps.metricsPublic ?? true }));
-  app.route('/', failureRoutes(deps.jobs));
+  app.route('/', failureRoutes(deps.jobs, listGuard));
   app.route('/', retryRoutes(deps.jobs));
 
   // The manifest schema validates resources one by one and points at this component.

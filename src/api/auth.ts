@@ -5,8 +5,13 @@ import { ApiError, ErrorCode } from './api-error.js';
 export const Scope = { ingest: 'ingest', operator: 'operator', read: 'read' } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
 
-/** A configured token: its digest and its scopes. */
+/**
+ * A configured token: its identity, digest and scopes. `id` (`token:<n>`, the position of the first
+ * `FETCHBOX_API_TOKENS` entry with this token) is what per-client limits are keyed on, never the
+ * header text, so no spelling of the header gets a fresh bucket; it names no secret.
+ */
 export interface ApiToken {
+  id: string;
   digest: Buffer;
   scopes: ReadonlySet<Scope>;
 }
@@ -28,14 +33,21 @@ function digest(value: string): Buffer {
  * e.g. `ingest=abc`, `operator+read=def`. Throws naming the entry's position (never the token).
  */
 export function parseTokens(entries: readonly string[]): ApiToken[] {
+  // One identity per token: the same token listed twice (with other scopes) shares its limits.
+  const ids = new Map<string, string>();
+  const idOf = (d: Buffer, i: number) => ids.get(d.toString('hex')) ?? (ids.set(d.toString('hex'), `token:${i + 1}`), `token:${i + 1}`);
   return entries.map((entry, i) => {
     const m = /^([a-z]+(?:\+[a-z]+)*)=(.+)$/.exec(entry);
-    if (!m) return { digest: digest(entry), scopes: new Set(ALL_SCOPES) };
+    if (!m) {
+      const d = digest(entry);
+      return { id: idOf(d, i), digest: d, scopes: new Set(ALL_SCOPES) };
+    }
     const scopes = m[1]!.split('+');
     const unknown = scopes.filter((s) => !(ALL_SCOPES as string[]).includes(s));
     if (unknown.length > 0)
       throw new Error(`FETCHBOX_API_TOKENS entry ${i + 1}: unknown scope ${unknown.join(', ')} (use ingest, operator, read)`);
-    return { digest: digest(m[2]!), scopes: new Set(scopes as Scope[]) };
+    const d = digest(m[2]!);
+    return { id: idOf(d, i), digest: d, scopes: new Set(scopes as Scope[]) };
   });
 }
 
@@ -45,21 +57,35 @@ function grants(token: ApiToken, scope: Scope): boolean {
 }
 
 /**
- * Checks an `Authorization` header against the configured tokens for one scope. With no tokens
- * configured every request passes (the server then binds to loopback only). Tokens are compared as
- * sha256 digests with timingSafeEqual against every configured token, so neither content nor
- * length leaks through timing. Throws `401 unauthorized` without a known token, `403 forbidden`
- * when the token lacks the scope.
+ * The one parser of `Authorization: Bearer <token>`: the scheme in any case (`Bearer`, `bearer`,
+ * `BEARER`), exactly one space (SP), then a token of visible ASCII characters and nothing else.
+ * Two spaces, a TAB, another scheme, no token: undefined (a 401). Leading and trailing whitespace
+ * never reaches here (HTTP parsers and `Headers` strip it).
  */
-export function checkBearer(tokens: readonly ApiToken[], authorization: string | undefined, scope: Scope): void {
-  if (tokens.length === 0) return;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (!match) throw new ApiError(401, ErrorCode.unauthorized, 'send Authorization: Bearer <token>');
-  const given = digest(match[1]!);
-  let found: ApiToken | undefined;
-  for (const t of tokens) if (timingSafeEqual(t.digest, given)) found = t;
-  if (!found) throw new ApiError(401, ErrorCode.unauthorized, 'unknown token');
-  if (!grants(found, scope)) throw new ApiError(403, ErrorCode.forbidden, `this token lacks the ${scope} scope`);
+export function bearerToken(authorization: string | undefined): string | undefined {
+  const match = /^bearer ([\x21-\x7e]+)$/i.exec(authorization ?? '');
+  return match?.[1];
+}
+
+/**
+ * Checks an `Authorization` header against the configured tokens for one scope and answers the
+ * token it names (undefined when no tokens are configured: every request passes, and the server
+ * binds to loopback only). Tokens are compared as sha256 digests with timingSafeEqual against every
+ * configured token, so neither content nor length leaks through timing. Throws `401 unauthorized`
+ * without a known token (or a header {@link bearerToken} refuses), `403 forbidden` when the token
+ * lacks the scope.
+ */
+export function authenticate(tokens: readonly ApiToken[], authorization: string | undefined, scope: Scope): ApiToken | undefined {
+  if (tokens.length === 0) return undefined;
+  const token = bearerToken(authorization);
+  if (token === undefined) throw new ApiError(401, ErrorCode.unauthorized, 'send Authorization: Bearer <token> (one space)');
+  const given = digest(token);
+  // Every entry is compared (no early exit); a token listed twice has the scopes of both entries.
+  const found = tokens.filter((t) => timingSafeEqual(t.digest, given));
+  if (found.length === 0) throw new ApiError(401, ErrorCode.unauthorized, 'unknown token');
+  const granting = found.find((t) => grants(t, scope));
+  if (!granting) throw new ApiError(403, ErrorCode.forbidden, `this token lacks the ${scope} scope`);
+  return granting;
 }
 
 /** True for addresses only this machine can reach. */

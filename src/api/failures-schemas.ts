@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from './cursor-signer.js';
 import { RetryOutcome } from './failures/bulk-retry.js';
 import { ErrorKindSchema, ErrorSchema, HandlerNameSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
 
@@ -26,11 +27,7 @@ export const FailuresQuerySchema = z.object({
   kind: ErrorKindSchema.optional(),
   host: HostSchema.optional().openapi({ description: "The URL's host, case-insensitive; with `:port`, that port only." }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z
-    .string()
-    .max(4096)
-    .regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API')
-    .optional(),
+  cursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional(),
 });
 
 /** One failed resource of the dead-letter view. */

@@ -3,7 +3,8 @@ import type { Context, Env, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { ApiError, ErrorCode } from './api-error.js';
 import type { AppEnv } from './app-env.js';
-import { checkBearer, Scope, type ApiToken, type RouteAccess } from './auth.js';
+import { authenticate, Scope, type ApiToken, type RouteAccess } from './auth.js';
+import { identify } from './client-identity.js';
 
 // Auth is declared by each route, next to its path and schemas, and denied by default:
 //
@@ -59,14 +60,16 @@ function tokensOf(c: Context<AppEnv>): readonly ApiToken[] {
 /**
  * Route middleware that lets a request through only with a bearer token granting `scope`
  * (`ingest` and `operator` tokens also grant `read`): `401 unauthorized` without a known token,
- * `403 forbidden` without the scope. With no tokens configured every request passes (the API then
+ * `403 forbidden` without the scope. It records who the client is (the token's identity, or the
+ * peer address without auth) for the per-client limits after it. With no tokens configured every request passes (the API then
  * binds to loopback only). Put it first in `createRoute({ middleware })` and name the same scope in
  * `security: [{ bearerAuth: [scope] }]`.
  */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return declare({ scope }, async (c, next) => {
-    checkBearer(tokensOf(c), c.req.header('authorization'), scope);
+    const token = authenticate(tokensOf(c), c.req.header('authorization'), scope);
     c.set('access', { scope });
+    c.set('client', identify(c, token));
     await next();
   });
 }
@@ -75,6 +78,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
 export function publicRoute(): MiddlewareHandler<AppEnv> {
   return declare({ public: true }, async (c, next) => {
     c.set('access', { public: true });
+    c.set('client', identify(c, undefined));
     await next();
   });
 }
@@ -117,7 +121,7 @@ export function routeGuard(tokens: readonly ApiToken[]): MiddlewareHandler<AppEn
       if (!accessOf(r.handler))
         throw new ApiError(403, ErrorCode.forbidden, `${key} declares no access (requireScope or publicRoute): refused by default`);
     }
-    if (seen.size === 0) checkBearer(tokens, c.req.header('authorization'), Scope.read);
+    if (seen.size === 0) authenticate(tokens, c.req.header('authorization'), Scope.read);
     await next();
   });
 }

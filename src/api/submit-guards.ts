@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import { manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
-import { submitRateLimit } from './rate-limit.js';
+import { rateLimit } from './rate-limit.js';
 
 /** What the submit route checks before its schema sees the manifest. */
 export interface SubmitGuardOptions {
@@ -22,16 +21,9 @@ function isJsonContentType(value: string | undefined): boolean {
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
-/** The rate limit's client: the bearer token (hashed), or the peer address when auth is off. */
-function clientOf(c: Parameters<MiddlewareHandler>[0]): string {
-  const auth = c.req.header('authorization');
-  if (auth) return `token:${createHash('sha256').update(auth).digest('hex')}`;
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return `peer:${incoming?.socket?.remoteAddress ?? 'local'}`;
-}
-
 /**
- * `POST /jobs` middleware after its scope check, in order: the per-client rate limit (429), JSON
+ * `POST /jobs` middleware after its scope check, in order: the per-client rate limit (429, keyed on
+ * the token's identity or the peer address, rate-limit.ts), JSON
  * content type (415), the body size limit (413), then the configured manifest limits on the parsed
  * body (400), before the schema looks at a single resource.
  */
@@ -65,5 +57,5 @@ export function submitGuards(options: SubmitGuardOptions): MiddlewareHandler<App
     (c.req as { json: () => Promise<unknown> }).json = () => Promise.resolve(parsed);
     await next();
   };
-  return [submitRateLimit(submitRate, submitBurst, clientOf), contentType, size, manifestLimits];
+  return [rateLimit({ rate: submitRate, burst: submitBurst, what: 'submits' }), contentType, size, manifestLimits];
 }

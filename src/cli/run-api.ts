@@ -1,6 +1,7 @@
-import { serve, type ServerType } from '@hono/node-server';
+import { randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { listenApi } from '../api/api-server.js';
 import { createApp } from '../api/app.js';
 import { isLoopbackHost, parseTokens } from '../api/auth.js';
 import { JobService } from '../api/job-service.js';
@@ -30,6 +31,13 @@ export async function runApi(config: Config, logger: Logger, handlers: HandlerRe
   }
   // A handler whose policy names an unconfigured store stops the API here, not a job later.
   assertHandlerStores(config, handlers);
+  if (!config.api.cursorSecret) {
+    // `fetchbox dev` sets one before it gets here; a production API should be given one.
+    config.api.cursorSecret = randomBytes(32).toString('base64url');
+    logger.warn(
+      'cursors are signed with a per-process key (FETCHBOX_CURSOR_SECRET is unset): they stop working when this API restarts and on other replicas',
+    );
+  }
   const temporal = temporalConnectionOptions(config);
   // Staging uses the default store; /readyz checks every configured one.
   const stores = createStoreRegistry(config);
@@ -40,6 +48,7 @@ export async function runApi(config: Config, logger: Logger, handlers: HandlerRe
     : undefined;
   const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { plugins: [tracing.plugin] } : {}) });
   const jobs = new JobService({ client, storage, handlers, config });
+  let port = config.api.port;
   const app = createApp({
     jobs,
     logger,
@@ -49,14 +58,17 @@ export async function runApi(config: Config, logger: Logger, handlers: HandlerRe
     submitRate: config.api.submitRate,
     ...(config.api.submitBurst > 0 ? { submitBurst: config.api.submitBurst } : {}),
     eventsIntervalMs: config.api.eventsIntervalMs,
+    listRate: config.api.listRate,
+    listBurst: config.api.listBurst,
+    maxStreamsPerClient: config.api.maxStreamsPerClient,
+    readinessCacheMs: config.api.readinessCacheMs,
+    // The port is known once the server listens (FETCHBOX_API_PORT=0 picks one); no request comes before.
+    bound: { host: config.api.host, port: () => port },
     checks: [{ name: 'temporal', check: () => temporalReady(client) }, ...storeChecks(stores)],
   });
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.port }, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server = await listenApi(app.fetch, { hostname: config.api.host, port: config.api.port }, config.api);
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.api.port;
+  port = typeof address === 'object' && address ? address.port : config.api.port;
   const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
   const url = `http://${host}:${port}`;
   logger.info({ url, storage: storage.url, temporal: describeConnection(temporal) }, 'api listening');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -27,7 +28,8 @@ function portOf(address: string, fallback: number): { host: string; port: number
 /**
  * `fetchbox dev`: a Temporal dev server (SQLite under the data dir, Web UI), a worker and the
  * API with file storage, in one process tree. Loopback downloads are allowed unless
- * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise. The namespace gets `temporal.retention` (the dev
+ * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise; cursors are signed with a key generated at start
+ * unless FETCHBOX_CURSOR_SECRET is set. The namespace gets `temporal.retention` (the dev
  * server's own default is one day), set before the worker starts and checks it.
  */
 export async function runDev(config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningDev> {
@@ -36,6 +38,10 @@ export async function runDev(config: Config, logger: Logger, env: NodeJS.Process
   if (!env.FETCHBOX_FETCH_ALLOW_CIDRS && config.fetch.allowCidrs.length === 0) {
     config.fetch.allowCidrs = [...DEV_ALLOW_CIDRS];
     logger.info({ allowCidrs: config.fetch.allowCidrs }, 'dev: downloads from loopback are allowed');
+  }
+  if (!config.api.cursorSecret) {
+    // One process serves every cursor of a dev stack: a key of its own, with no warning.
+    config.api.cursorSecret = randomBytes(32).toString('base64url');
   }
   const dataDir = path.resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });

@@ -83,6 +83,28 @@ export const configSchema = z.object({
       eventsIntervalMs: ms(1_000),
       /** How long one request waits on Temporal before answering 503 temporal_unavailable. */
       temporalTimeoutMs: ms(5_000),
+      /** GET /failures and GET /jobs/{jobId}/resources calls per second per client (one bucket); 0 = unlimited. */
+      listRate: z.coerce.number().min(0).default(10),
+      /** Listing calls a client may burst at once. */
+      listBurst: z.coerce.number().int().min(1).default(50),
+      /** Event streams one client may hold open at once; 0 = unlimited. */
+      maxStreamsPerClient: z.coerce.number().int().min(0).default(16),
+      /** Time a client has to send a request's headers (slowloris). */
+      headersTimeoutMs: ms(10_000),
+      /** Time a client has to send a whole request, body included (a 64 MiB manifest at ~220 KB/s). */
+      requestTimeoutMs: ms(300_000),
+      /** How long an idle keep-alive connection stays open (above a load balancer's idle timeout behind one). */
+      keepAliveTimeoutMs: ms(5_000),
+      /** Connections the API holds at once (event streams included); more are closed on accept. */
+      maxConnections: z.coerce.number().int().positive().default(1024),
+      /** How long /readyz reuses a check's result, so probes cannot flood Temporal or storage. */
+      readinessCacheMs: z.coerce.number().int().min(0).default(5_000),
+      /** The key cursors are signed with (HMAC-SHA256); unset: a random key per process (see docs/security.md). */
+      cursorSecret: z.string().min(32, 'at least 32 characters (e.g. openssl rand -base64 32)').optional(),
+    })
+    .refine((api) => api.headersTimeoutMs <= api.requestTimeoutMs, {
+      message: 'the headers timeout must not exceed the request timeout',
+      path: ['headersTimeoutMs'],
     })
     .prefault({}),
   temporal: z

@@ -1,3 +1,6 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import os from 'node:os';
 import { Client, type Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,5 +204,48 @@ describe('runApi without tokens', () => {
     const { loadConfig } = await import('../../src/config/load-config.js');
     const config = loadConfig({ FETCHBOX_API_HOST: '0.0.0.0', FETCHBOX_API_PORT: '0' });
     await expect(runApi(config, pino({ level: 'silent' }))).rejects.toThrow(/refusing to listen on 0\.0\.0\.0 without authentication/);
+  });
+  it('answers only to its bound address over a real socket, with the configured server limits (issue 22)', async () => {
+    const { runApi } = await import('../../src/cli/run-api.js');
+    const { loadConfig } = await import('../../src/config/load-config.js');
+    const lines: string[] = [];
+    const config = loadConfig({
+      FETCHBOX_API_PORT: '0',
+      FETCHBOX_STORAGE_URL: `file://${os.tmpdir()}/fetchbox-host-check`,
+      FETCHBOX_API_HEADERS_TIMEOUT_MS: '500',
+    });
+    const api = await runApi(config, pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }));
+    try {
+      const port = Number(new URL(api.url).port);
+      const get = (host: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port, path: '/healthz', headers: { host } }, (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      expect((await get(`127.0.0.1:${port}`)).status).toBe(200);
+      expect((await get(`localhost:${port}`)).status).toBe(200);
+      const rebound = await get(`attacker.example:${port}`);
+      expect(rebound.status).toBe(421);
+      expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'misdirected_request' } });
+      // Headers that never finish: 408 and closed after the configured 500 ms, not Node's 60 s.
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('not closed within 10 s')), 10_000);
+        socket.once('close', () => (clearTimeout(timer), resolve()));
+      });
+      expect(received).toMatch(/^HTTP\/1\.1 408/);
+      // No FETCHBOX_CURSOR_SECRET: a per-process key, and a warning that says what that means.
+      expect(lines.join('\n')).toContain('cursors are signed with a per-process key');
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import type { JobService } from '../../src/api/job-service.js';
 import type { JobContext } from '../../src/api/jobs/job-context.js';
 import { listJobs } from '../../src/api/jobs/job-listing.js';
+import { CursorSigner } from '../../src/api/cursor-signer.js';
 import { encodeJobsCursor } from '../../src/api/jobs/jobs-cursor.js';
 
 // Contract v1.1, read as a black-box client would: every error is {"error": {"code", "message", "details"?}}
@@ -59,6 +60,7 @@ describe('POST /jobs/{jobId}/cancel answers the job status', () => {
 });
 
 describe('GET /jobs with a cursor Temporal cannot read', () => {
+  const signer = CursorSigner.random();
   const ctx = (err: Error) =>
     ({
       deps: {
@@ -66,12 +68,15 @@ describe('GET /jobs with a cursor Temporal cannot read', () => {
         config: { temporal: { namespace: 'default' } },
       },
       temporal: (fn: () => Promise<unknown>) => fn(),
+      cursors: signer,
     }) as unknown as JobContext;
 
   it('is 400 invalid_request naming the cursor, before Temporal sees it (it answers a retried UNKNOWN: 500, or 503 at the deadline)', async () => {
     const token = Buffer.from('{"CloseTime":"2026-11-28T04:23:09Z","RunID":"r"}');
-    const good = encodeJobsCursor(token);
-    for (const cursor of ['bad', 'eyJhIjo', 'AAAA', `${good.slice(0, -1)}0`, `x${good}`, '_00000000']) {
+    const good = encodeJobsCursor(signer, {}, token);
+    const otherKey = encodeJobsCursor(CursorSigner.random(), {}, token);
+    const otherFilter = encodeJobsCursor(signer, { status: 'running' }, token);
+    for (const cursor of ['bad', 'eyJhIjo', 'AAAA', `${good.slice(0, -1)}0`, `x${good}`, '_00000000', otherKey, otherFilter]) {
       const listing = listJobs(ctx(grpcError(2, 'invalid character m looking for beginning of value')), { limit: 10, cursor });
       await expect(listing, cursor).rejects.toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: 'cursor' }] });
     }
@@ -87,10 +92,11 @@ describe('GET /jobs with a cursor Temporal cannot read', () => {
     const context = {
       deps: { client: { workflowService: { listWorkflowExecutions: list } }, config: { temporal: { namespace: 'default' } } },
       temporal: (fn: () => Promise<unknown>) => fn(),
+      cursors: signer,
     } as unknown as JobContext;
-    const page = await listJobs(context, { limit: 10, cursor: encodeJobsCursor(token) });
+    const page = await listJobs(context, { limit: 10, cursor: encodeJobsCursor(signer, {}, token) });
     expect(Buffer.from(sent!)).toEqual(token);
-    expect(page.next).toBe(encodeJobsCursor(Buffer.from('next')));
+    expect(page.next).toBe(encodeJobsCursor(signer, {}, Buffer.from('next')));
     expect(page.next).toMatch(/^[A-Za-z0-9_-]+$/);
   });
 

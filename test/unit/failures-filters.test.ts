@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { parseTokens } from '../../src/api/auth.js';
 import { hostMatches, failureMatches } from '../../src/api/failures/failure-filter.js';
-import { decodeFailuresCursor, encodeFailuresCursor, START } from '../../src/api/failures/failures-cursor.js';
+import { CursorSigner } from '../../src/api/cursor-signer.js';
+import { decodeFailuresCursor as decodeWith, encodeFailuresCursor as encodeWith, START } from '../../src/api/failures/failures-cursor.js';
 import { fanOut } from '../../src/api/failures/fan-out.js';
 import { failedJobsQuery, retryCandidatesQuery } from '../../src/api/failures/visibility-query.js';
 import type { JobService } from '../../src/api/job-service.js';
+import type { FailureFilter } from '../../src/api/failures/failure-views.js';
+import type { FailuresPosition } from '../../src/api/failures/failures-cursor.js';
 import { ErrorKind } from '../../src/workflows/constants.js';
 
 describe('hostMatches', () => {
@@ -51,6 +54,9 @@ describe('failureMatches', () => {
 });
 
 describe('failures cursor', () => {
+  const signer = CursorSigner.random();
+  const encodeFailuresCursor = (...args: [FailureFilter, FailuresPosition]) => encodeWith(signer, ...args);
+  const decodeFailuresCursor = (...args: [FailureFilter, string]) => decodeWith(signer, ...args);
   const filter = { kind: ErrorKind.tooLarge, host: 'a.test' };
   const at = { token: 'AbC_-1', runId: '0194a3c2-7b1e-7000-8000-000000000001', index: 3, page: 2, offset: 17 };
 
@@ -88,9 +94,21 @@ describe('failures cursor', () => {
   });
 
   it('refuses a tampered field', () => {
-    const json = JSON.parse(Buffer.from(encodeFailuresCursor(filter, at), 'base64url').toString()) as Record<string, unknown>;
+    const cursor = encodeFailuresCursor(filter, at);
+    const json = JSON.parse(Buffer.from(cursor.slice(0, -43), 'base64url').toString()) as Record<string, unknown>;
     const tampered = Buffer.from(JSON.stringify({ ...json, r: "x' OR 1=1" })).toString('base64url');
     expect(() => decodeFailuresCursor(filter, tampered)).toThrow(/not a cursor/);
+    // Its old MAC does not cover the new body.
+    expect(() => decodeFailuresCursor(filter, `${tampered}${cursor.slice(-43)}`)).toThrow(/not a cursor/);
+  });
+
+  it('refuses a well-formed cursor the server did not sign (forged: the body of a real one, any MAC; another key)', () => {
+    const cursor = encodeFailuresCursor(filter, at);
+    const forged = `${cursor.slice(0, -43)}${'A'.repeat(43)}`;
+    expect(() => decodeFailuresCursor(filter, forged)).toThrow(/not a cursor/);
+    expect(() => decodeWith(CursorSigner.random(), filter, cursor)).toThrow(/not a cursor/);
+    // The unsigned form the API issued before cursors were signed.
+    expect(() => decodeFailuresCursor(filter, cursor.slice(0, -43))).toThrow(/not a cursor/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError, ErrorCode } from '../api-error.js';
+import type { CursorSigner } from '../cursor-signer.js';
 import type { FailureFilter } from './failure-views.js';
 
 /**
@@ -19,9 +20,6 @@ export interface FailuresPosition {
 
 /** Where a listing without a cursor starts. */
 export const START: FailuresPosition = { token: null, runId: null, index: 0, page: 0, offset: 0 };
-
-/** Longest cursor accepted (visibility's page tokens are a few hundred bytes). */
-export const MAX_CURSOR_LENGTH = 4096;
 
 const Encoded = z.strictObject({
   v: z.literal(1),
@@ -47,10 +45,13 @@ function fingerprint(filter: FailureFilter): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 
-/** The opaque cursor for a position of a listing under `filter` (base64url JSON). */
-export function encodeFailuresCursor(filter: FailureFilter, at: FailuresPosition): string {
+/** The listing every failures cursor is signed for; the filter is bound by the fingerprint inside. */
+const SCOPE = 'failures';
+
+/** The opaque cursor for a position of a listing under `filter`: base64url JSON, signed (cursor-signer.ts). */
+export function encodeFailuresCursor(signer: CursorSigner, filter: FailureFilter, at: FailuresPosition): string {
   const body: z.infer<typeof Encoded> = { v: 1, f: fingerprint(filter), t: at.token, r: at.runId, j: at.index, p: at.page, o: at.offset };
-  return Buffer.from(JSON.stringify(body)).toString('base64url');
+  return signer.sign(SCOPE, Buffer.from(JSON.stringify(body)).toString('base64url'));
 }
 
 function refused(message: string): ApiError {
@@ -59,13 +60,15 @@ function refused(message: string): ApiError {
 
 /**
  * The position a cursor names. `400 invalid_request` for anything this API did not hand out
- * (garbage, a tampered field) and for a cursor of another filter: start again without one.
+ * (garbage, a tampered field: its MAC is checked before the body is parsed) and for a cursor of
+ * another filter: start again without one.
  */
-export function decodeFailuresCursor(filter: FailureFilter, cursor: string): FailuresPosition {
-  if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw refused('not a cursor returned by this API');
+export function decodeFailuresCursor(signer: CursorSigner, filter: FailureFilter, cursor: string): FailuresPosition {
+  const body = signer.verify(SCOPE, cursor);
+  if (body === undefined) throw refused('not a cursor returned by this API');
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    json = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
     throw refused('not a cursor returned by this API');
   }

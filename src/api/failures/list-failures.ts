@@ -25,11 +25,11 @@ export async function listFailures(
 ): Promise<FailureListing> {
   const budget = opts.budget ?? FailuresBudget;
   const query = failedJobsQuery(filter);
-  let at: FailuresPosition = opts.cursor ? decodeFailuresCursor(filter, opts.cursor) : START;
+  let at: FailuresPosition = opts.cursor ? decodeFailuresCursor(ctx.cursors, filter, opts.cursor) : START;
   const items: FailureItem[] = [];
   let jobsOpened = 0;
   let pagesRead = 0;
-  const stopAt = (position: FailuresPosition): FailureListing => ({ items, next: encodeFailuresCursor(filter, position) });
+  const stopAt = (position: FailuresPosition): FailureListing => ({ items, next: encodeFailuresCursor(ctx.cursors, filter, position) });
 
   let visibilityPages = 0;
   for (;;) {

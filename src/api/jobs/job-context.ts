@@ -1,3 +1,4 @@
+import { CursorSigner } from '../cursor-signer.js';
 import { isSearchAttributeNotRegistered } from '../../temporal/search-attributes-setup.js';
 import type { JobServiceDeps } from './job-views.js';
 import { isTemporalUnavailable, searchAttributesNotReady, temporalUnavailable } from './temporal-errors.js';
@@ -5,10 +6,12 @@ import { isTemporalUnavailable, searchAttributesNotReady, temporalUnavailable } 
 /** One Temporal call, bounded by a deadline, with outages turned into the API's 503s. */
 export type TemporalCall = <T>(fn: () => Promise<T>, ms?: number) => Promise<T>;
 
-/** What every job module works with: the service's dependencies and its bounded Temporal call. */
+/** What every job module works with: the service's dependencies, its bounded Temporal call and the cursor signer. */
 export interface JobContext {
   deps: JobServiceDeps;
   temporal: TemporalCall;
+  /** Signs the listings' cursors: keyed by `api.cursorSecret`, else a random key of this process. */
+  cursors: CursorSigner;
 }
 
 /**
@@ -25,5 +28,6 @@ export function createJobContext(deps: JobServiceDeps): JobContext {
       throw err;
     }
   };
-  return { deps, temporal };
+  const secret = deps.config.api.cursorSecret;
+  return { deps, temporal, cursors: secret ? CursorSigner.fromSecret(secret) : CursorSigner.random() };
 }

@@ -47,13 +47,14 @@ export async function listJobs(
   ctx: JobContext,
   opts: { status?: JobStatus; handler?: string; limit: number; cursor?: string },
 ): Promise<JobListing> {
-  const { deps, temporal } = ctx;
+  const { deps, temporal, cursors } = ctx;
   const { client, config } = deps;
   const clauses = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.status) clauses.push(JOB_STATUS_CLAUSE[opts.status]);
   if (opts.handler) clauses.push(`${SearchAttributes.handler.name} = ${literal(opts.handler)}`);
-  // A cursor this API never returned is a 400 here, before Temporal sees it (jobs-cursor.ts).
-  const pageToken = opts.cursor ? decodeJobsCursor(opts.cursor) : undefined;
+  // A cursor this API never returned (or of other filters) is a 400 here, before Temporal sees it (jobs-cursor.ts).
+  const filter = { status: opts.status, handler: opts.handler };
+  const pageToken = opts.cursor ? decodeJobsCursor(cursors, filter, opts.cursor) : undefined;
   const res = await temporal(() =>
     client.workflowService.listWorkflowExecutions({
       namespace: config.temporal.namespace,
@@ -95,6 +96,6 @@ export async function listJobs(
       ...(closedAt && status !== JobStatus.running ? { closedAt } : {}),
     });
   }
-  const token = res.nextPageToken && res.nextPageToken.length > 0 ? encodeJobsCursor(res.nextPageToken) : null;
+  const token = res.nextPageToken && res.nextPageToken.length > 0 ? encodeJobsCursor(cursors, filter, res.nextPageToken) : null;
   return { items, next: token };
 }

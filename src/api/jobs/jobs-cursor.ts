@@ -1,30 +1,26 @@
-import { createHash } from 'node:crypto';
-import { ErrorCode, issuesError } from '../api-error.js';
+import type { CursorSigner } from '../cursor-signer.js';
 
-/** Hex digits of the token's sha256 a `GET /jobs` cursor carries after its last `_`. */
-const CHECK_LENGTH = 8;
+/** What a `GET /jobs` cursor is bound to: visibility's page token is valid only for the query it came from. */
+export interface JobsCursorFilter {
+  status?: string | undefined;
+  handler?: string | undefined;
+}
 
-function check(token: Uint8Array): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, CHECK_LENGTH);
+function scopeOf(filter: JobsCursorFilter): string {
+  return `jobs:${JSON.stringify([filter.status ?? null, filter.handler ?? null])}`;
 }
 
 /**
- * A `GET /jobs` cursor: visibility's page token (base64url), `_`, and a short digest of the token, so a
- * cursor this API never returned is a `400` before Temporal sees it (Temporal answers an unreadable
- * token with a retried UNKNOWN error: a `500` or, at the deadline, a `503`).
+ * A `GET /jobs` cursor: visibility's page token (base64url) signed for the listing's filters
+ * (cursor-signer.ts), so a cursor this API never returned, or one of other filters, is a `400`
+ * before Temporal sees it (Temporal answers an unreadable token with a retried UNKNOWN error: a
+ * `500` or, at the deadline, a `503`).
  */
-export function encodeJobsCursor(token: Uint8Array): string {
-  return `${Buffer.from(token).toString('base64url')}_${check(token)}`;
+export function encodeJobsCursor(signer: CursorSigner, filter: JobsCursorFilter, token: Uint8Array): string {
+  return signer.sign(scopeOf(filter), Buffer.from(token).toString('base64url'));
 }
 
-/** The page token in a cursor {@link encodeJobsCursor} made; `400 invalid_request` for anything else. */
-export function decodeJobsCursor(cursor: string): Buffer {
-  const at = cursor.length - CHECK_LENGTH - 1;
-  const token = at > 0 && cursor[at] === '_' ? Buffer.from(cursor.slice(0, at), 'base64url') : undefined;
-  if (!token || token.length === 0 || check(token) !== cursor.slice(at + 1)) {
-    throw issuesError(ErrorCode.invalidRequest, 'invalid query parameters', [
-      { path: 'cursor', message: 'not a cursor returned by this API' },
-    ]);
-  }
-  return token;
+/** The page token in a cursor {@link encodeJobsCursor} made for these filters; `400 invalid_request` for anything else. */
+export function decodeJobsCursor(signer: CursorSigner, filter: JobsCursorFilter, cursor: string): Buffer {
+  return Buffer.from(signer.open(scopeOf(filter), cursor), 'base64url');
 }

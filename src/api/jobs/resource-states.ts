@@ -8,6 +8,7 @@ import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { describeJob } from './job-status.js';
 import type { ResourceListing } from './job-views.js';
+import { decodeResourcesCursor, encodeResourcesCursor, type ResourcesPosition } from './resources-cursor.js';
 
 /** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */
 const MAX_PAGES_PER_LISTING = 10;
@@ -44,31 +45,35 @@ async function pageStates(
 
 /**
  * A page of per-resource states in manifest order, optionally filtered by status. The cursor
- * is `<page>.<offset>`; a call reads at most MAX_PAGES_PER_LISTING pages, so a sparse filter
- * may return fewer than `limit` items with a cursor to continue.
+ * names a page and an offset, signed for the job (resources-cursor.ts); a call reads at most
+ * MAX_PAGES_PER_LISTING pages, so a sparse filter may return fewer than `limit` items with a
+ * cursor to continue.
  */
 export async function listResources(
   ctx: JobContext,
   jobId: string,
   opts: { status?: ResourceStatus; cursor?: string; limit: number },
 ): Promise<ResourceListing> {
+  // A cursor this API did not issue for this job is a 400 before Temporal is asked anything.
+  const start = opts.cursor ? decodeResourcesCursor(ctx.cursors, jobId, opts.cursor) : { page: 0, offset: 0 };
+  const next = (at: ResourcesPosition) => encodeResourcesCursor(ctx.cursors, jobId, at);
   const desc = await describeJob(ctx, jobId);
   const memo = (desc.memo ?? {}) as Partial<JobMemo>;
   if (memo.manifestPrefix === undefined || memo.pageCount === undefined) {
     throw new ApiError(404, ErrorCode.jobNotFound, `job ${jobId} has no FetchBox manifest`);
   }
-  let [page, offset] = (opts.cursor ?? '0.0').split('.').map(Number) as [number, number];
+  let { page, offset } = start;
   const items: ResourceState[] = [];
   for (let read = 0; page < memo.pageCount && read < MAX_PAGES_PER_LISTING; read++) {
     const states = await pageStates(ctx, jobId, memo.manifestPrefix, page, memo.rounds ?? 0);
     for (; offset < states.length; offset++) {
       const state = states[offset]!;
       if (opts.status !== undefined && state.status !== opts.status) continue;
-      if (items.length === opts.limit) return { items, next: `${page}.${offset}` };
+      if (items.length === opts.limit) return { items, next: next({ page, offset }) };
       items.push(state);
     }
     page++;
     offset = 0;
   }
-  return { items, next: page < memo.pageCount ? `${page}.${offset}` : null };
+  return { items, next: page < memo.pageCount ? next({ page, offset }) : null };
 }

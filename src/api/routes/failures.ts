@@ -1,30 +1,33 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { errorResponses, FailuresPageSchema, FailuresQuerySchema } from '../failures-schemas.js';
 import type { JobService } from '../job-service.js';
 import { scoped } from '../route-security.js';
 
-const failuresRoute = createRoute({
-  method: 'get',
-  path: '/failures',
-  ...scoped(Scope.read),
-  summary: 'Failed resources across jobs (the dead-letter view)',
-  description:
-    'Failed resources of the jobs that completed with failures (their latest run), newest jobs first (Temporal visibility), within a job by page and manifest order. ' +
-    "`since`/`until` bound the job run's close time, which is also each item's `when`. Running jobs are not listed until they close. " +
-    'One call reads a bounded number of jobs and pages: a page may hold fewer than `limit` items, even none; follow `nextCursor` until it is null. ' +
-    'A cursor is valid only with the filters it was returned for.',
-  request: { query: FailuresQuerySchema },
-  responses: {
-    200: { description: 'A page of failed resources', content: { 'application/json': { schema: FailuresPageSchema } } },
-    ...errorResponses(400, 401, 403, 503),
-  },
-});
+/** `GET /failures`; `guard` (the per-client listing rate) runs after the scope check. */
+const failuresRoute = (guard: MiddlewareHandler<AppEnv>) =>
+  createRoute({
+    method: 'get',
+    path: '/failures',
+    ...scoped(Scope.read, guard),
+    summary: 'Failed resources across jobs (the dead-letter view)',
+    description:
+      'Failed resources of the jobs that completed with failures (their latest run), newest jobs first (Temporal visibility), within a job by page and manifest order. ' +
+      "`since`/`until` bound the job run's close time, which is also each item's `when`. Running jobs are not listed until they close. " +
+      'One call reads a bounded number of jobs and pages: a page may hold fewer than `limit` items, even none; follow `nextCursor` until it is null. ' +
+      'A cursor is valid only with the filters it was returned for.',
+    request: { query: FailuresQuerySchema },
+    responses: {
+      200: { description: 'A page of failed resources', content: { 'application/json': { schema: FailuresPageSchema } } },
+      ...errorResponses(400, 401, 403, 429, 503),
+    },
+  });
 
-/** `GET /failures`, bound to a JobService. */
-export function failureRoutes(jobs: JobService) {
-  return new OpenAPIHono<AppEnv>().openapi(failuresRoute, async (c) => {
+/** `GET /failures`, bound to a JobService; `listGuard` is the per-client listing rate limit. */
+export function failureRoutes(jobs: JobService, listGuard: MiddlewareHandler<AppEnv>) {
+  return new OpenAPIHono<AppEnv>().openapi(failuresRoute(listGuard), async (c) => {
     const { since, until, handler, kind, host, limit, cursor } = c.req.valid('query');
     const filter = {
       ...(since ? { since } : {}),

@@ -5,6 +5,7 @@ import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import { ApiError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
+import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../cursor-signer.js';
 import { jobPath } from '../job-path.js';
 import { ResourceEventFilter, type JobService } from '../job-service.js';
 import { scoped } from '../route-security.js';
@@ -66,11 +67,7 @@ const listRoute = createRoute({
       status: JobStatusSchema.optional(),
       handler: HandlerNameSchema.optional(),
       limit: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z
-        .string()
-        .max(4096)
-        .regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API')
-        .optional(),
+      cursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional(),
     }),
   },
   responses: {
@@ -91,29 +88,28 @@ const getRoute = createRoute({
   },
 });
 
-const resourcesRoute = createRoute({
-  method: 'get',
-  path: '/jobs/{jobId}/resources',
-  ...scoped(Scope.read),
-  summary: 'Per-resource state, paginated',
-  description:
-    'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
-  request: {
-    params: jobParams,
-    query: z.object({
-      status: ResourceStatusSchema.optional(),
-      limit: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z
-        .string()
-        .regex(/^\d{1,7}\.\d{1,7}$/, 'not a cursor returned by this API')
-        .optional(),
-    }),
-  },
-  responses: {
-    200: { description: 'A page of resources', content: { 'application/json': { schema: ResourcesPageSchema } } },
-    ...errors(400, 401, 403, 404, 503),
-  },
-});
+/** `GET /jobs/{jobId}/resources`; `guard` (the per-client listing rate) runs after the scope check. */
+const resourcesRoute = (guard: MiddlewareHandler<AppEnv>) =>
+  createRoute({
+    method: 'get',
+    path: '/jobs/{jobId}/resources',
+    ...scoped(Scope.read, guard),
+    summary: 'Per-resource state, paginated',
+    description:
+      'Manifest order. A page may hold fewer than `limit` items when a status filter is sparse; follow `nextCursor` until it is null.',
+    request: {
+      params: jobParams,
+      query: z.object({
+        status: ResourceStatusSchema.optional(),
+        limit: z.coerce.number().int().min(1).max(1000).default(100),
+        cursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional(),
+      }),
+    },
+    responses: {
+      200: { description: 'A page of resources', content: { 'application/json': { schema: ResourcesPageSchema } } },
+      ...errors(400, 401, 403, 404, 429, 503),
+    },
+  });
 
 const retryRoute = createRoute({
   method: 'post',
@@ -143,26 +139,28 @@ const cancelRoute = createRoute({
   },
 });
 
-const eventsRoute = createRoute({
-  method: 'get',
-  path: '/jobs/{jobId}/events',
-  ...scoped(Scope.read),
-  summary: 'Progress as Server-Sent Events until the job closes',
-  description:
-    'Events: `summary` (data: the job summary) whenever the counts change; `resource` (data: the resource state with `jobId`, `page` and `round`) once per resource and page round as it settles: failures, and in retry rounds also successes (`?resources=all`: every settled resource); then `end` (data: the final summary) when the job closes, then the stream closes. Resources that settled before the stream began are reported first, so a job that is already closed gets its resource events and `end`. Event ids increase. Comment lines keep idle connections open.',
-  request: {
-    params: jobParams,
-    query: z.object({
-      resources: z.enum([ResourceEventFilter.failed, ResourceEventFilter.all]).default(ResourceEventFilter.failed).openapi({
-        description: '`failed`: resource events for failures (and successes in retry rounds); `all`: for every settled resource',
+/** `GET /jobs/{jobId}/events`; `guard` (open streams per client) runs after the scope check. */
+const eventsRoute = (guard: MiddlewareHandler<AppEnv>) =>
+  createRoute({
+    method: 'get',
+    path: '/jobs/{jobId}/events',
+    ...scoped(Scope.read, guard),
+    summary: 'Progress as Server-Sent Events until the job closes',
+    description:
+      'Events: `summary` (data: the job summary) whenever the counts change; `resource` (data: the resource state with `jobId`, `page` and `round`) once per resource and page round as it settles: failures, and in retry rounds also successes (`?resources=all`: every settled resource); then `end` (data: the final summary) when the job closes, then the stream closes. Resources that settled before the stream began are reported first, so a job that is already closed gets its resource events and `end`. Event ids increase. Comment lines keep idle connections open.',
+    request: {
+      params: jobParams,
+      query: z.object({
+        resources: z.enum([ResourceEventFilter.failed, ResourceEventFilter.all]).default(ResourceEventFilter.failed).openapi({
+          description: '`failed`: resource events for failures (and successes in retry rounds); `all`: for every settled resource',
+        }),
       }),
-    }),
-  },
-  responses: {
-    200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    ...errors(400, 401, 403, 404, 503),
-  },
-});
+    },
+    responses: {
+      200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      ...errors(400, 401, 403, 404, 429, 503),
+    },
+  });
 
 /** What the job routes need besides the service. */
 export interface JobRouteOptions {
@@ -170,6 +168,10 @@ export interface JobRouteOptions {
   eventsIntervalMs: number;
   /** `POST /jobs` middleware after its scope check (see submitGuards). */
   submitGuards: readonly MiddlewareHandler<AppEnv>[];
+  /** The per-client listing rate limit of `GET /jobs/{jobId}/resources` (shared with `GET /failures`). */
+  listGuard: MiddlewareHandler<AppEnv>;
+  /** The per-client cap on open event streams. */
+  streamGuard: MiddlewareHandler<AppEnv>;
 }
 
 /** The job routes, bound to a JobService. */
@@ -210,7 +212,7 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
       const summary = await jobs.summary(jobId);
       return c.json({ ...summary, links: links(jobId) }, 200);
     })
-    .openapi(resourcesRoute, async (c) => {
+    .openapi(resourcesRoute(options.listGuard), async (c) => {
       const { jobId } = c.req.valid('param');
       const { status, limit, cursor } = c.req.valid('query');
       const page = await jobs.resources(jobId, { ...(status ? { status } : {}), ...(cursor ? { cursor } : {}), limit });
@@ -227,7 +229,7 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
       const { status } = await jobs.cancel(jobId);
       return c.json({ jobId, status, links: links(jobId) }, 202);
     })
-    .openapi(eventsRoute, async (c) => {
+    .openapi(eventsRoute(options.streamGuard), async (c) => {
       const { jobId } = c.req.valid('param');
       const { resources } = c.req.valid('query');
       const abort = new AbortController();
