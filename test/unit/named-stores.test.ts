@@ -1,3 +1,4 @@
+import { VALIDATOR_METADATA, requestDigest } from '../../src/fetch/validators.js';
 import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -299,9 +300,12 @@ describe('a download looks for existing objects in its task store', () => {
     const hooks = createHandlerHooks({ storage: stores.default, fetcher, handlers });
     const downloadOne = createDownloadOne({ storage: stores.default, stores, fetcher, handlers, hooks });
     const body = Buffer.from('stored earlier');
-    await stores
-      .resolve('local')
-      .put({ key: 'j/a.bin', body: [body], metadata: { 'source-url': url, 'resource-id': 'a', 'page-run': 'run-1' } });
+    await stores.resolve('local').put({
+      key: 'j/a.bin',
+      body: [body],
+      // Fetched with no request headers, as the task below asks: skip-if-present serves only the same request.
+      metadata: { 'source-url': url, 'resource-id': 'a', 'page-run': 'run-1', [VALIDATOR_METADATA.requestDigest]: requestDigest({}) },
+    });
     const input = { jobId: 'j', handler: 'default', maxBytes: 1 << 20, proxyTiers: ['direct'], attemptsPerTier: 1 };
     const task = { id: 'a', url, key: 'j/a.bin', store: 'local' };
     const never = new AbortController().signal;
