@@ -7,6 +7,7 @@ import { configSchema } from '../../src/config/config-schema.js';
 import { parseDurationMs } from '../../src/config/duration.js';
 import { ENV_VARS, loadConfig } from '../../src/config/load-config.js';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
+import { ErrorKind } from '../../src/workflows/constants.js';
 import { clusterEnv } from '../cluster/support/fetchbox-process.js';
 
 // No Docker engine runs on these machines, so the deployment files are checked statically:
@@ -245,6 +246,27 @@ describe('alert rules and dashboard', () => {
     const cwd = path.join(projectRoot, 'deploy', 'prometheus');
     expect(execFileSync('promtool', ['check', 'rules', 'alerts.yml'], { cwd, encoding: 'utf8' })).toMatch(/SUCCESS: 11 rules found/);
     expect(execFileSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd, encoding: 'utf8' })).toMatch(/SUCCESS/);
+  });
+
+  it('count as download failures only the error kinds, over the attempts that asked an origin', () => {
+    const rule = rules.find((r) => r.alert === 'FetchBoxDownloadFailureRateHigh')!;
+    const [failures, requests, ...rest] = [...rule.expr.matchAll(/outcome!~"([a-z_|]+)"/g)].map((m) => new Set(m[1]!.split('|')));
+    expect(rest).toEqual([]);
+    // The outcomes the worker records by name (src/activities); every other outcome is an error kind.
+    const dir = path.join(projectRoot, 'src', 'activities');
+    const named = new Set(
+      readdirSync(dir)
+        .filter((file) => file.endsWith('.ts'))
+        .flatMap((file) => [...read(`src/activities/${file}`).matchAll(/attempts\.inc\(\{ outcome: '([a-z_]+)'/g)].map((m) => m[1]!)),
+    );
+    expect(named).toEqual(new Set(['succeeded', 'not_modified', 'skipped', 'resumed']));
+    for (const kind of Object.values(ErrorKind)) expect(named.has(kind), kind).toBe(false);
+    expect(failures).toEqual(named);
+    // skipped and resumed send no request: they neither fail nor dilute the ratio.
+    expect(requests).toEqual(new Set(['skipped', 'resumed']));
+    // The dashboard plots the same ratio (the runbook's diagnosis points at it).
+    const panel = dashboard.panels.find((p) => p.title.startsWith('Download failure ratio'))!;
+    expect(`${panel.targets[0]!.expr} > 0.5`).toBe(rule.expr.replace(/\s+/g, ' ').trim());
   });
 
   it('give every alert a runbook entry with Meaning, Impact, Diagnosis, Mitigation and Escalation', () => {
