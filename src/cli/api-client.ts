@@ -5,6 +5,7 @@
  * every client command alike.
  */
 
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseDurationMs } from '../config/duration.js';
 
 /** Exit codes of the API client commands. */
@@ -58,6 +59,18 @@ export interface ApiClient {
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
 }
 
+/** Tries of one read the API answered `429 rate_limited` (its per-client listing limit); the last 429 is the answer. */
+const RATE_LIMITED_TRIES = 5;
+/** Longest wait on one `Retry-After`. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** How long a `429` asks the client to wait (`Retry-After` in seconds, at least 1 s); undefined for any other answer. */
+function retryAfterMs(res: Response): number | undefined {
+  if (res.status !== 429) return undefined;
+  const seconds = Number(res.headers.get('retry-after'));
+  return Math.min(MAX_RETRY_AFTER_MS, Number.isFinite(seconds) && seconds >= 1 ? seconds * 1000 : 1000);
+}
+
 /** The client for `--api`/`--token`, else `$FETCHBOX_API_URL` (or host and port) and `$FETCHBOX_API_TOKEN`. */
 export function apiClient(options: { api?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): ApiClient {
   const base = (
@@ -72,15 +85,21 @@ export function apiClient(options: { api?: string | undefined; token?: string | 
     headers,
     async call(method, path, body) {
       let res: Response;
-      try {
-        res = await fetch(`${base}${path}`, {
-          method,
-          headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-        });
-      } catch (err) {
-        const cause = (err as Error).cause;
-        throw new ApiCallError(ClientExit.unavailable, `cannot reach ${base}: ${cause ? String(cause) : (err as Error).message}`);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          res = await fetch(`${base}${path}`, {
+            method,
+            headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+            ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+          });
+        } catch (err) {
+          const cause = (err as Error).cause;
+          throw new ApiCallError(ClientExit.unavailable, `cannot reach ${base}: ${cause ? String(cause) : (err as Error).message}`);
+        }
+        const wait = method === 'GET' && attempt < RATE_LIMITED_TRIES ? retryAfterMs(res) : undefined;
+        if (wait === undefined) break;
+        await res.body?.cancel();
+        await delay(wait);
       }
       const json = (await res.json().catch(() => ({}))) as any;
       const what = `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? res.statusText}`;

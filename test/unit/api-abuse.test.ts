@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { listenApi } from '../../src/api/api-server.js';
 import { createApp, type AppDeps } from '../../src/api/app.js';
 import { bearerToken, parseTokens } from '../../src/api/auth.js';
 import { CursorSigner } from '../../src/api/cursor-signer.js';
@@ -8,6 +10,7 @@ import { JobService, type JobEvent } from '../../src/api/job-service.js';
 import { createJobContext } from '../../src/api/jobs/job-context.js';
 import { encodeResourcesCursor, decodeResourcesCursor } from '../../src/api/jobs/resources-cursor.js';
 import type { ReadinessCheck } from '../../src/api/routes/health.js';
+import { apiClient } from '../../src/cli/api-client.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -158,7 +161,10 @@ describe('open event streams per client', () => {
       expect(res.status).toBe(200);
       expect(await res.text()).toContain('event: end');
     }
-    const refused = appWith({ maxStreamsPerClient: 1 }, { ...jobs, events: () => Promise.reject(new Error('boom')) } as JobService);
+    const failing = stubService(() => {
+      throw new Error('boom'); // as a 404 or 503 before the stream begins
+    });
+    const refused = appWith({ maxStreamsPerClient: 1 }, failing.jobs);
     expect((await refused.request('/jobs/j1/events')).status).toBe(500);
     expect((await refused.request('/jobs/j1/events')).status).toBe(500); // not 429: the first freed its slot
   });
@@ -313,5 +319,27 @@ describe('API server settings', () => {
     expect(() => loadConfig({ FETCHBOX_API_HEADERS_TIMEOUT_MS: '60000', FETCHBOX_API_REQUEST_TIMEOUT_MS: '30000' })).toThrow(
       /FETCHBOX_API_HEADERS_TIMEOUT_MS/,
     );
+  });
+});
+
+describe('the fetchbox CLI and the listing limit', () => {
+  it('waits out a 429 on a read for Retry-After and tries again (paging a large job is not refused)', async () => {
+    const { jobs, calls } = stubService();
+    const app = appWith({ listRate: 1, listBurst: 1 }, jobs);
+    const server = await listenApi(
+      app.fetch,
+      { hostname: '127.0.0.1', port: 0 },
+      { headersTimeoutMs: 5_000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: 1_000, maxConnections: 10 },
+    );
+    try {
+      const client = apiClient({ api: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, {});
+      expect((await client.call('GET', '/failures')).status).toBe(200);
+      const started = performance.now();
+      expect((await client.call('GET', '/failures')).status).toBe(200); // 429 first, then the retry
+      expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+      expect(calls).toEqual(['failures', 'failures']);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
