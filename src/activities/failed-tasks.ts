@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { restrictTaskCredentials } from '../fetch/credentials.js';
+import { restrictTaskHeaders } from '../fetch/origin-headers.js';
 import { readPageStates } from '../ledger/page-states.js';
 import type { Storage } from '../storage/storage.js';
 import { ResourceStatus } from '../workflows/constants.js';
@@ -37,5 +37,5 @@ export async function failedTasksOf(
     const headers = byId.get(s.id)?.headers;
     return { id: s.id, url: s.url, key: s.key, ...(headers ? { headers } : {}), ...(s.store !== undefined ? { store: s.store } : {}) };
   });
-  return restrictTaskCredentials(tasks, resources);
+  return restrictTaskHeaders(tasks, resources);
 }

@@ -1,6 +1,6 @@
 import { FetchFailure } from '../fetch/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
-import { restrictTaskCredentials } from '../fetch/credentials.js';
+import { restrictTaskHeaders } from '../fetch/origin-headers.js';
 import { createFetchText, type FetchTextDeps } from '../handlers/fetch-text.js';
 import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
@@ -84,8 +84,8 @@ export function createHandlerHooks({ storage, fetcher, handlers, settingsFor, te
       const handler = handlers.get(ctx.handler);
       if (handler.expand) {
         const expand = handler.expand.bind(handler);
-        // Credentials reach only the origins the manifest gave them for (fetch/credentials.ts).
-        return hook('expand', async () => restrictTaskCredentials(await expand(resources, ctx), resources));
+        // Headers reach only the origins the manifest gave them for (fetch/origin-headers.ts).
+        return hook('expand', async () => restrictTaskHeaders(await expand(resources, ctx), resources));
       }
       const keyFor = handler.storageKey ? handler.storageKey.bind(handler) : defaultStorageKey;
       return hook('storageKey', () =>

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { Agent, ProxyAgent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard, type AddressGuard } from './address-guard.js';
-import { isSameOrigin, withoutCredentials } from './credentials.js';
+import { headersForOrigin } from './origin-headers.js';
 import { withoutRefusedHeaders } from './header-rules.js';
 import { isRetryableHttpStatus } from '../workflows/failure-rules.js';
 import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
@@ -199,10 +199,13 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
   async function open(req: OpenRequest): Promise<OpenResponse> {
     let current = req.url;
     const maxBytes = req.maxBytes ?? fetchConfig.maxBytes;
-    // Credentials belong to the origin they were given for: dropped at the first redirect to
-    // another origin and not restored if a later hop comes back (as WHATWG fetch does).
+    // Headers belong to the origin they were given for: at the first redirect to another origin
+    // only the non-secret ones remain (origin-headers.ts), and the rest are not restored if a later
+    // hop comes back (as WHATWG fetch does with credentials).
     // Routing and hop-by-hop headers belong to the HTTP client: a handler hook cannot set them either.
     let headers = withoutRefusedHeaders(req.headers);
+    // The configured User-Agent unless the resource gives its own (in any case: two would be sent).
+    const hasUserAgent = Object.keys(headers ?? {}).some((name) => name.toLowerCase() === 'user-agent');
     for (let redirects = 0; ; redirects++) {
       let parsed: URL;
       try {
@@ -221,7 +224,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
         res = await request(parsed, {
           method: 'GET',
           dispatcher: via,
-          headers: { 'user-agent': fetchConfig.userAgent, ...headers, ...conditional },
+          headers: { ...(hasUserAgent ? {} : { 'user-agent': fetchConfig.userAgent }), ...headers, ...conditional },
           signal: req.signal,
         });
       } catch (err) {
@@ -251,7 +254,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
             httpStatus: status,
           });
         }
-        if (!isSameOrigin(next, parsed)) headers = withoutCredentials(headers);
+        headers = headersForOrigin(headers, parsed, next);
         current = next.toString();
         continue;
       }

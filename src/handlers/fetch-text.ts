@@ -62,7 +62,7 @@ function readCapped(body: Awaited<ReturnType<Fetcher['open']>>['body'], maxBytes
 
 /**
  * Builds `ctx.fetchText` for handlers: FetchBox's fetcher (address guard, redirect limit,
- * origin-bound credentials) plus a byte cap enforced while the body streams, a total deadline,
+ * origin-bound headers) plus a byte cap enforced while the body streams, a total deadline,
  * and cancellation by the activity. A refused or failed fetch throws a FetchFailure whose
  * message starts with its kind (`too_large`, `timeout`, `http_status`, ...).
  */

@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js';
-import { isSameOrigin, withoutCredentials } from '../fetch/credentials.js';
+import { headersForOrigin, refererFor } from '../fetch/origin-headers.js';
 import { defineHandler, safeName, urlFileName } from './handler.js';
 import { extractLinksAsync } from './link-extract.js';
 import type { DownloadTask } from '../workflows/job-types.js';
@@ -37,6 +37,21 @@ export function compileLinkPattern(value: unknown): RE2JS | undefined {
 }
 
 /**
+ * A link's request headers: the listing's, as they may go to the link's origin (headersForOrigin),
+ * with the listing's `Referer` replaced by the page's URL as refererFor gives it for the link.
+ */
+function linkHeaders(
+  listingHeaders: Record<string, string> | undefined,
+  listingUrl: string,
+  pageUrl: string,
+  link: string,
+): Record<string, string> {
+  const own = Object.entries(headersForOrigin(listingHeaders ?? {}, listingUrl, link)).filter(([name]) => name.toLowerCase() !== 'referer');
+  const referer = refererFor(pageUrl, link);
+  return Object.fromEntries(referer === undefined ? own : [...own, ['Referer', referer]]);
+}
+
+/**
  * The sample handler: each manifest resource is a listing page (an HTML directory index, a
  * gallery, a release page); the handler fetches it and downloads the files it links to.
  *
@@ -45,9 +60,10 @@ export function compileLinkPattern(value: unknown): RE2JS | undefined {
  *   the listing page's own directory, the usual "files of this folder" case);
  * - `maxLinks`: most links taken per listing (default 1,000, at most 10,000).
  *
- * Files are stored as `<jobId>/<listing id>/<file name>`; the listing's own headers are sent
- * with every file request, plus `Referer: <listing URL>`; its credentials (`Authorization`,
- * `Cookie`, `Proxy-Authorization`) only to links on the listing's own origin.
+ * Files are stored as `<jobId>/<listing id>/<file name>`. Links on the listing's own origin get
+ * the listing's headers; links on other origins only its non-secret ones (`User-Agent`, `Accept`,
+ * ...: origin-headers.ts). Every link gets `Referer: <listing URL>`, cut to the listing's origin
+ * for a link on another origin (none from https to http).
  */
 export const linkExpanderHandler = defineHandler({
   name: 'link-expander',
@@ -68,12 +84,11 @@ export const linkExpanderHandler = defineHandler({
         let name = safeName(urlFileName(link)) || `file-${n}`;
         if (usedNames.has(name)) name = `${n}-${name}`;
         usedNames.add(name);
-        const headers = isSameOrigin(link, listing.url) ? listing.headers : withoutCredentials(listing.headers);
         tasks.push({
           id: `${listing.id}/${n}`,
           url: link,
           key: listing.key ? `${listing.key.replace(/\/+$/, '')}/${name}` : `${ctx.jobId}/${safeName(listing.id) || 'listing'}/${name}`,
-          headers: { ...headers, Referer: page.url },
+          headers: linkHeaders(listing.headers, listing.url, page.url, link),
         });
       }
     }

@@ -15,10 +15,26 @@ const SECRETS = {
   Authorization: 'Bearer s3cret-token',
   Cookie: 'session=s3cret-cookie',
   'Proxy-Authorization': 'Basic s3cret-proxy',
-  'X-Keep': 'kept',
+  'X-Api-Key': 's3cret-api-key',
+  'Private-Token': 's3cret-private-token',
+  'X-Custom': 'custom',
+};
+/** The headers that may follow a request to another origin (origin-headers.ts), with the values given. */
+const NON_SECRET = {
+  'User-Agent': 'crawler/1.0',
+  Accept: 'application/octet-stream',
+  'Accept-Language': 'de-CH',
+  'Accept-Encoding': 'identity',
 };
 /** What a manifest may carry (the API refuses `Proxy-*` headers in manifests). */
-const MANIFEST_SECRETS = { Authorization: SECRETS.Authorization, Cookie: SECRETS.Cookie, 'X-Keep': 'kept' };
+const MANIFEST_SECRETS = {
+  Authorization: SECRETS.Authorization,
+  Cookie: SECRETS.Cookie,
+  'X-Api-Key': SECRETS['X-Api-Key'],
+  'Private-Token': SECRETS['Private-Token'],
+  'X-Custom': 'custom',
+  ...NON_SECRET,
+};
 const MiB = 1024 * 1024;
 
 /** Two origins: same host, two ports. */
@@ -54,21 +70,44 @@ async function settledSent(origin: HostileOrigin, path: string): Promise<number>
   throw new Error(`${path} is still being sent`);
 }
 
-function credentialsIn(headers: Record<string, string | undefined>): string[] {
-  return ['authorization', 'cookie', 'proxy-authorization'].filter((name) => headers[name] !== undefined);
+/** The secret headers (any given for a resource but not on the non-secret list) an origin saw. */
+function credentialsIn(headers: Record<string, string | string[] | undefined>): string[] {
+  return ['authorization', 'cookie', 'proxy-authorization', 'x-api-key', 'private-token', 'x-custom'].filter(
+    (name) => headers[name] !== undefined,
+  );
 }
 
-describe('origin-bound credentials (fetcher, two loopback origins)', () => {
-  it('drops Authorization, Cookie and Proxy-Authorization on a redirect to another origin', async () => {
-    const seen = await echo(`${a.url}/goto/x1?to=${encodeURIComponent(`${b.url}/echo/x1`)}`, SECRETS);
+/** The non-secret headers as an origin saw them (lower-case names). */
+function nonSecretIn(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  return Object.fromEntries(Object.keys(NON_SECRET).map((name) => [name.toLowerCase(), headers[name.toLowerCase()]]));
+}
+const NON_SECRET_SEEN = Object.fromEntries(Object.entries(NON_SECRET).map(([name, value]) => [name.toLowerCase(), value]));
+
+describe('origin-bound headers (fetcher, two loopback origins)', () => {
+  it('drops every header but the non-secret ones on a redirect to another origin (X-Api-Key, Private-Token too)', async () => {
+    const referer = `${a.url}/listing?session=s3cret-referer`;
+    const seen = await echo(`${a.url}/goto/x1?to=${encodeURIComponent(`${b.url}/echo/x1`)}`, {
+      ...SECRETS,
+      ...NON_SECRET,
+      Referer: referer,
+    });
     expect(credentialsIn(seen)).toEqual([]);
-    expect(seen['x-keep']).toBe('kept');
+    expect(nonSecretIn(seen)).toEqual(NON_SECRET_SEEN);
+    // Referer: cut to its origin on another origin (it may carry a session in its query).
+    expect(seen.referer).toBe(`${a.url}/`);
     expect(b.hits.get('/echo/x1')).toBe(1);
   });
 
   it('keeps them on a same-origin redirect (Proxy-Authorization is a Proxy-* header: never sent to an origin)', async () => {
-    const seen = await echo(`${a.url}/goto/x2?to=/echo/x2`, SECRETS);
-    expect(seen).toMatchObject({ authorization: SECRETS.Authorization, cookie: SECRETS.Cookie });
+    const seen = await echo(`${a.url}/goto/x2?to=/echo/x2`, { ...SECRETS, ...NON_SECRET });
+    expect(seen).toMatchObject({
+      authorization: SECRETS.Authorization,
+      cookie: SECRETS.Cookie,
+      'x-api-key': SECRETS['X-Api-Key'],
+      'private-token': SECRETS['Private-Token'],
+      'x-custom': 'custom',
+      ...NON_SECRET_SEEN,
+    });
     expect(seen['proxy-authorization']).toBeUndefined();
   });
 
@@ -83,15 +122,21 @@ describe('origin-bound credentials (fetcher, two loopback origins)', () => {
     const seen = await echo(`${a.url}/goto/x4?to=${encodeURIComponent(`http://localhost:${port}/echo/x4`)}`, {
       AUTHORIZATION: 'Bearer x',
       cookie: 'c=1',
+      'x-API-key': 'k',
+      'PRIVATE-TOKEN': 'p',
     });
     expect(credentialsIn(seen)).toEqual([]);
   });
 
   it('applies to handler fetches (ctx.fetchText) too', async () => {
     const fetchText = createFetchText({ fetcher });
-    const page = await fetchText(`${a.url}/goto/x5?to=${encodeURIComponent(`${b.url}/echo/x5`)}`, { headers: SECRETS });
+    const page = await fetchText(`${a.url}/goto/x5?to=${encodeURIComponent(`${b.url}/echo/x5`)}`, {
+      headers: { ...SECRETS, ...NON_SECRET },
+    });
     expect(page.url).toBe(`${b.url}/echo/x5`);
-    expect(credentialsIn(JSON.parse(page.text) as Record<string, string>)).toEqual([]);
+    const seen = JSON.parse(page.text) as Record<string, string>;
+    expect(credentialsIn(seen)).toEqual([]);
+    expect(nonSecretIn(seen)).toEqual(NON_SECRET_SEEN);
   });
 
   it('never sends routing or hop-by-hop headers a hook or task carries (Host, Connection, Transfer-Encoding, Proxy-*)', async () => {
@@ -249,15 +294,22 @@ describe('hostile origins in real jobs', () => {
     expect(a.gzipBomb.length).toBeLessThan(a.gzipBombInflated / 100);
     expect((await readBack(stack.storage, `${jobId}/gzip.bin`)).bytes).toBe(a.gzipBomb.length);
 
-    // Credentials: not at the foreign origin, kept on the same origin.
+    // A resource's headers: at the foreign origin only the non-secret ones, all of them on the same origin.
     expect(states.get('cross')).toMatchObject({ status: 'succeeded' });
-    expect(credentialsIn(b.lastHeaders.get(`/echo/cross-${jobId}`) as Record<string, string>)).toEqual([]);
-    expect(b.lastHeaders.get(`/echo/cross-${jobId}`)?.['x-keep']).toBe('kept');
-    expect(a.lastHeaders.get(`/echo/same-${jobId}`)).toMatchObject({ authorization: SECRETS.Authorization, cookie: SECRETS.Cookie });
+    const foreign = b.lastHeaders.get(`/echo/cross-${jobId}`)!;
+    expect(credentialsIn(foreign)).toEqual([]);
+    expect(nonSecretIn(foreign)).toEqual(NON_SECRET_SEEN);
+    expect(a.lastHeaders.get(`/echo/same-${jobId}`)).toMatchObject({
+      authorization: SECRETS.Authorization,
+      cookie: SECRETS.Cookie,
+      'x-api-key': SECRETS['X-Api-Key'],
+      'private-token': SECRETS['Private-Token'],
+      'x-custom': 'custom',
+    });
     expect(states.get('ok')).toMatchObject({ status: 'succeeded', bytes: 16 });
   });
 
-  it("sends a listing's cookie only to links on its own origin", async () => {
+  it("sends a listing's headers only to links on its own origin, and to others only the non-secret ones", async () => {
     const jobId = uniqueJobId('expand-creds');
     const to = [`${a.url}/links/${jobId}/same.bin`, `${b.url}/links/${jobId}/foreign.bin`]
       .map((u) => `to=${encodeURIComponent(u)}`)
@@ -266,15 +318,24 @@ describe('hostile origins in real jobs', () => {
       jobId,
       handler: 'link-expander',
       metadata: { linkPattern: '/links/.+/.+\\.bin$' },
-      resources: [
-        { id: 'idx', url: `${a.url}/links/${jobId}?${to}`, headers: { Cookie: SECRETS.Cookie, Authorization: SECRETS.Authorization } },
-      ],
+      resources: [{ id: 'idx', url: `${a.url}/links/${jobId}?${to}`, headers: MANIFEST_SECRETS }],
     });
     expect(await stack.waitForJob(jobId)).toMatchObject({ status: 'completed', resources: { total: 2, succeeded: 2 } });
-    expect(a.lastHeaders.get(`/links/${jobId}/same.bin`)).toMatchObject({ cookie: SECRETS.Cookie, authorization: SECRETS.Authorization });
-    const foreign = b.lastHeaders.get(`/links/${jobId}/foreign.bin`) as Record<string, string>;
+    const listing = `${a.url}/links/${jobId}?${to}`;
+    expect(a.lastHeaders.get(`/links/${jobId}/same.bin`)).toMatchObject({
+      cookie: SECRETS.Cookie,
+      authorization: SECRETS.Authorization,
+      'x-api-key': SECRETS['X-Api-Key'],
+      'private-token': SECRETS['Private-Token'],
+      'x-custom': 'custom',
+      referer: listing,
+      ...NON_SECRET_SEEN,
+    });
+    const foreign = b.lastHeaders.get(`/links/${jobId}/foreign.bin`)!;
     expect(credentialsIn(foreign)).toEqual([]);
-    expect(foreign.referer).toContain(`/links/${jobId}`);
+    expect(nonSecretIn(foreign)).toEqual(NON_SECRET_SEEN);
+    // The listing URL (its query may carry a session) is cut to its origin for a link on another origin.
+    expect(foreign.referer).toBe(`${a.url}/`);
   });
 
   it('records a 200 MiB chunked listing as a failed resource, not an empty success', async () => {
