@@ -110,6 +110,15 @@ describe.each(['file', 's3'] as const)('resumable downloads after a broken conne
     }
     expect(await leftovers(stack)).toEqual([]);
   });
+
+  it('a resource that fails for good after its body broke off leaves no partial behind', async () => {
+    const name = uniqueJobId('gone');
+    const { state, key, hits } = await runCut(name, { version: 1, gone: true });
+    expect(state).toMatchObject({ status: 'failed', error: { kind: 'http_status', httpStatus: 404 } });
+    expect(hits).toBe(2); // the cut body, then the 404: nothing retried after a permanent failure
+    expect(await stack.storage.head(key)).toBeUndefined();
+    expect(await leftovers(stack)).toEqual([]);
+  });
 });
 
 const GiB = 1024 * 1024 * 1024;

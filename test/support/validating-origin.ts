@@ -43,6 +43,8 @@ export interface ValidatedResource {
    * origin or CDN that ignores `If-Range` while the content changed: the 206 carries another ETag).
    */
   ignoreIfRange?: boolean;
+  /** Answer `404` (the resource is gone: a permanent failure for the download). */
+  gone?: boolean;
 }
 
 /** State shared with the origin: resources by name, and body bytes sent per path. */
@@ -109,6 +111,10 @@ export function serveValidated(req: IncomingMessage, res: ServerResponse, pathna
   const lastModified = resource.lastModified ?? DEFAULT_LAST_MODIFIED;
   const seed = `${name}-v${resource.version}`;
   const count = (n: number) => state.bytesSent.set(pathname, (state.bytesSent.get(pathname) ?? 0) + n);
+  if (resource.gone) {
+    res.writeHead(404, { 'content-length': '0' });
+    return void res.end();
+  }
   if (kind === 'cond' && !resource.ignoreConditions && resource.rawEtag === undefined && notModified(req, etag, lastModified)) {
     res.writeHead(304, { etag, 'last-modified': lastModified });
     return void res.end();
