@@ -164,6 +164,7 @@ export function createDownloadOne({
       if (res.status === 304 && revalidation) {
         metrics?.attempts.inc({ outcome: 'not_modified', tier });
         metrics?.download.observe({ outcome: 'succeeded' }, (performance.now() - started) / 1000);
+        if (tier !== 'direct') metrics?.proxyRequests.inc({ tier, outcome: 'ok' });
         if (debug) log().debug({ key: task.key, tier }, 'not modified: kept the existing object');
         return notModifiedResult(revalidation.existing, tier, attempt, res.url);
       }
