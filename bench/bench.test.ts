@@ -12,8 +12,17 @@ import type { Storage } from '../src/storage/storage.js';
 import { projectRoot } from '../src/temporal/temporal-cli.js';
 import { freePort } from '../test/support/ports.js';
 import { uniqueJobId, type StorageKind } from '../test/support/stack.js';
-import { startApiProcess, startDevProcess, startOriginProcess, startWorkerProcess, type BenchProcess } from './fetchbox-process.js';
-import { jobHistoryStats } from './history-stats.js';
+import {
+  startApiProcess,
+  startDevProcess,
+  startFloorWorkerProcess,
+  startOriginProcess,
+  startWorkerProcess,
+  type BenchProcess,
+} from './fetchbox-process.js';
+import type { floorWorkflow } from './floor-workflow.js';
+import { historyBreakdown, jobHistoryStats, type WorkflowTypeCost } from './history-stats.js';
+import { CLOSED_CLAUSE, quantile, runBurst, type BurstResult } from './many-small.js';
 import { plainLoop, type PlainTarget } from './plain-baseline.js';
 import { cpuSeconds, memoryMiB, temporalServerPid, threadCpuDelta, threadCpuSeconds } from './proc-stats.js';
 
@@ -76,6 +85,8 @@ interface Row {
   laneOccupancy?: number;
   workflowTasksPer1k?: number;
   notes?: string;
+  /** Everything a many-small or floor run measured (rates, latencies, per-job cost by workflow type). */
+  details?: unknown;
 }
 const rows: Row[] = [];
 
@@ -292,12 +303,24 @@ async function scenario(name: string, kind: StorageKind, count: number, size: nu
   }
 }
 
+/** A running `fetchbox dev` (bench/fetchbox-process.ts) and what the bench measures it with. */
+interface DevStack {
+  env: Record<string, string>;
+  dataDir: string;
+  dev: BenchProcess & { url: string };
+  /** A client of the dev process's own Temporal server. */
+  client: Client;
+  temporalPid: number | undefined;
+  storage: Storage;
+  close(): Promise<void>;
+}
+
 /**
  * The dev topology: `fetchbox dev` as `npm run dev` starts it (worker and API in one process, the
  * workflows bundled at start, its own Temporal dev server on SQLite under the data dir, file
  * storage), with FETCHBOX_JOB_CONCURRENCY=64 and otherwise the defaults a user gets.
  */
-async function devScenario(name: string, count: number, size: number): Promise<void> {
+async function startDevStack(): Promise<DevStack> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-bench-dev-'));
   const temporalPort = await freePort();
   const env: Record<string, string> = {
@@ -313,22 +336,38 @@ async function devScenario(name: string, count: number, size: number): Promise<v
   const dev = await startDevProcess(env);
   const devConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
   const storage = createStorage(loadConfig({ FETCHBOX_DATA_DIR: dataDir }).storage);
+  return {
+    env,
+    dataDir,
+    dev,
+    client: new Client({ connection: devConnection }),
+    temporalPid: temporalServerPid(temporalPort),
+    storage,
+    async close() {
+      await devConnection.close();
+      await dev.stop();
+      await storage.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs one job of `count` resources through `fetchbox dev` (measure(): baselines before and after). */
+async function devScenario(name: string, count: number, size: number): Promise<void> {
+  const stack = await startDevStack();
   try {
     await measure(
       name,
       'dev',
       'file',
-      dataDir,
-      storage,
-      { apiUrl: dev.url, client: new Client({ connection: devConnection }), worker: dev, temporalPid: temporalServerPid(temporalPort) },
+      stack.dataDir,
+      stack.storage,
+      { apiUrl: stack.dev.url, client: stack.client, worker: stack.dev, temporalPid: stack.temporalPid },
       count,
       size,
     );
   } finally {
-    await devConnection.close();
-    await dev.stop();
-    await storage.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await stack.close();
   }
 }
 
@@ -426,8 +465,309 @@ async function recrawlScenario(name: string, count: number, size: number): Promi
   }
 }
 
+/** The `many-small` scenarios: resources per job, their size, and how many clients submit at once. */
+const MANY_SMALL = { perJob: 10, bytes: 4096, submitters: 16 } as const;
+
+/** Rate and latency of one burst of workflows (many-small jobs or the floor's). */
+interface BurstSummary {
+  count: number;
+  seconds: number;
+  perSecond: number;
+  submitMs: { p50: number; p99: number };
+  submitToClosedMs: { p50: number; p99: number };
+}
+
+function summarize(result: BurstResult): BurstSummary {
+  const submit = result.items.map((x) => x.submitMs);
+  const closed = result.items.map((x) => x.closedAt - x.sentAt);
+  return {
+    count: result.items.length,
+    seconds: result.seconds,
+    perSecond: result.items.length / result.seconds,
+    submitMs: { p50: quantile(submit, 0.5), p99: quantile(submit, 0.99) },
+    submitToClosedMs: { p50: quantile(closed, 0.5), p99: quantile(closed, 0.99) },
+  };
+}
+
+/** What a burst cost per workflow (per job for many-small): history, tasks, CPU. */
+interface PerItemCost {
+  events: number;
+  workflowTasks: number;
+  activityTasks: number;
+  localActivities: number;
+  /** CPU seconds per item: the process running the worker (and, for FetchBox, the API), the Temporal server. */
+  cpuSeconds: { worker: number; temporal: number };
+  /** The whole breakdown by workflow type (bench/history-stats.ts), summed over the burst, not per item. */
+  byType: Record<string, WorkflowTypeCost>;
+}
+
+function perItemCost(byType: Record<string, WorkflowTypeCost>, count: number, cpu: { worker: number; temporal: number }): PerItemCost {
+  const all = Object.values(byType);
+  const sum = (pick: (c: WorkflowTypeCost) => number) => all.reduce((a, c) => a + pick(c), 0) / count;
+  return {
+    events: sum((c) => c.events),
+    workflowTasks: sum((c) => c.workflowTasks),
+    activityTasks: sum((c) => Object.values(c.activityTasks).reduce((a, b) => a + b, 0)),
+    localActivities: sum((c) => c.localActivities),
+    cpuSeconds: { worker: cpu.worker / count, temporal: cpu.temporal / count },
+    byType,
+  };
+}
+
+/** Per workflow type, per item: runs, events, workflow tasks and activity tasks by type, as one line of text. */
+function breakdownText(byType: Record<string, WorkflowTypeCost>, count: number): string {
+  const per = (v: number) => (v / count).toFixed(2).replace(/\.?0+$/, '');
+  return Object.entries(byType)
+    .map(([type, c]) => {
+      const activities = Object.entries(c.activityTasks)
+        .map(([name, k]) => `${name} ${per(k)}`)
+        .join(', ');
+      const markers = Object.entries(c.markers)
+        .map(([name, k]) => `${name} ${per(k)}`)
+        .join(', ');
+      const upserts = c.eventTypes.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ?? 0;
+      return `${type}: ${per(c.runs)} runs, ${per(c.events)} events, ${per(c.workflowTasks)} wf tasks${activities ? `, activities ${activities}` : ''}${markers ? `, markers ${markers}` : ''}${upserts ? `, search attribute upserts ${per(upserts)}` : ''}`;
+    })
+    .join('; ');
+}
+
+/** CPU seconds so far of a process that may not have been found (the Temporal server). */
+const cpuOr0 = (pid: number | undefined) => (pid ? cpuSeconds(pid) : 0);
+
+/** The floor: `count` minimal one-activity workflows (bench/floor-workflow.ts) started at once by the scenario's submitters. */
+interface FloorOutcome extends BurstSummary {
+  cost: PerItemCost;
+  workerPeakRssMiB: number;
+}
+
+/**
+ * The floor on the dev stack's Temporal server: a worker process of its own (bench/floor-worker.mjs,
+ * the dev process's FETCHBOX_* settings, so the same activity slots and pollers) on a task queue
+ * of its own; `count` workflows started straight through Temporal by MANY_SMALL.submitters clients,
+ * as fast as each start is acknowledged. The dev process idles meanwhile.
+ */
+async function floorRun(stack: DevStack, count: number): Promise<FloorOutcome> {
+  const taskQueue = `bench-floor-${randomUUID()}`;
+  const prefix = `floor-${randomUUID().slice(0, 8)}`;
+  const worker = await startFloorWorkerProcess({ ...stack.env, BENCH_FLOOR_TASK_QUEUE: taskQueue });
+  try {
+    const cpu0 = { worker: cpuSeconds(worker.pid), temporal: cpuOr0(stack.temporalPid) };
+    const result = await runBurst({
+      client: stack.client,
+      count,
+      submitters: MANY_SMALL.submitters,
+      submit: async (i) => {
+        await stack.client.workflow.start<typeof floorWorkflow>('floorWorkflow', { taskQueue, workflowId: `${prefix}-${i}` });
+      },
+      workflowId: (i) => `${prefix}-${i}`,
+      closedQuery: `WorkflowId STARTS_WITH '${prefix}-' AND ${CLOSED_CLAUSE}`,
+      timeoutMs: 600_000,
+    });
+    const cpu = { worker: cpuSeconds(worker.pid) - cpu0.worker, temporal: cpuOr0(stack.temporalPid) - cpu0.temporal };
+    expect(result.items.filter((x) => x.status !== 'COMPLETED')).toEqual([]);
+    const byType = await historyBreakdown(stack.client, `WorkflowId STARTS_WITH '${prefix}-'`);
+    return { ...summarize(result), cost: perItemCost(byType, count, cpu), workerPeakRssMiB: memoryMiB(worker.pid, 'VmHWM') };
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** One many-small run on a dev stack: rates, latencies, per-job cost and the dev process's memory. */
+interface ManySmallOutcome extends BurstSummary {
+  jobs: number;
+  resources: number;
+  cost: PerItemCost;
+  rssMiB: { before: number; after: number; peak: number };
+}
+
+/**
+ * `jobs` jobs of MANY_SMALL.perJob × MANY_SMALL.bytes through `fetchbox dev`'s API: closed loop by
+ * MANY_SMALL.submitters clients, or open loop at `rate` jobs/s. Waits on visibility (bench/many-small.ts),
+ * then checks every job's summary (completed, every resource succeeded) and reads its histories.
+ */
+async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promise<ManySmallOutcome> {
+  const prefix = uniqueJobId('many-small');
+  const jobIdOf = (i: number) => `${prefix}-${i}`;
+  const agent = new Agent({ connections: 64 });
+  try {
+    const before = memoryMiB(stack.dev.pid, 'VmRSS');
+    const cpu0 = { worker: cpuSeconds(stack.dev.pid), temporal: cpuOr0(stack.temporalPid) };
+    const result = await runBurst({
+      client: stack.client,
+      count: jobs,
+      submitters: MANY_SMALL.submitters,
+      ...(rate !== undefined ? { rate } : {}),
+      submit: async (i) => {
+        const jobId = jobIdOf(i);
+        const resources = Array.from({ length: MANY_SMALL.perJob }, (_, k) => ({
+          url: `${origin.url}/bytes/${MANY_SMALL.bytes}/${jobId}-${k}`,
+        }));
+        const res = await request(`${stack.dev.url}/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jobId, resources }),
+          dispatcher: agent,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 202) throw new Error(`submit of ${jobId} answered ${res.statusCode}: ${text}`);
+      },
+      workflowId: (i) => `job-${jobIdOf(i)}`,
+      closedQuery: `WorkflowType = 'jobWorkflow' AND WorkflowId STARTS_WITH 'job-${prefix}-' AND ${CLOSED_CLAUSE}`,
+      timeoutMs: 1_800_000,
+    });
+    const cpu = { worker: cpuSeconds(stack.dev.pid) - cpu0.worker, temporal: cpuOr0(stack.temporalPid) - cpu0.temporal };
+    const rssMiB = { before, after: memoryMiB(stack.dev.pid, 'VmRSS'), peak: memoryMiB(stack.dev.pid, 'VmHWM') };
+    // After the timing: every job completed with every resource stored (the API's own summary).
+    let next = 0;
+    const wrong: unknown[] = [];
+    const checker = async () => {
+      while (next < jobs) {
+        const jobId = jobIdOf(next++);
+        const summary = (await json(`${stack.dev.url}/jobs/${jobId}`)).body as { status?: string; resources?: { succeeded?: number } };
+        if (summary.status !== 'completed' || summary.resources?.succeeded !== MANY_SMALL.perJob) wrong.push({ jobId, summary });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, checker));
+    expect(wrong).toEqual([]);
+    const byType = await historyBreakdown(stack.client, `WorkflowId STARTS_WITH 'job-${prefix}-'`);
+    return { ...summarize(result), jobs, resources: jobs * MANY_SMALL.perJob, cost: perItemCost(byType, jobs, cpu), rssMiB };
+  } finally {
+    await agent.close();
+  }
+}
+
+const ms0 = (v: number) => v.toFixed(0);
+
+/** The row of a many-small run (CPU and history per 1,000 resources as the other rows; per job in the notes). */
+function manySmallRow(name: string, outcome: ManySmallOutcome, notes: string): Row {
+  const per1k = 1000 / outcome.resources;
+  const c = outcome.cost;
+  return {
+    scenario: name,
+    topology: 'dev',
+    resources: outcome.resources,
+    bytesEach: MANY_SMALL.bytes,
+    fetchboxSeconds: outcome.seconds,
+    plainSeconds: 0,
+    baselineSeconds: 0,
+    vsPlain: 0,
+    ratio: 0,
+    resourcesPerSecond: outcome.resources / outcome.seconds,
+    mibPerSecond: (outcome.resources * MANY_SMALL.bytes) / outcome.seconds / 1024 / 1024,
+    workerIdleRssMiB: outcome.rssMiB.before,
+    workerPeakRssMiB: outcome.rssMiB.peak,
+    cpuSecondsPer1k: { worker: c.cpuSeconds.worker * outcome.jobs * per1k, api: 0, temporal: c.cpuSeconds.temporal * outcome.jobs * per1k },
+    eventsPer1k: c.events * outcome.jobs * per1k,
+    workflowTasksPer1k: c.workflowTasks * outcome.jobs * per1k,
+    notes:
+      `${outcome.jobs} jobs × ${MANY_SMALL.perJob}: ${outcome.perSecond.toFixed(2)} jobs/s; submit p50/p99 ${ms0(outcome.submitMs.p50)}/${ms0(outcome.submitMs.p99)} ms; ` +
+      `submit-to-closed p50/p99 ${ms0(outcome.submitToClosedMs.p50)}/${ms0(outcome.submitToClosedMs.p99)} ms; ` +
+      `per job: ${c.events.toFixed(1)} events, ${c.workflowTasks.toFixed(1)} wf tasks, ${c.activityTasks.toFixed(1)} activity tasks, ` +
+      `CPU s ${c.cpuSeconds.worker.toFixed(3)} fetchbox dev / ${c.cpuSeconds.temporal.toFixed(3)} Temporal; ` +
+      `dev RSS before ${ms0(outcome.rssMiB.before)}, after ${ms0(outcome.rssMiB.after)}, peak ${ms0(outcome.rssMiB.peak)} MiB; ${breakdownText(c.byType, outcome.jobs)}${notes ? `; ${notes}` : ''}`,
+    details: outcome,
+  };
+}
+
+function floorRow(name: string, floor: FloorOutcome): Row {
+  const c = floor.cost;
+  return {
+    scenario: name,
+    topology: 'dev',
+    resources: floor.count,
+    bytesEach: 0,
+    fetchboxSeconds: floor.seconds,
+    plainSeconds: 0,
+    baselineSeconds: 0,
+    vsPlain: 0,
+    ratio: 0,
+    resourcesPerSecond: floor.perSecond,
+    mibPerSecond: 0,
+    workerIdleRssMiB: 0,
+    workerPeakRssMiB: floor.workerPeakRssMiB,
+    notes:
+      `${floor.count} minimal workflows: ${floor.perSecond.toFixed(2)} workflows/s (res/s column); start p50/p99 ${ms0(floor.submitMs.p50)}/${ms0(floor.submitMs.p99)} ms; ` +
+      `start-to-closed p50/p99 ${ms0(floor.submitToClosedMs.p50)}/${ms0(floor.submitToClosedMs.p99)} ms; per workflow: ${c.events.toFixed(1)} events, ` +
+      `${c.workflowTasks.toFixed(1)} wf tasks, ${c.activityTasks.toFixed(1)} activity tasks, CPU s ${c.cpuSeconds.worker.toFixed(4)} floor worker / ${c.cpuSeconds.temporal.toFixed(4)} Temporal`,
+    details: floor,
+  };
+}
+
+/**
+ * `many-small` (dev topology, one `fetchbox dev` and its Temporal server for all of it): the floor,
+ * then the one-job scenario of the same resources (`many-small-one-job`: 5,000 × 4 KiB as one job,
+ * with measure()'s baselines), then the same 5,000 as 500 jobs of 10 from 16 submitters, then the
+ * floor again. The floor's rate counts as the mean of both; the key result is many-small jobs/s ÷
+ * floor workflows/s.
+ */
+async function manySmallScenario(jobs: number): Promise<void> {
+  const stack = await startDevStack();
+  try {
+    const floorBefore = await floorRun(stack, jobs);
+    await measure(
+      'many-small-one-job',
+      'dev',
+      'file',
+      stack.dataDir,
+      stack.storage,
+      { apiUrl: stack.dev.url, client: stack.client, worker: stack.dev, temporalPid: stack.temporalPid },
+      jobs * MANY_SMALL.perJob,
+      MANY_SMALL.bytes,
+      'the one-job twin of many-small, same fetchbox dev',
+    );
+    const outcome = await manySmallRun(stack, jobs);
+    const floorAfter = await floorRun(stack, jobs);
+    const floorRate = (floorBefore.perSecond + floorAfter.perSecond) / 2;
+    const oneJob = rows.find((r) => r.scenario === 'many-small-one-job')!;
+    rows.push(floorRow('floor-before', floorBefore), floorRow('floor-after', floorAfter));
+    rows.push(
+      manySmallRow(
+        'many-small',
+        outcome,
+        `vs floor ${(outcome.perSecond / floorRate).toFixed(2)}× (floor ${floorBefore.perSecond.toFixed(1)}/${floorAfter.perSecond.toFixed(1)} workflows/s); ` +
+          `vs one job ${(outcome.resources / outcome.seconds / oneJob.resourcesPerSecond).toFixed(2)}× resources/s`,
+      ),
+    );
+  } finally {
+    await stack.close();
+  }
+}
+
+/**
+ * `many-small-steady`: `seconds` of MANY_SMALL jobs at `rate` jobs/s (open loop) through a fresh
+ * `fetchbox dev` after a warm-up burst of 20 jobs; submit-to-closed p50/p99 and the dev process's
+ * RSS idle (before the warm-up), before the steady run and after it.
+ */
+async function steadyScenario(rate: number, seconds: number): Promise<void> {
+  const stack = await startDevStack();
+  try {
+    const idle = memoryMiB(stack.dev.pid, 'VmRSS');
+    await manySmallRun(stack, 20);
+    const outcome = await manySmallRun(stack, rate * seconds, rate);
+    rows.push(
+      manySmallRow(
+        'many-small-steady',
+        outcome,
+        `${rate} jobs/s for ${seconds} s (open loop); dev RSS idle before warm-up ${ms0(idle)} MiB`,
+      ),
+    );
+  } finally {
+    await stack.close();
+  }
+}
+
 describe('benchmark', () => {
   it.runIf(only('dev'))('dev: fetchbox dev, 10,000 × 4 KiB into file storage', () => devScenario('dev', n(10_000), 4096), 1_800_000);
+  it.runIf(only('many-small'))(
+    'many-small: 500 jobs × 10 × 4 KiB from 16 submitters beside one job of 5,000 and the floor, on fetchbox dev',
+    () => manySmallScenario(n(500)),
+    3_600_000,
+  );
+  it.runIf(only('many-small-steady'))(
+    'many-small-steady: 10 jobs/s of 10 × 4 KiB for 60 s on fetchbox dev',
+    () => steadyScenario(10, Math.max(5, Math.round(60 * SCALE))),
+    1_800_000,
+  );
   it.runIf(only('small-file'))('small: 10,000 × 4 KiB into file storage', () => scenario('small-file', 'file', n(10_000), 4096), 1_800_000);
   it.runIf(only('small-s3'))('small: 10,000 × 4 KiB into S3 (MinIO)', () => scenario('small-s3', 's3', n(10_000), 4096), 1_800_000);
   it.runIf(only('large-s3'))(

@@ -104,3 +104,11 @@ export async function startDevProcess(env: Record<string, string>): Promise<Benc
   const { proc, match } = await start([...devNodeArgs, path.join(projectRoot, 'bin', 'fetchbox.js'), 'dev'], env, /API\s+(http:\S+)/);
   return Object.assign(proc, { url: match[1]! });
 }
+
+/**
+ * The floor worker (bench/floor-worker.mjs: a minimal workflow and a no-op activity, FetchBox's
+ * worker settings from the same FETCHBOX_WORKER_* variables) polling BENCH_FLOOR_TASK_QUEUE.
+ */
+export async function startFloorWorkerProcess(env: Record<string, string>): Promise<BenchProcess> {
+  return (await start([...workerNodeArgs, path.join(projectRoot, 'bench', 'floor-worker.mjs')], env, /floor worker running/)).proc;
+}
