@@ -10,6 +10,7 @@ import { createFetcher } from '../src/fetch/fetcher.js';
 import { createStorage } from '../src/storage/create-storage.js';
 import type { Storage } from '../src/storage/storage.js';
 import { projectRoot } from '../src/temporal/temporal-cli.js';
+import { pageWorkflowId } from '../src/workflows/ids.js';
 import { freePort } from '../test/support/ports.js';
 import { uniqueJobId, type StorageKind } from '../test/support/stack.js';
 import {
@@ -21,10 +22,10 @@ import {
   type BenchProcess,
 } from './fetchbox-process.js';
 import type { floorWorkflow } from './floor-workflow.js';
-import { historyBreakdown, jobHistoryStats, type WorkflowTypeCost } from './history-stats.js';
+import { eventSequence, historyBreakdown, jobHistoryStats, type WorkflowTypeCost } from './history-stats.js';
 import { CLOSED_CLAUSE, quantile, runBurst, type BurstResult } from './many-small.js';
 import { plainLoop, type PlainTarget } from './plain-baseline.js';
-import { cpuSeconds, memoryMiB, temporalServerPid, threadCpuDelta, threadCpuSeconds } from './proc-stats.js';
+import { cpuSeconds, memoryMiB, scrapeMetrics, temporalServerPid, threadCpuDelta, threadCpuSeconds } from './proc-stats.js';
 
 // `npm run bench`: each download scenario runs through FetchBox (POST to completion) and two
 // baselines in this process, each before and after FetchBox (their mean counts, so a drift in the
@@ -312,6 +313,8 @@ interface DevStack {
   client: Client;
   temporalPid: number | undefined;
   storage: Storage;
+  /** The worker's Temporal (SDK and core) metrics: sticky cache, task latencies. */
+  temporalMetricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -343,6 +346,7 @@ async function startDevStack(): Promise<DevStack> {
     client: new Client({ connection: devConnection }),
     temporalPid: temporalServerPid(temporalPort),
     storage,
+    temporalMetricsUrl: `http://127.0.0.1:${env.FETCHBOX_WORKER_TEMPORAL_METRICS_PORT}/metrics`,
     async close() {
       await devConnection.close();
       await dev.stop();
@@ -578,7 +582,15 @@ interface ManySmallOutcome extends BurstSummary {
   resources: number;
   cost: PerItemCost;
   rssMiB: { before: number; after: number; peak: number };
+  /** Deltas of the worker's Temporal counters over the run (sticky cache hits, misses, forced evictions; failed tasks). */
+  workerTemporalMetrics: Record<string, number>;
+  /** The event types of the first job's workflow and of its page, in order (bench/history-stats.ts eventSequence). */
+  sample: { job: string[]; page: string[] };
 }
+
+/** The worker's Temporal counters the many-small runs report (deltas over the run). */
+const WORKER_METRICS =
+  /sticky_cache_(hit|miss|total_forced_eviction)|task_execution_failed|workflow_task_execution_latency_seconds_(sum|count)|workflow_task_schedule_to_start_latency_seconds_(sum|count)|activity_schedule_to_start_latency_seconds_(sum|count)/;
 
 /**
  * `jobs` jobs of MANY_SMALL.perJob × MANY_SMALL.bytes through `fetchbox dev`'s API: closed loop by
@@ -591,6 +603,7 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
   const agent = new Agent({ connections: 64 });
   try {
     const before = memoryMiB(stack.dev.pid, 'VmRSS');
+    const metrics0 = await scrapeMetrics(stack.temporalMetricsUrl, WORKER_METRICS);
     const cpu0 = { worker: cpuSeconds(stack.dev.pid), temporal: cpuOr0(stack.temporalPid) };
     const result = await runBurst({
       client: stack.client,
@@ -617,6 +630,8 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
     });
     const cpu = { worker: cpuSeconds(stack.dev.pid) - cpu0.worker, temporal: cpuOr0(stack.temporalPid) - cpu0.temporal };
     const rssMiB = { before, after: memoryMiB(stack.dev.pid, 'VmRSS'), peak: memoryMiB(stack.dev.pid, 'VmHWM') };
+    const metrics1 = await scrapeMetrics(stack.temporalMetricsUrl, WORKER_METRICS);
+    const workerTemporalMetrics = Object.fromEntries(Object.entries(metrics1).map(([name, v]) => [name, v - (metrics0[name] ?? 0)]));
     // After the timing: every job completed with every resource stored (the API's own summary).
     let next = 0;
     const wrong: unknown[] = [];
@@ -630,7 +645,19 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
     await Promise.all(Array.from({ length: 8 }, checker));
     expect(wrong).toEqual([]);
     const byType = await historyBreakdown(stack.client, `WorkflowId STARTS_WITH 'job-${prefix}-'`);
-    return { ...summarize(result), jobs, resources: jobs * MANY_SMALL.perJob, cost: perItemCost(byType, jobs, cpu), rssMiB };
+    const sample = {
+      job: await eventSequence(stack.client, `job-${jobIdOf(0)}`),
+      page: await eventSequence(stack.client, pageWorkflowId(jobIdOf(0), 0, 0)),
+    };
+    return {
+      ...summarize(result),
+      jobs,
+      resources: jobs * MANY_SMALL.perJob,
+      cost: perItemCost(byType, jobs, cpu),
+      rssMiB,
+      workerTemporalMetrics,
+      sample,
+    };
   } finally {
     await agent.close();
   }
@@ -664,7 +691,11 @@ function manySmallRow(name: string, outcome: ManySmallOutcome, notes: string): R
       `submit-to-closed p50/p99 ${ms0(outcome.submitToClosedMs.p50)}/${ms0(outcome.submitToClosedMs.p99)} ms; ` +
       `per job: ${c.events.toFixed(1)} events, ${c.workflowTasks.toFixed(1)} wf tasks, ${c.activityTasks.toFixed(1)} activity tasks, ` +
       `CPU s ${c.cpuSeconds.worker.toFixed(3)} fetchbox dev / ${c.cpuSeconds.temporal.toFixed(3)} Temporal; ` +
-      `dev RSS before ${ms0(outcome.rssMiB.before)}, after ${ms0(outcome.rssMiB.after)}, peak ${ms0(outcome.rssMiB.peak)} MiB; ${breakdownText(c.byType, outcome.jobs)}${notes ? `; ${notes}` : ''}`,
+      `dev RSS before ${ms0(outcome.rssMiB.before)}, after ${ms0(outcome.rssMiB.after)}, peak ${ms0(outcome.rssMiB.peak)} MiB; ${breakdownText(c.byType, outcome.jobs)}; ` +
+      `worker Temporal counters: ${Object.entries(outcome.workerTemporalMetrics)
+        .filter(([name]) => /sticky|failed/.test(name))
+        .map(([name, v]) => `${name.replace(/^temporal_/, '')} ${ms0(v)}`)
+        .join(', ')}${notes ? `; ${notes}` : ''}`,
     details: outcome,
   };
 }

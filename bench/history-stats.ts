@@ -192,3 +192,19 @@ function eventTypeName(type: HistoryEvent['eventType']): string {
   const name = typeof type === 'number' ? EVENT_TYPE_NAMES[type] : type;
   return String(name ?? type).replace(/^EVENT_TYPE_/, '');
 }
+
+/**
+ * The event types of one workflow's history in order, runs of the same type folded
+ * (`UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ×2`): what one job or page costs, step by step.
+ */
+export async function eventSequence(client: Client, workflowId: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const out: { type: string; n: number }[] = [];
+  for (const event of history.events ?? []) {
+    const type = eventTypeName(event.eventType);
+    const last = out[out.length - 1];
+    if (last?.type === type) last.n++;
+    else out.push({ type, n: 1 });
+  }
+  return out.map((x) => (x.n > 1 ? `${x.type} ×${x.n}` : x.type));
+}

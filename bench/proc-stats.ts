@@ -62,3 +62,25 @@ export function threadCpuDelta(before: Map<string, number>, after: Map<string, n
     .map(([name, s]) => `${name} ${s.toFixed(2)}`)
     .join(', ');
 }
+
+/**
+ * Sums of a Prometheus text exposition's series by metric name, for names matching `pick` (e.g.
+ * the worker's Temporal metrics: sticky cache hits, misses and forced evictions). Empty when the
+ * endpoint does not answer.
+ */
+export async function scrapeMetrics(url: string, pick: RegExp): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let text: string;
+  try {
+    const res = await fetch(url);
+    text = await res.text();
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || !pick.test(m[1]!)) continue;
+    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
