@@ -189,6 +189,9 @@ export class FilePartials implements ResumableWrites {
       return { key: input.key, bytes: measure.bytes, sha256 };
     } catch (err) {
       if (!writer) await handle?.close().catch(() => undefined);
+      // A write the writer had started when the body broke off still lands: wait for it (the writer
+      // closes once its pending writes are done), so the checkpoint counts every byte on disk.
+      else if (!writer.closed) await new Promise<void>((resolve) => writer!.once('close', () => resolve()));
       // Kept only when the body itself broke off (reset, timeout, cancel) after bytes were written.
       const kept =
         writer !== undefined && !(err instanceof BodyRejectedError) && (await this.keep(data, target, start + writer.bytesWritten));

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BodyRejectedError } from '../../src/storage/errors.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
 import { partialId } from '../../src/storage/partials.js';
@@ -12,12 +12,31 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
 
-/** Yields `bytes` of the body in 10 KB chunks, as a network would (each written before the next), then fails like a reset connection. */
+/** The largest data file in the partial area (0 when there is none). */
+async function largestPartial(): Promise<number> {
+  const dir = path.join(root, '.fetchbox-tmp', 'partial');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.includes('.json'));
+  const sizes = await Promise.all(
+    names.map((n) =>
+      stat(path.join(dir, n)).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
+  return Math.max(0, ...sizes);
+}
+
+/**
+ * Yields `bytes` of the body in 10 KB chunks, as a network would, then fails like a reset
+ * connection once they are on disk (a condition, not a delay: a loaded machine writes late).
+ */
 async function* breaksAfter(bytes: number, from = 0) {
   for (let at = from; at < from + bytes; at += 10_000) {
     yield body.subarray(at, Math.min(at + 10_000, from + bytes));
     await tick();
   }
+  await vi.waitFor(async () => expect(await largestPartial()).toBeGreaterThanOrEqual(from + bytes), { timeout: 10_000, interval: 5 });
   throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 }
 

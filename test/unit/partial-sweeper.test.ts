@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { dropPartialIfFinal } from '../../src/activities/partial-cleanup.js';
 import { activityRun } from '../../src/activities/resume-check.js';
 import { WorkerMetrics } from '../../src/metrics/worker-metrics.js';
@@ -14,12 +14,30 @@ import type { DownloadTask } from '../../src/workflows/job-types.js';
 
 const CHUNK = Buffer.alloc(10_000, 7);
 
-/** A body that yields `bytes` and then fails like a reset connection: leaves a partial behind. */
+/** The largest data file in the partial area (0 when there is none). */
+async function largestPartial(): Promise<number> {
+  const names = (await readdir(partialDir()).catch(() => [] as string[])).filter((n) => !n.includes('.json'));
+  const sizes = await Promise.all(
+    names.map((n) =>
+      stat(path.join(partialDir(), n)).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    ),
+  );
+  return Math.max(0, ...sizes);
+}
+
+/**
+ * A body that yields `bytes` and then fails like a reset connection once they are on disk (a
+ * condition, not a delay: a loaded machine writes late): leaves a partial of `bytes` behind.
+ */
 async function* breaksAfter(bytes: number) {
   for (let at = 0; at < bytes; at += CHUNK.length) {
     yield CHUNK;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+  await vi.waitFor(async () => expect(await largestPartial()).toBeGreaterThanOrEqual(bytes), { timeout: 10_000, interval: 5 });
   throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 }
 
