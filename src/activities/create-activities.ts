@@ -6,14 +6,22 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { Storage } from '../storage/storage.js';
 import type { StoreRegistry } from '../storage/store-registry.js';
-import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../workflows/download-types.js';
+import type {
+  BatchOutcome,
+  DownloadBatchInput,
+  DownloadCommon,
+  DownloadInlineInput,
+  DownloadInput,
+  DownloadResult,
+  InlineRunResult,
+} from '../workflows/download-types.js';
 import type { DownloadTask, InlineManifest, ManifestResource, RejectedResource } from '../workflows/job-types.js';
 import { pino, type Logger } from 'pino';
 import { createDownloadOne } from './download-one.js';
 import { failedTasksOf } from './failed-tasks.js';
 import { batchFailure } from './failures.js';
 import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
-import { fitPage, ioFailure, readStagedPage, withoutReusedKeys } from './load-page.js';
+import { fitPage, ioFailure, readStagedPage, validateStagedPage, withoutReusedKeys } from './load-page.js';
 import { activityRun } from './resume-check.js';
 import { manifestDocumentKey } from '../storage/keys.js';
 import { keptAlive } from './keep-alive.js';
@@ -91,6 +99,91 @@ export function createActivities({
     ...(metrics ? { metrics } : {}),
   });
 
+  /**
+   * The first attempt of each of `tasks`, `concurrency` at once, each bounded by
+   * `attemptTimeoutMs`, heartbeating the outcomes so far (a retried activity resumes from them).
+   * Never throws for one task: each outcome is `ok`, `failed` (permanent) or `retry`.
+   */
+  async function firstAttempts(
+    input: DownloadCommon & { concurrency: number; attemptTimeoutMs: number },
+    tasks: readonly DownloadTask[],
+  ): Promise<BatchOutcome[]> {
+    const activity = Context.current();
+    const run = activityRun(activity.info);
+    const outcomes: (BatchOutcome | undefined)[] = new Array<BatchOutcome | undefined>(tasks.length);
+    const resumed = activity.info.heartbeatDetails as BatchOutcome[] | undefined;
+    if (Array.isArray(resumed)) for (const o of resumed) if (o && o.index < outcomes.length) outcomes[o.index] = o;
+    const settled = () => outcomes.filter((o): o is BatchOutcome => o !== undefined);
+    let lastBeat = 0;
+    const beat = (force = false) => {
+      const now = Date.now();
+      if (force || now - lastBeat >= HEARTBEAT_EVERY_MS) {
+        lastBeat = now;
+        activity.heartbeat(settled());
+      }
+    };
+    let next = 0;
+    const lane = async () => {
+      while (next < tasks.length) {
+        const index = next++;
+        if (outcomes[index] !== undefined) continue;
+        if (activity.cancellationSignal.aborted) return;
+        const task = tasks[index]!;
+        // One controller per download, aborted by its time budget or by the activity's
+        // cancellation (AbortSignal.timeout/any cost more than a small download).
+        const controller = new AbortController();
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, input.attemptTimeoutMs);
+        const onCancel = () => controller.abort();
+        activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+        try {
+          const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run);
+          outcomes[index] = { index, ok: result };
+        } catch (err) {
+          if (activity.cancellationSignal.aborted) return;
+          outcomes[index] = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
+        } finally {
+          clearTimeout(timer);
+          activity.cancellationSignal.removeEventListener('abort', onCancel);
+        }
+        beat();
+      }
+    };
+    // Heartbeats also while every lane waits on a slow origin: that is how a cancel arrives.
+    const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, tasks.length)) }, lane));
+    } finally {
+      clearInterval(ticker);
+    }
+    if (activity.cancellationSignal.aborted) {
+      beat(true);
+      throw activity.cancellationSignal.reason ?? new Error('canceled');
+    }
+    return settled();
+  }
+
+  /**
+   * Copies the staged manifest document to `<jobId>/manifest.json` with its submit time; an inline
+   * manifest is staged first (page and document), all three writes at once.
+   */
+  async function publish(input: { jobId: string; manifestKey: string; submittedAt: string; inline?: InlineManifest; pageKey?: string }) {
+    const { inline, pageKey } = input;
+    if (inline && pageKey) {
+      await Promise.all([
+        storage.putJson(pageKey, inline.resources),
+        storage.putJson(input.manifestKey, inline.document),
+        storage.putJson(manifestDocumentKey(input.jobId), { ...inline.document, submittedAt: input.submittedAt }),
+      ]);
+      return;
+    }
+    const staged = await storage.getJson<Record<string, unknown>>(input.manifestKey);
+    await storage.putJson(manifestDocumentKey(input.jobId), { ...staged, submittedAt: input.submittedAt });
+  }
+
   const activities = {
     /**
      * Copies the staged manifest document to `<jobId>/manifest.json`, beside the job's objects.
@@ -106,14 +199,7 @@ export function createActivities({
       inline?: InlineManifest;
       pageKey?: string;
     }): Promise<void> {
-      if (input.inline && input.pageKey) {
-        await Promise.all([
-          storage.putJson(input.pageKey, input.inline.resources),
-          storage.putJson(input.manifestKey, input.inline.document),
-        ]);
-      }
-      const staged = input.inline?.document ?? (await storage.getJson<Record<string, unknown>>(input.manifestKey));
-      await storage.putJson(manifestDocumentKey(input.jobId), { ...staged, submittedAt: input.submittedAt });
+      await publish(input);
     },
 
     /**
@@ -226,62 +312,48 @@ export function createActivities({
      * retries it alone, with the job's retry policy).
      */
     async downloadBatch(input: DownloadBatchInput): Promise<BatchOutcome[]> {
-      const activity = Context.current();
-      const run = activityRun(activity.info);
-      const outcomes: (BatchOutcome | undefined)[] = new Array<BatchOutcome | undefined>(input.tasks.length);
-      const resumed = activity.info.heartbeatDetails as BatchOutcome[] | undefined;
-      if (Array.isArray(resumed)) for (const o of resumed) if (o && o.index < outcomes.length) outcomes[o.index] = o;
-      const settled = () => outcomes.filter((o): o is BatchOutcome => o !== undefined);
-      let lastBeat = 0;
-      const beat = (force = false) => {
-        const now = Date.now();
-        if (force || now - lastBeat >= HEARTBEAT_EVERY_MS) {
-          lastBeat = now;
-          activity.heartbeat(settled());
-        }
-      };
-      let next = 0;
-      const lane = async () => {
-        while (next < input.tasks.length) {
-          const index = next++;
-          if (outcomes[index] !== undefined) continue;
-          if (activity.cancellationSignal.aborted) return;
-          const task = input.tasks[index]!;
-          // One controller per download, aborted by its time budget or by the activity's
-          // cancellation (AbortSignal.timeout/any cost more than a small download).
-          const controller = new AbortController();
-          let timedOut = false;
-          const timer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-          }, input.attemptTimeoutMs);
-          const onCancel = () => controller.abort();
-          activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-          try {
-            const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run);
-            outcomes[index] = { index, ok: result };
-          } catch (err) {
-            if (activity.cancellationSignal.aborted) return;
-            outcomes[index] = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
-          } finally {
-            clearTimeout(timer);
-            activity.cancellationSignal.removeEventListener('abort', onCancel);
-          }
-          beat();
-        }
-      };
-      // Heartbeats also while every lane waits on a slow origin: that is how a cancel arrives.
-      const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
+      return firstAttempts(input, input.tasks);
+    },
+
+    /**
+     * A small job's whole first round in one activity (JobWorkflowInput.inlineRun): publishes the
+     * inline manifest (as `publishManifest`), turns its page into tasks through the handler (as
+     * `loadPage`, for handlers without `expand`), and makes each task's first attempt (as
+     * `downloadBatch`, heartbeating the outcomes so far: a retried activity does not download a
+     * settled resource again). One activity per job instead of three, and no page child.
+     */
+    async downloadInline(input: DownloadInlineInput): Promise<InlineRunResult> {
+      const { jobId, handler, manifestKey, pageKey, inline } = input;
       try {
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, input.tasks.length)) }, lane));
-      } finally {
-        clearInterval(ticker);
+        await publish({ jobId, manifestKey, submittedAt: input.submittedAt, inline, pageKey });
+      } catch (err) {
+        throw ioFailure(err);
       }
-      if (activity.cancellationSignal.aborted) {
-        beat(true);
-        throw activity.cancellationSignal.reason ?? new Error('canceled');
+      const resources = validateStagedPage(inline.resources, pageKey);
+      const ctx = await contextFor(jobId, handler, manifestKey);
+      let page: { tasks: DownloadTask[]; rejected: RejectedResource[] };
+      try {
+        page = withoutReusedKeys({
+          tasks: await assignStores(handlers, ctx, await hooks.toTasks(ctx, resources), input.store),
+          rejected: [],
+        });
+      } catch (err) {
+        if (!(err instanceof HandlerHookError)) throw ioFailure(err);
+        const keyOf = (r: ManifestResource) => r.key ?? defaultStorageKey(r, ctx);
+        return {
+          tasks: [],
+          pageResources: resources.length,
+          handlerError: { message: err.message.slice(0, 500), resources: resources.map((r) => ({ id: r.id, url: r.url, key: keyOf(r) })) },
+          outcomes: [],
+        };
       }
-      return settled();
+      const outcomes = await firstAttempts(input, page.tasks);
+      return {
+        tasks: page.tasks,
+        pageResources: resources.length,
+        ...(page.rejected.length > 0 ? { rejected: page.rejected } : {}),
+        outcomes,
+      };
     },
   };
   // The I/O activities report no progress of their own: they heartbeat while they run (keep-alive.ts).

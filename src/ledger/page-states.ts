@@ -1,21 +1,26 @@
 /**
  * The one reader of per-resource states. Temporal history is FetchBox's ledger: each page workflow
  * run (`job-<jobId>/p<NNNNNN>[/r<round>]`) returns the state of every resource it ran, and a running
- * one answers the `pageStates` query. The API (listing, events) and the `failedTasks` activity
+ * one answers the `pageStates` query; a small job that ran its page's first round inline keeps that
+ * round in the job workflow (its `inlinePage` query, and the carry of its result). The API (listing, events) and the `failedTasks` activity
  * (a retry round's tasks) read them here, so both see the same states merged the same way.
  */
 import type { Client } from '@temporalio/client';
 import { isNotFound } from '../temporal/grpc-errors.js';
-import { pageWorkflowId } from '../workflows/ids.js';
-import { pageStatesQuery } from '../workflows/messages.js';
-import type { PageResult, ResourceState } from '../workflows/job-types.js';
+import { jobWorkflowId, pageWorkflowId } from '../workflows/ids.js';
+import { inlinePageQuery, pageStatesQuery } from '../workflows/messages.js';
+import type { JobResult, PageResult, ResourceState } from '../workflows/job-types.js';
 import { mergeRoundStates } from '../workflows/round-merge.js';
 
-/** One page run: which job, which page (0-based), which round (0: the first). */
+/**
+ * One page run: which job, which page (0-based), which round (0: the first). `inline`: known to
+ * run inside the job workflow (the job's summary says so), so it is asked there directly.
+ */
 export interface PageRunRef {
   jobId: string;
   page: number;
   round: number;
+  inline?: boolean;
 }
 
 /**
@@ -65,15 +70,54 @@ export class PageRunNotCompletedError extends Error {
 
 const direct: LedgerCall = (fn) => fn();
 
-/** Reads one page run from the ledger: describe, then its result (closed) or its live states (running). */
+/** Whether a page run may have run inline in its job workflow: only page 0's first round does (JobWorkflowInput.inlineRun). */
+function mayRunInline(run: PageRunRef): boolean {
+  return run.page === 0 && run.round === 0;
+}
+
+/**
+ * Reads page 0's first round of a job that ran it inline, from the job workflow (the ledger of
+ * that round: its `inlinePage` query while the job runs, the carry in its result once it
+ * completed). `not_started` when the job does not run it inline (or has not started it yet).
+ */
+async function readInlineRun(client: Client, run: PageRunRef, options: LedgerReadOptions): Promise<PageRun> {
+  const call = options.call ?? direct;
+  const handle = client.workflow.getHandle(jobWorkflowId(run.jobId));
+  let status: string;
+  try {
+    status = (await call(() => handle.describe())).status.name;
+  } catch (err) {
+    if (isNotFound(err)) return { status: 'not_started' };
+    throw err;
+  }
+  if (status === 'RUNNING') {
+    const answer = await (options.queryCall ?? call)(() => handle.query(inlinePageQuery)).catch(() => null);
+    if (answer === null) return { status: 'running', states: undefined }; // no worker answered: unknown for now
+    if (answer === undefined) return { status: 'not_started' };
+    return 'result' in answer ? { status: 'completed', result: answer.result } : { status: 'running', states: answer.states };
+  }
+  if (status === 'COMPLETED') {
+    const result = (await call(() => handle.result())) as Partial<JobResult> | undefined;
+    const page = result?.resume?.carry?.inlinePage;
+    return page ? { status: 'completed', result: page } : { status: 'not_started' };
+  }
+  return { status: 'closed', closedAs: status };
+}
+
+/**
+ * Reads one page run from the ledger: describe, then its result (closed) or its live states
+ * (running). Page 0's first round is looked for in the job workflow when no page child ran it
+ * (a small job runs it inline).
+ */
 export async function readPageRun(client: Client, run: PageRunRef, options: LedgerReadOptions = {}): Promise<PageRun> {
+  if (run.inline) return readInlineRun(client, run, options);
   const call = options.call ?? direct;
   const handle = client.workflow.getHandle(pageWorkflowId(run.jobId, run.page, run.round));
   let status: string;
   try {
     status = (await call(() => handle.describe())).status.name;
   } catch (err) {
-    if (isNotFound(err)) return { status: 'not_started' };
+    if (isNotFound(err)) return mayRunInline(run) ? readInlineRun(client, run, options) : { status: 'not_started' };
     throw err;
   }
   if (status === 'COMPLETED') return { status: 'completed', result: (await call(() => handle.result())) as PageResult };
@@ -92,6 +136,10 @@ export async function queryPageStates(
   options: LedgerReadOptions = {},
 ): Promise<ResourceState[] | undefined> {
   const call = options.queryCall ?? options.call ?? direct;
+  if (run.inline) {
+    const answer = await call(() => client.workflow.getHandle(jobWorkflowId(run.jobId)).query(inlinePageQuery)).catch(() => undefined);
+    return answer === undefined ? undefined : 'result' in answer ? answer.result.states : answer.states;
+  }
   const handle = client.workflow.getHandle(pageWorkflowId(run.jobId, run.page, run.round));
   return call(() => handle.query(pageStatesQuery)).catch(() => undefined);
 }

@@ -2,7 +2,7 @@
  * Shapes of the download activities (inputs, batch outcomes, results, failure details) that cross
  * the Temporal boundary. Types only: safe to import from workflow code, the worker and the API.
  */
-import type { DownloadTask, ResourceError } from './job-types.js';
+import type { DownloadTask, InlineManifest, RejectedResource, ResourceError } from './job-types.js';
 
 /** What every download activity needs besides its task(s). */
 export interface DownloadCommon {
@@ -32,6 +32,35 @@ export interface DownloadBatchInput extends DownloadCommon {
   concurrency: number;
   /** Time budget of each download in the batch (the job's attempt timeout). */
   attemptTimeoutMs: number;
+}
+
+/**
+ * Input of the inline-run activity (JobWorkflowInput.inlineRun): publishes the job's inline
+ * manifest (stages its page and document, writes `<jobId>/manifest.json`), turns the page into
+ * tasks through the handler, and makes every task's first attempt, `concurrency` at once.
+ */
+export interface DownloadInlineInput extends DownloadCommon {
+  manifestKey: string;
+  pageKey: string;
+  submittedAt: string;
+  inline: InlineManifest;
+  /** The job's store (`policy.store`): tasks go there unless the handler chooses. */
+  store?: string;
+  concurrency: number;
+  attemptTimeoutMs: number;
+}
+
+/**
+ * What the inline-run activity returns: the page's tasks (as `loadPage` returns them) and the
+ * outcome of each task's first attempt (as `downloadBatch` returns them, by task index). Bounded by
+ * the inline limits (page-budget.ts): at most INLINE_RUN_LIMITS.maxResources tasks.
+ */
+export interface InlineRunResult {
+  tasks: DownloadTask[];
+  pageResources: number;
+  rejected?: RejectedResource[];
+  handlerError?: { message: string; resources: DownloadTask[] };
+  outcomes: BatchOutcome[];
 }
 
 /** A failed attempt in a batch, with the origin's Retry-After when it sent one. */

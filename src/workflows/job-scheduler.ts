@@ -15,7 +15,12 @@ import { ioTimeouts } from './io-timeouts.js';
 import { JobStatus } from './constants.js';
 import { type JobPolicy } from './job-types.js';
 import type { JobState } from './job-state.js';
+import { runInlinePage } from './page-inline.js';
+import { PageState } from './page-state.js';
 import { pageWorkflow } from './page-workflow.js';
+
+/** The key of an inline first round among the running pages (never a workflow id: those start with `job-`). */
+const INLINE_RUN_ID = 'inline';
 
 /**
  * Pages finished per run before the workflow continues as new. Each finished page adds its result
@@ -39,6 +44,8 @@ export class JobScheduler {
   private readonly window: number;
   private readonly pagePolicy: JobPolicy;
   private readonly capTasks: boolean;
+  /** Page 0's first round runs in this workflow (JobWorkflowInput.inlineRun), not as a page child. */
+  private readonly inlineRun: boolean;
 
   constructor(private readonly state: JobState) {
     const { policy, maxTasks } = state.input;
@@ -55,6 +62,9 @@ export class JobScheduler {
         : policy;
     // The job-wide task cap (handler expansions included), absent in older inputs.
     this.capTasks = maxTasks !== undefined && patched('job-expansion-cap');
+    const { inlineRun, manifest } = state.input;
+    this.inlineRun =
+      inlineRun === true && manifest.inline !== undefined && manifest.pageCount === 1 && !state.carry.published && patched('inline-run');
   }
 
   /**
@@ -73,6 +83,7 @@ export class JobScheduler {
     });
     state.publishCounts();
     try {
+      if (this.inlineRun) await this.runInline();
       if (!carry.published) {
         const { jobId, handler, manifest } = input;
         await publisher.publishManifest({
@@ -118,6 +129,37 @@ export class JobScheduler {
       await CancellationScope.nonCancellable(() => condition(() => state.running.size === 0));
       state.close(JobStatus.canceled);
       throw err;
+    }
+  }
+
+  /**
+   * Runs page 0's first round here (page-inline.ts): one activity publishes the manifest and makes
+   * every first attempt, then lone retries; the result is this round's ledger (JobState.finishInline).
+   * Shown as a running page meanwhile; a cancellation is rethrown once its downloads settled.
+   */
+  private async runInline(): Promise<void> {
+    const { state } = this;
+    const { jobId, handler, manifest, policy } = state.input;
+    const page = new PageState({
+      jobId,
+      handler,
+      page: 0,
+      pageKey: pageKey(manifest.prefix, 0),
+      manifestKey: manifest.manifestKey,
+      round: 0,
+      window: Math.max(1, policy.concurrency),
+      policy,
+    });
+    state.inline = page;
+    state.running.set(INLINE_RUN_ID, { page: 0, round: 0, grant: 0, inline: true });
+    try {
+      state.finishInline(await runInlinePage(page, state.input));
+    } catch (err) {
+      if (isCancellation(err)) await CancellationScope.nonCancellable(() => condition(() => page.inFlight === 0));
+      throw err;
+    } finally {
+      state.running.delete(INLINE_RUN_ID);
+      state.inline = undefined;
     }
   }
 

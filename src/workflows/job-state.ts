@@ -1,14 +1,24 @@
 import { ApplicationFailure, CancellationScope, metricMeter, upsertSearchAttributes } from '@temporalio/workflow';
 import { JobStatus, RETRY_REFUSED } from './constants.js';
-import { type JobCarry, type JobProgress, type JobResult, type JobWorkflowInput, type PageResult, type RetryAnswer } from './job-types.js';
+import {
+  type InlinePageAnswer,
+  type JobCarry,
+  type JobProgress,
+  type JobResult,
+  type JobWorkflowInput,
+  type PageResult,
+  type RetryAnswer,
+} from './job-types.js';
+import type { PageState } from './page-state.js';
 import { applyPageResult } from './round-merge.js';
 import { SearchAttributes } from './search-attributes.js';
 
-/** A page child running now: its page, its round and the tasks its expansion was granted. */
+/** A page running now: its page, its round and the tasks its expansion was granted; `inline` when it runs in the job workflow. */
 export interface RunningPage {
   page: number;
   round: number;
   grant: number;
+  inline?: true;
 }
 
 /** The carry of a job's first run: nothing started, nothing counted. */
@@ -40,6 +50,8 @@ export class JobState {
   finishedThisRun = 0;
   /** The first error a page child failed with (not a cancellation): the job fails with it. */
   fatal: unknown;
+  /** Page 0's first round while it runs inline (JobWorkflowInput.inlineRun). */
+  inline: PageState | undefined;
   private readonly closedCounter = metricMeter.createCounter(
     'fetchbox_jobs_closed',
     '',
@@ -65,7 +77,7 @@ export class JobState {
         pending: Math.max(carry.total - carry.succeeded - carry.failed, 0),
       },
       bytes: carry.bytes,
-      runningPages: [...this.running.values()].map(({ page, round }) => ({ page, round })),
+      runningPages: [...this.running.values()].map(({ page, round, inline }) => ({ page, round, ...(inline ? { inline } : {}) })),
     };
   }
 
@@ -86,6 +98,26 @@ export class JobState {
   applyPage(result: PageResult): void {
     applyPageResult(this.carry, result);
     this.publishCounts();
+  }
+
+  /**
+   * The `inlinePage` query's answer: page 0's first round when it ran inline (its result, carried
+   * into every later run), its states while it runs (none until its tasks are known: readers then
+   * list the staged page), undefined for a job that runs it as a page child.
+   */
+  inlineAnswer(): InlinePageAnswer {
+    if (this.carry.inlinePage) return { result: this.carry.inlinePage };
+    if (this.inline && this.inline.states.length > 0) return { states: this.inline.states };
+    return undefined;
+  }
+
+  /** Records page 0's finished inline first round: carried as the ledger of that round, counted like a page child's result. */
+  finishInline(result: PageResult): void {
+    this.carry.inlinePage = result;
+    this.carry.published = true;
+    this.carry.nextPage = Math.max(this.carry.nextPage, 1);
+    this.finishedThisRun++;
+    this.applyPage(result);
   }
 
   /** Records a retry request (signal or Update); requests coalesce into one round. */

@@ -146,6 +146,12 @@ export interface JobCarry {
   retryRequests: number;
   /** Whether `<jobId>/manifest.json` was written. */
   published: boolean;
+  /**
+   * The result of page 0's first round when the job ran it inline (`inlineRun`): the ledger for
+   * that round (src/ledger/page-states.ts reads it from the job workflow), carried into every
+   * later run. Absent for jobs whose first round ran as a page child.
+   */
+  inlinePage?: PageResult;
 }
 
 /** Input of the job workflow. */
@@ -162,6 +168,13 @@ export interface JobWorkflowInput {
    * Absent in inputs recorded before the cap: no cap.
    */
   maxTasks?: number;
+  /**
+   * Run the first round of the job's one inline page in the job workflow itself, as one
+   * `downloadInline` activity (publish, handler keys, first attempts): no page child, no separate
+   * publish or load activity. The API sets it for small jobs of handlers without `expand`
+   * (INLINE_RUN_LIMITS in page-budget.ts); retry rounds still run as page children.
+   */
+  inlineRun?: true;
 }
 
 /** Input of the page workflow (one page of a job, in one round). */
@@ -244,6 +257,15 @@ export interface JobProgress {
   status: JobStatus;
   resources: JobCounts;
   bytes: number;
-  /** Pages running now; their live counts come from each page's `pageSummary` query. */
-  runningPages: { page: number; round: number }[];
+  /**
+   * Pages running now; their live counts come from each page's `pageSummary` query. `inline`: the
+   * page runs inside the job workflow (its states come from the job's `inlinePage` query).
+   */
+  runningPages: { page: number; round: number; inline?: true }[];
 }
+
+/**
+ * Answer of the job workflow's `inlinePage` query: page 0's first round when the job runs it
+ * inline, finished (`result`) or running (its states so far); undefined when it does not.
+ */
+export type InlinePageAnswer = { result: PageResult } | { states: ResourceState[] } | undefined;

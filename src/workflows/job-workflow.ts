@@ -2,7 +2,7 @@ import { continueAsNew, setHandler } from '@temporalio/workflow';
 import type { JobResult, JobWorkflowInput } from './job-types.js';
 import { JobScheduler } from './job-scheduler.js';
 import { JobState } from './job-state.js';
-import { retrySignal, retryUpdate, summaryQuery } from './messages.js';
+import { inlinePageQuery, retrySignal, retryUpdate, summaryQuery } from './messages.js';
 
 export { PAGES_PER_RUN } from './job-scheduler.js';
 
@@ -14,6 +14,7 @@ export { PAGES_PER_RUN } from './job-scheduler.js';
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   const state = new JobState(input);
   setHandler(summaryQuery, () => state.progress());
+  setHandler(inlinePageQuery, () => state.inlineAnswer());
   setHandler(retrySignal, () => state.requestRetry());
   setHandler(
     retryUpdate,

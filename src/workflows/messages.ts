@@ -4,7 +4,7 @@
  * without the schedulers (and without an import path back into the activities).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { JobProgress, PageProgress, ResourceState, RetryAnswer } from './job-types.js';
+import type { InlinePageAnswer, JobProgress, PageProgress, ResourceState, RetryAnswer } from './job-types.js';
 
 /** Counts of finished pages plus the pages running now. */
 export const summaryQuery = defineQuery<JobProgress>('summary');
@@ -25,3 +25,9 @@ export const retryUpdate = defineUpdate<RetryAnswer>('retry');
 export const pageSummaryQuery = defineQuery<PageProgress>('pageSummary');
 /** States of every resource of a running page (pending until its download settles). */
 export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
+/**
+ * Page 0's first round of a job that runs it inline (JobWorkflowInput.inlineRun): its result once
+ * finished, its live states while it runs. Answered by the job workflow; the ledger reader asks it
+ * where a page child would be asked.
+ */
+export const inlinePageQuery = defineQuery<InlinePageAnswer>('inlinePage');

@@ -19,18 +19,23 @@ export function evenBatchSize(count: number, slots: number, batchSize: number): 
  * `downloadBatch` activity each, `lanes` downloads at once inside it), then every resource that
  * failed retryably alone, with the job's retry policy shifted by the attempt the batch made.
  * Slots: a batch holds `lanes` of the page's `window`, a lone retry one. Returns once every task
- * has started and every retry has been handed to its own activity.
+ * has started and every retry has been handed to its own activity. With `firstAttempts` (an
+ * inline run made every task's first attempt already: page-inline.ts), no batch starts: those
+ * outcomes are recorded and only the lone retries run.
  */
-export async function runBatched(state: PageState, batchSize: number): Promise<void> {
+export async function runBatched(state: PageState, batchSize: number, firstAttempts?: BatchOutcome[]): Promise<void> {
   const { tasks, states, window, downloadOptions } = state;
   const { retry, attemptTimeoutMs, heartbeatTimeoutMs } = state.input.policy;
   const lanes = Math.max(1, Math.min(batchSize, Math.ceil(window / 4)));
   // Enough batches to fill the window even when the page is small: a page of 40 tasks with a
   // window of 8 runs 4 batches of 10 with 2 lanes each, not one batch of 40 with 2 lanes.
   const slots = Math.max(1, Math.floor(window / lanes));
-  const size = patched('even-batch-rounds')
-    ? evenBatchSize(tasks.length, slots, batchSize)
-    : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
+  const size =
+    firstAttempts !== undefined
+      ? tasks.length
+      : patched('even-batch-rounds')
+        ? evenBatchSize(tasks.length, slots, batchSize)
+        : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
   const max = retry.maximumAttempts;
   const secondInterval = Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs);
   const aloneOptions = {
@@ -69,6 +74,20 @@ export async function runBatched(state: PageState, batchSize: number): Promise<v
     );
   };
 
+  /** Records a batch's outcomes (tasks `first` .. `first + count - 1`); a task without one is retried alone. */
+  const record = (first: number, count: number, results: readonly BatchOutcome[]): void => {
+    const settled = new Array<boolean>(count).fill(false);
+    for (const o of results) {
+      if (o.index < 0 || o.index >= count || settled[o.index]) continue;
+      settled[o.index] = true;
+      const i = first + o.index;
+      if ('ok' in o) state.succeed(states[i]!, o.ok);
+      else if ('failed' in o) state.failWith(states[i]!, o.failed, 1);
+      else retryLater(i, o.retry);
+    }
+    for (let j = 0; j < count; j++) if (!settled[j]) retryLater(first + j, undefined);
+  };
+
   const batch = async (first: number, count: number): Promise<void> => {
     const batchTasks = tasks.slice(first, first + count);
     try {
@@ -76,15 +95,7 @@ export async function runBatched(state: PageState, batchSize: number): Promise<v
         { ...batchOptions, summary: `${count} resources from ${batchTasks[0]!.url.slice(0, 150)}` },
         [{ ...state.common, tasks: batchTasks, concurrency: lanes, attemptTimeoutMs }],
       );
-      const settled = new Array<boolean>(count).fill(false);
-      for (const o of results) {
-        settled[o.index] = true;
-        const i = first + o.index;
-        if ('ok' in o) state.succeed(states[i]!, o.ok);
-        else if ('failed' in o) state.failWith(states[i]!, o.failed, 1);
-        else retryLater(i, o.retry);
-      }
-      for (let j = 0; j < count; j++) if (!settled[j]) retryLater(first + j, undefined);
+      record(first, count, results);
     } catch (err) {
       if (isCancellation(err)) return;
       for (let j = 0; j < count; j++) retryLater(first + j, undefined);
@@ -94,6 +105,10 @@ export async function runBatched(state: PageState, batchSize: number): Promise<v
   };
 
   let next = 0;
+  if (firstAttempts !== undefined) {
+    record(0, tasks.length, firstAttempts);
+    next = tasks.length;
+  }
   for (;;) {
     await condition(
       () =>

@@ -53,3 +53,11 @@ export function worstStateBytes(task: {
 }): number {
   return jsonBytes(task) + STATE_OVERHEAD_BYTES;
 }
+
+/**
+ * Which jobs run their one page inline in the job workflow (JobWorkflowInput.inlineRun): at most
+ * this many resources and bytes of resource JSON. The job's input carries the resources, every
+ * later run's carry and the job's result carry the page's states, so both stay far below the page
+ * budget: 500 worst-case states of 64 KiB of resources are under 400 KiB.
+ */
+export const INLINE_RUN_LIMITS = { maxResources: 500, maxResourceBytes: 64 * 1024 } as const;

@@ -5,6 +5,8 @@ import { ErrorKind, ResourceStatus } from './constants.js';
 import { MAX_MESSAGE_BYTES } from './page-budget.js';
 import { ioTimeouts } from './io-timeouts.js';
 import type { PageState } from './page-state.js';
+import type { DownloadTask, RejectedResource } from './job-types.js';
+import type { InlineRunResult } from './download-types.js';
 
 /**
  * The page's I/O activities. loadPage and failedTasks wait out a storage outage as publishManifest
@@ -38,23 +40,36 @@ export async function loadPageTasks(state: PageState, io: ReturnType<typeof page
       ...(maxExtraTasks !== undefined ? { maxExtraTasks } : {}),
       ...(state.input.policy.store !== undefined ? { store: state.input.policy.store } : {}),
     });
-    state.tasks = loaded.tasks;
-    state.pageResources = loaded.pageResources;
-    state.rejected = loaded.rejected ?? [];
-    if (loaded.handlerError) {
-      // The handler could not expand this page: every resource fails with kind `handler`.
-      const error = { kind: ErrorKind.handler, message: clipJson(loaded.handlerError.message, MAX_MESSAGE_BYTES) };
-      for (const r of loaded.handlerError.resources) {
-        state.states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
-      }
-      state.failed = state.states.length;
-      state.countFailedWithoutDownload(state.failed, ErrorKind.handler);
-      state.tasks = loaded.handlerError.resources;
-      return 'handler-failed';
-    }
-  } else {
-    state.tasks = await io.failedTasks({ jobId, handler, page, pageKey: state.input.pageKey, round });
+    return recordLoadedPage(state, loaded);
   }
+  return recordTasks(state, await io.failedTasks({ jobId, handler, page, pageKey: state.input.pageKey, round }), []);
+}
+
+/**
+ * Records a first round's tasks as the handler made them (loadPage's answer, or the inline run's):
+ * every task pending, then the resources its expansion did not fit failed with kind `handler`. A
+ * page the handler could not expand at all fails every resource with kind `handler`.
+ */
+export function recordLoadedPage(state: PageState, loaded: Omit<InlineRunResult, 'outcomes'>): PageLoad {
+  state.pageResources = loaded.pageResources;
+  if (loaded.handlerError) {
+    // The handler could not expand this page: every resource fails with kind `handler`.
+    const error = { kind: ErrorKind.handler, message: clipJson(loaded.handlerError.message, MAX_MESSAGE_BYTES) };
+    for (const r of loaded.handlerError.resources) {
+      state.states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
+    }
+    state.failed = state.states.length;
+    state.countFailedWithoutDownload(state.failed, ErrorKind.handler);
+    state.tasks = loaded.handlerError.resources;
+    return 'handler-failed';
+  }
+  return recordTasks(state, loaded.tasks, loaded.rejected ?? []);
+}
+
+/** Records `tasks` as pending and `rejected` as failed (`handler`), in that order. */
+function recordTasks(state: PageState, tasks: DownloadTask[], rejected: RejectedResource[]): PageLoad {
+  state.tasks = tasks;
+  state.rejected = rejected;
   for (const task of state.tasks) {
     state.states.push({
       id: task.id,

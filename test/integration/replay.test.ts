@@ -110,6 +110,9 @@ describe.runIf(recording)('recording histories', () => {
       ];
       await inline.submit({ jobId, resources });
       await inline.waitForJob(jobId);
+      // A retry of the closed job: a new run carrying the inline round, its retry round a page child.
+      await inline.app.request(`/jobs/${jobId}/retry`, { method: 'POST' });
+      await inline.waitForJob(jobId);
       await save('inline', jobId, inline);
     } finally {
       await inline.close();

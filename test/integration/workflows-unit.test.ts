@@ -106,6 +106,12 @@ function jobInput(jobId: string, pages: DownloadTask[][], policy: Partial<JobPol
   };
 }
 
+/** A one-page job whose manifest travels inline and that runs its first round inline (as the API sets it for small jobs). */
+function inlineInput(jobId: string, tasks: DownloadTask[], policy: Partial<JobPolicy>): JobWorkflowInput {
+  const input = jobInput(jobId, [tasks], { batchSize: 100, ...policy });
+  return { ...input, manifest: { ...input.manifest, inline: { document: { jobId }, resources: tasks } }, inlineRun: true };
+}
+
 function start(input: JobWorkflowInput) {
   return client.workflow.start(jobWorkflow, { taskQueue, workflowId: `job-${input.jobId}`, args: [input] });
 }
@@ -293,6 +299,57 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     const events = first.events ?? [];
     expect(events.filter((e) => e.childWorkflowExecutionCompletedEventAttributes).length).toBe(PAGES_PER_RUN);
     expect(events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+  });
+
+  it('runs a small inline job in the job workflow: one downloadInline, lone retries, no page child; its round is the ledger', async () => {
+    const jobId = `inline-${randomUUID()}`;
+    const pages = [tasksFor(0, 6)];
+    const retried = pages[0]![1]!.url;
+    const permanent = pages[0]![4]!.url;
+    const log = mocks.plan(jobId, { pages, delayMs: 10, retryInBatch: new Set([retried]), failInBatch: new Set([permanent]) });
+    const handle = await start(inlineInput(jobId, pages[0]!, { concurrency: 4 }));
+    const result = await handle.result();
+
+    expect(result.status).toBe(JobStatus.completedWithFailures);
+    expect(result.resources).toEqual({ total: 6, succeeded: 5, failed: 1, pending: 0 });
+    expect(log.published).toBe(1);
+    expect(log.loadedPages).toEqual([]);
+    expect(log.batches).toEqual([{ workflowId: `job-${jobId}`, urls: pages[0]!.map((t) => t.url), concurrency: 4 }]);
+    expect(log.downloads.map((d) => [d.url, d.workflowId, d.attemptOffset])).toEqual([[retried, `job-${jobId}`, 1]]);
+    const inlinePage = result.resume.carry?.inlinePage;
+    expect(inlinePage).toMatchObject({ page: 0, round: 0, tasks: 6, succeeded: 5, failed: 1 });
+    expect(inlinePage?.states.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded', 'failed', 'succeeded']);
+    const history = await handle.fetchHistory();
+    expect(history.events?.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+
+    // A retry of the closed job runs the retry round as a page child, over the inline round's failure.
+    await client.workflow.executeUpdateWithStart(retryUpdate, {
+      startWorkflowOperation: new WithStartWorkflowOperation(jobWorkflow, {
+        workflowId: `job-${jobId}`,
+        taskQueue,
+        args: [result.resume],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      }),
+    });
+    const again = await client.workflow.getHandle(`job-${jobId}`).result();
+    // The round's child asked the ledger for the inline round's failure and ran it (in a batch, where it fails again).
+    expect(log.failedTasksCalls).toEqual([{ page: 0, round: 1 }]);
+    expect(log.batches.at(-1)).toMatchObject({ workflowId: `job-${jobId}/p000000/r1`, urls: [permanent] });
+    expect(again.resources).toEqual({ total: 6, succeeded: 5, failed: 1, pending: 0 });
+    expect(again.resume.carry?.inlinePage).toEqual(inlinePage); // the first round's ledger stays in the carry
+  });
+
+  it('cancel of an inline job ends it canceled and cancels its activity', async () => {
+    const jobId = `inline-cancel-${randomUUID()}`;
+    const pages = [tasksFor(0, 3)];
+    const log = mocks.plan(jobId, { pages, delayMs: 0, hang: true });
+    const handle = await start(inlineInput(jobId, pages[0]!, {}));
+    await vi.waitFor(() => expect(log.batches).toHaveLength(1), { timeout: 10_000, interval: 20 });
+    await handle.cancel();
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
+    await vi.waitFor(() => expect(log.canceled).toBe(1), { timeout: 10_000, interval: 20 });
   });
 
   it('cancel ends the job canceled and cancels the downloads in flight', async () => {

@@ -1,6 +1,13 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../../src/workflows/download-types.js';
+import type {
+  BatchOutcome,
+  DownloadBatchInput,
+  DownloadInlineInput,
+  DownloadInput,
+  DownloadResult,
+  InlineRunResult,
+} from '../../src/workflows/download-types.js';
 import type { DownloadTask } from '../../src/workflows/job-types.js';
 
 /** What one mocked job does: its pages' tasks, how long a download takes, which URLs fail once. */
@@ -147,6 +154,42 @@ export function mockActivities() {
           if (plan.failInBatch?.has(task.url)) return { index, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } };
           return { index, ok: { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1 } };
         });
+      } finally {
+        log.inFlight.down(`batches:${workflowId}`);
+      }
+    },
+    /** The inline run: publish, the plan's page 0 as tasks, their first attempts as in downloadBatch (failInBatch URLs fail for good once). */
+    async downloadInline(input: DownloadInlineInput): Promise<InlineRunResult> {
+      const { plan, log } = planOf(input.jobId);
+      const ctx = Context.current();
+      const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
+      log.published++;
+      const tasks = plan.pages[0] ?? [];
+      log.batches.push({ workflowId, urls: tasks.map((t) => t.url), concurrency: input.concurrency });
+      log.inFlight.up(`batches:${workflowId}`);
+      try {
+        if (plan.hang) {
+          for (;;) {
+            ctx.heartbeat();
+            await ctx.sleep(20);
+          }
+        }
+        await ctx.sleep(plan.delayMs);
+        const failedHere = new Set<string>();
+        failed.set(`${input.jobId}/0`, failedHere);
+        const outcomes = tasks.map((task, index): BatchOutcome => {
+          if (plan.retryInBatch?.has(task.url))
+            return { index, retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 50 } };
+          if (plan.failInBatch?.has(task.url)) {
+            failedHere.add(task.url);
+            return { index, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } };
+          }
+          return { index, ok: { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1 } };
+        });
+        return { tasks, pageResources: tasks.length, outcomes };
+      } catch (err) {
+        if (err instanceof CancelledFailure) log.canceled++;
+        throw err;
       } finally {
         log.inFlight.down(`batches:${workflowId}`);
       }

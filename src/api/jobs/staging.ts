@@ -1,10 +1,17 @@
-import { defaultStorageKey } from '../../handlers/handler.js';
+import { defaultStorageKey, type Handler } from '../../handlers/handler.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import { StorageError } from '../../storage/errors.js';
 import type { Storage } from '../../storage/storage.js';
 import { pageKey } from '../../workflows/ids.js';
-import type { ManifestResource, StagedManifest } from '../../workflows/job-types.js';
-import { MAX_PAGE_TASKS, MAX_STORE_FIELD_BYTES, PAGE_BUDGET_BYTES, worstStateBytes } from '../../workflows/page-budget.js';
+import type { JobPolicy, ManifestResource, StagedManifest } from '../../workflows/job-types.js';
+import {
+  INLINE_RUN_LIMITS,
+  MAX_PAGE_TASKS,
+  MAX_STORE_FIELD_BYTES,
+  PAGE_BUDGET_BYTES,
+  jsonBytes,
+  worstStateBytes,
+} from '../../workflows/page-budget.js';
 import { DEFAULT_STORE } from '../../config/store-settings.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { Manifest } from '../schemas.js';
@@ -57,6 +64,25 @@ export function paginate(
   }
   if (current.length > 0) pages.push(current);
   return pages;
+}
+
+/**
+ * Whether a job runs its one page's first round inline in the job workflow
+ * (JobWorkflowInput.inlineRun: one workflow and one activity per job): its manifest travels
+ * inline, its handler maps resources one to one (no `expand`), it is not polite (a per-host limit
+ * keeps the page scheduler that enforces it), it batches first attempts, and it is small
+ * (INLINE_RUN_LIMITS: its states ride in the job's carry and result).
+ */
+export function runsInline(staged: StagedManifest, handler: Handler, policy: JobPolicy): boolean {
+  const inline = staged.inline;
+  return (
+    inline !== undefined &&
+    handler.expand === undefined &&
+    !((policy.perHostConcurrency ?? 0) > 0) &&
+    (policy.batchSize ?? 1) > 1 &&
+    inline.resources.length <= INLINE_RUN_LIMITS.maxResources &&
+    jsonBytes(inline.resources) <= INLINE_RUN_LIMITS.maxResourceBytes
+  );
 }
 
 /** What staging a manifest needs besides its validated resources. */

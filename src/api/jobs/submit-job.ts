@@ -14,7 +14,7 @@ import type { JobContext } from './job-context.js';
 import { describeJob, statusOf } from './job-status.js';
 import type { SubmitResult } from './job-views.js';
 import { manifestHash } from './manifest-hash.js';
-import { stageManifest } from './staging.js';
+import { runsInline, stageManifest } from './staging.js';
 
 /**
  * Validates a manifest, stages it and starts the job's workflow. Idempotent by jobId: the same
@@ -56,6 +56,7 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
     policy,
     submittedAt,
     maxTasks: config.limits.maxResourcesPerJob,
+    ...(runsInline(staged, handler, policy) ? { inlineRun: true as const } : {}),
   };
   const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
   const pages = staged.pageCount;
