@@ -13,7 +13,13 @@ let origin: Origin;
 let stack: Stack;
 beforeAll(async () => {
   origin = await startOrigin();
-  stack = await startStack('file', { FETCHBOX_JOB_BATCH_SIZE: '10', FETCHBOX_JOB_CONCURRENCY: '8', FETCHBOX_RETRY_MAX_ATTEMPTS: '3' });
+  // Page children with batches: a small job would otherwise run inline (inline-run.test.ts).
+  stack = await startStack('file', {
+    FETCHBOX_JOB_BATCH_SIZE: '10',
+    FETCHBOX_JOB_CONCURRENCY: '8',
+    FETCHBOX_RETRY_MAX_ATTEMPTS: '3',
+    FETCHBOX_JOB_INLINE_MAX_RESOURCES: '0',
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -66,7 +72,11 @@ describe('batched first attempts', () => {
   });
 
   it('with a single attempt allowed, a retryable failure in a batch is final after one request', async () => {
-    const once = await startStack('file', { FETCHBOX_JOB_BATCH_SIZE: '10', FETCHBOX_RETRY_MAX_ATTEMPTS: '1' });
+    const once = await startStack('file', {
+      FETCHBOX_JOB_BATCH_SIZE: '10',
+      FETCHBOX_RETRY_MAX_ATTEMPTS: '1',
+      FETCHBOX_JOB_INLINE_MAX_RESOURCES: '0',
+    });
     try {
       const jobId = uniqueJobId('batch-once');
       const resources = [

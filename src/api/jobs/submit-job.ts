@@ -56,7 +56,7 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
     policy,
     submittedAt,
     maxTasks: config.limits.maxResourcesPerJob,
-    ...(runsInline(staged, handler, policy) ? { inlineRun: true as const } : {}),
+    ...(runsInline(staged, handler, policy, config.job.inlineMaxResources) ? { inlineRun: true as const } : {}),
   };
   const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
   const pages = staged.pageCount;
