@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { BatchOutcome, DownloadBatchInput } from '../workflows/download-types.js';
+import { hostOf } from '../workflows/host-of.js';
 import type { DownloadOne } from './download-one.js';
 import { batchFailure } from './failures.js';
 import { activityRun } from './resume-check.js';
@@ -13,7 +14,9 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * once, each bounded by `attemptTimeoutMs`, and heartbeats the outcomes so far: when the worker
  * dies, the retried activity resumes from its last heartbeat and never downloads a settled resource
  * twice. Never throws for one resource: each outcome is `ok`, `failed` (permanent) or `retry` (the
- * workflow retries it alone, with the job's retry policy).
+ * workflow retries it alone, with the job's retry policy). With `pauseOnRetryAfter` (polite
+ * pages), a host that answered with Retry-After gets no more requests from this batch: its
+ * remaining tasks are left out of the result, unattempted.
  */
 export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBatchInput): Promise<BatchOutcome[]> {
   const activity = Context.current();
@@ -30,6 +33,8 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
       activity.heartbeat(settled());
     }
   };
+  // Hosts that asked, with Retry-After, to be left alone for a while (only with pauseOnRetryAfter).
+  const paused = new Set<string>();
   let next = 0;
   const lane = async () => {
     while (next < input.tasks.length) {
@@ -37,6 +42,7 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
       if (outcomes[index] !== undefined) continue;
       if (activity.cancellationSignal.aborted) return;
       const task = input.tasks[index]!;
+      if (paused.size > 0 && paused.has(hostOf(task.url))) continue;
       // One controller per download, aborted by its time budget or by the activity's
       // cancellation (AbortSignal.timeout/any cost more than a small download).
       const controller = new AbortController();
@@ -52,7 +58,10 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
         outcomes[index] = { index, ok: result };
       } catch (err) {
         if (activity.cancellationSignal.aborted) return;
-        outcomes[index] = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
+        const outcome = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
+        outcomes[index] = outcome;
+        if (input.pauseOnRetryAfter === true && 'retry' in outcome && outcome.retry.retryAfterMs !== undefined)
+          paused.add(hostOf(task.url));
       } finally {
         clearTimeout(timer);
         activity.cancellationSignal.removeEventListener('abort', onCancel);

@@ -32,6 +32,12 @@ export interface DownloadBatchInput extends DownloadCommon {
   concurrency: number;
   /** Time budget of each download in the batch (the job's attempt timeout). */
   attemptTimeoutMs: number;
+  /**
+   * Polite batches: once a host answers a download with a retryable failure carrying Retry-After,
+   * the batch starts no more downloads to that host. Those tasks are left out of the result (not
+   * started, no attempt counted), for the workflow to schedule again when the host's pause is over.
+   */
+  pauseOnRetryAfter?: boolean;
 }
 
 /** A failed attempt in a batch, with the origin's Retry-After when it sent one. */

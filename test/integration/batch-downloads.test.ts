@@ -190,3 +190,51 @@ describe('a retried activity and objects its page run already stored', () => {
     }
   });
 });
+
+describe('downloadBatch with pauseOnRetryAfter (polite pages)', () => {
+  it('starts no more downloads to a host that answered with Retry-After and leaves them out, unattempted', async () => {
+    const fetcher = createFetcher(stack.config.fetch);
+    const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
+    const port = new URL(origin.url).port;
+    const a = `http://127.0.0.1:${port}`;
+    const b = `http://localhost:${port}`;
+    const batchOf = (jobId: string): DownloadBatchInput => ({
+      jobId,
+      handler: 'default',
+      tasks: [
+        `${a}/bytes/10/${jobId}-0`,
+        `${a}/flaky/1/429/10/${jobId}-1?retryAfter=30`,
+        `${a}/bytes/10/${jobId}-2`,
+        `${b}/flaky/1/503/10/${jobId}-3`, // retryable without Retry-After: no pause
+        `${a}/bytes/10/${jobId}-4`,
+        `${b}/bytes/10/${jobId}-5`,
+      ].map((url, i) => ({ id: `t${i}`, url, key: `${jobId}/t${i}` })),
+      maxBytes: 1 << 20,
+      proxyTiers: ['direct'],
+      attemptsPerTier: 1,
+      concurrency: 1,
+      attemptTimeoutMs: 10_000,
+    });
+    try {
+      const jobId = uniqueJobId('pause');
+      const outcomes: BatchOutcome[] = await new MockActivityEnvironment().run(activities.downloadBatch, {
+        ...batchOf(jobId),
+        pauseOnRetryAfter: true,
+      });
+      expect(outcomes.map((o) => o.index).sort()).toEqual([0, 1, 3, 5]);
+      expect(outcomes.find((o) => o.index === 1)).toMatchObject({ retry: { httpStatus: 429, retryAfterMs: 30_000 } });
+      expect(outcomes.find((o) => o.index === 3)).toMatchObject({ retry: { httpStatus: 503 } });
+      expect(outcomes.find((o) => o.index === 5)).toMatchObject({ ok: { bytes: 10 } });
+      expect(origin.hits.has(`/bytes/10/${jobId}-2`)).toBe(false);
+      expect(origin.hits.has(`/bytes/10/${jobId}-4`)).toBe(false);
+
+      // Without the flag (unpolite batches) every task is attempted, as before.
+      const plain = uniqueJobId('nopause');
+      const all: BatchOutcome[] = await new MockActivityEnvironment().run(activities.downloadBatch, batchOf(plain));
+      expect(all.map((o) => o.index).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(origin.hits.get(`/bytes/10/${plain}-4`)).toBe(1);
+    } finally {
+      await fetcher.close();
+    }
+  });
+});
