@@ -35,14 +35,24 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   };
   // Hosts that asked, with Retry-After, to be left alone for a while (only with pauseOnRetryAfter).
   const paused = new Set<string>();
+  const requests = requestSlots(input.overlapCommits === true ? input.concurrency : Number.POSITIVE_INFINITY);
   let next = 0;
-  const lane = async () => {
+  /** The next task to start: not settled by an earlier attempt, not on a paused host; -1 when none is left. */
+  const take = (): number => {
     while (next < input.tasks.length) {
       const index = next++;
       if (outcomes[index] !== undefined) continue;
-      if (activity.cancellationSignal.aborted) return;
+      if (paused.size > 0 && paused.has(hostOf(input.tasks[index]!.url))) continue;
+      return index;
+    }
+    return -1;
+  };
+  const lane = async () => {
+    for (;;) {
+      const done = await requests.acquire();
+      const index = take();
+      if (index < 0 || activity.cancellationSignal.aborted) return done();
       const task = input.tasks[index]!;
-      if (paused.size > 0 && paused.has(hostOf(task.url))) continue;
       // One controller per download, aborted by its time budget or by the activity's
       // cancellation (AbortSignal.timeout/any cost more than a small download).
       const controller = new AbortController();
@@ -54,7 +64,7 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
       const onCancel = () => controller.abort();
       activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
       try {
-        const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run);
+        const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run, done);
         outcomes[index] = { index, ok: result };
       } catch (err) {
         if (activity.cancellationSignal.aborted) return;
@@ -63,6 +73,7 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
         if (input.pauseOnRetryAfter === true && 'retry' in outcome && outcome.retry.retryAfterMs !== undefined)
           paused.add(hostOf(task.url));
       } finally {
+        done();
         clearTimeout(timer);
         activity.cancellationSignal.removeEventListener('abort', onCancel);
       }
@@ -72,7 +83,9 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   // Heartbeats also while every lane waits on a slow origin: that is how a cancel arrives.
   const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, input.tasks.length)) }, lane));
+    // With overlapCommits, twice the lanes: `concurrency` requests, and as many commits behind them.
+    const lanes = input.concurrency * (input.overlapCommits === true ? 2 : 1);
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, input.tasks.length)) }, lane));
   } finally {
     clearInterval(ticker);
   }
@@ -81,4 +94,35 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
     throw activity.cancellationSignal.reason ?? new Error('canceled');
   }
   return settled();
+}
+
+/**
+ * Request slots of one batch: `acquire` waits for a free one and returns its release, which is
+ * safe to call more than once (a download gives its slot back when its body has been received,
+ * and again when it settles). Infinite slots: acquiring never waits.
+ */
+function requestSlots(slots: number): { acquire(): Promise<() => void> } {
+  let free = slots;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    const wake = waiting.shift();
+    if (wake) wake();
+    else free++;
+  };
+  const once = () => {
+    let released = false;
+    return () => {
+      if (!released) release();
+      released = true;
+    };
+  };
+  return {
+    acquire: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve(once());
+      }
+      return new Promise((resolve) => waiting.push(() => resolve(once())));
+    },
+  };
 }

@@ -32,7 +32,10 @@ import { objectStorage, storageFor } from './task-store.js';
 /**
  * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
  * proxy tier, metrics, logs). Shared by `downloadResource` (one task per activity) and
- * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats.
+ * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats;
+ * `received`, when given, once the origin's response body has been read whole (the request is over
+ * at the origin; storing it may still fail), so a polite batch can start its next request beside
+ * this one's storage commit.
  */
 export type DownloadOne = (
   input: DownloadCommon,
@@ -41,6 +44,7 @@ export type DownloadOne = (
   signal: AbortSignal,
   beat: (bytes: number) => void,
   run: ActivityRun,
+  received?: () => void,
 ) => Promise<DownloadResult>;
 
 /** What a download attempt needs; built once per worker process by createActivities. */
@@ -65,7 +69,7 @@ export function createDownloadOne({
   logger = pino({ level: 'silent' }),
   metrics,
 }: DownloadOneDeps): DownloadOne {
-  return async function downloadOne(input, task, attempt, signal, beat, run) {
+  return async function downloadOne(input, task, attempt, signal, beat, run, received) {
     const { workflowId } = run;
     const started = performance.now();
     // A child logger per resource costs more than the download of a small body: made only when used.
@@ -160,6 +164,7 @@ export function createDownloadOne({
         attempt > 1 || run.retried,
       );
       const { res } = opened;
+      if (received) res.body.once('end', received);
       metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
       if (res.status === 304 && revalidation) {
         metrics?.attempts.inc({ outcome: 'not_modified', tier });

@@ -38,6 +38,12 @@ export interface DownloadBatchInput extends DownloadCommon {
    * started, no attempt counted), for the workflow to schedule again when the host's pause is over.
    */
   pauseOnRetryAfter?: boolean;
+  /**
+   * Polite batches: `concurrency` counts requests at the origin, not downloads. Once a response's
+   * body has been received whole, its storage commit (fsyncs, metadata, rename) finishes beside the
+   * batch's next request; at most `concurrency` commits wait behind the requests.
+   */
+  overlapCommits?: boolean;
 }
 
 /** A failed attempt in a batch, with the origin's Retry-After when it sent one. */
