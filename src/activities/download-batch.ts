@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { BatchOutcome, DownloadBatchInput } from '../workflows/download-types.js';
 import { hostOf } from '../workflows/host-of.js';
-import type { DownloadOne } from './download-one.js';
+import type { DownloadOne, RequestSlot } from './download-one.js';
 import { batchFailure } from './failures.js';
 import { activityRun } from './resume-check.js';
 
@@ -35,7 +35,7 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   };
   // Hosts that asked, with Retry-After, to be left alone for a while (only with pauseOnRetryAfter).
   const paused = new Set<string>();
-  const requests = requestSlots(input.overlapCommits === true ? input.concurrency : Number.POSITIVE_INFINITY);
+  const slots = input.overlapCommits === true ? requestSlots(input.concurrency, paused) : undefined;
   let next = 0;
   /** The next task to start: not settled by an earlier attempt, not on a paused host; -1 when none is left. */
   const take = (): number => {
@@ -49,10 +49,10 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   };
   const lane = async () => {
     for (;;) {
-      const done = await requests.acquire();
       const index = take();
-      if (index < 0 || activity.cancellationSignal.aborted) return done();
+      if (index < 0 || activity.cancellationSignal.aborted) return;
       const task = input.tasks[index]!;
+      const slot = slots?.slot(hostOf(task.url));
       // One controller per download, aborted by its time budget or by the activity's
       // cancellation (AbortSignal.timeout/any cost more than a small download).
       const controller = new AbortController();
@@ -64,16 +64,17 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
       const onCancel = () => controller.abort();
       activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
       try {
-        const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run, done);
+        const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run, slot);
         outcomes[index] = { index, ok: result };
       } catch (err) {
         if (activity.cancellationSignal.aborted) return;
+        if (err instanceof HostPausedError) continue; // not attempted: left out of the result
         const outcome = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
         outcomes[index] = outcome;
         if (input.pauseOnRetryAfter === true && 'retry' in outcome && outcome.retry.retryAfterMs !== undefined)
           paused.add(hostOf(task.url));
       } finally {
-        done();
+        slot?.received();
         clearTimeout(timer);
         activity.cancellationSignal.removeEventListener('abort', onCancel);
       }
@@ -83,7 +84,8 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   // Heartbeats also while every lane waits on a slow origin: that is how a cancel arrives.
   const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
   try {
-    // With overlapCommits, twice the lanes: `concurrency` requests, and as many commits behind them.
+    // With overlapCommits, twice the lanes: `concurrency` requests, and as many downloads preparing
+    // (the key's head) or committing beside them.
     const lanes = input.concurrency * (input.overlapCommits === true ? 2 : 1);
     await Promise.all(Array.from({ length: Math.max(1, Math.min(lanes, input.tasks.length)) }, lane));
   } finally {
@@ -96,12 +98,20 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   return settled();
 }
 
+/** Thrown by a request slot whose host was paused while it waited: the task was not attempted. */
+class HostPausedError extends Error {
+  constructor(readonly host: string) {
+    super(`${host} asked to be left alone (Retry-After)`);
+  }
+}
+
 /**
- * Request slots of one batch: `acquire` waits for a free one and returns its release, which is
- * safe to call more than once (a download gives its slot back when its body has been received,
- * and again when it settles). Infinite slots: acquiring never waits.
+ * The request slots of one batch (overlapCommits): `slots` requests at once; each download's slot
+ * is taken right before its request and given back when its body has been received (or the attempt
+ * ended), safe to give back twice. A slot taken for a host paused meanwhile is given back at once
+ * and its download stops with HostPausedError.
  */
-function requestSlots(slots: number): { acquire(): Promise<() => void> } {
+function requestSlots(slots: number, paused: ReadonlySet<string>): { slot(host: string): RequestSlot } {
   let free = slots;
   const waiting: (() => void)[] = [];
   const release = () => {
@@ -109,20 +119,25 @@ function requestSlots(slots: number): { acquire(): Promise<() => void> } {
     if (wake) wake();
     else free++;
   };
-  const once = () => {
-    let released = false;
-    return () => {
-      if (!released) release();
-      released = true;
-    };
-  };
   return {
-    acquire: () => {
-      if (free > 0) {
-        free--;
-        return Promise.resolve(once());
-      }
-      return new Promise((resolve) => waiting.push(() => resolve(once())));
+    slot(host) {
+      let held = false;
+      return {
+        async take() {
+          if (free > 0) free--;
+          else await new Promise<void>((resolve) => waiting.push(resolve));
+          held = true;
+          if (paused.has(host)) {
+            held = false;
+            release();
+            throw new HostPausedError(host);
+          }
+        },
+        received() {
+          if (held) release();
+          held = false;
+        },
+      };
     },
   };
 }

@@ -33,9 +33,8 @@ import { objectStorage, storageFor } from './task-store.js';
  * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
  * proxy tier, metrics, logs). Shared by `downloadResource` (one task per activity) and
  * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats;
- * `received`, when given, once the origin's response body has been read whole (the request is over
- * at the origin; storing it may still fail), so a polite batch can start its next request beside
- * this one's storage commit.
+ * `slot`, when given, is taken right before the request and given back once the response body has
+ * been read whole (see {@link RequestSlot}).
  */
 export type DownloadOne = (
   input: DownloadCommon,
@@ -44,8 +43,21 @@ export type DownloadOne = (
   signal: AbortSignal,
   beat: (bytes: number) => void,
   run: ActivityRun,
-  received?: () => void,
+  slot?: RequestSlot,
 ) => Promise<DownloadResult>;
+
+/**
+ * A polite batch's hold on one of its host's request slots, so that the origin sees at most the
+ * batch's `concurrency` requests while everything around them (the key's head, the storage commit)
+ * runs beside other requests. `take` waits for a free slot right before the request and may throw
+ * (the host asked to be left alone meanwhile: nothing was attempted); `received` gives the slot back
+ * once the origin's response body has been read whole. The batch gives it back too when the
+ * attempt ends, whichever comes first.
+ */
+export interface RequestSlot {
+  take(): Promise<void>;
+  received(): void;
+}
 
 /** What a download attempt needs; built once per worker process by createActivities. */
 export interface DownloadOneDeps {
@@ -69,7 +81,7 @@ export function createDownloadOne({
   logger = pino({ level: 'silent' }),
   metrics,
 }: DownloadOneDeps): DownloadOne {
-  return async function downloadOne(input, task, attempt, signal, beat, run, received) {
+  return async function downloadOne(input, task, attempt, signal, beat, run, slot) {
     const { workflowId } = run;
     const started = performance.now();
     // A child logger per resource costs more than the download of a small body: made only when used.
@@ -141,6 +153,7 @@ export function createDownloadOne({
       }
     }
 
+    await slot?.take();
     let bytesSoFar = 0;
     let expected: number | undefined;
     // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
@@ -164,7 +177,7 @@ export function createDownloadOne({
         attempt > 1 || run.retried,
       );
       const { res } = opened;
-      if (received) res.body.once('end', received);
+      if (slot) res.body.once('end', () => slot.received());
       metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
       if (res.status === 304 && revalidation) {
         metrics?.attempts.inc({ outcome: 'not_modified', tier });
