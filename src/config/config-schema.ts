@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
+import { fairnessWeightsSchema } from './fairness-weights.js';
 import { namedStoresSchema, storageUrlSchema, storeNameSchema } from './store-settings.js';
 
 /** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
@@ -101,6 +102,8 @@ export const configSchema = z.object({
       readinessCacheMs: z.coerce.number().int().min(0).default(5_000),
       /** The key cursors are signed with (HMAC-SHA256); unset: a random key per process (see docs/security.md). */
       cursorSecret: z.string().min(32, 'at least 32 characters (e.g. openssl rand -base64 32)').optional(),
+      /** Fairness weight per client (fairness key), sent with each job's start; unlisted clients weigh 1. */
+      fairnessWeights: fairnessWeightsSchema,
     })
     .refine((api) => api.headersTimeoutMs <= api.requestTimeoutMs, {
       message: 'the headers timeout must not exceed the request timeout',

@@ -32,6 +32,7 @@ export const ENV_VARS = {
   FETCHBOX_API_MAX_CONNECTIONS: 'api.maxConnections',
   FETCHBOX_API_READINESS_CACHE_MS: 'api.readinessCacheMs',
   FETCHBOX_CURSOR_SECRET: 'api.cursorSecret',
+  FETCHBOX_FAIRNESS_WEIGHTS: 'api.fairnessWeights',
   TEMPORAL_ADDRESS: 'temporal.address',
   TEMPORAL_NAMESPACE: 'temporal.namespace',
   TEMPORAL_TASK_QUEUE: 'temporal.taskQueue',
