@@ -586,6 +586,8 @@ interface ManySmallOutcome extends BurstSummary {
   workerTemporalMetrics: Record<string, number>;
   /** The event types of the first job's workflow and of its page, in order (bench/history-stats.ts eventSequence). */
   sample: { job: string[]; page: string[] };
+  /** CPU milliseconds per job of the dev process's threads by name (main, WorkerThread = workflows, tokio = Temporal's core, libuv). */
+  threadsPerJob: string;
 }
 
 /** The worker's Temporal counters the many-small runs report (deltas over the run). */
@@ -604,6 +606,7 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
   try {
     const before = memoryMiB(stack.dev.pid, 'VmRSS');
     const metrics0 = await scrapeMetrics(stack.temporalMetricsUrl, WORKER_METRICS);
+    const threads0 = threadCpuSeconds(stack.dev.pid);
     const cpu0 = { worker: cpuSeconds(stack.dev.pid), temporal: cpuOr0(stack.temporalPid) };
     const result = await runBurst({
       client: stack.client,
@@ -629,6 +632,7 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
       timeoutMs: 1_800_000,
     });
     const cpu = { worker: cpuSeconds(stack.dev.pid) - cpu0.worker, temporal: cpuOr0(stack.temporalPid) - cpu0.temporal };
+    const threadsPerJob = threadCpuDelta(threads0, threadCpuSeconds(stack.dev.pid), 1000 / jobs);
     const rssMiB = { before, after: memoryMiB(stack.dev.pid, 'VmRSS'), peak: memoryMiB(stack.dev.pid, 'VmHWM') };
     const metrics1 = await scrapeMetrics(stack.temporalMetricsUrl, WORKER_METRICS);
     const workerTemporalMetrics = Object.fromEntries(Object.entries(metrics1).map(([name, v]) => [name, v - (metrics0[name] ?? 0)]));
@@ -657,6 +661,7 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
       rssMiB,
       workerTemporalMetrics,
       sample,
+      threadsPerJob,
     };
   } finally {
     await agent.close();
@@ -690,7 +695,7 @@ function manySmallRow(name: string, outcome: ManySmallOutcome, notes: string): R
       `${outcome.jobs} jobs × ${MANY_SMALL.perJob}: ${outcome.perSecond.toFixed(2)} jobs/s; submit p50/p99 ${ms0(outcome.submitMs.p50)}/${ms0(outcome.submitMs.p99)} ms; ` +
       `submit-to-closed p50/p99 ${ms0(outcome.submitToClosedMs.p50)}/${ms0(outcome.submitToClosedMs.p99)} ms; ` +
       `per job: ${c.events.toFixed(1)} events, ${c.workflowTasks.toFixed(1)} wf tasks, ${c.activityTasks.toFixed(1)} activity tasks, ` +
-      `CPU s ${c.cpuSeconds.worker.toFixed(3)} fetchbox dev / ${c.cpuSeconds.temporal.toFixed(3)} Temporal; ` +
+      `CPU s ${c.cpuSeconds.worker.toFixed(3)} fetchbox dev / ${c.cpuSeconds.temporal.toFixed(3)} Temporal; dev threads CPU ms per job: ${outcome.threadsPerJob}; ` +
       `dev RSS before ${ms0(outcome.rssMiB.before)}, after ${ms0(outcome.rssMiB.after)}, peak ${ms0(outcome.rssMiB.peak)} MiB; ${breakdownText(c.byType, outcome.jobs)}; ` +
       `worker Temporal counters: ${Object.entries(outcome.workerTemporalMetrics)
         .filter(([name]) => /sticky|failed/.test(name))
