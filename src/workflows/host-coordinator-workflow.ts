@@ -37,7 +37,8 @@ export async function hostCoordinatorWorkflow(input: HostCoordinatorInput): Prom
     holders: {},
   };
   let draining = false;
-  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > COORDINATOR_MAX_HISTORY;
+  const maxHistory = input.maxHistory ?? COORDINATOR_MAX_HISTORY;
+  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistory;
 
   setHandler(
     hostLeaseUpdate,
@@ -78,7 +79,11 @@ export async function hostCoordinatorWorkflow(input: HostCoordinatorInput): Prom
     if (historyFull()) {
       draining = true;
       await condition(allHandlersFinished);
-      return continueAsNew<typeof hostCoordinatorWorkflow>({ host: state.host, state });
+      return continueAsNew<typeof hostCoordinatorWorkflow>({
+        host: state.host,
+        state,
+        ...(input.maxHistory !== undefined ? { maxHistory } : {}),
+      });
     }
   }
 }

@@ -67,6 +67,8 @@ export function applyRequest(state: HostCoordinatorState, req: HostLeaseRequest,
   holder.inUse = req.inUse;
   holder.want = Math.min(req.want, req.limit);
   holder.expiresAt = now + req.leaseMs;
+  // Waiting counts from the first request that wants more than it holds: fairness serves it first.
+  if (holder.want > holder.granted) holder.waitingSince ??= now;
   state.holders[req.workerId] = holder;
 }
 

@@ -59,4 +59,6 @@ export interface HostCoordinatorState {
 export interface HostCoordinatorInput {
   host: string;
   state?: HostCoordinatorState;
+  /** History events after which it continues as new; COORDINATOR_MAX_HISTORY when absent (tests set fewer). */
+  maxHistory?: number;
 }

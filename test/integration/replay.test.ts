@@ -123,7 +123,7 @@ describe.runIf(recording)('recording histories', () => {
       for (const id of jobIds) await hosts.waitForJob(id);
       const coordinator = hosts.client.workflow.getHandle(`host-${new URL(hostOrigin.url).host}`);
       await coordinator.result(); // it closes once idle for a lease time
-      await save('hosts', jobIds[0], hosts, `host-${new URL(hostOrigin.url).host}`);
+      await save('hosts', jobIds[0]!, hosts, `host-${new URL(hostOrigin.url).host}`);
     } finally {
       await hosts.close();
       await hostOrigin.close();
