@@ -9,7 +9,6 @@ import type { StoreRegistry } from '../storage/store-registry.js';
 import type {
   BatchOutcome,
   DownloadBatchInput,
-  DownloadCommon,
   DownloadInlineInput,
   DownloadInput,
   DownloadResult,
@@ -19,7 +18,7 @@ import type { DownloadTask, InlineManifest, ManifestResource, RejectedResource }
 import { pino, type Logger } from 'pino';
 import { createDownloadOne } from './download-one.js';
 import { failedTasksOf } from './failed-tasks.js';
-import { batchFailure } from './failures.js';
+import { downloadBatch } from './download-batch.js';
 import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
 import type { HostPermits } from './host-broker.js';
 import { fitPage, ioFailure, readStagedPage, validateStagedPage, withoutReusedKeys } from './load-page.js';
@@ -103,73 +102,6 @@ export function createActivities({
     ...(metrics ? { metrics } : {}),
     ...(hostPermits ? { hostPermits } : {}),
   });
-
-  /**
-   * The first attempt of each of `tasks`, `concurrency` at once, each bounded by
-   * `attemptTimeoutMs`, heartbeating the outcomes so far (a retried activity resumes from them).
-   * Never throws for one task: each outcome is `ok`, `failed` (permanent) or `retry`.
-   */
-  async function firstAttempts(
-    input: DownloadCommon & { concurrency: number; attemptTimeoutMs: number },
-    tasks: readonly DownloadTask[],
-  ): Promise<BatchOutcome[]> {
-    const activity = Context.current();
-    const run = activityRun(activity.info);
-    const outcomes: (BatchOutcome | undefined)[] = new Array<BatchOutcome | undefined>(tasks.length);
-    const resumed = activity.info.heartbeatDetails as BatchOutcome[] | undefined;
-    if (Array.isArray(resumed)) for (const o of resumed) if (o && o.index < outcomes.length) outcomes[o.index] = o;
-    const settled = () => outcomes.filter((o): o is BatchOutcome => o !== undefined);
-    let lastBeat = 0;
-    const beat = (force = false) => {
-      const now = Date.now();
-      if (force || now - lastBeat >= HEARTBEAT_EVERY_MS) {
-        lastBeat = now;
-        activity.heartbeat(settled());
-      }
-    };
-    let next = 0;
-    const lane = async () => {
-      while (next < tasks.length) {
-        const index = next++;
-        if (outcomes[index] !== undefined) continue;
-        if (activity.cancellationSignal.aborted) return;
-        const task = tasks[index]!;
-        // One controller per download, aborted by its time budget or by the activity's
-        // cancellation (AbortSignal.timeout/any cost more than a small download).
-        const controller = new AbortController();
-        let timedOut = false;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, input.attemptTimeoutMs);
-        const onCancel = () => controller.abort();
-        activity.cancellationSignal.addEventListener('abort', onCancel, { once: true });
-        try {
-          const { finalUrl: _, ...result } = await downloadOne(input, task, 1, controller.signal, () => beat(), run);
-          outcomes[index] = { index, ok: result };
-        } catch (err) {
-          if (activity.cancellationSignal.aborted) return;
-          outcomes[index] = batchFailure(index, err, timedOut, input.attemptTimeoutMs);
-        } finally {
-          clearTimeout(timer);
-          activity.cancellationSignal.removeEventListener('abort', onCancel);
-        }
-        beat();
-      }
-    };
-    // Heartbeats also while every lane waits on a slow origin: that is how a cancel arrives.
-    const ticker = setInterval(() => beat(), HEARTBEAT_EVERY_MS);
-    try {
-      await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, tasks.length)) }, lane));
-    } finally {
-      clearInterval(ticker);
-    }
-    if (activity.cancellationSignal.aborted) {
-      beat(true);
-      throw activity.cancellationSignal.reason ?? new Error('canceled');
-    }
-    return settled();
-  }
 
   /**
    * Copies the staged manifest document to `<jobId>/manifest.json` with its submit time; an inline
@@ -308,16 +240,9 @@ export function createActivities({
       return downloadOne(input, input.task, attempt, activity.cancellationSignal, beat, activityRun(activity.info));
     },
 
-    /**
-     * First attempt of many small downloads in one activity (Temporal's cost per activity is paid
-     * once per batch, not once per resource). Runs `concurrency` downloads at once, each bounded
-     * by `attemptTimeoutMs`, and heartbeats the outcomes so far: when the worker dies, the retried
-     * activity resumes from its last heartbeat and never downloads a settled resource twice. Never
-     * throws for one resource: each outcome is `ok`, `failed` (permanent) or `retry` (the workflow
-     * retries it alone, with the job's retry policy).
-     */
+    /** First attempts of many small downloads in one activity (download-batch.ts). */
     async downloadBatch(input: DownloadBatchInput): Promise<BatchOutcome[]> {
-      return firstAttempts(input, input.tasks);
+      return downloadBatch(downloadOne, input);
     },
 
     /**
@@ -352,7 +277,7 @@ export function createActivities({
           outcomes: [],
         };
       }
-      const outcomes = await firstAttempts(input, page.tasks);
+      const outcomes = await downloadBatch(downloadOne, { ...input, tasks: page.tasks });
       return {
         tasks: page.tasks,
         pageResources: resources.length,

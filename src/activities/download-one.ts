@@ -33,7 +33,9 @@ import { objectStorage, storageFor } from './task-store.js';
 /**
  * One download attempt of one task, with everything around it (skip-if-present, handler hooks,
  * proxy tier, metrics, logs). Shared by `downloadResource` (one task per activity) and
- * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats.
+ * `downloadBatch` (many); `beat` is called while a body streams so the activity heartbeats;
+ * `slot`, when given, is taken right before the request and given back once the response body has
+ * been read whole (see {@link RequestSlot}).
  */
 export type DownloadOne = (
   input: DownloadCommon,
@@ -42,7 +44,21 @@ export type DownloadOne = (
   signal: AbortSignal,
   beat: (bytes: number) => void,
   run: ActivityRun,
+  slot?: RequestSlot,
 ) => Promise<DownloadResult>;
+
+/**
+ * A polite batch's hold on one of its host's request slots, so that the origin sees at most the
+ * batch's `concurrency` requests while everything around them (the key's head, the storage commit)
+ * runs beside other requests. `take` waits for a free slot right before the request and may throw
+ * (the host asked to be left alone meanwhile: nothing was attempted); `received` gives the slot back
+ * once the origin's response body has been read whole. The batch gives it back too when the
+ * attempt ends, whichever comes first.
+ */
+export interface RequestSlot {
+  take(): Promise<void>;
+  received(): void;
+}
 
 /** What a download attempt needs; built once per worker process by createActivities. */
 export interface DownloadOneDeps {
@@ -93,7 +109,7 @@ export function createDownloadOne({
   metrics,
   hostPermits,
 }: DownloadOneDeps): DownloadOne {
-  return async function downloadOne(input, task, attempt, signal, beat, run) {
+  return async function downloadOne(input, task, attempt, signal, beat, run, slot) {
     const { workflowId } = run;
     const started = performance.now();
     // A child logger per resource costs more than the download of a small body: made only when used.
@@ -165,6 +181,7 @@ export function createDownloadOne({
       }
     }
 
+    await slot?.take();
     let bytesSoFar = 0;
     let expected: number | undefined;
     // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
@@ -191,6 +208,7 @@ export function createDownloadOne({
         attempt > 1 || run.retried,
       );
       const { res } = opened;
+      if (slot) res.body.once('end', () => slot.received());
       metrics?.fetchHeaders.observe({ tier }, (performance.now() - started) / 1000);
       if (res.status === 304 && revalidation) {
         metrics?.attempts.inc({ outcome: 'not_modified', tier });

@@ -6,9 +6,10 @@ export const Scope = { ingest: 'ingest', operator: 'operator', read: 'read' } as
 export type Scope = (typeof Scope)[keyof typeof Scope];
 
 /**
- * A configured token: its identity, digest and scopes. `id` (`token:<n>`, the position of the first
- * `FETCHBOX_API_TOKENS` entry with this token) is what per-client limits are keyed on, never the
- * header text, so no spelling of the header gets a fresh bucket; it names no secret.
+ * A configured token: its identity, digest and scopes. `id` is what per-client limits and the job's
+ * fairness key are keyed on, never the header text, so no spelling of the header gets a fresh bucket;
+ * it names no secret: the entry's name (`crawler-a@ingest=...`), else `token:<n>` (the position of the
+ * first `FETCHBOX_API_TOKENS` entry with this token).
  */
 export interface ApiToken {
   id: string;
@@ -29,25 +30,42 @@ function digest(value: string): Buffer {
 }
 
 /**
- * Parses `FETCHBOX_API_TOKENS` entries: `<token>` (every scope) or `<scope>[+<scope>...]=<token>`,
- * e.g. `ingest=abc`, `operator+read=def`. Throws naming the entry's position (never the token).
+ * A token's name: up to 64 of `[A-Za-z0-9._-]`, so it is a valid Temporal fairness key and never
+ * looks like `token:<n>` or `peer:<address>`.
+ */
+const TOKEN_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Parses `FETCHBOX_API_TOKENS` entries: `<token>` (every scope), `<scope>[+<scope>...]=<token>`,
+ * e.g. `ingest=abc`, `operator+read=def`, or either with a name, `<name>@<scopes>=<token>`, e.g.
+ * `crawler-a@ingest=abc`: the client's identity for limits and fairness (entries with one name are
+ * one client, as when a token is rotated). Throws naming the entry's position (never the token).
  */
 export function parseTokens(entries: readonly string[]): ApiToken[] {
   // One identity per token: the same token listed twice (with other scopes) shares its limits.
   const ids = new Map<string, string>();
-  const idOf = (d: Buffer, i: number) => ids.get(d.toString('hex')) ?? (ids.set(d.toString('hex'), `token:${i + 1}`), `token:${i + 1}`);
+  const idOf = (d: Buffer, i: number, name: string | undefined) => {
+    const known = ids.get(d.toString('hex'));
+    if (known) return known;
+    const id = name ?? `token:${i + 1}`;
+    ids.set(d.toString('hex'), id);
+    return id;
+  };
   return entries.map((entry, i) => {
-    const m = /^([a-z]+(?:\+[a-z]+)*)=(.+)$/.exec(entry);
+    const m = /^(?:([^@=]+)@)?([a-z]+(?:\+[a-z]+)*)=(.+)$/.exec(entry);
     if (!m) {
       const d = digest(entry);
-      return { id: idOf(d, i), digest: d, scopes: new Set(ALL_SCOPES) };
+      return { id: idOf(d, i, undefined), digest: d, scopes: new Set(ALL_SCOPES) };
     }
-    const scopes = m[1]!.split('+');
+    const name = m[1];
+    if (name !== undefined && !TOKEN_NAME.test(name))
+      throw new Error(`FETCHBOX_API_TOKENS entry ${i + 1}: a token name is 1 to 64 of A-Z a-z 0-9 . _ -`);
+    const scopes = m[2]!.split('+');
     const unknown = scopes.filter((s) => !(ALL_SCOPES as string[]).includes(s));
     if (unknown.length > 0)
       throw new Error(`FETCHBOX_API_TOKENS entry ${i + 1}: unknown scope ${unknown.join(', ')} (use ingest, operator, read)`);
-    const d = digest(m[2]!);
-    return { id: idOf(d, i), digest: d, scopes: new Set(scopes as Scope[]) };
+    const d = digest(m[3]!);
+    return { id: idOf(d, i, name), digest: d, scopes: new Set(scopes as Scope[]) };
   });
 }
 

@@ -9,8 +9,8 @@ export function peerAddress(c: Context): string {
 }
 
 /**
- * Who a request is, for every per-client limit: the configured token's identity (`token:<n>`) when
- * auth is on, else `peer:<address>`. Never the `Authorization` text: `bearer T` and `Bearer T`
+ * Who a request is, for every per-client limit and as the fairness key of the jobs it submits: the
+ * configured token's identity (its name, else `token:<n>`) when auth is on, else `peer:<address>`. Never the `Authorization` text: `bearer T` and `Bearer T`
  * are one client. Set by the route's access declaration (requireScope / publicRoute).
  */
 export function identify(c: Context, token: ApiToken | undefined): string {

@@ -52,9 +52,12 @@ export class JobService {
     return this.deps.config.limits;
   }
 
-  /** Validates what zod cannot (limits, handler, unique ids) and starts the job's workflow. */
-  submit(manifest: Manifest): Promise<SubmitResult> {
-    return submitJob(this.ctx, manifest);
+  /**
+   * Validates what zod cannot (limits, handler, unique ids) and starts the job's workflow, with the
+   * submitting client (client-identity.ts) as its fairness key.
+   */
+  submit(manifest: Manifest, client: string): Promise<SubmitResult> {
+    return submitJob(this.ctx, manifest, client);
   }
 
   /** Describes a job's workflow (its latest run); 404 job_not_found when there is none. */

@@ -5,6 +5,7 @@ import { storeNameSchema } from '../config/store-settings.js';
 import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/constants.js';
 import { MAX_LISTED_ISSUES } from './api-error.js';
 import { issuePaths } from './issue-paths.js';
+import { JobPriority } from './jobs/job-priority.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 
 /** The characters of a jobId (the contract's) and of a handler name filter: `[A-Za-z0-9._:-]`, one rule. */
@@ -187,6 +188,11 @@ export const ManifestSchema = z
     store: storeNameSchema.optional().openapi({
       description:
         "A configured store name for the job's objects; accepted only when the handler's policy lists it in `allowedStores`. Never a URL or credentials.",
+    }),
+    priority: z.number().int().min(JobPriority.highest).max(JobPriority.lowest).optional().openapi({
+      default: JobPriority.default,
+      description:
+        "1 (highest) to 5 (lowest), 3 when absent: the job's tasks run before those of lower priority on the same workers (Temporal's task queue priority). Part of the manifest's identity only when given.",
     }),
     resources: ResourcesSchema,
   })

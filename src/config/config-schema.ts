@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
 import { hostsSchema } from './host-limits.js';
+import { fairnessWeightsSchema } from './fairness-weights.js';
 import { namedStoresSchema, storageUrlSchema, storeNameSchema } from './store-settings.js';
 
 /** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
@@ -102,6 +103,8 @@ export const configSchema = z.object({
       readinessCacheMs: z.coerce.number().int().min(0).default(5_000),
       /** The key cursors are signed with (HMAC-SHA256); unset: a random key per process (see docs/security.md). */
       cursorSecret: z.string().min(32, 'at least 32 characters (e.g. openssl rand -base64 32)').optional(),
+      /** Fairness weight per client (fairness key), sent with each job's start; unlisted clients weigh 1. */
+      fairnessWeights: fairnessWeightsSchema,
     })
     .refine((api) => api.headersTimeoutMs <= api.requestTimeoutMs, {
       message: 'the headers timeout must not exceed the request timeout',
@@ -193,6 +196,11 @@ export const configSchema = z.object({
        * is shared); retries run one resource per activity. 1 = one activity per resource.
        */
       batchSize: z.coerce.number().int().min(1).max(1_000).default(100),
+      /**
+       * Small jobs of at most this many resources run their one page inline in the job workflow
+       * (one workflow and one activity per job; INLINE_RUN_LIMITS caps it at 500). 0 = never.
+       */
+      inlineMaxResources: z.coerce.number().int().min(0).max(500).default(500),
       pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
       retry: retryPolicySchema.prefault({}),
       attemptTimeoutMs: ms(10 * 60_000),
@@ -277,6 +285,12 @@ export const configSchema = z.object({
       activityPollers: z.coerce.number().int().min(1).max(100).default(10),
       /** Concurrent workflow task polls. */
       workflowPollers: z.coerce.number().int().min(2).max(100).default(10),
+      /**
+       * Most time between two heartbeats an activity sends to the server (Temporal's
+       * `maxHeartbeatThrottleInterval`): how current a batch's resumable outcomes and a small job's
+       * live counts are. Lower means more heartbeat writes on the server.
+       */
+      heartbeatThrottleMs: z.coerce.number().int().min(100).max(60_000).default(5_000),
       /** Address of the worker's /metrics (FetchBox and Temporal SDK metrics together). */
       metricsHost: z.string().min(1).default('127.0.0.1'),
       /** Port of the worker's /metrics; 0 picks a free one, -1 turns it off. */

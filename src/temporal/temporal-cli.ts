@@ -4,6 +4,7 @@ import { createConnection } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { searchAttributeFlags } from '../workflows/search-attributes.js';
+import { dynamicConfigFlags } from './matching-config.js';
 
 /** The project root (two levels above this file in both src/ and dist/). */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -94,8 +95,9 @@ export async function waitForPort(host: string, port: number, timeoutMs: number,
 }
 
 /**
- * Starts `temporal server start-dev` with FetchBox's search attributes registered, and waits
- * until its frontend accepts connections. Used by `fetchbox dev` and by the test suite.
+ * Starts `temporal server start-dev` with FetchBox's search attributes registered and task queue
+ * priority and fairness on (matching-config.ts), and waits until its frontend accepts connections.
+ * Used by `fetchbox dev` and by the test suite, so tests run on the server `fetchbox dev` runs.
  */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
@@ -115,6 +117,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     ...(opts.ui === false ? ['--headless'] : []),
     ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
+    ...dynamicConfigFlags(),
   ];
   for (const port of [opts.port, ...(opts.ui === false ? [] : [opts.uiPort])]) {
     if (await portAnswers(ip, port)) {

@@ -127,6 +127,7 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentActivityTaskPolls: config.worker.activityPollers,
     maxConcurrentWorkflowTaskPolls: config.worker.workflowPollers,
+    maxHeartbeatThrottleInterval: config.worker.heartbeatThrottleMs,
     // Drain on shutdown: in-flight activities get the grace, then see cancellation (a batch
     // heartbeats what it settled, so its retry on another worker resumes there). The force time
     // ends a shutdown whose activities ignore cancellation, so a stopping process always exits.

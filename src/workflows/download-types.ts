@@ -32,6 +32,18 @@ export interface DownloadBatchInput extends DownloadCommon {
   concurrency: number;
   /** Time budget of each download in the batch (the job's attempt timeout). */
   attemptTimeoutMs: number;
+  /**
+   * Polite batches: once a host answers a download with a retryable failure carrying Retry-After,
+   * the batch starts no more downloads to that host. Those tasks are left out of the result (not
+   * started, no attempt counted), for the workflow to schedule again when the host's pause is over.
+   */
+  pauseOnRetryAfter?: boolean;
+  /**
+   * Polite batches: `concurrency` counts requests at the origin, not downloads. Once a response's
+   * body has been received whole, its storage commit (fsyncs, metadata, rename) finishes beside the
+   * batch's next request; at most `concurrency` commits wait behind the requests.
+   */
+  overlapCommits?: boolean;
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type RetryAnswer,
 } from './job-types.js';
 import type { PageState } from './page-state.js';
-import { applyPageResult } from './round-merge.js';
+import { applyPageResult, roundCountsDelta } from './round-merge.js';
 import { SearchAttributes } from './search-attributes.js';
 
 /** A page running now: its page, its round and the tasks its expansion was granted; `inline` when it runs in the job workflow. */
@@ -63,20 +63,22 @@ export class JobState {
     this.carry = carried ? { ...carried, failedPages: [...carried.failedPages], retryQueue: [...carried.retryQueue] } : initialCarry(input);
   }
 
-  /** The `summary` query's answer: counts of finished pages plus the pages running now. */
+  /**
+   * The `summary` query's answer: counts of finished pages, plus those of a first round running
+   * inline here (a page child's live counts come from its own `pageSummary` query), and the pages
+   * running now.
+   */
   progress(): JobProgress {
     const { carry } = this;
+    const live = this.inline ? roundCountsDelta(this.inline.progress()) : { succeeded: 0, failed: 0, bytes: 0 };
+    const succeeded = carry.succeeded + live.succeeded;
+    const failed = carry.failed + live.failed;
     return {
       jobId: this.input.jobId,
       handler: this.input.handler,
       status: this.status,
-      resources: {
-        total: carry.total,
-        succeeded: carry.succeeded,
-        failed: carry.failed,
-        pending: Math.max(carry.total - carry.succeeded - carry.failed, 0),
-      },
-      bytes: carry.bytes,
+      resources: { total: carry.total, succeeded, failed, pending: Math.max(carry.total - succeeded - failed, 0) },
+      bytes: carry.bytes + live.bytes,
       runningPages: [...this.running.values()].map(({ page, round, inline }) => ({ page, round, ...(inline ? { inline } : {}) })),
     };
   }

@@ -89,7 +89,7 @@ export interface JobPolicy {
   store?: string;
   /**
    * Resources whose first attempt runs in one `downloadBatch` activity; 1 or absent = one activity
-   * per resource (histories recorded before batching carry none). Ignored with perHostConcurrency.
+   * per resource (histories recorded before batching carry none). With perHostConcurrency, batches hold one host each (polite-batches).
    */
   batchSize?: number;
 }

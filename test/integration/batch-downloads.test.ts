@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities/create-activities.js';
 import { createFetcher } from '../../src/fetch/fetcher.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
+import type { Storage } from '../../src/storage/storage.js';
 import type { BatchOutcome, DownloadBatchInput } from '../../src/workflows/download-types.js';
 import { pageWorkflowId } from '../../src/workflows/ids.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
@@ -13,7 +14,13 @@ let origin: Origin;
 let stack: Stack;
 beforeAll(async () => {
   origin = await startOrigin();
-  stack = await startStack('file', { FETCHBOX_JOB_BATCH_SIZE: '10', FETCHBOX_JOB_CONCURRENCY: '8', FETCHBOX_RETRY_MAX_ATTEMPTS: '3' });
+  // Page children with batches: a small job would otherwise run inline (inline-run.test.ts).
+  stack = await startStack('file', {
+    FETCHBOX_JOB_BATCH_SIZE: '10',
+    FETCHBOX_JOB_CONCURRENCY: '8',
+    FETCHBOX_RETRY_MAX_ATTEMPTS: '3',
+    FETCHBOX_JOB_INLINE_MAX_RESOURCES: '0',
+  });
 });
 afterAll(async () => {
   await stack?.close();
@@ -66,7 +73,11 @@ describe('batched first attempts', () => {
   });
 
   it('with a single attempt allowed, a retryable failure in a batch is final after one request', async () => {
-    const once = await startStack('file', { FETCHBOX_JOB_BATCH_SIZE: '10', FETCHBOX_RETRY_MAX_ATTEMPTS: '1' });
+    const once = await startStack('file', {
+      FETCHBOX_JOB_BATCH_SIZE: '10',
+      FETCHBOX_RETRY_MAX_ATTEMPTS: '1',
+      FETCHBOX_JOB_INLINE_MAX_RESOURCES: '0',
+    });
     try {
       const jobId = uniqueJobId('batch-once');
       const resources = [
@@ -185,6 +196,100 @@ describe('a retried activity and objects its page run already stored', () => {
       await run(1, 'run-b').run(activities.downloadResource, { ...input, task: tasks[1]! });
       expect(hits(1)).toBe(3);
       expect(await readBack(stack.storage, tasks[1]!.key)).toEqual({ bytes: 64, sha256: contentSha256(`${jobId}-1`, 64) });
+    } finally {
+      await fetcher.close();
+    }
+  });
+});
+
+describe('downloadBatch with pauseOnRetryAfter (polite pages)', () => {
+  it('starts no more downloads to a host that answered with Retry-After and leaves them out, unattempted', async () => {
+    const fetcher = createFetcher(stack.config.fetch);
+    const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
+    const port = new URL(origin.url).port;
+    const a = `http://127.0.0.1:${port}`;
+    const b = `http://localhost:${port}`;
+    const batchOf = (jobId: string): DownloadBatchInput => ({
+      jobId,
+      handler: 'default',
+      tasks: [
+        `${a}/bytes/10/${jobId}-0`,
+        `${a}/flaky/1/429/10/${jobId}-1?retryAfter=30`,
+        `${a}/bytes/10/${jobId}-2`,
+        `${b}/flaky/1/503/10/${jobId}-3`, // retryable without Retry-After: no pause
+        `${a}/bytes/10/${jobId}-4`,
+        `${b}/bytes/10/${jobId}-5`,
+      ].map((url, i) => ({ id: `t${i}`, url, key: `${jobId}/t${i}` })),
+      maxBytes: 1 << 20,
+      proxyTiers: ['direct'],
+      attemptsPerTier: 1,
+      concurrency: 1,
+      attemptTimeoutMs: 10_000,
+    });
+    try {
+      const jobId = uniqueJobId('pause');
+      const outcomes: BatchOutcome[] = await new MockActivityEnvironment().run(activities.downloadBatch, {
+        ...batchOf(jobId),
+        pauseOnRetryAfter: true,
+      });
+      expect(outcomes.map((o) => o.index).sort()).toEqual([0, 1, 3, 5]);
+      expect(outcomes.find((o) => o.index === 1)).toMatchObject({ retry: { httpStatus: 429, retryAfterMs: 30_000 } });
+      expect(outcomes.find((o) => o.index === 3)).toMatchObject({ retry: { httpStatus: 503 } });
+      expect(outcomes.find((o) => o.index === 5)).toMatchObject({ ok: { bytes: 10 } });
+      expect(origin.hits.has(`/bytes/10/${jobId}-2`)).toBe(false);
+      expect(origin.hits.has(`/bytes/10/${jobId}-4`)).toBe(false);
+
+      // Without the flag (unpolite batches) every task is attempted, as before.
+      const plain = uniqueJobId('nopause');
+      const all: BatchOutcome[] = await new MockActivityEnvironment().run(activities.downloadBatch, batchOf(plain));
+      expect(all.map((o) => o.index).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(origin.hits.get(`/bytes/10/${plain}-4`)).toBe(1);
+    } finally {
+      await fetcher.close();
+    }
+  });
+});
+
+describe('downloadBatch with overlapCommits (polite pages)', () => {
+  it("starts the next request once a body is received whole, beside the previous object's storage commit", async () => {
+    const fetcher = createFetcher(stack.config.fetch);
+    const jobId = uniqueJobId('overlap');
+    const path = (i: number) => `/bytes/10/${jobId}-${i}`;
+    // A store whose commit of task i finishes only once the origin has seen task i + 1's request
+    // (or after 5 s, and then the order below says so): the overlap the lanes must allow.
+    const seenBeforeCommitted: boolean[] = [];
+    const real = stack.storage;
+    const storage = Object.create(real, {
+      put: {
+        value: async (input: Parameters<Storage['put']>[0]) => {
+          const stored = await real.put(input);
+          const i = Number(/-(\d+)$/.exec(input.key)?.[1]);
+          if (i < 3) {
+            const deadline = Date.now() + 5_000;
+            while (!origin.hits.has(path(i + 1)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+            seenBeforeCommitted[i] = origin.hits.has(path(i + 1));
+          }
+          return stored;
+        },
+      },
+    }) as Storage;
+    const activities = createActivities({ storage, fetcher, handlers: builtInHandlers(), client: stack.client });
+    const input: DownloadBatchInput = {
+      jobId,
+      handler: 'default',
+      tasks: Array.from({ length: 4 }, (_, i) => ({ id: `t${i}`, url: `${origin.url}${path(i)}`, key: `${jobId}/t-${i}` })),
+      maxBytes: 1 << 20,
+      proxyTiers: ['direct'],
+      attemptsPerTier: 1,
+      concurrency: 1,
+      attemptTimeoutMs: 10_000,
+      overlapCommits: true,
+    };
+    try {
+      const outcomes: BatchOutcome[] = await new MockActivityEnvironment().run(activities.downloadBatch, input);
+      expect(outcomes.filter((o) => 'ok' in o)).toHaveLength(4);
+      expect(seenBeforeCommitted).toEqual([true, true, true]);
+      for (let i = 0; i < 4; i++) expect(origin.hits.get(path(i))).toBe(1);
     } finally {
       await fetcher.close();
     }

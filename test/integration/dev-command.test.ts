@@ -162,11 +162,11 @@ describe('fetchbox dev', () => {
     const all = () =>
       spans.includes('StartWorkflow:jobWorkflow') &&
       spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow')) &&
-      spans.some((s) => s.startsWith('RunActivity:downloadBatch'));
+      spans.some((s) => s.startsWith('RunActivity:downloadInline'));
     for (const until = Date.now() + 60_000; !all() && Date.now() < until;) await new Promise((r) => setTimeout(r, 200));
     expect(spans).toContain('StartWorkflow:jobWorkflow');
     expect(spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow'))).toBe(true);
-    expect(spans.some((s) => s.startsWith('RunActivity:downloadBatch'))).toBe(true);
+    expect(spans.some((s) => s.startsWith('RunActivity:downloadInline'))).toBe(true);
   });
 
   it('sets the namespace retention from FETCHBOX_TEMPORAL_RETENTION, so its own worker does not warn', async () => {

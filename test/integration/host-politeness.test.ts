@@ -105,9 +105,11 @@ describe('FETCHBOX_HOST_CONCURRENCY=2 across three jobs and two worker processes
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-hosts-'));
-    // Batches of 5 and 4 activity slots a worker: each job's downloads spread over both workers.
+    // Batches of 5 and 4 activity slots a worker: each job's downloads spread over both workers
+    // (as page children: a small job run inline would be one activity on one worker).
     env = workerEnv(dir, `hosts-${randomUUID()}`, {
       FETCHBOX_HOST_CONCURRENCY: '2',
+      FETCHBOX_JOB_INLINE_MAX_RESOURCES: '0',
       FETCHBOX_JOB_BATCH_SIZE: '5',
       FETCHBOX_WORKER_MAX_CONCURRENT_ACTIVITIES: '4',
     });

@@ -49,7 +49,8 @@ describe('proxy tiers', () => {
     // Logs carry the job's context and never the proxy credentials.
     const lines = stack.logs.filter((l) => l.includes(jobId)).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(4);
-    expect(lines[0]).toMatchObject({ jobId, resourceId: '0', workflowId: `job-${jobId}/p000000`, attempt: 1 });
+    // A small job runs its first round in the job workflow itself (inline-run.test.ts).
+    expect(lines[0]).toMatchObject({ jobId, resourceId: '0', workflowId: `job-${jobId}`, attempt: 1 });
     expect(stack.logs.join('\n')).not.toContain('s3cret');
     // Attempt 1 died on the dead tier; 2 went through the proxy; 3 and 4 direct.
     expect(origin.hits.get(`/status/503/${jobId}`)).toBe(3);

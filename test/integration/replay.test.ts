@@ -130,6 +130,21 @@ describe.runIf(recording)('recording histories', () => {
     }
   });
 
+  it('records a polite job whose host answers 429 with Retry-After inside a batch', async () => {
+    const polite = await startStack('file', { FETCHBOX_JOB_PER_HOST_CONCURRENCY: '1', FETCHBOX_RETRY_MAX_ATTEMPTS: '2' });
+    try {
+      const jobId = uniqueJobId('replay-polite-pause');
+      const resources = Array.from({ length: 6 }, (_, i) => ({
+        url: i === 2 ? `${origin.url}/flaky/1/429/10/${jobId}-${i}?retryAfter=1` : `${origin.url}/bytes/10/${jobId}-${i}`,
+      }));
+      await polite.submit({ jobId, resources });
+      expect((await polite.waitForJob(jobId)).status).toBe('completed');
+      await save('polite-pause', jobId, polite);
+    } finally {
+      await polite.close();
+    }
+  });
+
   it('records a small job carried inline in the workflow input', async () => {
     const inline = await startStack('file');
     try {

@@ -280,6 +280,60 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     expect(log.downloads.map((d) => [d.url, d.attemptOffset])).toEqual([[retried, 1]]);
   });
 
+  it('polite batches: one host per downloadBatch, at most perHost in flight per host counting lanes and lone retries, hosts taking turns', async () => {
+    const jobId = `polite-batch-${randomUUID()}`;
+    // Three hosts, 12 tasks each; perHost 2 and a window of 4, so the hosts must share the window.
+    const pages = [tasksFor(0, 36, ['a.test', 'b.test', 'c.test'])];
+    const retried = pages[0]!
+      .filter((t) => t.url.startsWith('http://a.test/'))
+      .slice(1, 2)
+      .map((t) => t.url);
+    const log = mocks.plan(jobId, { pages, delayMs: 300, retryInBatch: new Set(retried) });
+    const input = jobInput(jobId, pages, { concurrency: 4, pageParallelism: 2, perHostConcurrency: 2, batchSize: 5 });
+    const result = await (await start(input)).result();
+
+    expect(result.status).toBe(JobStatus.completed);
+    expect(result.resources).toEqual({ total: 36, succeeded: 36, failed: 0, pending: 0 });
+    const hostsOf = (urls: string[]) => [...new Set(urls.map((u) => new URL(u).host))];
+    for (const b of log.batches) {
+      expect(hostsOf(b.urls)).toHaveLength(1); // host-grouped
+      expect(b.polite).toBe(true);
+      expect(b.concurrency).toBeLessThanOrEqual(2);
+      expect(b.urls.length).toBeLessThanOrEqual(5);
+    }
+    expect(log.batches.flatMap((b) => b.urls).sort()).toEqual(pages[0]!.map((t) => t.url).sort()); // every task once
+    // Hosts take turns: c's first batch starts before a or b gets a second one.
+    const scheduled = [...log.batches].sort((x, y) => Number(x.activityId) - Number(y.activityId));
+    expect(scheduled.slice(0, 3).map((b) => hostsOf(b.urls)[0])).toEqual(['a.test', 'b.test', 'c.test']);
+    for (const host of ['a.test', 'b.test', 'c.test']) expect(log.inFlight.peak.get(`host:${host}`)).toBeLessThanOrEqual(2);
+    expect(log.inFlight.peak.get('job')).toBeLessThanOrEqual(4);
+    // The retryable failure of a.test ran alone, after the attempt its batch made.
+    expect(log.downloads.map((d) => [d.url, d.attemptOffset]).sort()).toEqual(retried.map((u) => [u, 1]).sort());
+    // A batch of a.test that started while the lone retry held one of its slots got one lane, not two.
+    const lone = log.batches.filter((b) => hostsOf(b.urls)[0] === 'a.test' && b.concurrency === 1);
+    expect(lone.length).toBeGreaterThan(0);
+  });
+
+  it('polite batches: a Retry-After in a batch pauses that host; the tasks the batch left run after the pause', async () => {
+    const jobId = `polite-pause-${randomUUID()}`;
+    const pages = [tasksFor(0, 10)];
+    const limited = pages[0]![2]!.url;
+    const log = mocks.plan(jobId, { pages, delayMs: 20, retryAfterInBatch: new Map([[limited, 5_000]]) });
+    const input = jobInput(jobId, pages, { concurrency: 4, pageParallelism: 1, perHostConcurrency: 1, batchSize: 10 });
+    const result = await (await start(input)).result();
+
+    expect(result.status).toBe(JobStatus.completed);
+    expect(result.resources).toEqual({ total: 10, succeeded: 10, failed: 0, pending: 0 });
+    const [first, second, ...rest] = log.batches;
+    expect(rest).toEqual([]);
+    expect(first!.urls).toEqual(pages[0]!.map((t) => t.url));
+    // The batch left tasks 3-9 unattempted; they ran in one later batch, not before the 5 s pause.
+    expect(second!.urls).toEqual(pages[0]!.slice(3).map((t) => t.url));
+    expect(second!.scheduledAt - first!.scheduledAt).toBeGreaterThanOrEqual(5_000);
+    expect(log.downloads.map((d) => [d.url, d.attemptOffset])).toEqual([[limited, 1]]);
+    expect(log.inFlight.peak.get('host:a.test')).toBe(1);
+  });
+
   it(`continues as new after ${PAGES_PER_RUN} pages and the counts still add up`, async () => {
     const jobId = `can-${randomUUID()}`;
     const pageCount = PAGES_PER_RUN + 3;
@@ -314,7 +368,9 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     expect(result.resources).toEqual({ total: 6, succeeded: 5, failed: 1, pending: 0 });
     expect(log.published).toBe(1);
     expect(log.loadedPages).toEqual([]);
-    expect(log.batches).toEqual([{ workflowId: `job-${jobId}`, urls: pages[0]!.map((t) => t.url), concurrency: 4 }]);
+    expect(log.batches).toEqual([
+      expect.objectContaining({ workflowId: `job-${jobId}`, urls: pages[0]!.map((t) => t.url), concurrency: 4, polite: false }),
+    ]);
     expect(log.downloads.map((d) => [d.url, d.workflowId, d.attemptOffset])).toEqual([[retried, `job-${jobId}`, 1]]);
     const inlinePage = result.resume.carry?.inlinePage;
     expect(inlinePage).toMatchObject({ page: 0, round: 0, tasks: 6, succeeded: 5, failed: 1 });

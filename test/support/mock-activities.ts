@@ -24,6 +24,11 @@ export interface MockJobPlan {
   retryInBatch?: ReadonlySet<string>;
   /** Batch outcomes: URLs whose batch attempt fails for good (`failed`, 404). */
   failInBatch?: ReadonlySet<string>;
+  /**
+   * Batch outcomes: URLs whose first batch attempt is a 429 with this Retry-After (ms). With
+   * `pauseOnRetryAfter`, the batch then leaves out its later tasks on that host, as the activity does.
+   */
+  retryAfterInBatch?: ReadonlyMap<string, number>;
 }
 
 /** In-flight counter with its peak, per key. */
@@ -51,9 +56,12 @@ export interface MockJobLog {
   failedTasksCalls: { page: number; round: number }[];
   /** Every download started: URL, the page workflow that ran it, attempts made before it (after a batch: 1). */
   downloads: { url: string; workflowId: string; attemptOffset: number }[];
-  /** Every downloadBatch started: its page workflow, its URLs and its lanes. */
-  batches: { workflowId: string; urls: string[]; concurrency: number }[];
-  /** Downloads in flight: key `job` for the whole job, the page workflow id, `host:<host>`. */
+  /**
+   * Every downloadBatch started: its page workflow, its URLs, its lanes, its flags, when it was
+   * scheduled (server time) and its activity id (a workflow numbers its activities in the order it scheduled them).
+   */
+  batches: { workflowId: string; urls: string[]; concurrency: number; polite: boolean; scheduledAt: number; activityId: string }[];
+  /** Downloads in flight: key `job` for the whole job, the page workflow id, `host:<host>` (a batch counts its lanes per host). */
   inFlight: Gauge;
   /** Most page workflows with a download in flight at the same time. */
   peakPagesDownloading: number;
@@ -75,6 +83,7 @@ export function mockActivities() {
   const plans = new Map<string, MockJobPlan>();
   const logs = new Map<string, MockJobLog>();
   const failed = new Map<string, Set<string>>(); // `${jobId}/${page}` -> URLs failed in the latest round
+  const retriedAfter = new Set<string>(); // URLs that got their Retry-After in a batch already
   const planOf = (jobId: string): { plan: MockJobPlan; log: MockJobLog } => {
     const plan = plans.get(jobId);
     const log = logs.get(jobId);
@@ -144,18 +153,39 @@ export function mockActivities() {
       const { plan, log } = planOf(input.jobId);
       const ctx = Context.current();
       const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
-      log.batches.push({ workflowId, urls: input.tasks.map((t) => t.url), concurrency: input.concurrency });
-      log.inFlight.up(`batches:${workflowId}`);
+      log.batches.push({
+        workflowId,
+        urls: input.tasks.map((t) => t.url),
+        concurrency: input.concurrency,
+        polite: input.pauseOnRetryAfter === true && input.overlapCommits === true,
+        scheduledAt: ctx.info.currentAttemptScheduledTimestampMs,
+        activityId: ctx.info.activityId,
+      });
+      // The batch holds its lanes (at most as many as it has tasks of a host) on each of its hosts.
+      const perHost = new Map<string, number>();
+      for (const t of input.tasks) perHost.set(new URL(t.url).host, (perHost.get(new URL(t.url).host) ?? 0) + 1);
+      const held = [...perHost].flatMap(([host, n]) => Array<string>(Math.min(n, input.concurrency)).fill(`host:${host}`));
+      const keys = [`batches:${workflowId}`, ...held, ...Array<string>(Math.min(input.concurrency, input.tasks.length)).fill('job')];
+      for (const k of keys) log.inFlight.up(k);
       try {
         await ctx.sleep(plan.delayMs);
-        return input.tasks.map((task, index): BatchOutcome => {
+        const paused = new Set<string>();
+        return input.tasks.flatMap((task, index): BatchOutcome[] => {
+          const host = new URL(task.url).host;
+          if (paused.has(host)) return []; // not started: its host asked to wait
+          const retryAfterMs = plan.retryAfterInBatch?.get(task.url);
+          if (retryAfterMs !== undefined && !retriedAfter.has(task.url)) {
+            retriedAfter.add(task.url);
+            if (input.pauseOnRetryAfter) paused.add(host);
+            return [{ index, retry: { kind: 'http_status', message: 'HTTP 429', httpStatus: 429, retryAfterMs } }];
+          }
           if (plan.retryInBatch?.has(task.url))
-            return { index, retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 50 } };
-          if (plan.failInBatch?.has(task.url)) return { index, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } };
-          return { index, ok: { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1 } };
+            return [{ index, retry: { kind: 'http_status', message: 'HTTP 503', httpStatus: 503, retryAfterMs: 50 } }];
+          if (plan.failInBatch?.has(task.url)) return [{ index, failed: { kind: 'http_status', message: 'HTTP 404', httpStatus: 404 } }];
+          return [{ index, ok: { tier: 'direct', bytes: 10, sha256: 'x'.repeat(64), attempts: 1 } }];
         });
       } finally {
-        log.inFlight.down(`batches:${workflowId}`);
+        for (const k of keys) log.inFlight.down(k);
       }
     },
     /** The inline run: publish, the plan's page 0 as tasks, their first attempts as in downloadBatch (failInBatch URLs fail for good once). */
@@ -165,7 +195,14 @@ export function mockActivities() {
       const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
       log.published++;
       const tasks = plan.pages[0] ?? [];
-      log.batches.push({ workflowId, urls: tasks.map((t) => t.url), concurrency: input.concurrency });
+      log.batches.push({
+        workflowId,
+        urls: tasks.map((t) => t.url),
+        concurrency: input.concurrency,
+        polite: false,
+        scheduledAt: ctx.info.currentAttemptScheduledTimestampMs,
+        activityId: ctx.info.activityId,
+      });
       log.inFlight.up(`batches:${workflowId}`);
       try {
         if (plan.hang) {

@@ -266,7 +266,7 @@ describe('JobService.submit enforces the configured limits for every caller', ()
   const config = loadConfig({ FETCHBOX_LIMITS_MAX_METADATA_BYTES: '100', FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: '2' });
   const service = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config });
   const refusal = async (manifest: Manifest) => {
-    const err = await service.submit(manifest).catch((e: unknown) => e);
+    const err = await service.submit(manifest, 'peer:local').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     return err as ApiError;
   };
@@ -319,14 +319,17 @@ describe('JobService.submit enforces the configured limits for every caller', ()
     expect(mixed.details).toEqual([{ path: 'resources.1', message: expect.stringContaining('resources.0') }]);
     const wide = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config: loadConfig({}) });
     const onDefault = (await wide
-      .submit({
-        jobId: 'j2',
-        handler: 'default',
-        resources: [
-          { url: 'http://x.test/f.jpg', id: 'x' },
-          { url, key: 'j2/x-f.jpg' },
-        ],
-      })
+      .submit(
+        {
+          jobId: 'j2',
+          handler: 'default',
+          resources: [
+            { url: 'http://x.test/f.jpg', id: 'x' },
+            { url, key: 'j2/x-f.jpg' },
+          ],
+        },
+        'peer:local',
+      )
       .catch((e: unknown) => e)) as ApiError;
     expect(onDefault.details).toEqual([{ path: 'resources.1.key', message: expect.stringContaining('resources.0') }]);
   });
@@ -334,7 +337,7 @@ describe('JobService.submit enforces the configured limits for every caller', ()
   it('lists at most 100 duplicate ids and counts the rest', async () => {
     const wide = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config: loadConfig({}) });
     const err = (await wide
-      .submit({ handler: 'default', resources: Array.from({ length: 300 }, () => ({ url, id: 'same' })) })
+      .submit({ handler: 'default', resources: Array.from({ length: 300 }, () => ({ url, id: 'same' })) }, 'peer:local')
       .catch((e: unknown) => e)) as ApiError;
     expect(err.body().error.details).toHaveLength(100);
     expect(err.body().error.moreIssues).toBe(199);

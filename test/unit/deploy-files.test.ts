@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/config-schema.js';
 import { parseDurationMs } from '../../src/config/duration.js';
 import { ENV_VARS, loadConfig } from '../../src/config/load-config.js';
+import { dynamicConfigYaml } from '../../src/temporal/matching-config.js';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { ErrorKind } from '../../src/workflows/constants.js';
 import { clusterEnv } from '../cluster/support/fetchbox-process.js';
@@ -167,6 +168,12 @@ describe('docker-compose.yml', () => {
       const family = name.replace(/^FETCHBOX_PROXY_[A-Z0-9]+_URL$/, 'FETCHBOX_PROXY_<NAME>_URL');
       expect(configurationDoc, name).toContain(name.startsWith('TEMPORAL_TLS_') ? name : `\`${family}\``);
     }
+  });
+
+  it('gives the Temporal server the dynamic config priority and fairness need (matching-config.ts)', () => {
+    expect(s.temporal.environment.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/dynamicconfig.yaml');
+    expect(s.temporal.volumes).toContain('./deploy/temporal:/etc/temporal/config/dynamicconfig:ro');
+    expect(parseYaml(read('deploy/temporal/dynamicconfig.yaml'))).toEqual(parseYaml(dynamicConfigYaml()));
   });
 
   it('runs the Temporal server the cluster suite runs: same version, PostgreSQL with SQL visibility, same retention', () => {

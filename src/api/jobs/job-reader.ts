@@ -1,8 +1,11 @@
+import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import type { BatchOutcome } from '../../workflows/download-types.js';
 import { jobWorkflowId, pageWorkflowId } from '../../workflows/ids.js';
 import { JobStatus } from '../../workflows/constants.js';
 import { type JobMemo, type JobProgress, type PageProgress } from '../../workflows/job-types.js';
 import { pageSummaryQuery, summaryQuery } from '../../workflows/messages.js';
-import { roundCountsDelta } from '../../workflows/round-merge.js';
+import { roundCountsDelta, type RoundCountsDelta } from '../../workflows/round-merge.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import type { JobContext } from './job-context.js';
 import { describeJob, statusOf } from './job-status.js';
@@ -11,17 +14,47 @@ import type { JobSummary } from './job-views.js';
 /** How long the API waits for a live answer from a running job before using search attributes. */
 const QUERY_DEADLINE_MS = 3_000;
 
+/** The activity a small job's inline run makes its first attempts in (create-activities.ts). */
+const INLINE_ACTIVITY = 'downloadInline';
+
+/**
+ * What the first attempts of a small job's inline run (JobWorkflowInput.inlineRun) have settled so
+ * far: its pending `downloadInline` activity's last heartbeat (the outcomes so far), from the
+ * describe the summary made. The job workflow counts them itself once the activity returned.
+ */
+async function inlineAttempts(client: Client, desc: WorkflowExecutionDescription): Promise<RoundCountsDelta> {
+  const counts = { succeeded: 0, failed: 0, bytes: 0 };
+  const pending = desc.raw.pendingActivities?.find((a) => a.activityType?.name === INLINE_ACTIVITY);
+  const payloads = pending?.heartbeatDetails?.payloads;
+  if (!payloads?.length) return counts;
+  const outcomes = await decodeFromPayloadsAtIndex<unknown>(client.options.loadedDataConverter, 0, payloads).catch(() => undefined);
+  if (!Array.isArray(outcomes)) return counts;
+  for (const o of outcomes as Partial<BatchOutcome>[]) {
+    if (o && 'ok' in o && o.ok) {
+      counts.succeeded++;
+      counts.bytes += typeof o.ok.bytes === 'number' ? o.ok.bytes : 0;
+    } else if (o && 'failed' in o) counts.failed++;
+  }
+  return counts;
+}
+
 /** Live counts of a running job: the job's own counts plus those of its running pages. */
-async function liveProgress({ deps, temporal }: JobContext, jobId: string): Promise<JobProgress | undefined> {
+async function liveProgress(
+  { deps, temporal }: JobContext,
+  jobId: string,
+  desc: WorkflowExecutionDescription,
+): Promise<JobProgress | undefined> {
   const { client } = deps;
   const deadline = Math.min(QUERY_DEADLINE_MS, deps.config.api.temporalTimeoutMs);
   try {
     const live = await temporal(() => client.workflow.getHandle(jobWorkflowId(jobId)).query(summaryQuery), deadline);
     const pages = await Promise.all(
-      live.runningPages.map(({ page, round }) =>
-        temporal(() => client.workflow.getHandle(pageWorkflowId(jobId, page, round)).query(pageSummaryQuery), deadline).catch(
-          () => undefined as PageProgress | undefined,
-        ),
+      live.runningPages.map(({ page, round, inline }) =>
+        inline
+          ? inlineAttempts(client, desc).then((c) => ({ page, round, tasks: 0, ...c }))
+          : temporal(() => client.workflow.getHandle(pageWorkflowId(jobId, page, round)).query(pageSummaryQuery), deadline).catch(
+              () => undefined as PageProgress | undefined,
+            ),
       ),
     );
     for (const p of pages) {
@@ -53,7 +86,7 @@ export async function jobSummary(ctx: JobContext, jobId: string): Promise<JobSum
   let failed = sa.get(SearchAttributes.failed) ?? 0;
   let bytes = sa.get(SearchAttributes.bytes) ?? 0;
   if (status === JobStatus.running) {
-    const live = await liveProgress(ctx, jobId);
+    const live = await liveProgress(ctx, jobId, desc);
     if (live) {
       ({ total, succeeded, failed } = live.resources);
       bytes = live.bytes;

@@ -23,9 +23,10 @@ export function manifestHash(
   metadata: Manifest['metadata'],
   resources: readonly ManifestResource[],
   store?: string,
+  priority?: number,
 ): string {
-  // `store` counts only when given, so manifests without one keep the hash they always had.
+  // `store` and `priority` count only when given, so manifests without them keep the hash they always had.
   return createHash('sha256')
-    .update(canonicalJson({ handler, metadata: metadata ?? null, resources, store }))
+    .update(canonicalJson({ handler, metadata: metadata ?? null, resources, store, priority }))
     .digest('hex');
 }

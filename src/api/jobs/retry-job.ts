@@ -7,6 +7,7 @@ import { JobStatus, RETRY_REFUSED } from '../../workflows/constants.js';
 import { type JobResult } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
+import { retryPriority } from './job-priority.js';
 import { describeJob, statusOf } from './job-status.js';
 import type { RetryResult } from './job-views.js';
 import { isAlreadyCompleted, isNotFound } from './temporal-errors.js';
@@ -76,6 +77,8 @@ async function retryOnce(ctx: JobContext, jobId: string): Promise<RetryResult> {
     args: [result.resume],
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    // The job's priority and fairness key carry over to the retry run (and so to its pages and activities).
+    priority: retryPriority(desc.priority, config.api.fairnessWeights),
     memo: desc.memo ?? {},
     typedSearchAttributes: desc.typedSearchAttributes,
     staticSummary: `${result.handler} job ${jobId}: retry of ${carry.failed} failed resource${carry.failed === 1 ? '' : 's'}`,

@@ -71,12 +71,14 @@ export function paginate(
  * (JobWorkflowInput.inlineRun: one workflow and one activity per job): its manifest travels
  * inline, its handler maps resources one to one (no `expand`), it is not polite (a per-host limit
  * keeps the page scheduler that enforces it), it batches first attempts, and it is small
- * (INLINE_RUN_LIMITS: its states ride in the job's carry and result).
+ * (`maxResources`, `job.inlineMaxResources`, and INLINE_RUN_LIMITS: its states ride in the job's
+ * carry and result).
  */
-export function runsInline(staged: StagedManifest, handler: Handler, policy: JobPolicy): boolean {
+export function runsInline(staged: StagedManifest, handler: Handler, policy: JobPolicy, maxResources: number): boolean {
   const inline = staged.inline;
   return (
     inline !== undefined &&
+    inline.resources.length <= maxResources &&
     handler.expand === undefined &&
     !((policy.perHostConcurrency ?? 0) > 0) &&
     (policy.batchSize ?? 1) > 1 &&

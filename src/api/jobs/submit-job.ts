@@ -11,6 +11,7 @@ import type { Manifest } from '../schemas.js';
 import { checkManifest, submitKeyOf } from './check-manifest.js';
 import { applyManifestStore } from './check-store.js';
 import type { JobContext } from './job-context.js';
+import { startPriority } from './job-priority.js';
 import { describeJob, statusOf } from './job-status.js';
 import type { SubmitResult } from './job-views.js';
 import { manifestHash } from './manifest-hash.js';
@@ -19,9 +20,10 @@ import { runsInline, stageManifest } from './staging.js';
 /**
  * Validates a manifest, stages it and starts the job's workflow. Idempotent by jobId: the same
  * manifest again answers `created: false`, a different one under the same jobId 409 job_conflict
- * (told apart by the manifest hash kept in the workflow memo).
+ * (told apart by the manifest hash kept in the workflow memo). `submitter` (the client's identity,
+ * client-identity.ts) is the job's fairness key.
  */
-export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<SubmitResult> {
+export async function submitJob(ctx: JobContext, manifest: Manifest, submitter: string): Promise<SubmitResult> {
   const { config, handlers, storage, client } = ctx.deps;
   const jobId = manifest.jobId ?? randomUUID();
   // Keys as the worker will make them (one-to-one handlers), so a key used twice is a 400 here.
@@ -37,7 +39,7 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
   const handler = handlers.get(manifest.handler);
   // The job's store is fixed here: a store the manifest may not name is a 400 before anything is staged.
   const policy = applyManifestStore(config, handler, manifest, resolvePolicy(config, handler));
-  const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store);
+  const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store, manifest.priority);
   const staged = await stageManifest({
     storage,
     handlers,
@@ -56,7 +58,7 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
     policy,
     submittedAt,
     maxTasks: config.limits.maxResourcesPerJob,
-    ...(runsInline(staged, handler, policy) ? { inlineRun: true as const } : {}),
+    ...(runsInline(staged, handler, policy, config.job.inlineMaxResources) ? { inlineRun: true as const } : {}),
   };
   const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
   const pages = staged.pageCount;
@@ -68,6 +70,7 @@ export async function submitJob(ctx: JobContext, manifest: Manifest): Promise<Su
         args: [input],
         memo: { ...memo },
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        priority: startPriority(manifest.priority, submitter, config.api.fairnessWeights),
         typedSearchAttributes: [
           { key: SearchAttributes.handler, value: manifest.handler },
           { key: SearchAttributes.status, value: JobStatus.running },

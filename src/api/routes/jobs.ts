@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import { ApiError } from '../api-error.js';
+import { clientOf } from '../client-identity.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../cursor-signer.js';
@@ -184,7 +185,7 @@ export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
       let jobId: string;
       let status: JobStatus | undefined;
       try {
-        ({ jobId, created, status } = await jobs.submit(manifest));
+        ({ jobId, created, status } = await jobs.submit(manifest, clientOf(c)));
       } catch (err) {
         const outcome =
           err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
