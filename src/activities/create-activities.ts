@@ -20,6 +20,7 @@ import { createDownloadOne } from './download-one.js';
 import { failedTasksOf } from './failed-tasks.js';
 import { downloadBatch } from './download-batch.js';
 import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler-hooks.js';
+import type { HostPermits } from './host-broker.js';
 import { fitPage, ioFailure, readStagedPage, validateStagedPage, withoutReusedKeys } from './load-page.js';
 import { activityRun } from './resume-check.js';
 import { manifestDocumentKey } from '../storage/keys.js';
@@ -47,6 +48,8 @@ export interface ActivityDeps {
   logger?: Logger;
   /** The worker's own Prometheus metrics; none recorded when omitted. */
   metrics?: WorkerMetrics;
+  /** The worker's host broker (politeness across jobs and workers, host-broker.ts); omitted when no host has a limit. */
+  hostPermits?: HostPermits;
 }
 
 /**
@@ -79,6 +82,7 @@ export function createActivities({
   textLimits,
   logger = pino({ level: 'silent' }),
   metrics,
+  hostPermits,
 }: ActivityDeps) {
   const hooks = createHandlerHooks({
     storage,
@@ -96,6 +100,7 @@ export function createActivities({
     hooks,
     logger,
     ...(metrics ? { metrics } : {}),
+    ...(hostPermits ? { hostPermits } : {}),
   });
 
   /**

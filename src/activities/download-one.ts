@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { ErrorKind } from '../fetch/errors.js';
+import { ErrorKind, FetchFailure } from '../fetch/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
@@ -22,6 +22,7 @@ import type { DownloadTask } from '../workflows/job-types.js';
 import { MAX_CONTENT_TYPE_BYTES } from '../workflows/page-budget.js';
 import { fail, toFailure } from './failures.js';
 import { hook, type HandlerHooks } from './handler-hooks.js';
+import type { HostPermit, HostPermits } from './host-broker.js';
 import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
 import { dropPartialIfFinal } from './partial-cleanup.js';
@@ -69,6 +70,32 @@ export interface DownloadOneDeps {
   hooks: HandlerHooks;
   logger?: Logger;
   metrics?: WorkerMetrics;
+  /** Politeness per host across every job and worker (host-broker.ts); none when no host has a limit. */
+  hostPermits?: HostPermits;
+}
+
+/** Statuses whose `Retry-After` pauses every download of the host, not only this resource's retry. */
+const HOST_PAUSE_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+
+/** Heartbeats this often while a download waits for its host's permit (the activity must not look dead). */
+const PERMIT_WAIT_BEAT_MS = 1_000;
+
+/**
+ * Waits for the permit of the task's host, heartbeating while it waits; a host without a limit
+ * answers at once.
+ */
+async function permitFor(hostPermits: HostPermits, url: string, signal: AbortSignal, beat: (bytes: number) => void): Promise<HostPermit> {
+  const pending = hostPermits.acquire(url, signal);
+  let waiting = true;
+  void pending.finally(() => (waiting = false)).catch(() => undefined);
+  await Promise.resolve();
+  if (!waiting) return pending;
+  const ticker = setInterval(() => beat(0), PERMIT_WAIT_BEAT_MS);
+  try {
+    return await pending;
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 /** Builds the download attempt the download activities share, bound to the worker's dependencies. */
@@ -80,6 +107,7 @@ export function createDownloadOne({
   hooks,
   logger = pino({ level: 'silent' }),
   metrics,
+  hostPermits,
 }: DownloadOneDeps): DownloadOne {
   return async function downloadOne(input, task, attempt, signal, beat, run, slot) {
     const { workflowId } = run;
@@ -158,7 +186,10 @@ export function createDownloadOne({
     let expected: number | undefined;
     // Inputs recorded before proxy tiers existed carry none: those attempts go direct.
     const tier = tierForAttempt(input.proxyTiers ?? ['direct'], input.attemptsPerTier ?? 1, attempt);
+    // The host's permit covers the whole request and body: released once stored, or when the attempt failed.
+    let permit: HostPermit | undefined;
     try {
+      if (hostPermits) permit = await permitFor(hostPermits, task.url, signal, beat);
       // Conditional recrawl: an object stored earlier from this URL with these headers, with validators, is asked about.
       const revalidation = revalidationFor(existing, input, task, digest);
       // A retry continues an interrupted large body from its stored prefix where the origin allows (Range + If-Range).
@@ -247,6 +278,16 @@ export function createDownloadOne({
         ...(contentType !== undefined ? { contentType: clipJson(contentType, MAX_CONTENT_TYPE_BYTES) } : {}),
       };
     } catch (err) {
+      if (
+        hostPermits &&
+        err instanceof FetchFailure &&
+        err.extra.retryAfterMs !== undefined &&
+        HOST_PAUSE_STATUSES.has(err.extra.httpStatus ?? 0)
+      ) {
+        hostPermits.pause(err.extra.url, Date.now() + err.extra.retryAfterMs);
+      }
+      permit?.release();
+      permit = undefined;
       const failure = toFailure(err, task.url, bytesSoFar, expected, attempt);
       // A resource that failed for good leaves no partial download behind (partial-cleanup.ts).
       await dropPartialIfFinal(storage, task, failure, run);
@@ -258,6 +299,8 @@ export function createDownloadOne({
       if (kind === ErrorKind.storage) metrics?.storageErrors.inc({ driver });
       log()[failure.nonRetryable ? 'warn' : 'info']({ kind, url: task.url, tier, retryable: !failure.nonRetryable }, failure.message);
       throw failure;
+    } finally {
+      permit?.release();
     }
   };
 }

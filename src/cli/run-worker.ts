@@ -6,7 +6,7 @@ import { createFetcher } from '../fetch/fetcher.js';
 import { assertHandlerStores } from '../handlers/policy.js';
 import { builtInHandlers, type HandlerRegistry } from '../handlers/registry.js';
 import { checkStores, createStoreRegistry } from '../storage/store-registry.js';
-import { createFetchBoxWorker } from '../worker/create-worker.js';
+import { createFetchBoxWorker, createHostBroker } from '../worker/create-worker.js';
 import { startPartialSweeper } from '../storage/partial-sweeper.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
@@ -77,10 +77,13 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
   await ensureSearchAttributes(client, config.temporal.namespace, logger);
   // Warns (never fails) when the namespace keeps closed jobs for another time than temporal.retention.
   await checkNamespaceRetention(client, config.temporal.namespace, config.temporal.retention, logger);
+  // Politeness per host across the fleet: leases from each limited host's coordinator (docs/jobs.md#politeness).
+  const hostBroker = createHostBroker({ config, client, logger, metrics });
   const worker = await createFetchBoxWorker({
     config,
     connection,
     client,
+    ...(hostBroker ? { hostBroker } : {}),
     storage,
     stores,
     fetcher,
@@ -114,6 +117,8 @@ export async function runWorker(config: Config, logger: Logger, handlers: Handle
         worker.shutdown();
       }
       await running.catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
+      // Its downloads are done: the leases go back now instead of lapsing after their lease time.
+      await hostBroker?.close();
       await connection.close();
       await clientConnection.close();
       await fetcher.close();

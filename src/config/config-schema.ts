@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationMs } from './duration.js';
+import { hostsSchema } from './host-limits.js';
 import { fairnessWeightsSchema } from './fairness-weights.js';
 import { namedStoresSchema, storageUrlSchema, storeNameSchema } from './store-settings.js';
 
@@ -222,6 +223,20 @@ export const configSchema = z.object({
         .default(64 * 1024),
     })
     .prefault({}),
+  /**
+   * Politeness per host across every job and worker (docs/jobs.md#politeness): a host's limit is
+   * enforced by its coordinator workflow, which leases permits to each worker's broker.
+   */
+  politeness: z
+    .object({
+      /** Requests in flight per host across all jobs and workers, for hosts without an override; 0 = no limit. */
+      hostConcurrency: z.coerce.number().int().min(0).max(1_000).default(0),
+      /** How long a worker keeps its permits without renewing (it renews every third of it); a dead worker's come back after it. */
+      leaseMs: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
+    })
+    .prefault({}),
+  /** Per-host overrides of `politeness.hostConcurrency`, from the config file, by host (`name` or `name:port`, lower case). */
+  hosts: hostsSchema,
   /** OpenTelemetry tracing through Temporal's interceptors; off while `endpoint` is empty. */
   otel: z
     .object({

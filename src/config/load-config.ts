@@ -62,6 +62,8 @@ export const ENV_VARS = {
   FETCHBOX_JOB_PAGE_PARALLELISM: 'job.pageParallelism',
   FETCHBOX_JOB_PER_HOST_CONCURRENCY: 'job.perHostConcurrency',
   FETCHBOX_JOB_BATCH_SIZE: 'job.batchSize',
+  FETCHBOX_HOST_CONCURRENCY: 'politeness.hostConcurrency',
+  FETCHBOX_HOST_LEASE_MS: 'politeness.leaseMs',
   FETCHBOX_JOB_INLINE_MAX_RESOURCES: 'job.inlineMaxResources',
   FETCHBOX_RETRY_MAX_ATTEMPTS: 'job.retry.maximumAttempts',
   FETCHBOX_RETRY_INITIAL_INTERVAL_MS: 'job.retry.initialIntervalMs',

@@ -74,6 +74,22 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  /** How long downloads waited for their host's permit (politeness across jobs and workers; limited hosts only). */
+  readonly hostPermitWait = new Histogram({
+    name: 'fetchbox_host_permit_wait_seconds',
+    help: 'Time a download of a host with a limit waited for its permit from the worker host broker, in seconds.',
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  /** Lease requests the worker's host broker sent to hosts' coordinator workflows, by outcome. */
+  readonly hostLeaseRequests = new Counter({
+    name: 'fetchbox_host_lease_requests_total',
+    help: 'Lease requests (hostLease Updates) the worker host broker sent to host coordinator workflows, by outcome (ok, error).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fetchbox_worker_' });
   }

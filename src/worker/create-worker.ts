@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { HostBroker } from '../activities/host-broker.js';
+import { temporalHostCoordinator } from '../activities/host-coordinator-client.js';
+import { anyHostLimit, hostLimitFor } from '../config/host-limits.js';
 import type { Config } from '../config/config-schema.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import { handlerSettings } from '../handlers/policy.js';
@@ -61,11 +66,39 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
   /** OpenTelemetry plugin (createTracing); the workflows are then bundled at start with its interceptors. */
   tracing?: OpenTelemetryPlugin;
+  /**
+   * The worker's host broker (createHostBroker); the caller closes it. When omitted, one is made
+   * here if any host has a limit (its leases then lapse at exit instead of being returned).
+   */
+  hostBroker?: HostBroker;
+}
+
+/**
+ * The worker process's host broker (politeness per host across every job and worker), or undefined
+ * when no host has a limit: then downloads skip politeness entirely and no coordinator is started.
+ */
+export function createHostBroker(deps: Pick<WorkerDeps, 'config' | 'client' | 'taskQueue' | 'logger' | 'metrics'>): HostBroker | undefined {
+  const { config } = deps;
+  if (!anyHostLimit(config)) return undefined;
+  return new HostBroker({
+    limitFor: (host) => hostLimitFor(config, host),
+    coordinator: temporalHostCoordinator(deps.client, deps.taskQueue ?? config.temporal.taskQueue),
+    workerId: `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+    leaseMs: config.politeness.leaseMs,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.metrics
+      ? {
+          onWait: (seconds: number) => deps.metrics!.hostPermitWait.observe(seconds),
+          onLease: (outcome: 'ok' | 'error') => deps.metrics!.hostLeaseRequests.inc({ outcome }),
+        }
+      : {}),
+  });
 }
 
 /** Creates a FetchBox worker: the job workflow plus the download activities. */
 export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
+  const hostBroker = deps.hostBroker ?? createHostBroker(deps);
   return Worker.create({
     connection: deps.connection,
     namespace: config.temporal.namespace,
@@ -89,6 +122,7 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
       },
       ...(deps.logger ? { logger: deps.logger } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      ...(hostBroker ? { hostPermits: hostBroker } : {}),
     }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentActivityTaskPolls: config.worker.activityPollers,

@@ -2,3 +2,5 @@
 export { jobWorkflow } from './job-workflow.js';
 export { pageWorkflow } from './page-workflow.js';
 export { pageStatesQuery, pageSummaryQuery, retrySignal, retryUpdate, summaryQuery } from './messages.js';
+export { hostCoordinatorWorkflow } from './host-coordinator-workflow.js';
+export { hostLeaseUpdate } from './host-messages.js';

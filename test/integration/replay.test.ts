@@ -28,10 +28,10 @@ describe.runIf(recording)('recording histories', () => {
     await origin?.close();
   });
 
-  /** Saves every run of the job workflow and of its page workflows. */
-  async function save(scenario: string, jobId: string, on: Stack = stack): Promise<void> {
+  /** Saves every run of the job workflow and of its page workflows (or of the workflows whose id starts with `prefix`). */
+  async function save(scenario: string, jobId: string, on: Stack = stack, prefix = `job-${jobId}`): Promise<void> {
     let n = 0;
-    for await (const wf of on.client.workflow.list({ query: `WorkflowId STARTS_WITH "job-${jobId}"` })) {
+    for await (const wf of on.client.workflow.list({ query: `WorkflowId STARTS_WITH "${prefix}"` })) {
       // The CLI writes the proto3 JSON form that historyFromJSON reads.
       const json = execFileSync(
         findTemporalCli()!,
@@ -96,6 +96,37 @@ describe.runIf(recording)('recording histories', () => {
       await save('polite', jobId, polite);
     } finally {
       await polite.close();
+    }
+  });
+
+  it("records a host's coordinator (politeness across jobs and workers) with a Retry-After, until it closes idle", async () => {
+    // Its own origin: its own host, so its own coordinator. A short lease, so renewals add up.
+    const hostOrigin = await startOrigin();
+    const hosts = await startStack('file', {
+      FETCHBOX_HOST_CONCURRENCY: '2',
+      FETCHBOX_HOST_LEASE_MS: '1500',
+      FETCHBOX_JOB_BATCH_SIZE: '4',
+    });
+    try {
+      const jobIds = [uniqueJobId('replay-hosts'), uniqueJobId('replay-hosts')];
+      await hosts.submit({
+        jobId: jobIds[0],
+        resources: [
+          { url: `${hostOrigin.url}/flaky/1/429/10/${jobIds[0]}?retryAfter=1` },
+          ...Array.from({ length: 20 }, (_, i) => ({ url: `${hostOrigin.url}/slow/100/10/${jobIds[0]}-${i}` })),
+        ],
+      });
+      await hosts.submit({
+        jobId: jobIds[1],
+        resources: Array.from({ length: 20 }, (_, i) => ({ url: `${hostOrigin.url}/slow/100/10/${jobIds[1]}-${i}` })),
+      });
+      for (const id of jobIds) await hosts.waitForJob(id);
+      const coordinator = hosts.client.workflow.getHandle(`host-${new URL(hostOrigin.url).host}`);
+      await coordinator.result(); // it closes once idle for a lease time
+      await save('hosts', jobIds[0]!, hosts, `host-${new URL(hostOrigin.url).host}`);
+    } finally {
+      await hosts.close();
+      await hostOrigin.close();
     }
   });
 
