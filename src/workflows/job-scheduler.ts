@@ -60,11 +60,13 @@ export class JobScheduler {
       polite && !exactPolite
         ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency! / this.parallelism)) }
         : policy;
-    // The job-wide task cap (handler expansions included), absent in older inputs.
-    this.capTasks = maxTasks !== undefined && patched('job-expansion-cap');
     const { inlineRun, manifest } = state.input;
     this.inlineRun =
       inlineRun === true && manifest.inline !== undefined && manifest.pageCount === 1 && !state.carry.published && patched('inline-run');
+    // The job-wide task cap (handler expansions included), absent in older inputs. An inline run
+    // starts no first-round page to grant expansions to, so it asks for no marker (each `patched`
+    // a new run takes costs it two history events).
+    this.capTasks = maxTasks !== undefined && !this.inlineRun && patched('job-expansion-cap');
   }
 
   /**
@@ -77,16 +79,20 @@ export class JobScheduler {
     const { carry, input } = state;
     // Publishing (and, for an inline manifest, staging) retries until storage answers: an accepted
     // job whose manifest lives only in this history must wait out a storage outage, not fail.
-    const publisher = proxyActivities<Activities>({
-      ...ioTimeouts(),
-      retry: { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' },
-    });
-    state.publishCounts();
+    // An inline run publishes inside its one activity; it needs neither this proxy (nor the
+    // `io-heartbeat` marker its timeouts ask for) nor a counts upsert now (the API's start set them).
+    const publisher = this.inlineRun
+      ? undefined
+      : proxyActivities<Activities>({
+          ...ioTimeouts(),
+          retry: { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' },
+        });
+    if (!this.inlineRun) state.publishCounts();
     try {
       if (this.inlineRun) await this.runInline();
       if (!carry.published) {
         const { jobId, handler, manifest } = input;
-        await publisher.publishManifest({
+        await publisher!.publishManifest({
           jobId,
           handler,
           manifestKey: manifest.manifestKey,

@@ -113,13 +113,17 @@ export class JobState {
     return undefined;
   }
 
-  /** Records page 0's finished inline first round: carried as the ledger of that round, counted like a page child's result. */
+  /**
+   * Records page 0's finished inline first round: carried as the ledger of that round, counted like
+   * a page child's result. The counts reach the search attributes when the job closes (one upsert
+   * for a small job instead of two); until then the `summary` query has them.
+   */
   finishInline(result: PageResult): void {
     this.carry.inlinePage = result;
     this.carry.published = true;
     this.carry.nextPage = Math.max(this.carry.nextPage, 1);
     this.finishedThisRun++;
-    this.applyPage(result);
+    applyPageResult(this.carry, result);
   }
 
   /** Records a retry request (signal or Update); requests coalesce into one round. */
