@@ -25,8 +25,7 @@ import { hook, type HandlerHooks } from './handler-hooks.js';
 import type { HostPermit, HostPermits } from './host-broker.js';
 import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
-import { dropPartialIfFinal } from './partial-cleanup.js';
-import { openResumable, storeBody } from './resumable-download.js';
+import { dropPartialIfFinal, openResumable, storeBody } from './resumable-download.js';
 import { notModifiedResult, revalidationFor } from './revalidate.js';
 import { objectStorage, storageFor } from './task-store.js';
 
@@ -289,7 +288,7 @@ export function createDownloadOne({
       permit?.release();
       permit = undefined;
       const failure = toFailure(err, task.url, bytesSoFar, expected, attempt);
-      // A resource that failed for good leaves no partial download behind (partial-cleanup.ts).
+      // A resource that failed for good leaves no partial download behind (dropPartialIfFinal, resumable-download.ts).
       await dropPartialIfFinal(storage, task, failure, run);
       if (tier !== 'direct') failure.message = `${failure.message} (via proxy tier ${tier})`;
       const kind = failure.type ?? 'unknown';

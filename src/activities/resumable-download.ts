@@ -1,3 +1,4 @@
+import type { ApplicationFailure } from '@temporalio/activity';
 import { ErrorKind, FetchFailure } from '../fetch/errors.js';
 import type { Fetcher, OpenRequest, OpenResponse } from '../fetch/fetcher.js';
 import { MAX_VALIDATOR_URL_CHARS, cleanEtag, isStrongEtag } from '../fetch/validators.js';
@@ -6,6 +7,7 @@ import { RESUMABLE_MIN_BYTES, partialId } from '../storage/partials.js';
 import type { PartialCheckpoint, PartialTarget } from '../storage/storage.js';
 import type { PutObjectInput, Storage, StoredObject } from '../storage/storage.js';
 import type { DownloadTask } from '../workflows/job-types.js';
+import type { ActivityRun } from './resume-check.js';
 
 /** How a body is written: resumably (`partial`; `from` set when it continues a stored prefix) or not. */
 export interface OpenedBody {
@@ -140,4 +142,20 @@ export async function storeBody(target: Storage, opened: Storage, body: OpenedBo
     throw new StorageError(`a resumed download of ${input.key} was sent to another store; starting over`, input.key);
   }
   return target.put(input);
+}
+
+/**
+ * After a failed download attempt: when the resource failed for good (a permanent failure, or the
+ * last attempt Temporal makes), its partial download in the task's store is removed, since no
+ * attempt will continue it. Other failures keep it for the next attempt. Never throws: a removal
+ * that fails is left to the partial sweeper (partial-sweeper.ts).
+ */
+export async function dropPartialIfFinal(
+  storage: Storage,
+  task: DownloadTask,
+  failure: ApplicationFailure,
+  run: ActivityRun,
+): Promise<void> {
+  if (!storage.resumable || !(failure.nonRetryable || run.lastAttempt === true)) return;
+  await storage.resumable.drop(partialId(task.key, task.url, task.headers)).catch(() => undefined);
 }

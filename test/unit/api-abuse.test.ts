@@ -8,7 +8,7 @@ import { bearerToken, parseTokens } from '../../src/api/auth.js';
 import { CursorSigner } from '../../src/api/cursor-signer.js';
 import { JobService, type JobEvent } from '../../src/api/job-service.js';
 import { createJobContext } from '../../src/api/jobs/job-context.js';
-import { encodeResourcesCursor, decodeResourcesCursor } from '../../src/api/jobs/resources-cursor.js';
+import { encodeResourcesCursor, decodeResourcesCursor } from '../../src/api/jobs/resource-states.js';
 import type { ReadinessCheck } from '../../src/api/routes/health.js';
 import { apiClient } from '../../src/cli/api-client.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';

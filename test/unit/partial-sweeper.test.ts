@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { dropPartialIfFinal } from '../../src/activities/partial-cleanup.js';
+import { dropPartialIfFinal } from '../../src/activities/resumable-download.js';
 import { activityRun } from '../../src/activities/resume-check.js';
 import { WorkerMetrics } from '../../src/metrics/worker-metrics.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
