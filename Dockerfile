@@ -23,7 +23,9 @@ COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
-RUN mkdir -p /data && chown node:node /data
+# Handler modules mounted or copied anywhere (FETCHBOX_HANDLERS=/handlers/index.js) can
+# `import ... from 'fetchbox'`: Node looks for packages in /node_modules last, and finds this one.
+RUN mkdir -p /data /node_modules && chown node:node /data && ln -s /app /node_modules/fetchbox
 USER node
 EXPOSE 3000 9464
 # `fetchbox worker` drains on SIGTERM (FETCHBOX_WORKER_SHUTDOWN_GRACE_MS, default 30 s, then at most

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load-config.js';
+import type { HandlerRegistry } from '../handlers/registry.js';
 import { TemporalSettingsError } from '../temporal/connection-options.js';
 import { createLogger } from '../logger.js';
 import { COMMAND_USAGE, hasCommandUsage } from './command-usage.js';
@@ -15,6 +17,9 @@ Commands:
   worker    a worker only (fetchbox worker --help)
   jobs      submit, get, list, resources, retry, cancel, tail (fetchbox jobs --help)
   failures  failed resources across jobs, by kind and host (fetchbox failures --help)
+
+dev, api and worker take --handlers <module>[,<module>...] (or FETCHBOX_HANDLERS): handler
+modules loaded beside the built-in handlers (docs/handlers.md).
 
 Configuration comes from FETCHBOX_* and TEMPORAL_* environment variables, optionally merged
 over a YAML or JSON file named by FETCHBOX_CONFIG. See docs/configuration.md.
@@ -36,6 +41,27 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** The commands that run handlers (worker) or check manifests against them (api), and so load handler modules. */
+const SERVICE_COMMANDS: readonly string[] = ['dev', 'api', 'worker'];
+
+/**
+ * The registry a service runs with: the built-in handlers plus the modules `--handlers` names
+ * (replacing FETCHBOX_HANDLERS when given). Loaded before anything connects, so a bad module stops
+ * the process at once; undefined when there is none to load.
+ */
+async function loadHandlers(
+  flag: string[] | undefined,
+  configured: readonly string[],
+  logger: Logger,
+): Promise<HandlerRegistry | undefined> {
+  const { loadHandlerModules, splitModuleList } = await import('../handlers/handler-modules.js');
+  const specs = flag !== undefined ? splitModuleList(flag) : [...configured];
+  if (specs.length === 0) return undefined;
+  const { registry, modules } = await loadHandlerModules(specs);
+  logger.info({ modules: modules.map((m) => ({ module: m.module, url: m.url, handlers: m.handlers })) }, 'handler modules loaded');
+  return registry;
+}
+
 /** Runs a long-lived service until a signal, then closes it. */
 async function serveUntilSignal(start: () => Promise<{ close(): Promise<void> }>): Promise<number> {
   const running = await start();
@@ -51,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     strict: false,
-    options: { help: { type: 'boolean', short: 'h' } },
+    options: { help: { type: 'boolean', short: 'h' }, handlers: { type: 'string', multiple: true } },
   });
   const [command] = positionals;
   // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usages (jobs-usage.ts), not this one.
@@ -64,6 +90,12 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(USAGE);
     return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
+  }
+  // parseArgs in non-strict mode gives `true` for a `--handlers` with no value after it.
+  const handlersFlag = values.handlers as (string | boolean)[] | undefined;
+  if (handlersFlag?.some((v) => typeof v !== 'string' || v.trim() === '')) {
+    process.stderr.write('fetchbox: --handlers needs a module: --handlers ./handlers.js or --handlers my-handlers-package\n');
+    return ExitCode.usage;
   }
   // `fetchbox dev` runs its own Temporal server: a temporal.toml profile (the Temporal CLI's, in
   // ~/.config/temporalio) must not point it elsewhere unless asked for (empty = read no file).
@@ -87,14 +119,17 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   try {
+    const handlers = SERVICE_COMMANDS.includes(command)
+      ? await loadHandlers(handlersFlag as string[] | undefined, config.handlerModules, logger)
+      : undefined;
     switch (command) {
       case 'api':
-        return await serveUntilSignal(async () => (await import('./run-api.js')).runApi(config, logger));
+        return await serveUntilSignal(async () => (await import('./run-api.js')).runApi(config, logger, handlers));
       case 'worker':
-        return await serveUntilSignal(async () => (await import('./run-worker.js')).runWorker(config, logger));
+        return await serveUntilSignal(async () => (await import('./run-worker.js')).runWorker(config, logger, handlers));
       case 'dev':
         return await serveUntilSignal(async () => {
-          const dev = await (await import('./run-dev.js')).runDev(config, logger);
+          const dev = await (await import('./run-dev.js')).runDev(config, logger, process.env, handlers);
           process.stderr.write(
             `\nFetchBox dev is up (Node.js ${process.version}):\n  API          ${dev.apiUrl}\n  Temporal UI  ${dev.uiUrl}\n  storage      ${config.storage.url}\n` +
               `${dev.workerMetricsUrl ? `  metrics      ${dev.apiUrl}/metrics (API), ${dev.workerMetricsUrl} (worker)\n` : ''}Ctrl-C stops everything.\n\n`,
@@ -106,6 +141,11 @@ export async function main(argv: string[]): Promise<number> {
         return ExitCode.usage;
     }
   } catch (err) {
+    // A handler module that cannot be used, or a handler's policy naming an unconfigured store.
+    if (err instanceof ConfigError || (err as Error | undefined)?.name === 'HandlerModuleError') {
+      process.stderr.write(`fetchbox: ${(err as Error).message}\n`);
+      return ExitCode.config;
+    }
     if (err instanceof TemporalSettingsError) {
       // A Temporal connection setting (TLS file, profile): the setting to fix, no stack trace.
       process.stderr.write(`fetchbox: invalid configuration: ${err.message}\n`);

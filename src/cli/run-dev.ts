@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
+import type { HandlerRegistry } from '../handlers/registry.js';
 import { formatDurationMs } from '../config/duration.js';
 import { setNamespaceRetention } from '../temporal/retention.js';
 import { findTemporalCli, startDevServer, TemporalCliNotFoundError, type DevServer } from '../temporal/temporal-cli.js';
@@ -30,9 +31,15 @@ function portOf(address: string, fallback: number): { host: string; port: number
  * API with file storage, in one process tree. Loopback downloads are allowed unless
  * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise; cursors are signed with a key generated at start
  * unless FETCHBOX_CURSOR_SECRET is set. The namespace gets `temporal.retention` (the dev
- * server's own default is one day), set before the worker starts and checks it.
+ * server's own default is one day), set before the worker starts and checks it. `handlers`
+ * (built-in ones when omitted) is the registry of both the worker and the API.
  */
-export async function runDev(config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningDev> {
+export async function runDev(
+  config: Config,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  handlers?: HandlerRegistry,
+): Promise<RunningDev> {
   const binary = findTemporalCli(env);
   if (!binary) throw new TemporalCliNotFoundError();
   if (!env.FETCHBOX_FETCH_ALLOW_CIDRS && config.fetch.allowCidrs.length === 0) {
@@ -74,9 +81,9 @@ export async function runDev(config: Config, logger: Logger, env: NodeJS.Process
       { namespace: config.temporal.namespace, retention: formatDurationMs(config.temporal.retention) },
       'dev: namespace retention set',
     );
-    const worker: RunningWorker = await runWorker(config, logger);
+    const worker: RunningWorker = await runWorker(config, logger, handlers);
     stack.push(worker);
-    const api: RunningApi = await runApi(config, logger);
+    const api: RunningApi = await runApi(config, logger, handlers);
     stack.push(api);
     return { apiUrl: api.url, uiUrl: server.uiUrl, ...(worker.metricsUrl ? { workerMetricsUrl: worker.metricsUrl } : {}), close };
   } catch (err) {

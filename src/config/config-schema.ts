@@ -54,6 +54,47 @@ export const retryPolicySchema = z.object({
 });
 
 /**
+ * A handler policy in the config file (`handlers.<name>.policy`): the job policy's fields, each
+ * optional, numbers as the config file gives them.
+ */
+export const handlerPolicySchema = z
+  .object({
+    concurrency: z.number().int().min(1).max(1_000),
+    pageParallelism: z.number().int().min(1).max(16),
+    perHostConcurrency: z.number().int().min(0).max(1_000),
+    batchSize: z.number().int().min(1).max(1_000),
+    attemptTimeoutMs: z.number().int().positive(),
+    heartbeatTimeoutMs: z.number().int().positive(),
+    maxBytes: z.number().int().positive(),
+    proxyTiers: z.array(z.string()).min(1),
+    attemptsPerTier: z.number().int().min(1).max(100),
+    retry: retryPolicySchema.partial(),
+    skipExisting: z.union([z.literal(false), z.object({ maxAgeMs: z.number().int().min(0).optional() })]),
+    revalidate: z.boolean(),
+    store: storeNameSchema,
+    allowedStores: z.array(storeNameSchema),
+  })
+  .partial()
+  .strict();
+
+/**
+ * A handler's own `policy` (its code, loaded by `--handlers`): the same fields, checked without
+ * coercion or defaults, so what the handler wrote is what its jobs get.
+ */
+export const handlerCodePolicySchema = handlerPolicySchema.extend({
+  retry: z
+    .object({
+      maximumAttempts: z.number().int().min(1).max(100),
+      initialIntervalMs: z.number().int().positive(),
+      backoffCoefficient: z.number().min(1).max(10),
+      maximumIntervalMs: z.number().int().positive(),
+    })
+    .partial()
+    .strict()
+    .optional(),
+});
+
+/**
  * The whole FetchBox configuration. Every setting has a default so `fetchbox dev` runs with none;
  * `docs/configuration.md` lists each one and a test keeps the two in step.
  */
@@ -246,6 +287,11 @@ export const configSchema = z.object({
     })
     .prefault({}),
   /**
+   * Handler modules to load beside the built-in handlers (`--handlers`, FETCHBOX_HANDLERS): paths
+   * relative to the working directory, or package names resolved from it (handlers/handler-modules.ts).
+   */
+  handlerModules: list(),
+  /**
    * Per-handler configuration, from the config file: `policy` overrides the handler's own
    * defaults (same fields as a job policy), `settings` are strings the handler reads (secrets
    * are better given as FETCHBOX_HANDLER_<NAME>_<KEY> variables).
@@ -254,26 +300,7 @@ export const configSchema = z.object({
     .record(
       z.string(),
       z.object({
-        policy: z
-          .object({
-            concurrency: z.number().int().min(1).max(1_000),
-            pageParallelism: z.number().int().min(1).max(16),
-            perHostConcurrency: z.number().int().min(0).max(1_000),
-            batchSize: z.number().int().min(1).max(1_000),
-            attemptTimeoutMs: z.number().int().positive(),
-            heartbeatTimeoutMs: z.number().int().positive(),
-            maxBytes: z.number().int().positive(),
-            proxyTiers: z.array(z.string()).min(1),
-            attemptsPerTier: z.number().int().min(1).max(100),
-            retry: retryPolicySchema.partial(),
-            skipExisting: z.union([z.literal(false), z.object({ maxAgeMs: z.number().int().min(0).optional() })]),
-            revalidate: z.boolean(),
-            store: storeNameSchema,
-            allowedStores: z.array(storeNameSchema),
-          })
-          .partial()
-          .strict()
-          .default({}),
+        policy: handlerPolicySchema.default({}),
         settings: z.record(z.string(), z.string()).default({}),
       }),
     )

@@ -85,6 +85,7 @@ export const ENV_VARS = {
   FETCHBOX_WORKER_METRICS_PORT: 'worker.metricsPort',
   FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: 'worker.temporalMetricsPort',
   FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
+  FETCHBOX_HANDLERS: 'handlerModules',
 } as const;
 
 /** Thrown when configuration does not validate; the message names every bad setting. */

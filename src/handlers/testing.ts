@@ -16,16 +16,22 @@ import type { Handler } from './handler.js';
 import { resolvePolicy } from './policy.js';
 import { HandlerRegistry } from './registry.js';
 
+/** File storage for the harness's `storage` and `stores` options (`fetchbox/testing` exports it for handler projects). */
+export { FileStorage } from '../storage/file-storage.js';
+export type { Storage } from '../storage/storage.js';
+
 /**
- * The harness was called where `@temporalio/testing` is not installed (a production install:
- * `npm install --omit=dev`). It is a development dependency: the harness is for tests only.
+ * The harness was called where `@temporalio/testing` is not installed: a production install
+ * (`npm install --omit=dev`), or a handler project that did not add it. FetchBox has it as a
+ * development dependency and, for projects that install the `fetchbox` package, as an optional
+ * peer dependency: the harness is for tests only, and a production install never needs it.
  */
 export class HarnessDependencyError extends Error {
   override readonly name = 'HarnessDependencyError';
   readonly dependency = '@temporalio/testing';
   constructor(cause: unknown) {
     super(
-      'createHandlerHarness needs @temporalio/testing, a development dependency of FetchBox: run it from tests in a development install (npm install, not --omit=dev)',
+      'createHandlerHarness needs @temporalio/testing: in a handler project, npm install --save-dev @temporalio/testing (the version of the @temporalio packages fetchbox uses); in FetchBox itself, a development install (npm install, not --omit=dev)',
       { cause },
     );
   }
@@ -92,8 +98,8 @@ export interface HandlerHarness {
 /**
  * Test harness for handler authors: runs FetchBox's own activities for one handler in
  * Temporal's MockActivityEnvironment, against real storage and a real fetcher, with no Temporal
- * server. See docs/handlers.md. For tests only: it loads `@temporalio/testing` (a development
- * dependency) when called, and throws {@link HarnessDependencyError} where that is not installed.
+ * server. See docs/handlers.md. For tests only: it loads `@temporalio/testing` (FetchBox's
+ * development dependency, an optional peer dependency of the package) when called, and throws {@link HarnessDependencyError} where that is not installed.
  *
  * ```ts
  * const harness = await createHandlerHarness(myHandler, { allowCidrs: ['127.0.0.1/32'] });

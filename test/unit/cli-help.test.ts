@@ -55,7 +55,8 @@ describe('fetchbox --help', () => {
     for (const command of ['dev', 'api', 'worker']) {
       const { code, out } = await run([command, '--help']);
       expect(code, command).toBe(0);
-      expect(out, command).toMatch(new RegExp(`^Usage: fetchbox ${command}\n`));
+      expect(out, command).toMatch(new RegExp(`^Usage: fetchbox ${command} \\[--handlers <module>\\[,<module>\\.\\.\\.\\]\\]\n`));
+      expect(out, command).toMatch(/FETCHBOX_HANDLERS/);
       expect(out, command).toMatch(/docs\/configuration\.md/);
     }
   });

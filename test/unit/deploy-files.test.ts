@@ -244,6 +244,10 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "bin\/fetchbox\.js"\]/);
   });
+
+  it("lets handler modules mounted anywhere import 'fetchbox' (docs/deployment.md#your-handlers-in-the-image)", () => {
+    expect(dockerfile).toMatch(/ln -s \/app \/node_modules\/fetchbox/);
+  });
 });
 
 describe('alert rules and dashboard', () => {
