@@ -23,9 +23,11 @@ import { createHandlerHooks, HandlerHookError, type TextLimits } from './handler
 import type { HostPermits } from './host-broker.js';
 import { fitPage, ioFailure, readStagedPage, validateStagedPage, withoutReusedKeys } from './load-page.js';
 import { activityRun } from './resume-check.js';
-import { manifestDocumentKey } from '../storage/keys.js';
 import { keptAlive } from './keep-alive.js';
+import { publishManifestDocument, type PublishInput } from './publish-manifest.js';
 import { assignStores } from './task-store.js';
+import { deliverWebhook, type WebhookDeps } from './deliver-webhook.js';
+import type { DeliverWebhookInput, DeliverWebhookResult } from '../workflows/notify-types.js';
 
 /** What the activities need; built once per worker process. */
 export interface ActivityDeps {
@@ -50,6 +52,8 @@ export interface ActivityDeps {
   metrics?: WorkerMetrics;
   /** The worker's host broker (politeness across jobs and workers, host-broker.ts); omitted when no host has a limit. */
   hostPermits?: HostPermits;
+  /** Completion webhooks' secret and address rules (deliver-webhook.ts); without them every attempt fails, retryably. */
+  webhooks?: WebhookDeps;
 }
 
 /**
@@ -83,6 +87,7 @@ export function createActivities({
   logger = pino({ level: 'silent' }),
   metrics,
   hostPermits,
+  webhooks = { fetch: { allowCidrs: [], connectTimeoutMs: 10_000, userAgent: 'FetchBox' } },
 }: ActivityDeps) {
   const hooks = createHandlerHooks({
     storage,
@@ -103,23 +108,7 @@ export function createActivities({
     ...(hostPermits ? { hostPermits } : {}),
   });
 
-  /**
-   * Copies the staged manifest document to `<jobId>/manifest.json` with its submit time; an inline
-   * manifest is staged first (page and document), all three writes at once.
-   */
-  async function publish(input: { jobId: string; manifestKey: string; submittedAt: string; inline?: InlineManifest; pageKey?: string }) {
-    const { inline, pageKey } = input;
-    if (inline && pageKey) {
-      await Promise.all([
-        storage.putJson(pageKey, inline.resources),
-        storage.putJson(input.manifestKey, inline.document),
-        storage.putJson(manifestDocumentKey(input.jobId), { ...inline.document, submittedAt: input.submittedAt }),
-      ]);
-      return;
-    }
-    const staged = await storage.getJson<Record<string, unknown>>(input.manifestKey);
-    await storage.putJson(manifestDocumentKey(input.jobId), { ...staged, submittedAt: input.submittedAt });
-  }
+  const publish = (input: PublishInput) => publishManifestDocument(storage, input);
 
   const activities = {
     /**
@@ -292,6 +281,8 @@ export function createActivities({
     publishManifest: keptAlive(activities.publishManifest),
     loadPage: keptAlive(activities.loadPage),
     failedTasks: keptAlive(activities.failedTasks),
+    /** A job's completion webhook, one attempt (deliver-webhook.ts); the job workflow retries it for hours. */
+    deliverWebhook: (input: DeliverWebhookInput): Promise<DeliverWebhookResult> => deliverWebhook(webhooks, input),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { Config } from '../config/config-schema.js';
+import { jobWorkflowId } from '../workflows/ids.js';
 import { JOB_ID_CHARS } from './schemas.js';
 
 /**
@@ -7,4 +9,9 @@ import { JOB_ID_CHARS } from './schemas.js';
  */
 export function jobPath(jobId: string): string {
   return `/jobs/${JOB_ID_CHARS.test(jobId) && !/^\.+$/.test(jobId) ? jobId : encodeURIComponent(jobId)}`;
+}
+
+/** The Temporal Web UI page of a job's workflow (`links.temporalUi`): the API's answers and a job's webhook say the same. */
+export function temporalUiUrlOf(temporal: Pick<Config['temporal'], 'uiUrl' | 'namespace'>, jobId: string): string {
+  return `${temporal.uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(jobWorkflowId(jobId))}`;
 }

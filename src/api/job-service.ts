@@ -1,5 +1,4 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import { jobWorkflowId } from '../workflows/ids.js';
 import type { JobStatus, ResourceStatus } from '../workflows/constants.js';
 import type { Logger } from 'pino';
 import { bulkRetry, type BulkRetryRequest, type BulkRetryResult } from './failures/bulk-retry.js';
@@ -17,6 +16,7 @@ import { retryJob } from './jobs/retry-job.js';
 import { submitJob } from './jobs/submit-job.js';
 import type { ManifestLimits } from './manifest-limits.js';
 import type { Manifest } from './schemas.js';
+import { temporalUiUrlOf } from './job-path.js';
 
 // Re-exported so routes, the CLI and tests keep one import path for the job service's API.
 export type { JobListItem, JobListing, JobServiceDeps, JobSummary, ResourceListing, RetryResult, SubmitResult } from './jobs/job-views.js';
@@ -110,7 +110,6 @@ export class JobService {
 
   /** The Temporal Web UI page of a job's workflow. */
   temporalUiUrl(jobId: string): string {
-    const { uiUrl, namespace } = this.deps.config.temporal;
-    return `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(jobWorkflowId(jobId))}`;
+    return temporalUiUrlOf(this.deps.config.temporal, jobId);
   }
 }

@@ -2,7 +2,8 @@ import { z } from '@hono/zod-openapi';
 import { HEADER_LIMITS, isConditionalRequestHeader, isRefusedRequestHeader } from '../fetch/header-rules.js';
 import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
 import { storeNameSchema } from '../config/store-settings.js';
-import { ErrorKind, JobStatus, ResourceStatus } from '../workflows/constants.js';
+import { ErrorKind, JobStatus, NotifyEvent, NotifyStatus, ResourceStatus } from '../workflows/constants.js';
+import { MAX_WEBHOOK_URL_BYTES, webhookUrlProblem } from '../config/webhook-settings.js';
 import { MAX_LISTED_ISSUES } from './api-error.js';
 import { issuePaths } from './issue-paths.js';
 import { JobPriority } from './jobs/job-priority.js';
@@ -179,6 +180,33 @@ const MetadataSchema = z
     description: 'At most `limits.maxMetadataBytes` (64 KiB by default) as JSON, nested at most 64 levels.',
   });
 
+/** A manifest's completion webhook (docs/jobs.md#completion-webhooks). */
+const NotifySchema = z
+  .strictObject({
+    url: z
+      .string()
+      .max(MAX_WEBHOOK_URL_BYTES)
+      .superRefine((value, ctx) => {
+        const problem = webhookUrlProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .openapi({
+        example: 'https://crawler.example.com/fetchbox-hook',
+        description: `Absolute http or https, at most ${MAX_WEBHOOK_URL_BYTES} bytes, no credentials.`,
+      }),
+    events: z
+      .array(z.enum(NotifyEvent))
+      .min(1)
+      .max(Object.keys(NotifyEvent).length)
+      .refine((events) => new Set(events).size === events.length, 'each event at most once')
+      .optional()
+      .openapi({ description: 'The closing statuses that are reported; all three when absent.' }),
+  })
+  .openapi('Notify', {
+    description:
+      "When the job closes with one of `events`, FetchBox POSTs its summary (with `type`, the event) to `url`, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) with FETCHBOX_WEBHOOK_SECRET, retried for `webhooks.retryWindow` (24 h by default). Part of the manifest's identity only when given. Refused (400) when the server has no webhook secret.",
+  });
+
 /** The manifest a crawler POSTs. Configured limits (resource count, metadata size) are checked before it. */
 export const ManifestSchema = z
   .strictObject({
@@ -194,6 +222,7 @@ export const ManifestSchema = z
       description:
         "1 (highest) to 5 (lowest), 3 when absent: the job's tasks run before those of lower priority on the same workers (Temporal's task queue priority). Part of the manifest's identity only when given.",
     }),
+    notify: NotifySchema.optional(),
     resources: ResourcesSchema,
   })
   .openapi('Manifest');
@@ -238,6 +267,19 @@ export const RetryResponseSchema = z
   .object({ jobId: z.string(), status: JobStatusSchema, retrying: z.boolean(), links: LinksSchema })
   .openapi('RetryResponse');
 
+/** Where a job's completion webhook stands (jobs with `notify` only). */
+const NotifyStateSchema = z
+  .object({
+    status: z.enum(NotifyStatus),
+    webhookId: z.string().optional().openapi({ description: 'The `webhook-id` every attempt of this delivery carries.' }),
+    attempts: z.number().int().optional(),
+    lastError: z.string().optional().openapi({ description: "The latest attempt's failure (names the receiver's origin only)." }),
+  })
+  .openapi('NotifyState', {
+    description:
+      '`waiting` while the job works; `pending` while its webhook is delivered (the job still reads `running`: it closes after delivery or give-up); `delivered`; `failed` (given up: 410 Gone, a refused address, the retry window spent); `skipped` (the closing status is not among `events`, or the job failed or was terminated).',
+  });
+
 /** The job summary of `GET /jobs/{jobId}`. */
 export const JobSummarySchema = z
   .object({
@@ -248,6 +290,7 @@ export const JobSummarySchema = z
     bytes: z.number().int(),
     startedAt: z.string(),
     closedAt: z.string().optional(),
+    notify: NotifyStateSchema.optional(),
     links: LinksSchema,
   })
   .openapi('JobSummary');

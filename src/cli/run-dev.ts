@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
+import { devWebhookSecret } from '../config/dev-webhook-secret.js';
 import { formatDurationMs } from '../config/duration.js';
 import { setNamespaceRetention } from '../temporal/retention.js';
 import { findTemporalCli, startDevServer, TemporalCliNotFoundError, type DevServer } from '../temporal/temporal-cli.js';
@@ -30,7 +31,8 @@ function portOf(address: string, fallback: number): { host: string; port: number
  * `fetchbox dev`: a Temporal dev server (SQLite under the data dir, Web UI), a worker and the
  * API with file storage, in one process tree. Loopback downloads are allowed unless
  * FETCHBOX_FETCH_ALLOW_CIDRS says otherwise; cursors are signed with a key generated at start
- * unless FETCHBOX_CURSOR_SECRET is set. The namespace gets `temporal.retention` (the dev
+ * unless FETCHBOX_CURSOR_SECRET is set; webhooks with the one kept in `<dataDir>/webhook-secret`
+ * unless FETCHBOX_WEBHOOK_SECRET is set. The namespace gets `temporal.retention` (the dev
  * server's own default is one day), set before the worker starts and checks it. `handlers`
  * (built-in ones when omitted) is the registry of both the worker and the API.
  */
@@ -52,6 +54,12 @@ export async function runDev(
   }
   const dataDir = path.resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
+  if (!config.webhooks.secret) {
+    // Completion webhooks work out of the box: a secret kept under the data dir, for receivers to verify with.
+    const { secret, file } = await devWebhookSecret(dataDir);
+    config.webhooks.secret = secret;
+    logger.info({ file }, `dev: completion webhooks are signed with the secret in ${file}`);
+  }
   const { host, port } = portOf(config.temporal.address, 7233);
   const uiPort = Number(new URL(config.temporal.uiUrl).port || 8233);
   const stack: { close(): Promise<void> }[] = [];

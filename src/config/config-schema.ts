@@ -3,6 +3,7 @@ import { parseDurationMs } from './duration.js';
 import { hostsSchema } from './host-limits.js';
 import { fairnessWeightsSchema } from './fairness-weights.js';
 import { namedStoresSchema, storageUrlSchema, storeNameSchema } from './store-settings.js';
+import { webhooksSchema } from './webhook-settings.js';
 
 /** Milliseconds as a positive integer; config files and env vars both give plain numbers. */
 const ms = (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue);
@@ -278,6 +279,7 @@ export const configSchema = z.object({
     .prefault({}),
   /** Per-host overrides of `politeness.hostConcurrency`, from the config file, by host (`name` or `name:port`, lower case). */
   hosts: hostsSchema,
+  webhooks: webhooksSchema,
   /** OpenTelemetry tracing through Temporal's interceptors; off while `endpoint` is empty. */
   otel: z
     .object({

@@ -86,6 +86,10 @@ export const ENV_VARS = {
   FETCHBOX_WORKER_TEMPORAL_METRICS_PORT: 'worker.temporalMetricsPort',
   FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: 'worker.shutdownGraceMs',
   FETCHBOX_HANDLERS: 'handlerModules',
+  FETCHBOX_WEBHOOK_SECRET: 'webhooks.secret',
+  FETCHBOX_WEBHOOK_DEFAULT_URL: 'webhooks.defaultUrl',
+  FETCHBOX_WEBHOOK_TIMEOUT_MS: 'webhooks.timeoutMs',
+  FETCHBOX_WEBHOOK_RETRY_WINDOW: 'webhooks.retryWindow',
 } as const;
 
 /** Thrown when configuration does not validate; the message names every bad setting. */

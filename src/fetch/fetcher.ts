@@ -1,8 +1,9 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { Agent, ProxyAgent, buildConnector, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Config } from '../config/config-schema.js';
-import { createAddressGuard, type AddressGuard } from './address-guard.js';
+import { createAddressGuard } from './address-guard.js';
+import { guardedConnector } from './guarded-connector.js';
 import { headersForOrigin } from './origin-headers.js';
 import { withoutRefusedHeaders } from './header-rules.js';
 import { isRetryableHttpStatus } from '../workflows/failure-rules.js';
@@ -90,40 +91,6 @@ function rangeHeaders(
   if (contentRange !== undefined) out.contentRange = contentRange;
   if (contentEncoding !== undefined) out.contentEncoding = contentEncoding;
   return out;
-}
-
-/**
- * Resolves the host and refuses blocked addresses before a socket is opened, so a refused
- * address never sees a SYN. Literal IPs skip DNS in undici, so they are checked here too.
- */
-function guardedConnector(guard: AddressGuard, connectTimeoutMs: number): buildConnector.connector {
-  const base = buildConnector({ timeout: connectTimeoutMs });
-  return (options, callback) => {
-    const host = options.hostname.replace(/^\[|\]$/g, '');
-    const connectTo = (address: string) => {
-      base(
-        { ...options, hostname: address, servername: options.servername ?? (isIP(host) ? undefined : host) } as typeof options,
-        callback,
-      );
-    };
-    if (isIP(host)) {
-      const range = guard.refusal(host);
-      if (range !== undefined) return callback(new BlockedAddressError(host, host, range), null);
-      return connectTo(host);
-    }
-    lookup(host, { all: true, verbatim: true }).then(
-      (addresses) => {
-        for (const { address } of addresses) {
-          const range = guard.refusal(address);
-          if (range !== undefined) return callback(new BlockedAddressError(host, address, range), null);
-        }
-        const first = addresses[0];
-        if (!first) return callback(new Error(`DNS returned no address for ${host}`), null);
-        connectTo(first.address);
-      },
-      (err: Error) => callback(err, null),
-    );
-  };
 }
 
 /** Maps an error thrown by undici while connecting or waiting for headers to a FetchFailure. */

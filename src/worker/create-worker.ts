@@ -122,6 +122,7 @@ export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
       ...(deps.logger ? { logger: deps.logger } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       ...(hostBroker ? { hostPermits: hostBroker } : {}),
+      webhooks: { ...(config.webhooks.secret ? { secret: config.webhooks.secret } : {}), fetch: config.fetch },
     }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentActivityTaskPolls: config.worker.activityPollers,

@@ -43,3 +43,26 @@ export type ErrorKind = (typeof ErrorKind)[keyof typeof ErrorKind];
 
 /** The error type of a `retry` Update the job's validator refused (the API answers 409 job_not_retryable). */
 export const RETRY_REFUSED = 'JobNotRetryable';
+
+/** The job statuses a completion webhook can report (manifest `notify.events`; all three by default). */
+export const NotifyEvent = {
+  completed: 'completed',
+  completedWithFailures: 'completed_with_failures',
+  canceled: 'canceled',
+} as const;
+export type NotifyEvent = (typeof NotifyEvent)[keyof typeof NotifyEvent];
+
+/**
+ * Where a job's completion webhook stands (`notify.status` in `GET /jobs/{jobId}`): `waiting` while
+ * the job works, `pending` while it is delivered (the job is still `running`), `delivered` after a
+ * 2xx, `failed` once given up (410, a refused address, the retry window spent), `skipped` when the
+ * job ended with a status its `events` leave out or in a way no event names (failed, terminated).
+ */
+export const NotifyStatus = {
+  waiting: 'waiting',
+  pending: 'pending',
+  delivered: 'delivered',
+  failed: 'failed',
+  skipped: 'skipped',
+} as const;
+export type NotifyStatus = (typeof NotifyStatus)[keyof typeof NotifyStatus];

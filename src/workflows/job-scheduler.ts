@@ -15,6 +15,7 @@ import { ioTimeouts } from './io-timeouts.js';
 import { JobStatus } from './constants.js';
 import { type JobPolicy } from './job-types.js';
 import type { JobState } from './job-state.js';
+import { notifyClose } from './job-notify.js';
 import { runInlinePage } from './page-inline.js';
 import { PageState } from './page-state.js';
 import { pageWorkflow } from './page-workflow.js';
@@ -133,6 +134,7 @@ export class JobScheduler {
       if (!isCancellation(err)) throw err;
       // Children were asked to cancel; they return what finished. Wait for them, then end canceled.
       await CancellationScope.nonCancellable(() => condition(() => state.running.size === 0));
+      await notifyClose(state, JobStatus.canceled);
       state.close(JobStatus.canceled);
       throw err;
     }

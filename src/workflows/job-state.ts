@@ -52,6 +52,8 @@ export class JobState {
   fatal: unknown;
   /** Page 0's first round while it runs inline (JobWorkflowInput.inlineRun). */
   inline: PageState | undefined;
+  /** The job's work is done and its completion webhook is being delivered (job-notify.ts): nothing more is accepted. */
+  closing = false;
   private readonly closedCounter = metricMeter.createCounter(
     'fetchbox_jobs_closed',
     '',
@@ -163,6 +165,7 @@ export class JobState {
       });
     if (CancellationScope.current().consideredCancelled) throw refuse('is being canceled');
     if (this.fatal !== undefined) throw refuse('is failing');
+    if (this.closing) throw refuse('is closing (its completion webhook is being delivered); retry it once it closed');
     if (this.status !== JobStatus.running) throw refuse(`is ${this.status}`);
   }
 
@@ -173,9 +176,14 @@ export class JobState {
     this.closedCounter.add(1, { status, handler: this.input.handler });
   }
 
+  /** The status a job whose pages all ran completes with. */
+  completionStatus(): JobStatus {
+    return this.carry.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
+  }
+
   /** Completes the job (`completed` or `completed_with_failures`); `resume` is a retry run's input. */
   complete(): JobResult {
-    this.close(this.carry.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed);
+    this.close(this.completionStatus());
     return { ...this.progress(), resume: { ...this.input, carry: { ...this.carry } } };
   }
 }

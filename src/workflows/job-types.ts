@@ -4,6 +4,7 @@
  * in download-types.ts, ids in ids.ts. Safe to import from workflow code, the worker and the API.
  */
 import type { ErrorKind, JobStatus, ResourceStatus } from './constants.js';
+import type { JobNotify, NotifyMemo } from './notify-types.js';
 
 /** One resource as the manifest gave it, after the API assigned a default id. */
 export interface ManifestResource {
@@ -126,6 +127,8 @@ export interface JobMemo {
   startedAt: string;
   /** Retry rounds started so far (upserted by the workflow). */
   rounds?: number;
+  /** The completion webhook's delivery state, for jobs with one (notify-types.ts). */
+  notify?: NotifyMemo;
 }
 
 /** State a job carries across continue-as-new and into a retry run. */
@@ -175,6 +178,8 @@ export interface JobWorkflowInput {
    * (INLINE_RUN_LIMITS in page-budget.ts); retry rounds still run as page children.
    */
   inlineRun?: true;
+  /** The completion webhook, delivered when the job closes (job-notify.ts); absent: none. */
+  notify?: JobNotify;
 }
 
 /** Input of the page workflow (one page of a job, in one round). */

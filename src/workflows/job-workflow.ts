@@ -2,6 +2,7 @@ import { continueAsNew, setHandler } from '@temporalio/workflow';
 import type { JobResult, JobWorkflowInput } from './job-types.js';
 import { JobScheduler } from './job-scheduler.js';
 import { JobState } from './job-state.js';
+import { notifyClose } from './job-notify.js';
 import { inlinePageQuery, retrySignal, retryUpdate, summaryQuery } from './messages.js';
 
 export { PAGES_PER_RUN } from './job-scheduler.js';
@@ -9,7 +10,7 @@ export { PAGES_PER_RUN } from './job-scheduler.js';
 /**
  * One job (workflow id `job-<jobId>`): registers its message handlers, runs its pages
  * (job-scheduler.ts) and completes `completed` or `completed_with_failures`, continues as new, or
- * ends canceled when canceled. Its state (counts, running pages, retry requests) is job-state.ts.
+ * ends canceled when canceled; a job with `notify` delivers its completion webhook first (job-notify.ts). Its state (counts, running pages, retry requests) is job-state.ts.
  */
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   const state = new JobState(input);
@@ -29,5 +30,6 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobResult> {
   if ((await scheduler.run()) === 'continue-as-new') {
     return await continueAsNew<typeof jobWorkflow>({ ...input, carry: state.carry });
   }
+  await notifyClose(state, state.completionStatus());
   return state.complete();
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli, projectRoot } from '../../src/temporal/temporal-cli.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 // Guards every change to workflow code: histories recorded from real runs are replayed against the
 // current workflow bundle, and a non-deterministic change fails here. Re-record deliberately
@@ -162,6 +163,27 @@ describe.runIf(recording)('recording histories', () => {
       await save('inline', jobId, inline);
     } finally {
       await inline.close();
+    }
+  });
+
+  it('records a job with a completion webhook (a failed attempt, then delivered) and a retry run that delivers again', async () => {
+    const receiver = await startWebhookReceiver((n) => (n === 0 ? 503 : 204));
+    const hooks = await startStack('file', { FETCHBOX_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}` });
+    try {
+      const jobId = uniqueJobId('replay-webhook');
+      const resources = [
+        ...Array.from({ length: 3 }, (_, i) => ({ url: `${origin.url}/bytes/10/${jobId}-${i}` })),
+        { url: `${origin.url}/flaky/1/404/10/${jobId}` },
+      ];
+      expect((await hooks.submit({ jobId, notify: { url: `${receiver.url}/hook` }, resources })).status).toBe(202);
+      expect((await hooks.waitForJob(jobId)).notify).toMatchObject({ status: 'delivered', attempts: 2 });
+      await hooks.app.request(`/jobs/${jobId}/retry`, { method: 'POST' });
+      expect(await hooks.waitForJob(jobId)).toMatchObject({ status: 'completed', notify: { status: 'delivered', attempts: 1 } });
+      expect(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size).toBe(2);
+      await save('webhook', jobId, hooks);
+    } finally {
+      await hooks.close();
+      await receiver.close();
     }
   });
 

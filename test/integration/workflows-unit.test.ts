@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
 import { jobWorkflow, retrySignal, retryUpdate } from '../../src/workflows/index.js';
-import { JobStatus, RETRY_REFUSED } from '../../src/workflows/constants.js';
+import { JobStatus, RETRY_REFUSED, type NotifyEvent } from '../../src/workflows/constants.js';
+import type { JobNotify } from '../../src/workflows/notify-types.js';
 import { type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
 import { mockActivities } from '../support/mock-activities.js';
@@ -110,6 +111,17 @@ function jobInput(jobId: string, pages: DownloadTask[][], policy: Partial<JobPol
 function inlineInput(jobId: string, tasks: DownloadTask[], policy: Partial<JobPolicy>): JobWorkflowInput {
   const input = jobInput(jobId, [tasks], { batchSize: 100, ...policy });
   return { ...input, manifest: { ...input.manifest, inline: { document: { jobId }, resources: tasks } }, inlineRun: true };
+}
+
+/** A webhook for every test job: short request deadline, a minute's window. */
+function notifyOf(events: NotifyEvent[]): JobNotify {
+  return {
+    url: 'https://hooks.test/h',
+    events,
+    timeoutMs: 1_000,
+    retryForMs: 60_000,
+    links: { self: '/jobs/x', temporalUi: 'http://ui.test' },
+  };
 }
 
 function start(input: JobWorkflowInput) {
@@ -427,5 +439,91 @@ describe('job and page schedulers with mocked activities (time-skipping test ser
     await vi.waitFor(() => expect(log.canceled).toBe(4), { timeout: 10_000, interval: 20 });
     expect(log.downloads).toHaveLength(4); // nothing started after the cancel
     expect(log.inFlight.now.get('job')).toBe(0);
+  });
+
+  it("delivers a job's completion webhook before it closes: retried with one webhook-id, the outcome in the memo", async () => {
+    const jobId = `notify-${randomUUID()}`;
+    const pages = [tasksFor(0, 3)];
+    const log = mocks.plan(jobId, { pages, delayMs: 0, webhook: { failures: 2 } });
+    const handle = await start({ ...jobInput(jobId, pages, {}), notify: notifyOf(['completed', 'completed_with_failures', 'canceled']) });
+    const result = await handle.result();
+    expect(result.status).toBe(JobStatus.completed);
+    expect(log.webhooks.map((w) => w.attempt)).toEqual([1, 2, 3]);
+    const { runId } = await handle.describe();
+    expect(new Set(log.webhooks.map((w) => w.input.webhookId))).toEqual(new Set([`job-${jobId}/${runId}/completed`]));
+    expect(log.webhooks[0]!.input).toMatchObject({
+      url: 'https://hooks.test/h',
+      timeoutMs: 1_000,
+      body: {
+        type: 'completed',
+        jobId,
+        status: 'completed',
+        resources: { total: 3, succeeded: 3, failed: 0, pending: 0 },
+        links: { self: '/jobs/x' },
+      },
+    });
+    const description = await handle.describe();
+    expect(description.memo?.notify).toMatchObject({
+      status: 'delivered',
+      attempts: 3,
+      runId,
+      webhookId: `job-${jobId}/${runId}/completed`,
+    });
+    expect(description.typedSearchAttributes.get(SearchAttributes.status)).toBe(JobStatus.completed);
+  });
+
+  it('sends no webhook for a status outside events, and gives up at once on 410', async () => {
+    const skipped = `notify-skip-${randomUUID()}`;
+    const log = mocks.plan(skipped, { pages: [tasksFor(0, 2)], delayMs: 0 });
+    const handle = await start({ ...jobInput(skipped, [tasksFor(0, 2)], {}), notify: notifyOf(['canceled']) });
+    await handle.result();
+    expect(log.webhooks).toEqual([]);
+    expect((await handle.describe()).memo?.notify).toMatchObject({ status: 'skipped' });
+
+    const gone = `notify-gone-${randomUUID()}`;
+    const goneLog = mocks.plan(gone, { pages: [tasksFor(0, 2)], delayMs: 0, webhook: { gone: true } });
+    const goneHandle = await start({ ...jobInput(gone, [tasksFor(0, 2)], {}), notify: notifyOf(['completed']) });
+    expect((await goneHandle.result()).status).toBe(JobStatus.completed);
+    expect(goneLog.webhooks).toHaveLength(1);
+    expect((await goneHandle.describe()).memo?.notify).toMatchObject({ status: 'failed', attempts: 1, lastError: 'HTTP 410 Gone' });
+  });
+
+  it('a retry Update while the webhook is delivered is refused; the job reads running until delivery ends', async () => {
+    const jobId = `notify-closing-${randomUUID()}`;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const pages = [tasksFor(0, 2)];
+    const log = mocks.plan(jobId, { pages, delayMs: 0, webhook: { gate } });
+    const handle = await start({ ...jobInput(jobId, pages, {}), notify: notifyOf(['completed']) });
+    await vi.waitFor(() => expect(log.webhooks).toHaveLength(1), { timeout: 10_000, interval: 20 });
+    const description = await handle.describe();
+    expect(description.status.name).toBe('RUNNING');
+    expect(description.memo?.notify).toMatchObject({ status: 'pending' });
+    expect(description.typedSearchAttributes.get(SearchAttributes.status)).toBe(JobStatus.running);
+    const refused = await handle.executeUpdate(retryUpdate).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(RETRY_REFUSED);
+    release();
+    expect((await handle.result()).status).toBe(JobStatus.completed);
+  });
+
+  it('a canceled job delivers its canceled webhook (not cancellable) before it ends canceled', async () => {
+    const jobId = `notify-cancel-${randomUUID()}`;
+    const pages = [tasksFor(0, 3)];
+    const log = mocks.plan(jobId, { pages, delayMs: 0, hang: true, webhook: { failures: 1 } });
+    const handle = await start({ ...jobInput(jobId, pages, {}), notify: notifyOf(['completed', 'canceled']) });
+    await vi.waitFor(() => expect(log.downloads.length).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+    await handle.cancel();
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const description = await handle.describe();
+    expect(description.status.name).toBe('CANCELLED');
+    expect(log.webhooks.map((w) => [w.attempt, w.input.body.type])).toEqual([
+      [1, 'canceled'],
+      [2, 'canceled'],
+    ]);
+    expect(description.memo?.notify).toMatchObject({ status: 'delivered', attempts: 2 });
   });
 });

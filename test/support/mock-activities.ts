@@ -9,6 +9,7 @@ import type {
   InlineRunResult,
 } from '../../src/workflows/download-types.js';
 import type { DownloadTask } from '../../src/workflows/job-types.js';
+import type { DeliverWebhookInput, DeliverWebhookResult } from '../../src/workflows/notify-types.js';
 
 /** What one mocked job does: its pages' tasks, how long a download takes, which URLs fail once. */
 export interface MockJobPlan {
@@ -29,6 +30,8 @@ export interface MockJobPlan {
    * `pauseOnRetryAfter`, the batch then leaves out its later tasks on that host, as the activity does.
    */
   retryAfterInBatch?: ReadonlyMap<string, number>;
+  /** deliverWebhook: attempts that fail retryably (HTTP 500) before one is delivered; `gone`: the first answers 410; `gate`: each attempt waits for it. */
+  webhook?: { failures?: number; gone?: boolean; gate?: Promise<void> };
 }
 
 /** In-flight counter with its peak, per key. */
@@ -66,6 +69,8 @@ export interface MockJobLog {
   /** Most page workflows with a download in flight at the same time. */
   peakPagesDownloading: number;
   canceled: number;
+  /** Every deliverWebhook attempt: its input and its attempt number. */
+  webhooks: { input: DeliverWebhookInput; attempt: number }[];
 }
 
 function pageOf(pageKey: string): number {
@@ -231,6 +236,23 @@ export function mockActivities() {
         log.inFlight.down(`batches:${workflowId}`);
       }
     },
+    async deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
+      const { plan, log } = planOf(input.body.jobId);
+      const { attempt } = Context.current().info;
+      log.webhooks.push({ input, attempt });
+      await plan.webhook?.gate;
+      if (plan.webhook?.gone)
+        throw ApplicationFailure.create({
+          type: 'webhook_gone',
+          message: 'HTTP 410 Gone',
+          nonRetryable: true,
+          details: [{ attempt, httpStatus: 410 }],
+        });
+      if (attempt <= (plan.webhook?.failures ?? 0)) {
+        throw ApplicationFailure.create({ type: 'webhook_http_status', message: 'HTTP 500', details: [{ attempt, httpStatus: 500 }] });
+      }
+      return { attempts: attempt, httpStatus: 204 };
+    },
   };
 
   return {
@@ -246,6 +268,7 @@ export function mockActivities() {
         inFlight: new Gauge(),
         peakPagesDownloading: 0,
         canceled: 0,
+        webhooks: [],
       };
       plans.set(jobId, plan);
       logs.set(jobId, log);

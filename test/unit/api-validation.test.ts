@@ -33,6 +33,24 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
     ['an unknown field', { resources: [{ url: 'http://x.test/' }], resouces: [] }, 'resouces'],
     ['an unknown field of a resource', { resources: [{ url: 'http://x.test/' }, { url: 'http://x.test/', kye: 'a' }] }, 'resources.1.kye'],
     ['metadata that is not an object', { metadata: [1], resources: [{ url: 'http://x.test/' }] }, 'metadata'],
+    ['a notify URL that is not http(s)', { notify: { url: 'file:///etc/passwd' }, resources: [{ url: 'http://x.test/' }] }, 'notify.url'],
+    ['a notify URL with credentials', { notify: { url: 'https://u:p@hooks.test/' }, resources: [{ url: 'http://x.test/' }] }, 'notify.url'],
+    [
+      'an unknown notify event',
+      { notify: { url: 'https://hooks.test/', events: ['failed'] }, resources: [{ url: 'http://x.test/' }] },
+      'notify.events.0',
+    ],
+    [
+      'a repeated notify event',
+      { notify: { url: 'https://hooks.test/', events: ['completed', 'completed'] }, resources: [{ url: 'http://x.test/' }] },
+      'notify.events',
+    ],
+    ['no notify events', { notify: { url: 'https://hooks.test/', events: [] }, resources: [{ url: 'http://x.test/' }] }, 'notify.events'],
+    [
+      'an unknown notify field',
+      { notify: { url: 'https://hooks.test/', secret: 'x' }, resources: [{ url: 'http://x.test/' }] },
+      'notify.secret',
+    ],
   ])('400 invalid_manifest for %s, naming the field', async (_name, manifest, field) => {
     const res = await post(JSON.stringify(manifest));
     expect(res.status).toBe(400);
@@ -54,6 +72,19 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
     expect(res.body.error.details).toHaveLength(100);
     expect(res.body.error.details[0]).toEqual({ path: 'extra0', message: 'unknown field "extra0"' });
     expect(res.body.error.moreIssues).toBe(150);
+  });
+
+  it('400 invalid_manifest for a notify URL over 2 KiB, naming the field', async () => {
+    const roomy = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const manifest = { notify: { url: `https://hooks.test/${'a'.repeat(2100)}` }, resources: [{ url: 'http://x.test/' }] };
+    const answer = await roomy.request('/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(manifest),
+    });
+    const body = (await answer.json()) as { error: { code: string; details: { path: string }[] } };
+    expect(answer.status).toBe(400);
+    expect(body.error.details.map((d) => d.path)).toContain('notify.url');
   });
 
   it('400 invalid_manifest for a body that is not JSON', async () => {

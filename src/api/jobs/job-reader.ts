@@ -9,6 +9,7 @@ import { roundCountsDelta, type RoundCountsDelta } from '../../workflows/round-m
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import type { JobContext } from './job-context.js';
 import { describeJob, statusOf } from './job-status.js';
+import { notifyStateOf } from './notify-state.js';
 import type { JobSummary } from './job-views.js';
 
 /** How long the API waits for a live answer from a running job before using search attributes. */
@@ -92,6 +93,9 @@ export async function jobSummary(ctx: JobContext, jobId: string): Promise<JobSum
       bytes = live.bytes;
     }
   }
+  // A job with a webhook closes after delivering it: its work ended at the memo's closedAt.
+  const notify = notifyStateOf(desc);
+  const closedAt = notify?.closedAt ?? desc.closeTime?.toISOString();
   return {
     jobId,
     handler: sa.get(SearchAttributes.handler) ?? 'default',
@@ -99,6 +103,7 @@ export async function jobSummary(ctx: JobContext, jobId: string): Promise<JobSum
     resources: { total, succeeded, failed, pending: Math.max(total - succeeded - failed, 0) },
     bytes,
     startedAt: memo.startedAt ?? desc.startTime.toISOString(),
-    ...(desc.closeTime && status !== JobStatus.running ? { closedAt: desc.closeTime.toISOString() } : {}),
+    ...(closedAt && status !== JobStatus.running ? { closedAt } : {}),
+    ...(notify ? { notify: notify.view } : {}),
   };
 }

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../config/config-schema.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import type { Storage } from '../../storage/storage.js';
-import type { JobStatus } from '../../workflows/constants.js';
+import type { JobStatus, NotifyStatus } from '../../workflows/constants.js';
 import type { ResourceState, RetryAnswer } from '../../workflows/job-types.js';
 
 /** What the job service needs; every job module receives it through a JobContext. */
@@ -30,6 +30,16 @@ export interface JobSummary {
   bytes: number;
   startedAt: string;
   closedAt?: string;
+  /** The completion webhook's delivery (jobs with `notify` only; notify-state.ts). */
+  notify?: NotifyView;
+}
+
+/** Where a job's completion webhook stands, as `GET /jobs/{jobId}` reports it. */
+export interface NotifyView {
+  status: NotifyStatus;
+  webhookId?: string;
+  attempts?: number;
+  lastError?: string;
 }
 
 /** One job in a `GET /jobs` listing (from visibility: search attributes, no live query). */

@@ -24,9 +24,10 @@ export function manifestHash(
   resources: readonly ManifestResource[],
   store?: string,
   priority?: number,
+  notify?: { url: string; events: readonly string[] },
 ): string {
-  // `store` and `priority` count only when given, so manifests without them keep the hash they always had.
+  // `store`, `priority` and `notify` count only when given, so manifests without them keep the hash they always had.
   return createHash('sha256')
-    .update(canonicalJson({ handler, metadata: metadata ?? null, resources, store, priority }))
+    .update(canonicalJson({ handler, metadata: metadata ?? null, resources, store, priority, notify }))
     .digest('hex');
 }

@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { handlerSettings, resolvePolicy } from '../../handlers/policy.js';
 import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
 import type { jobWorkflow } from '../../workflows/job-workflow.js';
-import { JobStatus } from '../../workflows/constants.js';
+import { JobStatus, NotifyStatus } from '../../workflows/constants.js';
 import { type JobMemo, type JobWorkflowInput } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
@@ -15,6 +15,8 @@ import { startPriority } from './job-priority.js';
 import { describeJob, statusOf } from './job-status.js';
 import type { SubmitResult } from './job-views.js';
 import { manifestHash } from './manifest-hash.js';
+import { jobNotifyOf, notifyIdentity } from './notify-setup.js';
+import { jobPath, temporalUiUrlOf } from '../job-path.js';
 import { runsInline, stageManifest } from './staging.js';
 
 /**
@@ -39,7 +41,8 @@ export async function submitJob(ctx: JobContext, manifest: Manifest, submitter: 
   const handler = handlers.get(manifest.handler);
   // The job's store is fixed here: a store the manifest may not name is a 400 before anything is staged.
   const policy = applyManifestStore(config, handler, manifest, resolvePolicy(config, handler));
-  const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store, manifest.priority);
+  const notify = jobNotifyOf(config, manifest, { self: jobPath(jobId), temporalUi: temporalUiUrlOf(config.temporal, jobId) });
+  const hash = manifestHash(manifest.handler, manifest.metadata, resources, manifest.store, manifest.priority, notifyIdentity(manifest));
   const staged = await stageManifest({
     storage,
     handlers,
@@ -59,8 +62,15 @@ export async function submitJob(ctx: JobContext, manifest: Manifest, submitter: 
     submittedAt,
     maxTasks: config.limits.maxResourcesPerJob,
     ...(runsInline(staged, handler, policy, config.job.inlineMaxResources) ? { inlineRun: true as const } : {}),
+    ...(notify ? { notify } : {}),
   };
-  const memo: JobMemo = { manifestHash: hash, manifestPrefix: staged.prefix, pageCount: staged.pageCount, startedAt: submittedAt };
+  const memo: JobMemo = {
+    manifestHash: hash,
+    manifestPrefix: staged.prefix,
+    pageCount: staged.pageCount,
+    startedAt: submittedAt,
+    ...(notify ? { notify: { status: NotifyStatus.waiting } } : {}),
+  };
   const pages = staged.pageCount;
   try {
     await ctx.temporal(() =>

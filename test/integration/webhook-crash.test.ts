@@ -1,0 +1,78 @@
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startOrigin, type Origin } from '../support/origin.js';
+import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { WorkerProcesses } from '../support/worker-processes.js';
+
+// A `fetchbox worker` SIGKILLed while its deliverWebhook attempt waits on the receiver: the attempt
+// times out (request deadline + 5 s), another worker delivers it with the same webhook-id, and the
+// receiver accepts exactly one delivery. Runs dist/ (npm run build first).
+
+const SECRET = `whsec_${Buffer.alloc(32, 3).toString('base64')}`;
+
+let origin: Origin;
+let receiver: WebhookReceiver;
+let stack: Stack;
+const workers = new WorkerProcesses();
+
+beforeAll(async () => {
+  origin = await startOrigin();
+  // The first request is held (its worker dies waiting); later ones are accepted.
+  receiver = await startWebhookReceiver((n) => (n === 0 ? 'hold' : 200));
+  stack = await startStack('file', { FETCHBOX_WEBHOOK_SECRET: SECRET, FETCHBOX_WEBHOOK_TIMEOUT_MS: '2000' });
+  // Only the worker processes below run this test's jobs.
+  stack.worker.shutdown();
+});
+
+afterAll(async () => {
+  workers.killAll();
+  await stack?.close();
+  await receiver?.close();
+  await origin?.close();
+});
+
+describe('a worker killed mid-delivery', () => {
+  it('still delivers once: the retry on another worker carries the same webhook-id', async () => {
+    const env = {
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      FETCHBOX_STORAGE_URL: stack.config.storage.url,
+      FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
+      FETCHBOX_WEBHOOK_SECRET: SECRET,
+      FETCHBOX_WORKER_METRICS_PORT: '0',
+      FETCHBOX_LOG_LEVEL: 'warn',
+    };
+    const first = workers.start(env);
+    const jobId = uniqueJobId('hook-crash');
+    const submitted = await stack.submit({
+      jobId,
+      notify: { url: `${receiver.url}/hook` },
+      resources: [{ url: `${origin.url}/bytes/10/${jobId}` }],
+    });
+    expect(submitted.status).toBe(202);
+    const until = Date.now() + 60_000;
+    while (receiver.requests.length === 0) {
+      if (Date.now() > until) throw new Error(`the webhook was never requested\n${workers.report()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await workers.kill(first);
+    const killedAt = Date.now();
+    workers.start(env);
+    const summary = await Promise.race([
+      stack.waitForJob(jobId),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`job not closed 60 s after the kill\n${workers.report()}`)), 60_000),
+      ),
+    ]);
+    expect(summary).toMatchObject({ status: 'completed', notify: { status: 'delivered', attempts: 2 } });
+    const requests = receiver.requests;
+    expect(requests.map((r) => r.answered)).toEqual([undefined, 200]);
+    expect(requests[0]!.headers['webhook-id']).toBe(requests[1]!.headers['webhook-id']);
+    expect(new Webhook(SECRET).verify(requests[1]!.body, requests[1]!.headers as Record<string, string>)).toMatchObject({
+      jobId,
+      type: 'completed',
+    });
+    process.stderr.write(`[webhook-crash] delivered ${Date.now() - killedAt} ms after the worker in deliverWebhook was killed\n`);
+  }, 150_000);
+});
