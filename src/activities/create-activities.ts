@@ -4,6 +4,7 @@ import type { Fetcher } from '../fetch/fetcher.js';
 import { defaultStorageKey } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { manifestDocumentKey } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import type { StoreRegistry } from '../storage/store-registry.js';
 import type {
@@ -24,10 +25,37 @@ import type { HostPermits } from './host-broker.js';
 import { fitPage, ioFailure, readStagedPage, validateStagedPage, withoutReusedKeys } from './load-page.js';
 import { activityRun } from './resume-check.js';
 import { keptAlive } from './keep-alive.js';
-import { publishManifestDocument, type PublishInput } from './publish-manifest.js';
 import { assignStores } from './task-store.js';
 import { deliverWebhook, type WebhookDeps } from './deliver-webhook.js';
 import type { DeliverWebhookInput, DeliverWebhookResult } from '../workflows/notify-types.js';
+
+/** What publishing a job's manifest needs: where it was staged, and an inline manifest with its page key. */
+export interface PublishInput {
+  jobId: string;
+  manifestKey: string;
+  submittedAt: string;
+  inline?: InlineManifest;
+  pageKey?: string;
+}
+
+/**
+ * Copies the staged manifest document to `<jobId>/manifest.json` with its submit time; an inline
+ * manifest is staged first (page and document), all three writes at once. Shared by
+ * `publishManifest` and `downloadInline`.
+ */
+export async function publishManifestDocument(storage: Storage, input: PublishInput): Promise<void> {
+  const { inline, pageKey } = input;
+  if (inline && pageKey) {
+    await Promise.all([
+      storage.putJson(pageKey, inline.resources),
+      storage.putJson(input.manifestKey, inline.document),
+      storage.putJson(manifestDocumentKey(input.jobId), { ...inline.document, submittedAt: input.submittedAt }),
+    ]);
+    return;
+  }
+  const staged = await storage.getJson<Record<string, unknown>>(input.manifestKey);
+  await storage.putJson(manifestDocumentKey(input.jobId), { ...staged, submittedAt: input.submittedAt });
+}
 
 /** What the activities need; built once per worker process. */
 export interface ActivityDeps {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
-import { devWebhookSecret } from '../config/dev-webhook-secret.js';
+import { devWebhookSecret } from '../config/webhook-settings.js';
 import { formatDurationMs } from '../config/duration.js';
 import { setNamespaceRetention } from '../temporal/retention.js';
 import { findTemporalCli, startDevServer, TemporalCliNotFoundError, type DevServer } from '../temporal/temporal-cli.js';

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/api-error.js';
 import { manifestHash } from '../../src/api/jobs/manifest-hash.js';
 import { jobNotifyOf, notifyIdentity } from '../../src/api/jobs/notify-setup.js';
-import { notifyStateOf } from '../../src/api/jobs/notify-state.js';
-import { devWebhookSecret } from '../../src/config/dev-webhook-secret.js';
+import { notifyStateOf } from '../../src/api/jobs/job-reader.js';
+import { devWebhookSecret } from '../../src/config/webhook-settings.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { webhookIdOf, webhookOrigin } from '../../src/workflows/job-notify.js';
 

@@ -30,7 +30,7 @@ export interface JobSummary {
   bytes: number;
   startedAt: string;
   closedAt?: string;
-  /** The completion webhook's delivery (jobs with `notify` only; notify-state.ts). */
+  /** The completion webhook's delivery (jobs with `notify` only; notifyStateOf in job-reader.ts). */
   notify?: NotifyView;
 }
 
