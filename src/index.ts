@@ -1,7 +1,7 @@
 /**
  * The `fetchbox` package: what a handler author imports (docs/handlers.md). Handler modules load
  * this entry in the API too, so it loads no worker code: {@link startWorker} imports the worker
- * when called. The test harness is `fetchbox/testing`.
+ * when called. The test harness is `fetchbox/testing`; the typed API client is `fetchbox/client`.
  */
 export { defineHandler, defaultStorageKey, safeName, urlFileName } from './handlers/handler.js';
 export type { FetchedText, Handler, HandlerContext, HandlerPolicy, ObjectOptions, ResponseInfo, StoreChoice } from './handlers/handler.js';

@@ -1,11 +1,11 @@
 /**
- * The HTTP side of the `fetchbox` API clients (`failures`, `jobs retry --where`): where the API is,
- * the token, one call that turns transport failures and error answers into exit codes, and where
- * output goes. `fetchbox jobs` shares the exit codes, the I/O and the error type, so scripts read
+ * The CLI side of the `fetchbox` API client commands (`jobs`, `failures`, `jobs retry --where`): where
+ * the API is and the token (a {@link FetchBoxClient}), client failures as exit codes, and where output
+ * goes. `fetchbox jobs` shares the exit codes, the I/O and the error type, so scripts read
  * every client command alike.
  */
 
-import { setTimeout as delay } from 'node:timers/promises';
+import { FetchBoxApiError, FetchBoxClient, FetchBoxError } from '../client/fetchbox-client.js';
 import { parseDurationMs } from '../config/duration.js';
 
 /** Exit codes of the API client commands. */
@@ -47,70 +47,26 @@ export class ApiCallError extends Error {
   }
 }
 
-/** A client bound to one API base URL and token. */
-export interface ApiClient {
-  base: string;
-  /** The headers every request sends (the bearer token), for callers that fetch themselves (an event stream). */
-  headers: Record<string, string>;
-  /**
-   * One request; a JSON answer below 400, else ApiCallError (4xx: refused, 5xx or no answer: unavailable).
-   * A string body is sent as it is (a manifest file's text), anything else as its JSON.
-   */
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }>;
-}
-
-/** Tries of one read the API answered `429 rate_limited` (its per-client listing limit); the last 429 is the answer. */
-const RATE_LIMITED_TRIES = 5;
-/** Longest wait on one `Retry-After`. */
-const MAX_RETRY_AFTER_MS = 60_000;
-
-/** How long a `429` asks the client to wait (`Retry-After` in seconds, at least 1 s); undefined for any other answer. */
-function retryAfterMs(res: Response): number | undefined {
-  if (res.status !== 429) return undefined;
-  const seconds = Number(res.headers.get('retry-after'));
-  return Math.min(MAX_RETRY_AFTER_MS, Number.isFinite(seconds) && seconds >= 1 ? seconds * 1000 : 1000);
-}
-
 /** The client for `--api`/`--token`, else `$FETCHBOX_API_URL` (or host and port) and `$FETCHBOX_API_TOKEN`. */
-export function apiClient(options: { api?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): ApiClient {
-  const base = (
-    options.api ??
-    env.FETCHBOX_API_URL ??
-    `http://${env.FETCHBOX_API_HOST ?? '127.0.0.1'}:${env.FETCHBOX_API_PORT ?? '3000'}`
-  ).replace(/\/+$/, '');
-  const token = options.token ?? env.FETCHBOX_API_TOKEN;
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  return {
-    base,
-    headers,
-    async call(method, path, body) {
-      let res: Response;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          res = await fetch(`${base}${path}`, {
-            method,
-            headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-            ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-          });
-        } catch (err) {
-          const cause = (err as Error).cause;
-          throw new ApiCallError(ClientExit.unavailable, `cannot reach ${base}: ${cause ? String(cause) : (err as Error).message}`);
-        }
-        const wait = method === 'GET' && attempt < RATE_LIMITED_TRIES ? retryAfterMs(res) : undefined;
-        if (wait === undefined) break;
-        await res.body?.cancel();
-        await delay(wait);
-      }
-      const json = (await res.json().catch(() => ({}))) as any;
-      const what = `${res.status} ${json?.error?.code ?? ''}: ${json?.error?.message ?? res.statusText}`;
-      if (res.status >= 500) throw new ApiCallError(ClientExit.unavailable, what);
-      if (res.status >= 400) {
-        const details = json?.error?.details ? `\n${JSON.stringify(json.error.details, null, 2)}` : '';
-        throw new ApiCallError(ClientExit.refused, `${what}${details}`);
-      }
-      return { status: res.status, json };
-    },
-  };
+export function apiClient(options: { api?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): FetchBoxClient {
+  const baseUrl =
+    options.api ?? env.FETCHBOX_API_URL ?? `http://${env.FETCHBOX_API_HOST ?? '127.0.0.1'}:${env.FETCHBOX_API_PORT ?? '3000'}`;
+  return new FetchBoxClient({ baseUrl, token: options.token ?? env.FETCHBOX_API_TOKEN });
+}
+
+/**
+ * A client failure as the command's exit: no answer or a 5xx is `unavailable`, another error answer
+ * `refused` (with the error's details printed); undefined for anything that is not a client failure.
+ */
+export function exitOf(err: unknown): ApiCallError | undefined {
+  if (err instanceof ApiCallError) return err;
+  if (err instanceof FetchBoxApiError) {
+    if (err.status >= 500) return new ApiCallError(ClientExit.unavailable, err.message);
+    const details = err.details ? `\n${JSON.stringify(err.details, null, 2)}` : '';
+    return new ApiCallError(ClientExit.refused, `${err.message}${details}`);
+  }
+  if (err instanceof FetchBoxError) return new ApiCallError(ClientExit.unavailable, err.message);
+  return undefined;
 }
 
 /**

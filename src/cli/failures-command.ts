@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ApiCallError, apiClient, ClientExit, processIo, timeOption, type Io } from './api-client.js';
+import type { Failure, FailuresQuery } from '../client/fetchbox-client.js';
+import { apiClient, ClientExit, exitOf, processIo, timeOption, type Io } from './api-client.js';
 
 const USAGE = `Usage: fetchbox failures [options]
 
@@ -23,15 +24,8 @@ $FETCHBOX_API_TOKEN). Exit codes: 0 ok, 1 API unreachable or 5xx, 2 usage, 4 API
 const MAX_LIMIT = 100_000;
 const MAX_REQUESTS = 1_000;
 
-/** A failure as `GET /failures` lists it. */
-interface Failure {
-  jobId: string;
-  id: string;
-  url: string;
-  attempts: number;
-  error: { kind: string; message: string; httpStatus?: number };
-  when: string;
-}
+/** What the summary counts of a failure (the kind as a string: the summary counts any kind the API names). */
+type Counted = Pick<Failure, 'jobId' | 'url'> & { error: { kind: string } };
 
 /** How many failures, in how many jobs, by kind and by host (counts, largest first). */
 export interface FailureSummary {
@@ -57,7 +51,7 @@ function ranked(counts: Map<string, number>): Record<string, number> {
 }
 
 /** The summary `fetchbox failures` prints after the list. */
-export function summarizeFailures(items: readonly Failure[], truncated: boolean): FailureSummary {
+export function summarizeFailures(items: readonly Counted[], truncated: boolean): FailureSummary {
   const byKind = new Map<string, number>();
   const byHost = new Map<string, number>();
   for (const f of items) {
@@ -111,15 +105,16 @@ export async function failuresCommand(argv: string[], env: NodeJS.ProcessEnv = p
     return ClientExit.ok;
   }
   const usage = (message: string) => (io.err(`fetchbox failures: ${message}\n\n${USAGE}`), ClientExit.usage);
-  const query = new URLSearchParams();
+  // The filters go to the API as given (a bad kind is its 400); only the times are turned into ISO 8601 here.
+  const query: Record<string, string> = {};
   for (const name of ['since', 'until'] as const) {
     const given = values[name];
     if (given === undefined) continue;
     const iso = timeOption(given);
     if (iso === undefined) return usage(`--${name} ${JSON.stringify(given)} is neither a duration (30m, 1h, 2d) nor an ISO 8601 time`);
-    query.set(name, iso);
+    query[name] = iso;
   }
-  for (const name of ['handler', 'kind', 'host'] as const) if (values[name] !== undefined) query.set(name, values[name]);
+  for (const name of ['handler', 'kind', 'host'] as const) if (values[name] !== undefined) query[name] = values[name];
   const limit = values.limit === undefined ? 1000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return usage(`--limit must be an integer from 1 to ${MAX_LIMIT}`);
 
@@ -129,17 +124,20 @@ export async function failuresCommand(argv: string[], env: NodeJS.ProcessEnv = p
   let requests = 0;
   try {
     do {
-      query.set('limit', String(Math.min(1000, limit - items.length)));
-      if (cursor) query.set('cursor', cursor);
-      const { json }: { json: { items: Failure[]; nextCursor: string | null } } = await api.call('GET', `/failures?${query}`);
-      items.push(...json.items);
-      cursor = json.nextCursor;
+      const page = await api.failures({
+        ...(query as FailuresQuery),
+        limit: Math.min(1000, limit - items.length),
+        ...(cursor ? { cursor } : {}),
+      });
+      items.push(...page.items);
+      cursor = page.nextCursor;
       requests++;
     } while (cursor && items.length < limit && requests < MAX_REQUESTS);
   } catch (err) {
-    if (!(err instanceof ApiCallError)) throw err;
-    io.err(`fetchbox failures: ${err.message}\n`);
-    return err.exit;
+    const failed = exitOf(err);
+    if (!failed) throw err;
+    io.err(`fetchbox failures: ${failed.message}\n`);
+    return failed.exit;
   }
   const summary = summarizeFailures(items, cursor !== null);
   if (values.json) {

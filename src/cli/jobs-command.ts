@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ApiCallError, apiClient, ClientExit, processIo, type Io } from './api-client.js';
+import type { JobStatus, JobSummary, ResourceStatus } from '../client/fetchbox-client.js';
+import { ApiCallError, apiClient, ClientExit, exitOf, processIo, type Io } from './api-client.js';
 import { isRetryWhere, jobsRetryWhere } from './jobs-retry.js';
-import { tailJob, type TailSummary } from './jobs-tail.js';
+import { tailJob } from './jobs-tail.js';
 import { hasJobsSubcommandUsage, JOBS_SUBCOMMAND_USAGE, JOBS_USAGE as USAGE } from './jobs-usage.js';
 
 /** Exit codes of `fetchbox jobs`, for scripts: those of every API client command (api-client.ts), plus tail's. */
@@ -16,7 +17,7 @@ export const JobsExit = {
 export type { Io } from './api-client.js';
 
 /** A job summary as the API answers it (`GET /jobs/{jobId}`, the items of `GET /jobs`, the events' summaries). */
-type Summary = TailSummary;
+type Summary = JobSummary;
 
 function mib(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${bytes} B`;
@@ -61,7 +62,7 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     io.out(USAGE);
     return values.help ? JobsExit.ok : JobsExit.usage;
   }
-  const { base, headers, call } = apiClient(values, env);
+  const client = apiClient(values, env);
   const print = (human: string, data: unknown) => io.out(values.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
 
   const need = (what: string): string => {
@@ -72,8 +73,6 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
       );
     return arg;
   };
-  const enc = encodeURIComponent;
-
   try {
     switch (command) {
       case 'submit': {
@@ -84,63 +83,67 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
             : await readFile(source, 'utf8').catch((err: Error) => {
                 throw new ApiCallError(JobsExit.usage, `cannot read ${source}: ${err.message}`);
               });
-        const { status, json } = await call('POST', '/jobs', text);
+        const { created, job } = await client.submit(text);
         print(
-          `${status === 202 ? 'submitted' : 'exists (identical manifest)'}: ${json.jobId}\n  ${base}${json.links.self}\n  ${json.links.temporalUi}`,
-          json,
+          `${created ? 'submitted' : 'exists (identical manifest)'}: ${job.jobId}\n  ${client.baseUrl}${job.links.self}\n  ${job.links.temporalUi}`,
+          job,
         );
         return JobsExit.ok;
       }
       case 'get': {
-        const { json } = await call('GET', `/jobs/${enc(need('a jobId'))}`);
+        const job = await client.get(need('a jobId'));
         print(
-          `${summaryLine(json)}\n  started ${json.startedAt}${json.closedAt ? `, closed ${json.closedAt}` : ''}\n  ${json.links.temporalUi}`,
-          json,
+          `${summaryLine(job)}\n  started ${job.startedAt}${job.closedAt ? `, closed ${job.closedAt}` : ''}\n  ${job.links.temporalUi}`,
+          job,
         );
         return JobsExit.ok;
       }
       case 'list': {
-        const q = new URLSearchParams();
-        if (values.status) q.set('status', values.status);
-        if (values.handler) q.set('handler', values.handler);
-        if (values.limit) q.set('limit', values.limit);
-        const { json } = await call('GET', `/jobs?${q}`);
-        print((json.items as Summary[]).map(summaryLine).join('\n') || '(no jobs)', json);
+        // The filters go to the API as given: its 400 names a bad one.
+        const page = await client.list({
+          ...(values.status ? { status: values.status as JobStatus } : {}),
+          ...(values.handler ? { handler: values.handler } : {}),
+          ...(values.limit ? { limit: Number(values.limit) } : {}),
+        });
+        print(page.items.map(summaryLine).join('\n') || '(no jobs)', page);
         return JobsExit.ok;
       }
       case 'resources': {
         const jobId = need('a jobId');
-        const q = new URLSearchParams();
-        if (values.status) q.set('status', values.status);
-        if (values.limit) q.set('limit', values.limit);
-        let cursor: string | null = null;
-        do {
-          if (cursor) q.set('cursor', cursor);
-          const { json }: { json: any } = await call('GET', `/jobs/${enc(jobId)}/resources?${q}`);
-          for (const r of json.items) {
+        const query = {
+          ...(values.status ? { status: values.status as ResourceStatus } : {}),
+          ...(values.limit ? { limit: Number(values.limit) } : {}),
+        };
+        for await (const page of client.resourcePages(jobId, query)) {
+          for (const r of page.items) {
             print(
               `${r.id}  ${r.status}  ${r.url}  ->  ${r.key}${r.error ? `  [${r.error.kind}${r.error.httpStatus ? ` ${r.error.httpStatus}` : ''}] ${r.error.message}` : ''}`,
               r,
             );
           }
-          cursor = values.all ? json.nextCursor : null;
-          if (!values.all && json.nextCursor && !values.json) io.out(`(more: --all, or --limit)\n`);
-        } while (cursor);
+          if (!values.all) {
+            if (page.nextCursor && !values.json) io.out(`(more: --all, or --limit)\n`);
+            break;
+          }
+        }
         return JobsExit.ok;
       }
       case 'retry': {
-        const { json } = await call('POST', `/jobs/${enc(need('a jobId'))}/retry`);
-        print(json.retrying ? `retrying the failed resources of ${json.jobId}` : `${json.jobId}: nothing failed, nothing to retry`, json);
+        const answer = await client.retry(need('a jobId'));
+        print(
+          answer.retrying ? `retrying the failed resources of ${answer.jobId}` : `${answer.jobId}: nothing failed, nothing to retry`,
+          answer,
+        );
         return JobsExit.ok;
       }
       case 'cancel': {
-        const { json } = await call('POST', `/jobs/${enc(need('a jobId'))}/cancel`);
-        print(`cancel requested: ${json.jobId}`, json);
+        const answer = await client.cancel(need('a jobId'));
+        print(`cancel requested: ${answer.jobId}`, answer);
         return JobsExit.ok;
       }
       case 'tail': {
         const tty = io === processIo && process.stdout.isTTY === true;
-        const common = { base, headers, out: io.out, err: io.err, json: values.json, all: values.all, summaryLine, exits: JobsExit };
+        const common = { client, out: io.out, err: io.err, json: values.json, all: values.all, summaryLine, exits: JobsExit };
         return await tailJob(need('a jobId'), { ...common, tty, columns: process.stdout.columns });
       }
       default:
@@ -148,10 +151,9 @@ export async function jobsCommand(argv: string[], env: NodeJS.ProcessEnv = proce
         return JobsExit.usage;
     }
   } catch (err) {
-    if (err instanceof ApiCallError) {
-      io.err(`fetchbox jobs ${command}: ${err.message}\n`);
-      return err.exit;
-    }
-    throw err;
+    const failed = exitOf(err);
+    if (!failed) throw err;
+    io.err(`fetchbox jobs ${command}: ${failed.message}\n`);
+    return failed.exit;
   }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ApiCallError, apiClient, ClientExit, processIo, timeOption, type Io } from './api-client.js';
+import type { RetriesRequest } from '../client/fetchbox-client.js';
+import { apiClient, ClientExit, exitOf, processIo, timeOption, type Io } from './api-client.js';
 
 const USAGE = `Usage: fetchbox jobs retry --where <filter> [--dry-run] [--json]
 
@@ -92,15 +93,17 @@ export async function jobsRetryWhere(argv: string[], env: NodeJS.ProcessEnv = pr
     return ClientExit.usage;
   }
   try {
-    const { json } = await apiClient(values, env).call('POST', '/retries', { ...filter, ...(values['dry-run'] ? { dryRun: true } : {}) });
+    // The filter goes to the API as given (a bad status or kind is its 400).
+    const request = { ...filter, ...(values['dry-run'] ? { dryRun: true } : {}) } as RetriesRequest;
+    const json = await apiClient(values, env).retries(request);
     if (values.json) {
       io.out(`${JSON.stringify(json)}\n`);
       return ClientExit.ok;
     }
-    for (const job of json.jobs as { jobId: string; outcome: string; message?: string }[]) {
+    for (const job of json.jobs) {
       io.out(`${job.jobId}  ${job.outcome}${job.message ? `  ${job.message}` : ''}\n`);
     }
-    const skipped = Object.entries(json.skipped as Record<string, number>).map(([k, n]) => `${n} ${k}`);
+    const skipped = Object.entries(json.skipped).map(([k, n]) => `${n} ${k}`);
     io.out(
       json.dryRun
         ? `matched ${json.matched} job${json.matched === 1 ? '' : 's'} (dry run: nothing retried)\n`
@@ -108,8 +111,9 @@ export async function jobsRetryWhere(argv: string[], env: NodeJS.ProcessEnv = pr
     );
     return ClientExit.ok;
   } catch (err) {
-    if (!(err instanceof ApiCallError)) throw err;
-    io.err(`fetchbox jobs retry: ${err.message}\n`);
-    return err.exit;
+    const failed = exitOf(err);
+    if (!failed) throw err;
+    io.err(`fetchbox jobs retry: ${failed.message}\n`);
+    return failed.exit;
   }
 }

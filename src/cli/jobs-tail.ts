@@ -1,35 +1,25 @@
+import {
+  FetchBoxApiError,
+  FetchBoxStreamError,
+  FetchBoxUnavailableError,
+  StreamFailure,
+  type FetchBoxClient,
+  type JobEvent,
+  type JobSummary,
+  type ResourceEvent,
+} from '../client/fetchbox-client.js';
 import { RateWindow, renderProgressBar } from './tail-progress.js';
 
 /** A job summary as the events stream sends it (`summary` and `end` events). */
-export interface TailSummary {
-  jobId: string;
-  handler: string;
-  status: string;
-  resources: { total: number; succeeded: number; failed: number; pending: number };
-  bytes: number;
-  startedAt: string;
-  closedAt?: string;
-  links: { self: string; temporalUi: string };
-}
+export type TailSummary = JobSummary;
 
 /** A `resource` event's data: the resource's state where it settled. */
-export interface TailResource {
-  jobId: string;
-  page: number;
-  round: number;
-  id: string;
-  url: string;
-  key: string;
-  status: string;
-  attempts: number;
-  error?: { kind: string; message: string; httpStatus?: number };
-}
+export type TailResource = ResourceEvent;
 
 /** Where and how `tail` writes; `tty` draws the progress bar. */
 export interface TailOptions {
-  /** The API's base URL and the request headers (auth). */
-  base: string;
-  headers: Record<string, string>;
+  /** The API client (its base URL and token). */
+  client: FetchBoxClient;
   out(text: string): void;
   err(text: string): void;
   /** One JSON object per event line. */
@@ -46,35 +36,6 @@ export interface TailOptions {
   exits: { ok: number; unavailable: number; refused: number; notCompleted: number };
   /** Clock in ms, injectable for tests. */
   now?: () => number;
-}
-
-/** One server-sent event. */
-interface SseEvent {
-  event: string;
-  data: string;
-}
-
-/** Splits complete `\n\n`-terminated SSE blocks off `buffer`; comments and data-less blocks are skipped. */
-export function takeSseEvents(buffer: string): { events: SseEvent[]; rest: string } {
-  const events: SseEvent[] = [];
-  let rest = buffer;
-  for (let cut = rest.indexOf('\n\n'); cut !== -1; cut = rest.indexOf('\n\n')) {
-    const block = rest.slice(0, cut);
-    rest = rest.slice(cut + 2);
-    const lines = block.split('\n');
-    const data = lines
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).replace(/^ /, ''))
-      .join('\n');
-    if (!data) continue;
-    const event =
-      lines
-        .find((l) => l.startsWith('event:'))
-        ?.slice(6)
-        .trim() || 'message';
-    events.push({ event, data });
-  }
-  return { events, rest };
 }
 
 /** One line for a settled resource: status, id, url, and the error when it failed. */
@@ -97,21 +58,15 @@ const clock = (now: number) => new Date(now).toISOString().slice(11, 19);
 export async function tailJob(jobId: string, opts: TailOptions): Promise<number> {
   const now = opts.now ?? Date.now;
   const fail = (code: number, message: string) => (opts.err(`fetchbox jobs tail: ${message}\n`), code);
-  const query = opts.all ? '?resources=all' : '';
-  let res: Response;
+  const events = opts.client.events(jobId, opts.all ? { resources: 'all' } : {});
+  // The first event (or the refusal) comes before any output: a 4xx or no answer ends the command here.
+  let first: IteratorResult<JobEvent>;
   try {
-    res = await fetch(`${opts.base}/jobs/${encodeURIComponent(jobId)}/events${query}`, {
-      headers: { ...opts.headers, accept: 'text/event-stream' },
-    });
+    first = await events.next();
   } catch (err) {
-    return fail(opts.exits.unavailable, `cannot reach ${opts.base}: ${(err as Error).message}`);
-  }
-  if (!res.ok || !res.body) {
-    const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-    return fail(
-      res.status >= 500 ? opts.exits.unavailable : opts.exits.refused,
-      `${res.status} ${json.error?.code ?? ''}: ${json.error?.message ?? ''}`,
-    );
+    if (err instanceof FetchBoxApiError) return fail(err.status >= 500 ? opts.exits.unavailable : opts.exits.refused, err.message);
+    if (err instanceof FetchBoxStreamError || err instanceof FetchBoxUnavailableError) return fail(opts.exits.unavailable, err.message);
+    throw err;
   }
 
   const columns = opts.columns || 80; // a pty without a size says 0
@@ -133,50 +88,38 @@ export async function tailJob(jobId: string, opts: TailOptions): Promise<number>
   ticker?.unref();
 
   let final: TailSummary | undefined;
-  let broken: string | undefined;
-  const show = ({ event, data }: SseEvent) => {
-    const body = JSON.parse(data) as Record<string, unknown>;
-    if (opts.json) return opts.out(`${JSON.stringify({ event, ...body })}\n`);
-    if (event === 'error') {
-      broken = (body as { error?: { message?: string } }).error?.message ?? data;
-      return;
-    }
+  const show = ({ event, data }: JobEvent) => {
+    if (opts.json) return opts.out(`${JSON.stringify({ event, ...data })}\n`);
     if (event === 'resource') {
-      const line = `${clock(now())}  ${resourceLine(body as unknown as TailResource)}\n`;
+      const line = `${clock(now())}  ${resourceLine(data)}\n`;
       if (opts.tty) clearBar();
       return opts.out(line);
     }
-    const summary = body as unknown as TailSummary;
     if (event === 'end') {
       if (opts.tty) clearBar();
-      return opts.out(`${clock(now())}  ${opts.summaryLine(summary)}\n`);
+      return opts.out(`${clock(now())}  ${opts.summaryLine(data)}\n`);
     }
-    if (event !== 'summary') return; // an event this client does not know yet
-    counts = summary.resources;
+    counts = data.resources;
     rates.add(now(), counts.succeeded + counts.failed);
-    if (!opts.tty) opts.out(`${clock(now())}  ${opts.summaryLine(summary)}\n`);
+    if (!opts.tty) opts.out(`${clock(now())}  ${opts.summaryLine(data)}\n`);
   };
 
-  const decoder = new TextDecoder();
-  let buffer = '';
+  let failure: FetchBoxStreamError | undefined;
   try {
-    for await (const chunk of res.body) {
-      const taken = takeSseEvents(buffer + decoder.decode(chunk as Uint8Array, { stream: true }));
-      buffer = taken.rest;
-      for (const e of taken.events) {
-        show(e);
-        if (e.event === 'end') final = JSON.parse(e.data) as TailSummary;
-        if (e.event === 'error' && opts.json) broken = e.data;
-      }
+    for (let next = first; !next.done; next = await events.next()) {
+      show(next.value);
+      if (next.value.event === 'end') final = next.value.data;
       if (opts.tty && !opts.json && !final) drawBar();
     }
   } catch (err) {
-    broken ??= (err as Error).message;
+    if (!(err instanceof FetchBoxStreamError)) throw err;
+    failure = err;
+    // --json prints the API's error event as it prints every other event.
+    if (opts.json && err.reason === StreamFailure.errorEvent && err.body) opts.out(`${JSON.stringify({ event: 'error', ...err.body })}\n`);
   } finally {
     if (ticker) clearInterval(ticker);
     if (opts.tty && !opts.json) clearBar();
   }
-  if (!final)
-    return fail(opts.exits.unavailable, broken ? `the event stream failed: ${broken}` : 'the event stream ended before the job closed');
+  if (!final) return fail(opts.exits.unavailable, failure?.message ?? 'the event stream ended before the job closed');
   return final.status === 'completed' ? opts.exits.ok : opts.exits.notCompleted;
 }

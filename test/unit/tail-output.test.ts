@@ -2,9 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobsExit } from '../../src/cli/jobs-command.js';
-import { resourceLine, tailJob, takeSseEvents, type TailSummary } from '../../src/cli/jobs-tail.js';
+import { FetchBoxClient, type JobStatus } from '../../src/client/fetchbox-client.js';
+import { takeSseEvents } from '../../src/client/sse-parser.js';
+import { resourceLine, tailJob, type TailSummary } from '../../src/cli/jobs-tail.js';
 
-const summary = (status: string, succeeded: number, failed: number): TailSummary => ({
+const summary = (status: JobStatus, succeeded: number, failed: number): TailSummary => ({
   jobId: 'j1',
   handler: 'default',
   status,
@@ -64,8 +66,7 @@ async function tail(base: string, opts: { tty?: boolean; json?: boolean; all?: b
   let out = '';
   let err = '';
   const code = await tailJob('j1', {
-    base,
-    headers: {},
+    client: new FetchBoxClient({ baseUrl: base }),
     out: (t) => void (out += t),
     err: (t) => void (err += t),
     json: opts.json ?? false,

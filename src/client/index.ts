@@ -1,0 +1,6 @@
+/**
+ * `fetchbox/client`: the typed client of the FetchBox HTTP API, for crawlers and scripts
+ * (docs/api.md "Typed client"). Loads no server code.
+ */
+export * from './fetchbox-client.js';
+export { takeSseEvents, type SseEvent } from './sse-parser.js';
