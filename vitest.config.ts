@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects in `npm test`: `unit` (no servers, fast) and `integration` (real Temporal dev server,
-// MinIO and loopback origins, started once per run by test/support/global-setup.ts). `bench` and
+// Three projects in `npm test`: `unit` (no servers, no external binaries, fast), `infra` (the
+// deployment files through promtool and amtool) and `integration` (real Temporal dev server, MinIO
+// and loopback origins, started once per run by test/support/global-setup.ts). `bench` and
 // `cluster` (the real Temporal server on PostgreSQL with mTLS, test/cluster/global-setup.ts) run
 // on their own: `npm run bench`, `npm run test:cluster`.
 export default defineConfig({
@@ -13,6 +14,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // Needs promtool and amtool on PATH (scripts/tools.sh provides them).
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

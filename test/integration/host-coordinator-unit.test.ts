@@ -1,40 +1,26 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { Client, Connection, WorkflowUpdateStage } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { projectRoot } from '../../src/temporal/temporal-cli.js';
+import { WorkflowUpdateStage, type Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COORDINATOR_MAX_HISTORY, hostCoordinatorWorkflow } from '../../src/workflows/host-coordinator-workflow.js';
 import { hostLeaseUpdate } from '../../src/workflows/host-messages.js';
 import type { HostLeaseRequest } from '../../src/workflows/host-types.js';
+import { startWorkflowEnv, type WorkflowEnv } from '../support/workflow-env.js';
 
-// Workflow unit tests of the host coordinator (politeness across jobs and workers) on Temporal's
-// time-skipping test server: lease expiry without waiting it out, a request held open until a
-// permit comes free, continue-as-new with the leases carried over.
+// Workflow unit tests of the host coordinator (politeness across jobs and workers) on a local
+// Temporal dev server of their own (TestWorkflowEnvironment.createLocal): lease expiry with short
+// real leases, a request held open until a permit comes free, continue-as-new with the leases
+// carried over.
 
 const taskQueue = `host-coordinator-${randomUUID()}`;
-let env: TestWorkflowEnvironment;
+let local: WorkflowEnv;
 let client: Client;
-let worker: Worker;
-let running: Promise<void>;
 
 beforeAll(async () => {
-  const server = execFileSync('bash', [path.join(projectRoot, 'scripts', 'test-server.sh')], { encoding: 'utf8' }).trim();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: server } } });
-  client = env.client;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-  });
-  running = worker.run();
-}, 300_000);
+  local = await startWorkflowEnv(taskQueue);
+  client = local.env.client;
+}, 120_000);
 afterAll(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await env?.teardown();
+  await local?.close();
 });
 
 const req = (workerId: string, want: number, inUse = 0, extra: Partial<HostLeaseRequest> = {}): HostLeaseRequest => ({
@@ -62,8 +48,11 @@ describe('host coordinator workflow', () => {
     expect(await handle.executeUpdate(hostLeaseUpdate, { args: [req('dead', 2, 0, short)] })).toMatchObject({ granted: 2 });
     // No permit is free: this request is held open (a third of its lease at most) and answers 0.
     expect(await handle.executeUpdate(hostLeaseUpdate, { args: [req('live', 2, 0, short)] })).toMatchObject({ granted: 0 });
-    await env.sleep(3_100); // the dead worker's lease runs out without a renewal
-    expect(await handle.executeUpdate(hostLeaseUpdate, { args: [req('live', 2, 0, short)] })).toMatchObject({ granted: 2 });
+    // The dead worker's lease runs out without a renewal (3 s of real time): then live gets both.
+    await vi.waitFor(
+      async () => expect(await handle.executeUpdate(hostLeaseUpdate, { args: [req('live', 2, 0, short)] })).toMatchObject({ granted: 2 }),
+      { timeout: 15_000, interval: 100 },
+    );
   });
 
   it('holds a waiting request open until another worker reports a permit free', async () => {
@@ -85,38 +74,24 @@ describe('host coordinator workflow', () => {
     expect(await handle.executeUpdate(hostLeaseUpdate, { args: [req('b', 1)] })).toMatchObject({ pausedUntil: until });
   });
 
-  // On the dev server: the time-skipping test server keeps no Update events in history, so its history never grows.
   it('continues as new past its history bound, keeping the leases, and closes once idle', async () => {
     expect(COORDINATOR_MAX_HISTORY).toBe(2_000);
-    const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
-    const clientConnection = await Connection.connect({ address: inject('temporalAddress') });
-    const dev = new Client({ connection: clientConnection });
-    const queue = `host-coordinator-can-${randomUUID()}`;
-    const devWorker = await Worker.create({ connection, taskQueue: queue, workflowBundle: { codePath: inject('workflowBundlePath') } });
-    const devRunning = devWorker.run();
-    try {
-      const handle = await dev.workflow.start(hostCoordinatorWorkflow, {
-        taskQueue: queue,
-        workflowId: `host-long.test-${randomUUID()}`,
-        args: [{ host: 'long.test', maxHistory: 50 }],
-      });
-      const short = { leaseMs: 2_000 };
-      await handle.executeUpdate(hostLeaseUpdate, { args: [req('keeper', 1, 0, short)] });
-      for (let i = 0; i < 15; i++) await handle.executeUpdate(hostLeaseUpdate, { args: [req('busy', 1, 1, short)] });
-      const first = await dev.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
-      expect(first.status.name).toBe('CONTINUED_AS_NEW');
-      // The new run still counts keeper's permit: busy gets only the other one.
-      const latest = dev.workflow.getHandle(handle.workflowId);
-      expect(await latest.executeUpdate(hostLeaseUpdate, { args: [req('busy', 1, 1, short)] })).toMatchObject({ granted: 1 });
-      expect(await latest.executeUpdate(hostLeaseUpdate, { args: [req('busy2', 1, 0, short)] })).toMatchObject({ granted: 0 });
-      // Everyone returns the permits; after a lease time idle, the coordinator completes.
-      for (const id of ['keeper', 'busy', 'busy2']) await latest.executeUpdate(hostLeaseUpdate, { args: [req(id, 0, 0, short)] });
-      await latest.result();
-    } finally {
-      devWorker.shutdown();
-      await devRunning.catch(() => undefined);
-      await connection.close();
-      await clientConnection.close();
-    }
+    const handle = await client.workflow.start(hostCoordinatorWorkflow, {
+      taskQueue,
+      workflowId: `host-long.test-${randomUUID()}`,
+      args: [{ host: 'long.test', maxHistory: 50 }],
+    });
+    const short = { leaseMs: 2_000 };
+    await handle.executeUpdate(hostLeaseUpdate, { args: [req('keeper', 1, 0, short)] });
+    for (let i = 0; i < 15; i++) await handle.executeUpdate(hostLeaseUpdate, { args: [req('busy', 1, 1, short)] });
+    const first = await client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId).describe();
+    expect(first.status.name).toBe('CONTINUED_AS_NEW');
+    // The new run still counts keeper's permit: busy gets only the other one.
+    const latest = client.workflow.getHandle(handle.workflowId);
+    expect(await latest.executeUpdate(hostLeaseUpdate, { args: [req('busy', 1, 1, short)] })).toMatchObject({ granted: 1 });
+    expect(await latest.executeUpdate(hostLeaseUpdate, { args: [req('busy2', 1, 0, short)] })).toMatchObject({ granted: 0 });
+    // Everyone returns the permits; after a lease time idle, the coordinator completes.
+    for (const id of ['keeper', 'busy', 'busy2']) await latest.executeUpdate(hostLeaseUpdate, { args: [req(id, 0, 0, short)] });
+    await latest.result();
   }, 120_000);
 });

@@ -12,6 +12,8 @@ import { freePort } from './ports.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
+    /** The temporal CLI the run's dev server runs on, for tests that start a server of their own. */
+    temporalCli: string;
     minio: MinioInfo;
     workflowBundlePath: string;
   }
@@ -66,6 +68,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const bundlePath = path.join(tmp, 'workflow-bundle.js');
     await writeFile(bundlePath, bundle.code);
     project.provide('temporalAddress', t.address);
+    project.provide('temporalCli', temporalBin);
     project.provide('minio', {
       endpoint: m.endpoint,
       accessKeyId: m.accessKeyId,
