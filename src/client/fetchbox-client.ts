@@ -5,6 +5,7 @@
  */
 
 import type { z } from '@hono/zod-openapi';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { FailuresPageSchema, FailuresQuerySchema, RetriesRequestSchema, RetriesResponseSchema } from '../api/failures-schemas.js';
 import type {
   ErrorSchema,
@@ -19,7 +20,6 @@ import type {
   RetryResponseSchema,
   SubmitResponseSchema,
 } from '../api/schemas.js';
-import { takeSseEvents } from './sse-parser.js';
 
 /** The error body every failed request answers with (`{error: {code, message, details}}`). */
 export type ErrorBody = z.infer<typeof ErrorSchema>;
@@ -248,7 +248,15 @@ export class FetchBoxClient {
     if (!res.body) throw new FetchBoxStreamError(StreamFailure.ended, 'the event stream ended before the job closed');
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
-    let buffer = '';
+    const messages: EventSourceMessage[] = [];
+    let oversized = false;
+    const parser = createParser({
+      maxBufferSize: MAX_SSE_EVENT_CHARS,
+      onEvent: (message) => void messages.push(message),
+      // Unknown fields and bad `retry` values are skipped, as EventSource does; only an event
+      // larger than the bound ends the stream.
+      onError: (err) => void (err.type === 'max-buffer-size-exceeded' && (oversized = true)),
+    });
     try {
       for (;;) {
         let chunk: Awaited<ReturnType<typeof reader.read>>;
@@ -258,11 +266,10 @@ export class FetchBoxClient {
           throw new FetchBoxStreamError(StreamFailure.broken, `the event stream failed: ${(err as Error).message}`);
         }
         if (chunk.done) break;
-        const taken = takeSseEvents(buffer + decoder.decode(chunk.value, { stream: true }));
-        buffer = taken.rest;
-        if (buffer.length > MAX_SSE_EVENT_CHARS)
+        parser.feed(decoder.decode(chunk.value, { stream: true }));
+        if (oversized)
           throw new FetchBoxStreamError(StreamFailure.broken, `the event stream failed: an event over ${MAX_SSE_EVENT_CHARS} characters`);
-        for (const { event, data } of taken.events) {
+        for (const { event = 'message', data } of messages.splice(0)) {
           if (event === 'error') {
             let body: ErrorBody | undefined;
             try {

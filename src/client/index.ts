@@ -3,4 +3,3 @@
  * (docs/api.md "Typed client"). Loads no server code.
  */
 export * from './fetchbox-client.js';
-export { takeSseEvents, type SseEvent } from './sse-parser.js';

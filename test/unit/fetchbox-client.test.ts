@@ -153,6 +153,26 @@ describe('FetchBoxClient against the API app', () => {
     expect(urls).toContain('http://fetchbox.test/jobs/j1/events?resources=all');
   });
 
+  it('reads events split across chunks anywhere, skipping comments and events it does not know', async () => {
+    const text = [
+      `event: summary\ndata: ${JSON.stringify(summary('running', 1))}\n\n`,
+      ': keepalive\n\n',
+      'event: other\ndata: {}\n\n',
+      `event: end\r\ndata: ${JSON.stringify(summary('completed', 2))}\r\n\r\n`,
+    ].join('');
+    const bytes = new TextEncoder().encode(text);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 7) controller.enqueue(bytes.subarray(i, i + 7)); // cuts lines and UTF-8 alike
+        controller.close();
+      },
+    });
+    const client = new FetchBoxClient({ baseUrl: 'http://x.test', fetch: async () => new Response(body, { status: 200 }) });
+    const seen = await collect(client.events('j1'));
+    expect(seen.map((e) => e.event)).toEqual(['summary', 'end']);
+    expect(seen[1]!.event === 'end' && seen[1]!.data.status).toBe('completed');
+  });
+
   it('stops a stream that fails or closes before end with a FetchBoxStreamError', async () => {
     const failing = clientOf(async function* () {
       yield { event: 'summary', data: summary('running', 1) } as JobEvent;

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobsExit } from '../../src/cli/jobs-command.js';
 import { FetchBoxClient, type JobStatus } from '../../src/client/fetchbox-client.js';
-import { takeSseEvents } from '../../src/client/sse-parser.js';
 import { resourceLine, tailJob, type TailSummary } from '../../src/cli/jobs-tail.js';
 
 const summary = (status: JobStatus, succeeded: number, failed: number): TailSummary => ({
@@ -141,13 +140,7 @@ describe('fetchbox jobs tail output', () => {
   });
 });
 
-describe('takeSseEvents and resourceLine', () => {
-  it('keeps an incomplete block for later and skips comments', () => {
-    const { events, rest } = takeSseEvents('event: summary\ndata: {"a":1}\n\n: keepalive\n\nevent: end\ndata: {');
-    expect(events).toEqual([{ event: 'summary', data: '{"a":1}' }]);
-    expect(rest).toBe('event: end\ndata: {');
-  });
-
+describe('resourceLine', () => {
   it('names the retry round of a resource that settled in one', () => {
     expect(resourceLine({ ...failure, status: 'succeeded', round: 2, error: undefined as never })).toBe(
       'succeeded  gone  http://127.0.0.1/status/404/gone  (retry round 2)',
