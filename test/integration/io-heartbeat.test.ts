@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
-import { WorkerProcesses } from '../support/worker-processes.js';
+import { WorkerProcesses, workerEnv } from '../support/worker-processes.js';
 
 // A worker SIGKILLed while it runs a page's loadPage (the link-expander handler waiting on a
 // listing the origin holds): the loadPage heartbeats while it runs, so with its 30 s heartbeat
@@ -56,39 +56,18 @@ afterAll(async () => {
 
 describe('a worker killed during loadPage', () => {
   it('loses the page for about the 30 s heartbeat timeout, not the 5-minute start-to-close', async () => {
-    const env = {
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      FETCHBOX_STORAGE_URL: `file://${dir}`,
-      FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
-      FETCHBOX_WORKER_METRICS_PORT: '0',
-      FETCHBOX_LOG_LEVEL: 'warn',
-    };
+    const env = workerEnv(stack.taskQueue, `file://${dir}`);
     const first = workers.start(env);
     const jobId = uniqueJobId('io-heartbeat');
-    const submitted = await stack.submit({
+    await stack.accept({
       jobId,
       handler: 'link-expander',
       resources: [{ id: 'gal', url: `${originUrl}/gal/index.html` }],
     });
-    expect(submitted.status).toBe(202);
 
     // The first worker is inside loadPage, waiting on the held listing.
-    const until = Date.now() + 60_000;
-    while (listingRequests === 0) {
-      if (Date.now() > until) throw new Error(`the listing was never requested\n${workers.report()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    await workers.kill(first);
-    const killedAt = Date.now();
-    workers.start(env);
-
-    const summary = await Promise.race([
-      stack.waitForJob(jobId),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`job not closed 120 s after the kill\n${workers.report()}`)), 120_000),
-      ),
-    ]);
+    const killedAt = await workers.killDuring(first, env, 'the listing to be requested', () => listingRequests > 0);
+    const summary = await stack.waitForJob(jobId, { timeoutMs: 120_000, report: () => workers.report() });
     const recoveredMs = Date.now() - killedAt;
     expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: 2, failed: 0 } });
     expect(listingRequests).toBe(2);

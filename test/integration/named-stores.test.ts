@@ -3,11 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Client, Connection } from '@temporalio/client';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
-import { JobService } from '../../src/api/job-service.js';
 import { storeChecks } from '../../src/api/routes/health.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.js';
@@ -17,6 +13,7 @@ import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { startMinio } from '../support/minio.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
+import { startApi, type Api } from '../support/stack.js';
 import { WorkerProcesses } from '../support/worker-processes.js';
 import { splitHandler } from '../support/store-split-handler.mjs';
 
@@ -32,8 +29,7 @@ let archiveMinio: Awaited<ReturnType<typeof startMinio>>;
 let dir: string;
 let env: Record<string, string>;
 let stores: StoreRegistry;
-let connection: Connection;
-let app: ReturnType<typeof createApp>;
+let api: Api;
 const workers = new WorkerProcesses([path.join(projectRoot, 'test', 'support', 'store-worker.mjs')]);
 
 beforeAll(async () => {
@@ -70,43 +66,18 @@ beforeAll(async () => {
   };
   const config = loadConfig(env);
   stores = createStoreRegistry(config);
-  connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  app = createApp({
-    jobs: new JobService({ client, storage: stores.default, handlers, config }),
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1 << 26,
-    checks: storeChecks(stores),
-  });
+  api = await startApi(env, { storage: stores.default, handlers, app: { bodyLimitBytes: 1 << 26, checks: storeChecks(stores) } });
 }, 120_000);
 
 afterAll(async () => {
   workers.killAll();
-  await connection?.close();
+  await api?.close();
   await stores?.close();
   await archiveMinio?.stop();
   await origin?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const submit = async (manifest: unknown) => {
-  const res = await app.request('/jobs', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(manifest),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-};
-const getJson = async (url: string) => (await (await app.request(url)).json()) as Record<string, any>;
-async function waitClosed(jobId: string, deadlineMs: number) {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const s = await getJson(`/jobs/${jobId}`).catch(() => ({ status: 'unknown' }));
-    if (s.status !== 'running' && s.status !== 'unknown' && s.status !== undefined) return s;
-    if (Date.now() > until) throw new Error(`job ${jobId} still ${s.status} after ${deadlineMs} ms\n${workers.report()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 /** Keys under a prefix of an S3 store, listed with that store's own client (its credentials). */
 async function s3Keys(storage: S3Storage, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -136,23 +107,23 @@ describe('named stores', () => {
     });
     await expect(wrong.check()).rejects.toThrow();
     await wrong.close();
-    const ready = await app.request('/readyz');
+    const ready = await api.app.request('/readyz');
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', checks: { storage: 'ok', 'storage.images': 'ok', 'storage.archive': 'ok' } });
   });
 
   it('refuses an unknown or disallowed store at submit (400 invalid_manifest), and a config naming an unknown store at load', async () => {
     const resources = [{ url: `${origin.url}/bytes/16/x` }];
-    const unknown = await submit({ handler: 'split', store: 'imagez', resources });
+    const unknown = await api.submit({ handler: 'split', store: 'imagez', resources });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('invalid_manifest');
     expect(unknown.body.error.details).toEqual([
       { path: 'store', message: 'unknown store "imagez"; this handler allows: "images", "archive"' },
     ]);
-    const disallowed = await submit({ store: 'images', resources }); // the default handler allows none
+    const disallowed = await api.submit({ store: 'images', resources }); // the default handler allows none
     expect(disallowed.status).toBe(400);
     expect(disallowed.body.error.details[0].message).toMatch(/handler "default" does not allow store "images"/);
-    const url = await submit({ store: 's3://elsewhere/x', resources });
+    const url = await api.submit({ store: 's3://elsewhere/x', resources });
     expect(url.status).toBe(400);
     expect(() =>
       loadConfig({ ...env, FETCHBOX_CONFIG: path.join(projectRoot, 'test', 'fixtures', 'config', 'unknown-store.yaml') }),
@@ -168,7 +139,7 @@ describe('named stores', () => {
     const name = (i: number) => (kindOf(i) === 'images' ? `${jobId}-img-${i}` : `${jobId}-${i}`);
     const size = (i: number) => (kindOf(i) === 'archive' ? 8192 : 2048);
     const resources = Array.from({ length: count }, (_, i) => ({ id: `r${i}`, url: `${origin.url}/slow/250/${size(i)}/${name(i)}` }));
-    expect((await submit({ jobId, handler: 'split', resources })).status).toBe(202);
+    expect((await api.submit({ jobId, handler: 'split', resources })).status).toBe(202);
     // Requests the origin received for this job. Each kill once the newest worker has made 16 (its
     // 4 lanes about 1 s into their batches): the first request means the job's one page is loaded,
     // so the kills hit downloads, not the page's I/O activities (see chaos.test.ts), and two kills
@@ -179,11 +150,11 @@ describe('named stores', () => {
       return n;
     };
     await workers.killWhileProgressing(env, { kills: 2, progress: requested, step: 16, timeoutMs: 90_000 });
-    const summary = await waitClosed(jobId, 180_000);
+    const summary = await api.waitClosed(jobId, { timeoutMs: 180_000, report: () => workers.report() });
     expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
 
     // Every state names its store (none for default) and its key (images under the pics/ prefix).
-    const page = await getJson(`/jobs/${jobId}/resources?limit=1000`);
+    const page = await api.getJson(`/jobs/${jobId}/resources?limit=1000`);
     const states = new Map<string, Record<string, any>>(page.items.map((s: Record<string, any>) => [s.id, s]));
     for (let i = 0; i < count; i++) {
       const state = states.get(`r${i}`)!;
@@ -219,11 +190,14 @@ describe('named stores', () => {
   it('a manifest store the handler allows is the job store', async () => {
     const jobId = `stores-m-${randomUUID().slice(0, 8)}`;
     const resources = [0, 1].map((i) => ({ id: `m${i}`, url: `${origin.url}/bytes/1024/${jobId}-${i}` }));
-    expect((await submit({ jobId, handler: 'split', store: 'archive', resources })).status).toBe(202);
+    expect((await api.submit({ jobId, handler: 'split', store: 'archive', resources })).status).toBe(202);
     const worker = workers.start(env);
     try {
-      expect(await waitClosed(jobId, 60_000)).toMatchObject({ status: 'completed', resources: { succeeded: 2 } });
-      const states = (await getJson(`/jobs/${jobId}/resources`)).items as Record<string, any>[];
+      expect(await api.waitClosed(jobId, { timeoutMs: 60_000, report: () => workers.report() })).toMatchObject({
+        status: 'completed',
+        resources: { succeeded: 2 },
+      });
+      const states = (await api.getJson(`/jobs/${jobId}/resources`)).items as Record<string, any>[];
       expect(states.map((s) => s.store)).toEqual(['archive', 'archive']);
       expect(await readBack(stores.resolve('archive'), `${jobId}/m0-${jobId}-0`)).toEqual({
         sha256: contentSha256(`${jobId}-0`, 1024),

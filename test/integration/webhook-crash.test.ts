@@ -1,9 +1,9 @@
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
-import { WorkerProcesses } from '../support/worker-processes.js';
+import { WorkerProcesses, workerEnv } from '../support/worker-processes.js';
 
 // A `fetchbox worker` SIGKILLed while its deliverWebhook attempt waits on the receiver: the attempt
 // times out (request deadline + 5 s), another worker delivers it with the same webhook-id, and the
@@ -34,37 +34,16 @@ afterAll(async () => {
 
 describe('a worker killed mid-delivery', () => {
   it('still delivers once: the retry on another worker carries the same webhook-id', async () => {
-    const env = {
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      FETCHBOX_STORAGE_URL: stack.config.storage.url,
-      FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
-      FETCHBOX_WEBHOOK_SECRET: SECRET,
-      FETCHBOX_WORKER_METRICS_PORT: '0',
-      FETCHBOX_LOG_LEVEL: 'warn',
-    };
+    const env = workerEnv(stack.taskQueue, stack.config.storage.url, { FETCHBOX_WEBHOOK_SECRET: SECRET });
     const first = workers.start(env);
     const jobId = uniqueJobId('hook-crash');
-    const submitted = await stack.submit({
+    await stack.accept({
       jobId,
       notify: { url: `${receiver.url}/hook` },
       resources: [{ url: `${origin.url}/bytes/10/${jobId}` }],
     });
-    expect(submitted.status).toBe(202);
-    const until = Date.now() + 60_000;
-    while (receiver.requests.length === 0) {
-      if (Date.now() > until) throw new Error(`the webhook was never requested\n${workers.report()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await workers.kill(first);
-    const killedAt = Date.now();
-    workers.start(env);
-    const summary = await Promise.race([
-      stack.waitForJob(jobId),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`job not closed 60 s after the kill\n${workers.report()}`)), 60_000),
-      ),
-    ]);
+    const killedAt = await workers.killDuring(first, env, 'the webhook to be requested', () => receiver.requests.length > 0);
+    const summary = await stack.waitForJob(jobId, { timeoutMs: 60_000, report: () => workers.report() });
     expect(summary).toMatchObject({ status: 'completed', notify: { status: 'delivered', attempts: 2 } });
     const requests = receiver.requests;
     expect(requests.map((r) => r.answered)).toEqual([undefined, 200]);

@@ -4,16 +4,12 @@ import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
-import { JobService } from '../../src/api/job-service.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { builtInHandlers } from '../../src/handlers/registry.js';
-import { createStorage } from '../../src/storage/create-storage.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { content, contentSha256 } from '../support/origin.js';
+import { startApi } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
+import { workerEnv } from '../support/worker-processes.js';
 
 // SIGTERM to a `fetchbox worker` process mid-job. The origin answers each body after DELAY_MS and
 // tells workers apart by User-Agent, so it can say which worker's downloads were still in flight,
@@ -88,35 +84,21 @@ function expectDrainLogged(logs: Record<string, unknown>[], graceMs: number): vo
   expect(draining[0]).toMatchObject({ graceMs });
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /**
  * One scenario: worker A takes the job, gets SIGTERM mid-job (and a second one
  * `secondSignalAfterMs` later when given), worker B finishes it.
  */
 async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-drain-'));
-  const env = {
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    TEMPORAL_TASK_QUEUE: `drain-${randomUUID()}`,
-    FETCHBOX_STORAGE_URL: `file://${dir}`,
-    FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
+  const env = workerEnv(`drain-${randomUUID()}`, `file://${dir}`, {
     FETCHBOX_JOB_CONCURRENCY: '4',
     FETCHBOX_JOB_BATCH_SIZE: '1',
     FETCHBOX_JOB_PAGE_PARALLELISM: '1',
     FETCHBOX_RETRY_INITIAL_INTERVAL_MS: '200',
     // A safety net only: a canceled attempt is reported as failed at shutdown and retried at once.
     FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '5000',
-    FETCHBOX_WORKER_METRICS_PORT: '-1',
     FETCHBOX_LOG_LEVEL: 'fatal',
-    FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-  };
+  });
   const workers: ChildProcess[] = [];
   const start = (agent: string, extra: Record<string, string> = {}) => {
     const w = spawn(process.execPath, [path.join(projectRoot, 'bin', 'fetchbox.js'), 'worker'], {
@@ -136,40 +118,25 @@ async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
     });
     return { process: w, exited };
   };
-  const config = loadConfig(env);
-  const storage = createStorage(config.storage);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({
-    jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }),
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1 << 20,
-    checks: [],
-  });
+  const api = await startApi(env);
   const jobId = `drain-${graceMs}-${randomUUID().slice(0, 8)}`;
   const count = 16;
   const agentA = `worker-a-${jobId}`;
   const agentB = `worker-b-${jobId}`;
   try {
-    const res = await app.request('/jobs', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        jobId,
-        resources: Array.from({ length: count }, (_, i) => ({ url: `${originUrl}/${jobId}-${i}`, id: `r${i}` })),
-      }),
+    await api.accept({
+      jobId,
+      resources: Array.from({ length: count }, (_, i) => ({ url: `${originUrl}/${jobId}-${i}`, id: `r${i}` })),
     });
-    expect(res.status).toBe(202);
     const a = start(agentA, {
       FETCHBOX_WORKER_SHUTDOWN_GRACE_MS: String(graceMs),
       FETCHBOX_LOG_LEVEL: process.env.DRAIN_DEBUG ? 'debug' : 'info',
     });
     // Mid-job: A has finished some downloads and has a full window in flight.
-    await until('worker A mid-job', () => origin.tally(agentA).finished >= 2 && origin.tally(agentA).inFlight >= 3, 30_000).catch(
-      (err: Error) => {
-        throw new Error(`${err.message}: origin saw ${JSON.stringify([...origin.agents()])}; worker A exit code ${a.process.exitCode}`);
-      },
-    );
+    await waitFor('worker A mid-job', () => origin.tally(agentA).finished >= 2 && origin.tally(agentA).inFlight >= 3, {
+      timeoutMs: 30_000,
+      report: () => `origin saw ${JSON.stringify([...origin.agents()])}; worker A exit code ${a.process.exitCode}`,
+    });
     const inFlightAtSigterm = origin.tally(agentA).inFlight;
     const finishedAtSigterm = origin.tally(agentA).finished;
     const sigtermAt = Date.now();
@@ -178,19 +145,11 @@ async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
     const b = start(agentB);
     const exit = await a.exited;
     const atExit = { ...origin.tally(agentA) };
-    await until(
-      'the job to close',
-      async () => {
-        const s = (await (await app.request(`/jobs/${jobId}`)).json()) as { status: string };
-        return s.status !== 'running';
-      },
-      40_000,
-    ).catch((err: Error) => {
-      throw new Error(
-        `${err.message}; A exited ${exit.code} after ${exit.at - sigtermAt} ms, origin ${JSON.stringify([...origin.agents()])}: ${exit.stderr.slice(-3000)}`,
-      );
+    const summary = await api.waitClosed(jobId, {
+      timeoutMs: 40_000,
+      report: () =>
+        `A exited ${exit.code} after ${exit.at - sigtermAt} ms, origin ${JSON.stringify([...origin.agents()])}: ${exit.stderr.slice(-3000)}`,
     });
-    const summary = (await (await app.request(`/jobs/${jobId}`)).json()) as Record<string, unknown>;
     expect(summary).toMatchObject({ status: 'completed', resources: { total: count, succeeded: count, failed: 0 } });
     for (let i = 0; i < count; i++) {
       const body = await readFile(path.join(dir, jobId, `r${i}-${jobId}-${i}`));
@@ -202,8 +161,7 @@ async function drainScenario(graceMs: number, secondSignalAfterMs?: number) {
     return { exit, exitAfterMs: exit.at - sigtermAt, inFlightAtSigterm, finishedAtSigterm, atExit, requests };
   } finally {
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
-    await connection.close();
-    await storage.close();
+    await api.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

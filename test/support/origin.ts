@@ -85,6 +85,13 @@ function send(res: ServerResponse, seed: string, size: number, extraHeaders: Rec
  * - `/cond/<size>/<name>`: ETag + Last-Modified, 304 to a matching condition (validating-origin.ts)
  * - `/ranged/<size>/<name>`: Accept-Ranges, 206 to `Range: bytes=N-` with a matching `If-Range`
  */
+/** Requests an origin received for paths starting with `prefix` (one job's URLs, say). */
+export function hitsUnder(origin: Pick<Origin, 'hits'>, prefix: string): number {
+  let n = 0;
+  for (const [p, hits] of origin.hits) if (p.startsWith(prefix)) n += hits;
+  return n;
+}
+
 export async function startOrigin(): Promise<Origin> {
   const hits = new Map<string, number>();
   const lastHeaders = new Map<string, IncomingMessage['headers']>();

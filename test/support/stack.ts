@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
-import { createApp, type App } from '../../src/api/app.js';
+import type { App, AppDeps } from '../../src/api/app.js';
 import { parseTokens } from '../../src/api/auth.js';
 import { JobService } from '../../src/api/job-service.js';
 import type { Config } from '../../src/config/config-schema.js';
@@ -19,27 +19,109 @@ import { S3Storage } from '../../src/storage/s3-storage.js';
 import { createStorage } from '../../src/storage/create-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { createFetchBoxWorker } from '../../src/worker/create-worker.js';
+import { postJson, testApp } from './app.js';
+import { waitFor, type WaitOptions } from './wait-for.js';
 
 /** Which driver a stack stores into. */
 export type StorageKind = 'file' | 's3';
 
-/** One FetchBox (API app + worker) wired to the run's real Temporal and MinIO. */
-export interface Stack {
+/**
+ * The API half of a FetchBox: the app (requests go through `app.request`, no network) and its
+ * Temporal client; jobs run on whatever workers poll its task queue (in-process or processes).
+ */
+export interface Api {
   app: App;
   client: Client;
   storage: Storage;
   config: Config;
-  taskQueue: string;
-  worker: Worker;
   /** POSTs a manifest through the app and returns status and body. */
-  submit(manifest: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
-  /** Waits for a job's workflow to close and returns its summary from the API. */
-  waitForJob(jobId: string): Promise<Record<string, any>>;
-  /** Every log line the worker and API wrote (pino JSON), for assertions on fields and secrets. */
-  logs: string[];
+  submit(manifest: unknown): Promise<{ status: number; body: Record<string, any> }>;
+  /** POSTs a manifest and expects `202` (the answer is in the failure message); returns the body. */
+  accept(manifest: unknown): Promise<Record<string, unknown>>;
+  /** GETs a path through the app and returns its JSON body. */
+  getJson(url: string): Promise<Record<string, any>>;
+  /** `GET /jobs/{jobId}`'s body. */
+  summary(jobId: string): Promise<Record<string, any>>;
+  /** Polls the job's summary until it is neither running nor unknown, and returns it. */
+  waitClosed(jobId: string, options: WaitOptions): Promise<Record<string, any>>;
   /** Every resource state of a job, following cursors. */
   allResources(jobId: string): Promise<Record<string, any>[]>;
   close(): Promise<void>;
+}
+
+/** One FetchBox (API app + in-process worker) wired to the run's real Temporal and MinIO. */
+export interface Stack extends Api {
+  taskQueue: string;
+  worker: Worker;
+  /** Waits for a job's workflow to close and returns its summary from the API; `options` bounds the wait. */
+  waitForJob(jobId: string, options?: WaitOptions): Promise<Record<string, any>>;
+  /** Every log line the worker and API wrote (pino JSON), for assertions on fields and secrets. */
+  logs: string[];
+}
+
+/** What {@link startApi} may be given instead of its defaults. */
+export interface ApiOptions {
+  /** The storage the job service uses; by default one made from the config (and closed with the API). */
+  storage?: Storage;
+  /** The handlers the job service knows; by default the built-in ones. */
+  handlers?: HandlerRegistry;
+  /** App dependencies over {@link testApp}'s defaults. */
+  app?: Partial<Omit<AppDeps, 'jobs'>>;
+}
+
+/** An API for the settings in `env` (variable names, as `loadConfig` reads them). */
+export async function startApi(env: Record<string, string>, options: ApiOptions = {}): Promise<Api> {
+  const config = loadConfig(env);
+  const storage = options.storage ?? createStorage(config.storage);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const app = testApp(
+    new JobService({ client, storage, handlers: options.handlers ?? new HandlerRegistry(BUILT_IN_HANDLERS), config }),
+    options.app,
+  );
+  const getJson = async (url: string) => (await (await app.request(url)).json()) as Record<string, any>;
+  const api: Api = {
+    app,
+    client,
+    storage,
+    config,
+    async submit(manifest) {
+      const res = await postJson(app, '/jobs', manifest);
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    },
+    async accept(manifest) {
+      const { status, body } = await api.submit(manifest);
+      if (status !== 202) throw new Error(`submit answered ${status}: ${JSON.stringify(body)}`);
+      return body;
+    },
+    getJson,
+    summary: (jobId) => getJson(`/jobs/${jobId}`),
+    waitClosed: (jobId, wait) =>
+      waitFor(
+        `job ${jobId} to close`,
+        async () => {
+          const s = await getJson(`/jobs/${jobId}`);
+          return s.status !== 'running' && s.status !== undefined ? s : undefined;
+        },
+        { intervalMs: 200, ...wait },
+      ),
+    async allResources(jobId) {
+      const items: Record<string, any>[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await getJson(`/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+        if (!Array.isArray(page.items)) throw new Error(`listing failed: ${JSON.stringify(page)}`);
+        items.push(...(page.items as Record<string, any>[]));
+        cursor = page.nextCursor as string | null;
+      } while (cursor);
+      return items;
+    },
+    async close() {
+      await connection.close();
+      if (!options.storage) await storage.close();
+    },
+  };
+  return api;
 }
 
 /** Serves an app over real HTTP on a loopback port the OS picks (for clients that need a URL). */
@@ -66,7 +148,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
   const minio = inject('minio');
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-stack-'));
   const taskQueue = `test-${randomUUID()}`;
-  const config = loadConfig({
+  const settings: Record<string, string> = {
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: taskQueue,
     FETCHBOX_DATA_DIR: dataDir,
@@ -82,7 +164,8 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
         }
       : {}),
     ...env,
-  });
+  };
+  const config = loadConfig(settings);
   const storage =
     kind === 's3'
       ? new S3Storage({
@@ -98,15 +181,24 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
       : createStorage(config.storage);
   const fetcher = createFetcher(config.fetch);
   const logs: string[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+  const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const handlers = new HandlerRegistry([...BUILT_IN_HANDLERS, ...extraHandlers]);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const api = await startApi(settings, {
+    storage,
+    app: {
+      logger,
+      bodyLimitBytes: config.api.bodyLimitBytes,
+      tokens: parseTokens(config.api.tokens),
+      eventsIntervalMs: 200,
+      checks: [{ name: 'storage', check: () => storage.check() }],
+    },
+    handlers,
+  });
   const worker = await createFetchBoxWorker({
     config,
     connection: nativeConnection,
-    client,
+    client: api.client,
     storage,
     fetcher,
     handlers,
@@ -115,60 +207,29 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     logger,
   });
   const running = worker.run();
-  const jobs = new JobService({ client, storage, handlers, config });
-  const app = createApp({
-    jobs,
-    logger,
-    bodyLimitBytes: config.api.bodyLimitBytes,
-    tokens: parseTokens(config.api.tokens),
-    eventsIntervalMs: 200,
-    checks: [{ name: 'storage', check: () => storage.check() }],
-  });
-
-  const getJson = async (url: string) => {
-    const res = await app.request(url);
-    return (await res.json()) as Record<string, any>;
-  };
 
   return {
-    app,
-    client,
-    storage,
-    config,
+    ...api,
     taskQueue,
     worker,
     logs,
-    async submit(manifest) {
-      const res = await app.request('/jobs', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(manifest),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    },
-    async waitForJob(jobId) {
-      await client.workflow
+    async waitForJob(jobId, wait) {
+      const closed = api.client.workflow
         .getHandle(`job-${jobId}`)
         .result()
         .catch(() => undefined);
-      return getJson(`/jobs/${jobId}`);
-    },
-    async allResources(jobId) {
-      const items: Record<string, any>[] = [];
-      let cursor: string | null = null;
-      do {
-        const page = await getJson(`/jobs/${jobId}/resources?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
-        if (!Array.isArray(page.items)) throw new Error(`listing failed: ${JSON.stringify(page)}`);
-        items.push(...(page.items as Record<string, any>[]));
-        cursor = page.nextCursor as string | null;
-      } while (cursor);
-      return items;
+      if (wait) {
+        let done = false;
+        void closed.finally(() => (done = true));
+        await waitFor(`job ${jobId}'s workflow to close`, () => done, wait);
+      } else await closed;
+      return api.summary(jobId);
     },
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await nativeConnection.close();
-      await connection.close();
+      await api.close();
       await fetcher.close();
       await storage.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -1,9 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { inject } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
+import { waitFor } from './wait-for.js';
 
 /** How much of each worker's output is kept: enough for its last log lines and a crash's stack. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+/**
+ * The settings every `fetchbox worker` process of a test gets: the run's Temporal and workflow
+ * bundle, loopback downloads, no metrics port, warnings only; `extra` adds or overrides any.
+ */
+export function workerEnv(taskQueue: string, storageUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    FETCHBOX_STORAGE_URL: storageUrl,
+    FETCHBOX_FETCH_ALLOW_CIDRS: '127.0.0.0/8',
+    FETCHBOX_WORKER_METRICS_PORT: '-1',
+    FETCHBOX_LOG_LEVEL: 'warn',
+    FETCHBOX_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    ...extra,
+  };
+}
 
 /** How `killWhileProgressing` decides when to kill. */
 export interface KillPlan {
@@ -64,19 +83,33 @@ export class WorkerProcesses {
     let worker = this.start(env);
     for (let kill = 0; kill < plan.kills; kill++) {
       const from = plan.progress();
-      const until = Date.now() + plan.timeoutMs;
-      while (plan.progress() - from < plan.step || (kill === 0 && plan.ready && !plan.ready())) {
-        if (Date.now() > until) {
-          throw new Error(
-            `kill ${kill + 1} of ${plan.kills}: progress ${plan.progress() - from} of ${plan.step} in ${plan.timeoutMs} ms on the newest worker\n${this.report()}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(
+        `kill ${kill + 1} of ${plan.kills}: progress of ${plan.step} on the newest worker`,
+        () => plan.progress() - from >= plan.step && (kill > 0 || !plan.ready || plan.ready()),
+        { timeoutMs: plan.timeoutMs, report: () => `progress ${plan.progress() - from}\n${this.report()}` },
+      );
       await this.kill(worker);
       worker = this.start(env);
     }
     return worker;
+  }
+
+  /**
+   * Waits until `inActivity()` says `worker` is inside the activity under test (an origin saw its
+   * request, say), SIGKILLs it and starts a replacement with `env`. Returns when the kill happened.
+   */
+  async killDuring(
+    worker: ChildProcess,
+    env: Record<string, string>,
+    what: string,
+    inActivity: () => boolean,
+    timeoutMs = 60_000,
+  ): Promise<number> {
+    await waitFor(what, inActivity, { timeoutMs, report: () => this.report() });
+    await this.kill(worker);
+    const killedAt = Date.now();
+    this.start(env);
+    return killedAt;
   }
 
   /** Each worker's exit and the tail of its output, for a failure message. */
