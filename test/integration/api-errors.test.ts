@@ -4,7 +4,6 @@ import os from 'node:os';
 import { Client, type Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
 import { declaredRoutes } from '../../src/api/route-security.js';
 import { temporalReady } from '../../src/cli/run-api.js';
@@ -12,6 +11,8 @@ import { createApiConnection } from '../../src/temporal/api-connection.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { freePort } from '../support/ports.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import type { App } from '../../src/api/app.js';
+import { testApp } from '../support/app.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -88,17 +89,12 @@ describe('API errors against the real stack', () => {
   describe('with Temporal unreachable', () => {
     // FETCHBOX_API_TEMPORAL_TIMEOUT_MS bounds the wait; the default is 5 s.
     let connection: Connection;
-    let app: ReturnType<typeof createApp>;
+    let app: App;
     beforeAll(async () => {
       connection = createApiConnection({ address: `127.0.0.1:${await freePort()}`, connectTimeoutMs: 500 });
       const client = new Client({ connection });
       const jobs = new JobService({ client, storage: stack.storage, handlers: builtInHandlers(), config: stack.config });
-      app = createApp({
-        jobs,
-        logger: pino({ level: 'silent' }),
-        bodyLimitBytes: 1 << 20,
-        checks: [{ name: 'temporal', check: () => temporalReady(client) }],
-      });
+      app = testApp(jobs, { checks: [{ name: 'temporal', check: () => temporalReady(client) }] });
     });
     afterAll(async () => {
       await connection?.close();

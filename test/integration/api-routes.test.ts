@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 import { readEvents } from '../support/sse.js';
+import { waitFor } from '../support/wait-for.js';
 
 let origin: Origin;
 let stack: Stack;
@@ -30,7 +31,7 @@ describe('GET /jobs', () => {
       const closed = [...(await find('status=completed_with_failures&limit=1000')), ...(await find('status=completed&limit=1000'))];
       return [...ok, bad].every((jobId) => closed.some((j) => j.jobId === jobId));
     };
-    for (const until = Date.now() + 30_000; !(await indexed()) && Date.now() < until;) await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the four closes to be indexed', indexed, { timeoutMs: 30_000, intervalMs: 200 });
     const failedOnes = await find('status=completed_with_failures&limit=1000');
     expect(failedOnes.find((j) => j.jobId === bad)).toMatchObject({
       status: 'completed_with_failures',

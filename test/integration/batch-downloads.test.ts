@@ -9,6 +9,7 @@ import { pageWorkflowId } from '../../src/workflows/ids.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 
 let origin: Origin;
 let stack: Stack;
@@ -265,8 +266,10 @@ describe('downloadBatch with overlapCommits (polite pages)', () => {
           const stored = await real.put(input);
           const i = Number(/-(\d+)$/.exec(input.key)?.[1]);
           if (i < 3) {
-            const deadline = Date.now() + 5_000;
-            while (!origin.hits.has(path(i + 1)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+            // Bounded: past 5 s the commit goes on, and the order asserted below fails.
+            await waitFor(`task ${i + 1}'s request`, () => origin.hits.has(path(i + 1)), { timeoutMs: 5_000, intervalMs: 5 }).catch(
+              () => undefined,
+            );
             seenBeforeCommitted[i] = origin.hits.has(path(i + 1));
           }
           return stored;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Contract v1.1 answers a black-box read found wrong, checked against the real Temporal: every error
 // is {"error": {"code", "message", "details"?}} with the contract's code, never a 500 for a client's mistake.
@@ -73,8 +74,10 @@ describe('GET /jobs after a retry', () => {
     const find = async (query: string) =>
       (((await (await stack.app.request(`/jobs?${query}`)).json()) as any).items as any[]).filter((j) => j.jobId === jobId);
     // Visibility is eventually consistent: wait until the retry run is indexed as completed.
-    for (const until = Date.now() + 30_000; (await find('status=completed&limit=1000')).length === 0 && Date.now() < until;)
-      await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the retry run to be indexed as completed', async () => (await find('status=completed&limit=1000')).length > 0, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
     expect(await find('status=completed&limit=1000')).toHaveLength(1);
     expect(await find('status=completed_with_failures&limit=1000')).toEqual([]);
     // Paging one job at a time, the job comes once, with its current status.

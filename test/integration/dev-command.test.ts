@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { findTemporalCli, portAnswers, projectRoot } from '../../src/temporal/temporal-cli.js';
 import { content, startOrigin, type Origin } from '../support/origin.js';
 import { freePort } from '../support/ports.js';
+import { waitFor, waitForOutput } from '../support/wait-for.js';
 
 // `fetchbox dev` as a user runs it: the built CLI in its own process tree, on free ports.
 describe('fetchbox dev', () => {
@@ -61,12 +62,7 @@ describe('fetchbox dev', () => {
     });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const deadline = Date.now() + 90_000;
-    while (!output.includes('FetchBox dev is up')) {
-      if (child.exitCode !== null) throw new Error(`fetchbox dev exited with ${child.exitCode}:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`fetchbox dev did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitForOutput(child, () => output, 'FetchBox dev is up', 90_000);
   });
 
   afterAll(async () => {
@@ -105,12 +101,15 @@ describe('fetchbox dev', () => {
     expect(res.status).toBe(202);
     const body = (await res.json()) as { links: { temporalUi: string } };
     expect(body.links.temporalUi).toBe(`${uiUrl}/namespaces/default/workflows/job-${jobId}`);
-    let summary: Record<string, any> = {};
     // The first job of a fresh dev server: its worker may still be warming up on a loaded machine.
-    for (const until = Date.now() + 90_000; summary.status !== 'completed' && Date.now() < until;) {
-      summary = (await (await fetch(`${apiUrl}/jobs/${jobId}`)).json()) as Record<string, any>;
-      if (summary.status !== 'completed') await new Promise((r) => setTimeout(r, 200));
-    }
+    const summary = await waitFor(
+      `job ${jobId} to complete`,
+      async () => {
+        const s = (await (await fetch(`${apiUrl}/jobs/${jobId}`)).json()) as Record<string, any>;
+        return s.status === 'completed' ? s : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, report: () => output.slice(-4000) },
+    );
     expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: 1 } });
     const file = path.join(dataDir, 'data', 'objects', 'dev', 'file.bin');
     expect(readFileSync(file).equals(content('dev', 5000))).toBe(true);
@@ -163,7 +162,7 @@ describe('fetchbox dev', () => {
       spans.includes('StartWorkflow:jobWorkflow') &&
       spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow')) &&
       spans.some((s) => s.startsWith('RunActivity:downloadInline'));
-    for (const until = Date.now() + 60_000; !all() && Date.now() < until;) await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the three spans', all, { timeoutMs: 60_000, intervalMs: 200, report: () => spans.join('\n') });
     expect(spans).toContain('StartWorkflow:jobWorkflow');
     expect(spans.some((s) => s.startsWith('RunWorkflow:jobWorkflow'))).toBe(true);
     expect(spans.some((s) => s.startsWith('RunActivity:downloadInline'))).toBe(true);
@@ -202,12 +201,7 @@ describe('fetchbox dev', () => {
     worker.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     worker.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     try {
-      const deadline = Date.now() + 60_000;
-      while (!log.includes('worker running')) {
-        if (worker.exitCode !== null) throw new Error(`fetchbox worker exited with ${worker.exitCode}:\n${log}`);
-        if (Date.now() > deadline) throw new Error(`fetchbox worker did not start:\n${log}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitForOutput(worker, () => log, 'worker running', 60_000);
     } finally {
       worker.kill('SIGKILL');
     }

@@ -1,7 +1,5 @@
 import { Client, type Connection } from '@temporalio/client';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { parseTokens } from '../../src/api/auth.js';
 import { JobService } from '../../src/api/job-service.js';
 import type { Io } from '../../src/cli/api-client.js';
@@ -12,6 +10,9 @@ import { createApiConnection } from '../../src/temporal/api-connection.js';
 import { freePort } from '../support/ports.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { serveApp, startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
+import type { App } from '../../src/api/app.js';
+import { testApp } from '../support/app.js';
 
 // Three jobs fail in three ways: A (two pages) with 404s (http_status), B with 503s past its two
 // attempts (retries_exhausted), C on another origin with a body over the 1,000-byte limit (too_large).
@@ -58,17 +59,18 @@ afterAll(async () => {
   await other?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `ok` holds (visibility indexes closes a moment later), returning the last value. */
+/** Polls until `ok` holds (visibility indexes closes a moment later), returning that value. */
 async function eventually<T>(fn: () => Promise<T>, ok: (value: T) => boolean, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  let value = await fn();
-  while (!ok(value) && Date.now() < until) {
-    await sleep(200);
-    value = await fn();
-  }
-  return value;
+  let last: T | undefined;
+  const held = await waitFor(
+    'the listing to settle',
+    async () => {
+      last = await fn();
+      return ok(last) ? { value: last } : undefined;
+    },
+    { timeoutMs: ms, intervalMs: 200, report: () => JSON.stringify(last) },
+  );
+  return held.value;
 }
 
 async function page(query: string): Promise<{ items: any[]; nextCursor: string | null }> {
@@ -290,13 +292,7 @@ describe('POST /retries', () => {
 
   it('needs the operator scope; GET /failures needs read', async () => {
     const jobs = new JobService({ client: stack.client, storage: stack.storage, handlers: builtInHandlers(), config: stack.config });
-    const app = createApp({
-      jobs,
-      logger: pino({ level: 'silent' }),
-      bodyLimitBytes: 1 << 20,
-      checks: [],
-      tokens: parseTokens(['read=viewer', 'operator=ops']),
-    });
+    const app = testApp(jobs, { tokens: parseTokens(['read=viewer', 'operator=ops']) });
     expect((await retries({ jobIds: [C], dryRun: true }, app)).status).toBe(401);
     expect(await retries({ jobIds: [C], dryRun: true }, app, 'viewer')).toMatchObject({
       status: 403,
@@ -310,12 +306,12 @@ describe('POST /retries', () => {
 
 describe('with Temporal unreachable', () => {
   let connection: Connection;
-  let app: ReturnType<typeof createApp>;
+  let app: App;
   beforeAll(async () => {
     connection = createApiConnection({ address: `127.0.0.1:${await freePort()}`, connectTimeoutMs: 500 });
     const config = { ...stack.config, api: { ...stack.config.api, temporalTimeoutMs: 1_000 } };
     const jobs = new JobService({ client: new Client({ connection }), storage: stack.storage, handlers: builtInHandlers(), config });
-    app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    app = testApp(jobs);
   });
   afterAll(async () => {
     await connection?.close();

@@ -8,6 +8,7 @@ import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { content, startOrigin, type Origin } from '../support/origin.js';
 import { freePort } from '../support/ports.js';
 import { uniqueJobId } from '../support/stack.js';
+import { waitFor, waitForOutput } from '../support/wait-for.js';
 
 // `fetchbox worker|api|dev --handlers` on the built CLI (`npm run build` first), with handler
 // modules in a project directory of their own that imports `fetchbox` as a package would.
@@ -47,11 +48,7 @@ async function startService(
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-  for (const until = Date.now() + 90_000; !ready.test(output);) {
-    if (child.exitCode !== null) throw new Error(`fetchbox ${args.join(' ')} exited with ${child.exitCode}:\n${output}`);
-    if (Date.now() > until) throw new Error(`fetchbox ${args.join(' ')} did not get ready:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForOutput(child, () => output, ready, 90_000);
   return { child, output: () => output };
 }
 
@@ -181,12 +178,14 @@ describe('a handler module from a package, in fetchbox worker and fetchbox api',
       body: JSON.stringify({ jobId, handler: 'team-tagged', resources: [{ id: 'a', url: `${origin.url}/bytes/3000/${jobId}` }] }),
     });
     expect(submitted.status, await submitted.clone().text()).toBe(202);
-    let summary: Record<string, any> = {};
-    for (const until = Date.now() + 90_000; summary.status !== 'completed' && Date.now() < until;) {
-      summary = (await (await fetch(`${api}/jobs/${jobId}`)).json()) as Record<string, any>;
-      if (summary.status === 'completed' || summary.status?.startsWith('completed_')) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const summary = await waitFor(
+      `job ${jobId} to close`,
+      async () => {
+        const s = (await (await fetch(`${api}/jobs/${jobId}`)).json()) as Record<string, any>;
+        return s.status === 'completed' || s.status?.startsWith('completed_') ? s : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, report: () => worker.output().slice(-4000) },
+    );
     expect(summary, worker.output().slice(-4000)).toMatchObject({
       status: 'completed',
       handler: 'team-tagged',

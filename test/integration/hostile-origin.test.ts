@@ -1,5 +1,4 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { FetchFailure } from '../../src/fetch/errors.js';
@@ -10,6 +9,7 @@ import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { startHostileOrigin, type HostileOrigin } from '../support/hostile-origin.js';
 import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 
 const SECRETS = {
   Authorization: 'Bearer s3cret-token',
@@ -61,13 +61,17 @@ async function echo(url: string, headers: Record<string, string>): Promise<Recor
 /** Resolves once an origin's sent-byte count for `path` has stopped moving (the client hung up). */
 async function settledSent(origin: HostileOrigin, path: string): Promise<number> {
   let last = -1;
-  for (let i = 0; i < 50; i++) {
-    const now = origin.sent.get(path) ?? 0;
-    if (now === last) return now;
-    last = now;
-    await sleep(200);
-  }
-  throw new Error(`${path} is still being sent`);
+  const settled = await waitFor(
+    `${path} to stop being sent`,
+    () => {
+      const now = origin.sent.get(path) ?? 0;
+      const same = now === last;
+      last = now;
+      return same ? { sent: now } : undefined;
+    },
+    { timeoutMs: 10_000, intervalMs: 200 },
+  );
+  return settled.sent;
 }
 
 /** The secret headers (any given for a resource but not on the non-secret list) an origin saw. */

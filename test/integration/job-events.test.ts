@@ -7,6 +7,7 @@ import { JobsExit } from '../../src/cli/jobs-command.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { serveApp, startStack, uniqueJobId, type Stack } from '../support/stack.js';
 import { readEvents, type Sse } from '../support/sse.js';
+import { waitForOutput } from '../support/wait-for.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -151,13 +152,7 @@ function startCli(args: string[], tty: boolean) {
   return {
     done,
     /** Resolves once the output matches `pattern`; fails when the CLI ended first or after 60 s. */
-    async waitFor(pattern: RegExp): Promise<void> {
-      const until = Date.now() + 60_000;
-      while (!pattern.test(out)) {
-        if (child.exitCode !== null || Date.now() > until) throw new Error(`the CLI never printed ${pattern}:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitFor: (pattern: RegExp): Promise<void> => waitForOutput(child, () => out, pattern, 60_000),
   };
 }
 

@@ -3,6 +3,7 @@ import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 
 let origin: Origin;
 let stack: Stack;
@@ -107,9 +108,10 @@ describe('job lifecycle', () => {
     const resources = Array.from({ length: 40 }, (_, i) => ({ url: `${origin.url}/slow/30000/10/${jobId}-${i}` }));
     await stack.submit({ jobId, resources });
     // Wait until downloads are in flight.
-    for (let i = 0; i < 100 && [...origin.hits.keys()].filter((k) => k.includes(jobId)).length < 8; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor('8 downloads in flight', () => [...origin.hits.keys()].filter((k) => k.includes(jobId)).length >= 8, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     const started = Date.now();
     expect(await post(`/jobs/${jobId}/cancel`)).toMatchObject({ status: 202, body: { jobId } });
     const summary = await stack.waitForJob(jobId);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobWorkflowId } from '../../src/workflows/ids.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Issue 23 item 4: a manifest's `priority` is the job's Temporal priority key, the submitting client
 // its fairness key, on a dev server started as `fetchbox dev` starts it (matching-config.ts). The
@@ -58,19 +59,11 @@ async function closed(jobId: string): Promise<Record<string, any>> {
   return (await res.json()) as Record<string, any>;
 }
 
-/** Resolves once `check` answers true, polling; fails with `seen()` after `ms`. */
-async function waitFor(check: () => Promise<boolean> | boolean, ms: number, seen: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms: ${seen()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Waits until every job's workflow has scheduled its activity (it waits in the task queue, or runs). */
 async function waitScheduled(jobIds: readonly string[], ms: number): Promise<void> {
   const pending = new Set(jobIds);
   await waitFor(
+    'every job to have its activity scheduled',
     async () => {
       await Promise.all(
         [...pending].map(async (jobId) => {
@@ -80,8 +73,7 @@ async function waitScheduled(jobIds: readonly string[], ms: number): Promise<voi
       );
       return pending.size === 0;
     },
-    ms,
-    () => `${pending.size} of ${jobIds.length} jobs have no activity scheduled yet`,
+    { timeoutMs: ms, intervalMs: 100, report: () => `${pending.size} of ${jobIds.length} jobs have no activity scheduled yet` },
   );
 }
 
@@ -124,11 +116,10 @@ describe('fairness', () => {
     for (const jobId of blockers) {
       expect((await submitAs(TOKENS.ops, { jobId, resources: [{ url: `${origin.url}/hold/64/${gate}/${jobId}` }] })).status).toBe(202);
     }
-    await waitFor(
-      () => blockers.every((jobId) => origin.hits.has(`/hold/64/${gate}/${jobId}`)),
-      30_000,
-      () => 'the blockers did not take both slots',
-    );
+    await waitFor('the blockers to take both slots', () => blockers.every((jobId) => origin.hits.has(`/hold/64/${gate}/${jobId}`)), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
     const jobs = { a: Array.from({ length: 30 }, () => uniqueJobId('fa')), b: Array.from({ length: 30 }, () => uniqueJobId('fb')) };
     // Client a floods the queue first; client b's jobs arrive behind all of them.
     for (const [client, ids] of Object.entries(jobs) as ['a' | 'b', string[]][]) {

@@ -4,20 +4,16 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Client, Connection } from '@temporalio/client';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
-import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { VALIDATOR_METADATA } from '../../src/fetch/validators.js';
-import { builtInHandlers } from '../../src/handlers/registry.js';
 import { createStorage } from '../../src/storage/create-storage.js';
 import type { FileStorage } from '../../src/storage/file-storage.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
-import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { startApi, startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait-for.js';
 import { WorkerProcesses } from '../support/worker-processes.js';
 
 // Resumable large downloads (issue 16 item 3): an interrupted body continues from its stored
@@ -173,50 +169,29 @@ describe.each([
             queueSize: config.storage.s3.queueSize,
             credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
           });
-    const connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const app = createApp({
-      jobs: new JobService({ client, storage, handlers: builtInHandlers(), config }),
-      logger: pino({ level: 'silent' }),
-      bodyLimitBytes: 1 << 20,
-      checks: [],
-    });
+    const api = await startApi(env, { storage });
     try {
       const name = uniqueJobId(`kill-${kind}`);
       const urlPath = `/ranged/${SIZE}/${name}`;
       origin.validated.set(name, { version: 1, rate });
       const jobId = uniqueJobId('resume-kill');
       const key = `resume/${name}`;
-      const res = await app.request('/jobs', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jobId, resources: [{ id: 'big', url: `${origin.url}${urlPath}`, key }] }),
-      });
-      expect(res.status).toBe(202);
+      await api.accept({ jobId, resources: [{ id: 'big', url: `${origin.url}${urlPath}`, key }] });
       const first = workers.start(env);
-      const until = Date.now() + 120_000;
-      while ((origin.bytesSent.get(urlPath) ?? 0) < SIZE * 0.6) {
-        if (Date.now() > until) throw new Error(`only ${origin.bytesSent.get(urlPath) ?? 0} bytes sent after 120 s\n${workers.report()}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitFor('60% of the body to be sent', () => (origin.bytesSent.get(urlPath) ?? 0) >= SIZE * 0.6, {
+        timeoutMs: 120_000,
+        intervalMs: 20,
+        report: () => `${origin.bytesSent.get(urlPath) ?? 0} bytes sent\n${workers.report()}`,
+      });
       await workers.kill(first);
       const atKill = origin.bytesSent.get(urlPath) ?? 0;
       expect(await storage.head(key)).toBeUndefined(); // nothing at the key while partial
       workers.start(env);
       // The download resumes once its heartbeat timeout (2 s) notices the dead worker: a stall
       // past 150 s fails with the workers' log tails rather than the test's bare timeout.
-      const closed = client.workflow.getHandle(`job-${jobId}`).result();
-      const stalled = new Promise((_, reject) => {
-        const timer = setTimeout(() => reject(new Error(`job ${jobId} not closed 150 s after the kill\n${workers.report()}`)), 150_000);
-        void closed.then(
-          () => clearTimeout(timer),
-          () => clearTimeout(timer),
-        );
-      });
-      await Promise.race([closed, stalled]);
-      const summary = (await (await app.request(`/jobs/${jobId}`)).json()) as Record<string, any>;
+      const summary = await api.waitForJob(jobId, { timeoutMs: 150_000, report: () => workers.report() });
       expect(summary).toMatchObject({ status: 'completed', resources: { succeeded: 1, failed: 0 } });
-      const states = (await (await app.request(`/jobs/${jobId}/resources`)).json()) as { items: Record<string, any>[] };
+      const states = (await api.getJson(`/jobs/${jobId}/resources`)) as { items: Record<string, any>[] };
       const expected = contentSha256(`${name}-v1`, SIZE);
       expect(states.items[0]).toMatchObject({ status: 'succeeded', bytes: SIZE, sha256: expected });
       const total = origin.bytesSent.get(urlPath)!;
@@ -239,7 +214,7 @@ describe.each([
         `[resume] ${kind}, ${SIZE / 2 ** 20} MiB, SIGKILL at ${((atKill / SIZE) * 100).toFixed(0)} %: ${(total / SIZE).toFixed(3)} bodies fetched in all (${origin.lastHeaders.get(urlPath)?.range}), object byte-exact\n`,
       );
     } finally {
-      await connection.close();
+      await api.close();
       await storage.close();
     }
   }, 300_000);

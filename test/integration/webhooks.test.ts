@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Completion webhooks against a real dev server: loopback receivers that fail, hang, say 410 or
 // accept; a receiver on a refused address; the signature checked with the stock standardwebhooks
@@ -97,13 +98,14 @@ describe('completion webhooks', { timeout: 60_000 }, () => {
     const path = `/never/${jobId}`;
     await submitWithNotify(jobId, { url: `${receiver.url}${path}` });
     // While the webhook is being delivered, the job is not reported closed.
-    const until = Date.now() + 20_000;
-    let seen: Record<string, any> = {};
-    while (Date.now() < until) {
-      seen = (await (await stack.app.request(`/jobs/${jobId}`)).json()) as Record<string, any>;
-      if (seen.notify?.status === 'pending' && receiver.to(path).length >= 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const seen = await waitFor(
+      'two attempts while the job reads pending',
+      async () => {
+        const s = await stack.summary(jobId);
+        return s.notify?.status === 'pending' && receiver.to(path).length >= 2 ? s : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     expect(seen).toMatchObject({ status: 'running', notify: { status: 'pending' } });
     expect(seen.notify.attempts).toBeGreaterThanOrEqual(2);
     expect(seen.notify.lastError).toMatch(/no answer from http:\/\/127\.0\.0\.1:\d+ within 1000 ms/);
@@ -163,11 +165,7 @@ describe('completion webhooks', { timeout: 60_000 }, () => {
 
     const canceled = uniqueJobId('hook-canceled');
     await submitWithNotify(canceled, { url: `${receiver.url}/ok/${canceled}` }, [`${origin.url}/slow/30000/10/${canceled}`]);
-    const until = Date.now() + 20_000;
-    while ((origin.hits.get(`/slow/30000/10/${canceled}`) ?? 0) === 0) {
-      if (Date.now() > until) throw new Error('the download never started');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('the download to start', () => (origin.hits.get(`/slow/30000/10/${canceled}`) ?? 0) > 0, { timeoutMs: 20_000 });
     expect((await stack.app.request(`/jobs/${canceled}/cancel`, { method: 'POST' })).status).toBe(202);
     const summary = await stack.waitForJob(canceled);
     expect(summary).toMatchObject({ status: 'canceled', notify: { status: 'delivered' } });

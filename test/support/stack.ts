@@ -44,6 +44,8 @@ export interface Api {
   summary(jobId: string): Promise<Record<string, any>>;
   /** Polls the job's summary until it is neither running nor unknown, and returns it. */
   waitClosed(jobId: string, options: WaitOptions): Promise<Record<string, any>>;
+  /** Waits for a job's workflow to close and returns its summary from the API; `options` bounds the wait. */
+  waitForJob(jobId: string, options?: WaitOptions): Promise<Record<string, any>>;
   /** Every resource state of a job, following cursors. */
   allResources(jobId: string): Promise<Record<string, any>[]>;
   close(): Promise<void>;
@@ -53,8 +55,6 @@ export interface Api {
 export interface Stack extends Api {
   taskQueue: string;
   worker: Worker;
-  /** Waits for a job's workflow to close and returns its summary from the API; `options` bounds the wait. */
-  waitForJob(jobId: string, options?: WaitOptions): Promise<Record<string, any>>;
   /** Every log line the worker and API wrote (pino JSON), for assertions on fields and secrets. */
   logs: string[];
 }
@@ -105,6 +105,18 @@ export async function startApi(env: Record<string, string>, options: ApiOptions 
         },
         { intervalMs: 200, ...wait },
       ),
+    async waitForJob(jobId, wait) {
+      const closed = client.workflow
+        .getHandle(`job-${jobId}`)
+        .result()
+        .catch(() => undefined);
+      if (wait) {
+        let done = false;
+        void closed.finally(() => (done = true));
+        await waitFor(`job ${jobId}'s workflow to close`, () => done, wait);
+      } else await closed;
+      return getJson(`/jobs/${jobId}`);
+    },
     async allResources(jobId) {
       const items: Record<string, any>[] = [];
       let cursor: string | null = null;
@@ -213,18 +225,6 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     taskQueue,
     worker,
     logs,
-    async waitForJob(jobId, wait) {
-      const closed = api.client.workflow
-        .getHandle(`job-${jobId}`)
-        .result()
-        .catch(() => undefined);
-      if (wait) {
-        let done = false;
-        void closed.finally(() => (done = true));
-        await waitFor(`job ${jobId}'s workflow to close`, () => done, wait);
-      } else await closed;
-      return api.summary(jobId);
-    },
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;

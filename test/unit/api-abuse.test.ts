@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { listenApi } from '../../src/api/api-server.js';
-import { createApp, type AppDeps } from '../../src/api/app.js';
+import type { AppDeps } from '../../src/api/app.js';
 import { bearerToken, parseTokens } from '../../src/api/auth.js';
 import { CursorSigner } from '../../src/api/cursor-signer.js';
 import { JobService, type JobEvent } from '../../src/api/job-service.js';
@@ -14,6 +14,7 @@ import { apiClient } from '../../src/cli/api-client.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { testApp } from '../support/app.js';
 
 // Item 4 of issue 22 ("auth and abuse"): each test here fails on the code before it.
 
@@ -44,9 +45,7 @@ async function* idleEvents(_jobId: string, signal: AbortSignal): AsyncGenerator<
   }
 }
 
-const silent = pino({ level: 'silent' });
-const appWith = (deps: Partial<AppDeps>, jobs = stubService().jobs) =>
-  createApp({ jobs, logger: silent, bodyLimitBytes: 1024, checks: [], ...deps });
+const appWith = (deps: Partial<AppDeps>, jobs = stubService().jobs) => testApp(jobs, { bodyLimitBytes: 1024, ...deps });
 
 describe('the bearer scheme, parsed once', () => {
   it.each([
@@ -224,7 +223,7 @@ describe('/readyz', () => {
         },
       },
     ];
-    const app = createApp({ jobs: stubService().jobs, logger, bodyLimitBytes: 1024, checks });
+    const app = testApp(stubService().jobs, { logger, bodyLimitBytes: 1024, checks });
     const res = await app.request('/readyz');
     expect(res.status).toBe(503);
     const text = await res.text();
@@ -239,7 +238,7 @@ describe('/readyz', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const checks: ReadinessCheck[] = [{ name: 'storage', check: async () => (runs++, gate) }];
-    const app = createApp({ jobs: stubService().jobs, logger: silent, bodyLimitBytes: 1024, checks, readinessCacheMs: 60_000 });
+    const app = testApp(stubService().jobs, { bodyLimitBytes: 1024, checks, readinessCacheMs: 60_000 });
     const answers = Array.from({ length: 20 }, () => app.request('/readyz'));
     release();
     expect((await Promise.all(answers)).map((r) => r.status)).toEqual(Array(20).fill(200));
@@ -247,9 +246,7 @@ describe('/readyz', () => {
     expect(runs).toBe(1);
 
     let uncached = 0;
-    const every = createApp({
-      jobs: stubService().jobs,
-      logger: silent,
+    const every = testApp(stubService().jobs, {
       bodyLimitBytes: 1024,
       checks: [{ name: 'storage', check: async () => void uncached++ }],
       readinessCacheMs: 0,
@@ -277,7 +274,7 @@ describe('signed cursors', () => {
   it('a forged, tampered, foreign or unsigned cursor is 400 invalid_request before Temporal is called', async () => {
     const { client, calls } = recordingClient();
     const jobs = new JobService({ client, storage: {} as Storage, handlers: builtInHandlers(), config });
-    const app = createApp({ jobs, logger: silent, bodyLimitBytes: 1024, checks: [] });
+    const app = testApp(jobs, { bodyLimitBytes: 1024 });
     const ours = CursorSigner.fromSecret(config.api.cursorSecret!);
     const real = encodeResourcesCursor(ours, 'j1', { page: 1, offset: 0 });
     const forged = [

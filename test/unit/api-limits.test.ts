@@ -1,8 +1,6 @@
 import type { Client } from '@temporalio/client';
-import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/api/api-error.js';
-import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
 import { DEFAULT_MANIFEST_LIMITS } from '../../src/api/manifest-limits.js';
 import type { Manifest } from '../../src/api/schemas.js';
@@ -10,6 +8,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { REFUSED_REQUEST_HEADERS } from '../../src/fetch/header-rules.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { testApp } from '../support/app.js';
 
 /** A job service that records what reached it: only manifests that passed validation do. */
 function recordingService() {
@@ -28,7 +27,7 @@ function recordingService() {
 
 function appWith(limits = DEFAULT_MANIFEST_LIMITS, bodyLimitBytes = 1 << 26) {
   const jobs = recordingService();
-  const app = createApp({ jobs: jobs as unknown as JobService, logger: pino({ level: 'silent' }), bodyLimitBytes, checks: [], limits });
+  const app = testApp(jobs as unknown as JobService, { bodyLimitBytes, limits });
   const post = async (body: string) => {
     const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const text = await res.text();
@@ -73,7 +72,7 @@ describe('validation stays small', () => {
   it('takes the configured limits from the job service when none are given', async () => {
     const config = loadConfig({ FETCHBOX_LIMITS_MAX_RESOURCES_PER_JOB: '3' });
     const jobs = new JobService({ client: {} as Client, storage: {} as Storage, handlers: builtInHandlers(), config });
-    const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const app = testApp(jobs);
     const res = await app.request('/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -98,7 +97,7 @@ describe('validation stays small', () => {
 
   it('a stack overflow behind POST /jobs (input-driven recursion) is a 400, not a 500', async () => {
     const jobs = { ...recordingService(), submit: () => Promise.reject(new RangeError('Maximum call stack size exceeded')) };
-    const app = createApp({ jobs: jobs as unknown as JobService, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const app = testApp(jobs as unknown as JobService);
     const res = await app.request('/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

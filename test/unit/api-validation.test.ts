@@ -1,8 +1,7 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { parseTokens } from '../../src/api/auth.js';
 import type { JobService } from '../../src/api/job-service.js';
+import { testApp } from '../support/app.js';
 
 // Validation happens before the job service is called; this service fails the test if it is.
 const untouchable = new Proxy({} as JobService, {
@@ -12,7 +11,7 @@ const untouchable = new Proxy({} as JobService, {
   },
 });
 
-const app = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [] });
+const app = testApp(untouchable, { bodyLimitBytes: 1024 });
 
 async function post(body: string, contentType = 'application/json') {
   const res = await app.request('/jobs', { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -61,7 +60,7 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
   it('lists each unknown field at its own path, at most 100 of them, and counts the rest', async () => {
     const manifest: Record<string, unknown> = { resources: [{ url: 'http://x.test/' }] };
     for (let i = 0; i < 250; i++) manifest[`extra${i}`] = i;
-    const roomy = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const roomy = testApp(untouchable);
     const answer = await roomy.request('/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -75,7 +74,7 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
   });
 
   it('400 invalid_manifest for a notify URL over 2 KiB, naming the field', async () => {
-    const roomy = createApp({ jobs: untouchable, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+    const roomy = testApp(untouchable);
     const manifest = { notify: { url: `https://hooks.test/${'a'.repeat(2100)}` }, resources: [{ url: 'http://x.test/' }] };
     const answer = await roomy.request('/jobs', {
       method: 'POST',
@@ -126,13 +125,7 @@ describe('POST /jobs refuses bad input with the contract error shape', () => {
 });
 
 describe('auth', () => {
-  const secured = createApp({
-    jobs: untouchable,
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1024,
-    checks: [],
-    tokens: parseTokens(['s3cret']),
-  });
+  const secured = testApp(untouchable, { bodyLimitBytes: 1024, tokens: parseTokens(['s3cret']) });
   it('401 without or with a wrong bearer token; probes stay open', async () => {
     expect((await secured.request('/jobs/x')).status).toBe(401);
     expect((await secured.request('/jobs/x', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
@@ -203,14 +196,7 @@ describe('the OpenAPI document', () => {
 
 describe('scopes', () => {
   const tokens = parseTokens(['ingest=crawler', 'operator=ops', 'read=viewer', 'all-powerful']);
-  const scoped = createApp({
-    jobs: untouchable,
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1024,
-    checks: [],
-    tokens,
-    metricsPublic: false,
-  });
+  const scoped = testApp(untouchable, { bodyLimitBytes: 1024, tokens, metricsPublic: false });
   const call = async (method: string, path: string, token: string) =>
     (
       await scoped.request(path, {
@@ -263,15 +249,7 @@ describe('GET /metrics', () => {
 
 describe('submit rate limit', () => {
   it('answers 429 rate_limited with Retry-After past the burst, per client', async () => {
-    const limited = createApp({
-      jobs: untouchable,
-      logger: pino({ level: 'silent' }),
-      bodyLimitBytes: 1024,
-      checks: [],
-      tokens: parseTokens(['a', 'b']),
-      submitRate: 1,
-      submitBurst: 2,
-    });
+    const limited = testApp(untouchable, { bodyLimitBytes: 1024, tokens: parseTokens(['a', 'b']), submitRate: 1, submitBurst: 2 });
     const submit = (token: string) =>
       limited.request('/jobs', {
         method: 'POST',

@@ -1,11 +1,10 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import type { JobService } from '../../src/api/job-service.js';
 import type { JobContext } from '../../src/api/jobs/job-context.js';
 import { listJobs } from '../../src/api/jobs/job-listing.js';
 import { CursorSigner } from '../../src/api/cursor-signer.js';
 import { encodeJobsCursor } from '../../src/api/jobs/jobs-cursor.js';
+import { testApp } from '../support/app.js';
 
 // Contract v1.1, read as a black-box client would: every error is {"error": {"code", "message", "details"?}}
 // with the contract's code, and an answer says what is true of the job.
@@ -21,8 +20,7 @@ function service(parts: Partial<JobService>): JobService {
   });
 }
 
-const appWith = (parts: Partial<JobService>) =>
-  createApp({ jobs: service(parts), logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [] });
+const appWith = (parts: Partial<JobService>) => testApp(service(parts), { bodyLimitBytes: 1024 });
 
 /** A gRPC error as @grpc/grpc-js raises it (what Temporal's client rethrows). */
 function grpcError(code: number, message: string): Error {

@@ -1,12 +1,11 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import type { JobService } from '../../src/api/job-service.js';
+import { testApp } from '../support/app.js';
 
 // Contract v1.1: "the OpenAPI document served at /openapi.json must match it". Read from the served
 // document as a client would: every route of the contract's table with its success answer.
 
-const app = createApp({ jobs: {} as JobService, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [] });
+const app = testApp({} as JobService, { bodyLimitBytes: 1024 });
 
 interface Operation {
   responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, unknown> }>;

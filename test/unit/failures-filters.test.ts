@@ -1,6 +1,4 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { parseTokens } from '../../src/api/auth.js';
 import { hostMatches, failureMatches } from '../../src/api/failures/failure-filter.js';
 import { CursorSigner } from '../../src/api/cursor-signer.js';
@@ -11,6 +9,7 @@ import type { JobService } from '../../src/api/job-service.js';
 import type { FailureFilter } from '../../src/api/failures/failure-views.js';
 import type { FailuresPosition } from '../../src/api/failures/failures-cursor.js';
 import { ErrorKind } from '../../src/workflows/constants.js';
+import { testApp } from '../support/app.js';
 
 describe('hostMatches', () => {
   it.each([
@@ -186,7 +185,7 @@ describe('GET /failures and POST /retries validation', () => {
     },
   });
   const tokens = parseTokens(['operator=ops', 'read=viewer']);
-  const app = createApp({ jobs: service, logger: pino({ level: 'silent' }), bodyLimitBytes: 1024, checks: [], tokens });
+  const app = testApp(service, { bodyLimitBytes: 1024, tokens });
   const get = (query: string) => app.request(`/failures${query}`, { headers: { authorization: 'Bearer viewer' } });
   const post = (body: unknown, token = 'ops') =>
     app.request('/retries', {

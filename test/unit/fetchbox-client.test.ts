@@ -1,6 +1,4 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { ApiError, ErrorCode } from '../../src/api/api-error.js';
 import { parseTokens } from '../../src/api/auth.js';
 import type { JobEvent, JobService } from '../../src/api/job-service.js';
@@ -13,6 +11,7 @@ import {
   StreamFailure,
   type JobEvent as ClientJobEvent,
 } from '../../src/client/fetchbox-client.js';
+import { testApp } from '../support/app.js';
 
 // Issue 24 item 3: the typed client, against the Hono app through app.request (no socket).
 
@@ -74,7 +73,7 @@ async function* endedEvents(): AsyncGenerator<JobEvent> {
 /** A client whose fetch is the app's own `request`, with token T unless told otherwise. */
 function clientOf(events?: () => AsyncGenerator<JobEvent>, token: string | undefined = 'T') {
   const { jobs, calls } = stubService(events);
-  const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [], tokens: parseTokens(['T']) });
+  const app = testApp(jobs, { tokens: parseTokens(['T']) });
   const urls: string[] = [];
   const client = new FetchBoxClient({
     baseUrl: 'http://fetchbox.test/',

@@ -1,6 +1,4 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { parseTokens } from '../../src/api/auth.js';
 import type { JobService } from '../../src/api/job-service.js';
 import { fairnessKeyOf, JobPriority, retryPriority, startPriority } from '../../src/api/jobs/job-priority.js';
@@ -9,6 +7,7 @@ import { ManifestSchema } from '../../src/api/schemas.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigFlags, dynamicConfigYaml } from '../../src/temporal/matching-config.js';
 import { parse as parseYaml } from 'yaml';
+import { testApp } from '../support/app.js';
 
 // Issue 23 item 4: the manifest's `priority`, its place in the idempotency hash, the operator's
 // fairness weights, token names as fairness keys, and the server settings that turn it all on.
@@ -26,17 +25,15 @@ describe('manifest priority', () => {
     expect(startPriority(parsed.priority, 'peer:127.0.0.1', {}).priorityKey).toBe(JobPriority.default);
   });
 
-  const app = createApp({
-    jobs: new Proxy({} as JobService, {
+  const app = testApp(
+    new Proxy({} as JobService, {
       get(_t, prop) {
         if (prop === 'temporalUiUrl') return () => 'http://ui';
         throw new Error(`job service called (${String(prop)}) for a manifest that should have been refused`);
       },
     }),
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1024,
-    checks: [],
-  });
+    { bodyLimitBytes: 1024 },
+  );
 
   it.each([0, 6, 2.5, '1', null, -1])('400 invalid_manifest naming priority for %j', async (priority) => {
     const res = await app.request('/jobs', {

@@ -1,8 +1,6 @@
 import type { Client } from '@temporalio/client';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { HEADER_LIMITS, isRefusedRequestHeader } from '../../src/fetch/header-rules.js';
@@ -11,6 +9,7 @@ import { builtInHandlers } from '../../src/handlers/registry.js';
 import { jobIdProblem, userKeyProblem } from '../../src/storage/keys.js';
 import type { Storage, StoredObject } from '../../src/storage/storage.js';
 import type { JobWorkflowInput, ManifestResource } from '../../src/workflows/job-types.js';
+import { testApp } from '../support/app.js';
 
 /**
  * The real validation path (app gate, schema, JobService.submit with hashing and staging) in front
@@ -36,7 +35,7 @@ function harness() {
     },
   } as unknown as Storage;
   const jobs = new JobService({ client, storage, handlers: builtInHandlers(), config: loadConfig({}) });
-  const app = createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+  const app = testApp(jobs);
   return { app, started, staged };
 }
 

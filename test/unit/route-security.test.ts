@@ -1,8 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/api-error.js';
-import { createApp } from '../../src/api/app.js';
 import type { AppEnv } from '../../src/api/app-env.js';
 import { parseTokens, Scope } from '../../src/api/auth.js';
 import type { JobService } from '../../src/api/job-service.js';
@@ -15,6 +13,7 @@ import {
   RouteSecurityError,
   securityFor,
 } from '../../src/api/route-security.js';
+import { testApp } from '../support/app.js';
 
 // Auth answers before the job service is called; this service fails the test if it is.
 const untouchable = new Proxy({} as JobService, {
@@ -26,14 +25,7 @@ const untouchable = new Proxy({} as JobService, {
 
 const tokens = parseTokens(['ingest=crawler', 'operator=ops', 'read=viewer']);
 const build = (metricsPublic: boolean, withTokens = true) =>
-  createApp({
-    jobs: untouchable,
-    logger: pino({ level: 'silent' }),
-    bodyLimitBytes: 1024,
-    checks: [],
-    tokens: withTokens ? tokens : [],
-    metricsPublic,
-  });
+  testApp(untouchable, { bodyLimitBytes: 1024, tokens: withTokens ? tokens : [], metricsPublic });
 
 /** A concrete URL for a Hono route path (`/jobs/:jobId` → `/jobs/a%20b`). */
 const urlOf = (path: string) => path.replaceAll(/:[^/]+/g, 'a%20b'); // an invalid jobId: validation answers, never the service

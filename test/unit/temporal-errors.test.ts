@@ -1,13 +1,13 @@
 import { Client, ServiceError, type ConnectionLike } from '@temporalio/client';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { ensureSearchAttributes, isSearchAttributeNotRegistered } from '../../src/temporal/search-attributes-setup.js';
 import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { testApp } from '../support/app.js';
 
 // What Temporal says while FetchBox's search attributes are missing or were registered a moment
 // ago, and what the API and the worker's registration make of it.
@@ -47,7 +47,7 @@ function refusingClient(startError: Error, listError: Error): Client {
 function appOver(client: Client) {
   const config = loadConfig({});
   const jobs = new JobService({ client, storage: {} as Storage, handlers: builtInHandlers(), config });
-  return createApp({ jobs, logger: pino({ level: 'silent' }), bodyLimitBytes: 1 << 20, checks: [] });
+  return testApp(jobs);
 }
 
 const submit = (app: ReturnType<typeof appOver>) =>
