@@ -7,12 +7,11 @@ import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { VALIDATOR_METADATA } from '../../src/fetch/validators.js';
-import { createStorage } from '../../src/storage/create-storage.js';
 import type { FileStorage } from '../../src/storage/file-storage.js';
-import { S3Storage } from '../../src/storage/s3-storage.js';
+import type { S3Storage } from '../../src/storage/s3-storage.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
-import { startApi, startStack, uniqueJobId, type Stack } from '../support/stack.js';
+import { startApi, startStack, storageFor, uniqueJobId, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait-for.js';
 import { WorkerProcesses } from '../support/worker-processes.js';
 
@@ -156,19 +155,7 @@ describe.each([
           }),
     };
     const config = loadConfig(env);
-    const storage =
-      kind === 'file'
-        ? createStorage(config.storage)
-        : new S3Storage({
-            bucket: minio.bucket,
-            prefix: taskQueue,
-            endpoint: minio.endpoint,
-            region: minio.region,
-            forcePathStyle: true,
-            partSizeBytes: config.storage.s3.partSizeBytes,
-            queueSize: config.storage.s3.queueSize,
-            credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
-          });
+    const storage = storageFor(kind, taskQueue, config);
     const api = await startApi(env, { storage });
     try {
       const name = uniqueJobId(`kill-${kind}`);

@@ -69,6 +69,25 @@ export interface ApiOptions {
   app?: Partial<Omit<AppDeps, 'jobs'>>;
 }
 
+/**
+ * The storage a test reads and writes directly: the config's own for `file`, or for `s3` the run's
+ * MinIO bucket under `prefix` with its credentials (the config's part size and queue).
+ */
+export function storageFor(kind: StorageKind, prefix: string, config: Config): Storage {
+  if (kind === 'file') return createStorage(config.storage);
+  const minio = inject('minio');
+  return new S3Storage({
+    bucket: minio.bucket,
+    prefix,
+    endpoint: minio.endpoint,
+    region: minio.region,
+    forcePathStyle: true,
+    partSizeBytes: config.storage.s3.partSizeBytes,
+    queueSize: config.storage.s3.queueSize,
+    credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
+  });
+}
+
 /** An API for the settings in `env` (variable names, as `loadConfig` reads them). */
 export async function startApi(env: Record<string, string>, options: ApiOptions = {}): Promise<Api> {
   const config = loadConfig(env);
@@ -178,19 +197,7 @@ export async function startStack(kind: StorageKind, env: Record<string, string> 
     ...env,
   };
   const config = loadConfig(settings);
-  const storage =
-    kind === 's3'
-      ? new S3Storage({
-          bucket: minio.bucket,
-          prefix: taskQueue,
-          endpoint: minio.endpoint,
-          region: minio.region,
-          forcePathStyle: true,
-          partSizeBytes: config.storage.s3.partSizeBytes,
-          queueSize: config.storage.s3.queueSize,
-          credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
-        })
-      : createStorage(config.storage);
+  const storage = storageFor(kind, taskQueue, config);
   const fetcher = createFetcher(config.fetch);
   const logs: string[] = [];
   const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
