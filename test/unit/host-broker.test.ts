@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HostBroker, type HostCoordinator, type HostPermit } from '../../src/activities/host-broker.js';
 import { applyRequest, dropExpired, grantFor, settleGrant, spacingMs } from '../../src/workflows/host-permits.js';
 import type { HostCoordinatorState, HostLeaseRequest } from '../../src/workflows/host-types.js';
+import { waitFor } from '../support/wait-for.js';
 
 const LEASE_MS = 300;
 
@@ -35,13 +36,8 @@ class FakeCoordinator implements HostCoordinator {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** Polls `check` every 5 ms for up to 5 s. */
+const until = (what: string, check: () => boolean) => waitFor(what, check, { timeoutMs: 5_000, intervalMs: 5 });
 
 const brokers: HostBroker[] = [];
 function broker(coordinator: HostCoordinator, workerId: string, limit = 2, idleReturnMs?: number): HostBroker {
