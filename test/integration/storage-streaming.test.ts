@@ -8,26 +8,14 @@ import { defaultHandler } from '../../src/handlers/default-handler.js';
 import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { BodyRejectedError } from '../../src/storage/errors.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
-import { S3Storage } from '../../src/storage/s3-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readBack } from '../support/objects.js';
+import { minioStorage } from '../support/stack.js';
 
 const GIB = 1024 * 1024 * 1024;
 
-function s3Storage(prefix: string): S3Storage {
-  const minio = inject('minio');
-  return new S3Storage({
-    bucket: minio.bucket,
-    prefix,
-    endpoint: minio.endpoint,
-    region: minio.region,
-    forcePathStyle: true,
-    partSizeBytes: 8 * 1024 * 1024,
-    queueSize: 2,
-    credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
-  });
-}
+const s3Storage = (prefix: string) => minioStorage(prefix, { partSizeBytes: 8 * 1024 * 1024, queueSize: 2 });
 
 /** Samples this process's RSS while `fn` runs; returns its growth over the starting value. */
 async function rssGrowth<T>(fn: () => Promise<T>): Promise<{ result: T; growthMiB: number }> {

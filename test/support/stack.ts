@@ -69,12 +69,8 @@ export interface ApiOptions {
   app?: Partial<Omit<AppDeps, 'jobs'>>;
 }
 
-/**
- * The storage a test reads and writes directly: the config's own for `file`, or for `s3` the run's
- * MinIO bucket under `prefix` with its credentials (the config's part size and queue).
- */
-export function storageFor(kind: StorageKind, prefix: string, config: Config): Storage {
-  if (kind === 'file') return createStorage(config.storage);
+/** The run's MinIO bucket under `prefix`, with its credentials; `parts` sizes multipart uploads. */
+export function minioStorage(prefix: string, parts: { partSizeBytes: number; queueSize: number }): S3Storage {
   const minio = inject('minio');
   return new S3Storage({
     bucket: minio.bucket,
@@ -82,10 +78,19 @@ export function storageFor(kind: StorageKind, prefix: string, config: Config): S
     endpoint: minio.endpoint,
     region: minio.region,
     forcePathStyle: true,
-    partSizeBytes: config.storage.s3.partSizeBytes,
-    queueSize: config.storage.s3.queueSize,
+    ...parts,
     credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey },
   });
+}
+
+/**
+ * The storage a test reads and writes directly: the config's own for `file`, or for `s3` the run's
+ * MinIO bucket under `prefix` (with the config's part size and queue).
+ */
+export function storageFor(kind: StorageKind, prefix: string, config: Config): Storage {
+  if (kind === 'file') return createStorage(config.storage);
+  const { partSizeBytes, queueSize } = config.storage.s3;
+  return minioStorage(prefix, { partSizeBytes, queueSize });
 }
 
 /** An API for the settings in `env` (variable names, as `loadConfig` reads them). */
