@@ -10,10 +10,12 @@ const LEASE_MS = 300;
 class FakeCoordinator implements HostCoordinator {
   readonly requests: (HostLeaseRequest & { host: string })[] = [];
   readonly states = new Map<string, HostCoordinatorState>();
+  /** The index in `requests` of each request answered, in the order of the answers. */
+  readonly answered: number[] = [];
   failing = false;
 
   async lease(host: string, req: HostLeaseRequest) {
-    this.requests.push({ host, ...req });
+    const index = this.requests.push({ host, ...req }) - 1;
     if (this.failing) throw new Error('temporal unreachable');
     let state = this.states.get(host);
     if (!state) {
@@ -30,6 +32,7 @@ class FakeCoordinator implements HostCoordinator {
     dropExpired(state, Date.now());
     const granted = state.holders[req.workerId] ? grantFor(state, req.workerId) : 0;
     settleGrant(state, req.workerId, granted, Date.now());
+    this.answered.push(index);
     return { granted, pausedUntil: state.pausedUntil, spacingMs: spacingMs(state) };
   }
 }
@@ -140,9 +143,11 @@ describe('host broker (one per worker process)', () => {
       coordinator.requests.some((r) => r.workerId === 'a' && r.pauseUntil !== undefined),
     );
     const reported = coordinator.requests.length;
-    // b's next renewal carries the pause back
-    await until("b's renewal after the pause", () => coordinator.requests.slice(reported).some((r) => r.workerId === 'b'));
-    await sleep(5); // the renewal's answer is applied right after the request resolves
+    // b's next renewal carries the pause back; its answer is applied as soon as it resolves (the
+    // wait's next poll runs after that).
+    await until("b's renewal after the pause to be answered", () =>
+      coordinator.answered.some((i) => i >= reported && coordinator.requests[i]!.workerId === 'b'),
+    );
     const started = Date.now();
     const permit = await b.acquire('http://polite.example/next');
     expect(Date.now(), 'b started no download before the pause ended').toBeGreaterThanOrEqual(pausedAt + pauseMs - 5);
