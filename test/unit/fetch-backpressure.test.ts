@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createFetcher, type Fetcher } from '../../src/fetch/fetcher.js';
+import { waitFor } from '../support/wait-for.js';
 
 // A hostile (or merely fast) origin sends its whole body and closes the connection while the
 // consumer is still paused by backpressure (a slow disk or S3 part upload). undici before 8.x threw
@@ -13,6 +14,8 @@ import { createFetcher, type Fetcher } from '../../src/fetch/fetcher.js';
 const BODY_BYTES = 96 * 1024;
 
 let server: Server;
+/** Set once the origin has handed its whole answer and FIN to the kernel. */
+let originFinished = false;
 let port: number;
 let fetcher: Fetcher;
 
@@ -20,6 +23,7 @@ beforeAll(async () => {
   server = createServer((socket) => {
     socket.once('data', () => {
       const head = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${BODY_BYTES}\r\nConnection: close\r\n\r\n`);
+      socket.once('finish', () => (originFinished = true));
       socket.end(Buffer.concat([head, Buffer.alloc(BODY_BYTES, 0x61)])); // everything, then FIN
     });
     socket.on('error', () => {});
@@ -38,8 +42,9 @@ describe('fetcher: origin closes while the body is paused', () => {
   it('delivers the whole body after the consumer resumes, without crashing the process', async () => {
     const res = await fetcher.open({ url: `http://127.0.0.1:${port}/paused` });
     expect(res.status).toBe(200);
-    // Do not read: undici's parser pauses under backpressure, and the origin's FIN arrives meanwhile.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Do not read: undici's parser pauses under backpressure (the body's buffer is full), and the
+    // origin's FIN arrives meanwhile.
+    await waitFor('the paused body and the FIN', () => originFinished && res.body.readableLength >= 64 * 1024, { timeoutMs: 5_000 });
     let received = 0;
     for await (const chunk of res.body) received += (chunk as Buffer).length;
     expect(received).toBe(BODY_BYTES);
