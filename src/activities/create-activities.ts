@@ -245,7 +245,7 @@ export function createActivities({
      */
     async downloadResource(input: DownloadInput): Promise<DownloadResult> {
       const activity = Context.current();
-      let lastBeat = 0;
+      let lastBeat = Date.now(); // as in download-batch.ts: no heartbeat in the first interval
       const beat = (bytes: number) => {
         const now = Date.now();
         if (now - lastBeat >= HEARTBEAT_EVERY_MS) {

@@ -25,7 +25,9 @@ export async function downloadBatch(downloadOne: DownloadOne, input: DownloadBat
   const resumed = activity.info.heartbeatDetails as BatchOutcome[] | undefined;
   if (Array.isArray(resumed)) for (const o of resumed) if (o && o.index < outcomes.length) outcomes[o.index] = o;
   const settled = () => outcomes.filter((o): o is BatchOutcome => o !== undefined);
-  let lastBeat = 0;
+  // The first heartbeat waits a full interval too: the SDK sends a first heartbeat at once, and a
+  // small job's batch is done before one is useful (one Temporal write per job saved).
+  let lastBeat = Date.now();
   const beat = (force = false) => {
     const now = Date.now();
     if (force || now - lastBeat >= HEARTBEAT_EVERY_MS) {

@@ -118,8 +118,11 @@ export class FileStorage implements Storage {
       await this.inDir(path.dirname(metaPath), () => rename(metaTmp, metaPath!));
       const previous = await lstat(target, { bigint: true }).catch(() => undefined);
       await this.inDir(path.dirname(target), () => rename(tmp, target)); // the commit
-      if (previous?.isFile()) await rm(metadataPath(this.root, input.key, previous.ino), { force: true }).catch(() => undefined);
-      await rm(legacyMetadataPath(this.root, input.key), { force: true }).catch(() => undefined);
+      if (previous?.isFile()) {
+        await rm(metadataPath(this.root, input.key, previous.ino), { force: true }).catch(() => undefined);
+        // Only a key that held a body can have metadata in the old layout: a new key costs no unlink.
+        await rm(legacyMetadataPath(this.root, input.key), { force: true }).catch(() => undefined);
+      }
     } catch (err) {
       await rm(metaTmp, { force: true });
       if (metaPath !== undefined) await rm(metaPath, { force: true });
