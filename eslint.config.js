@@ -34,13 +34,13 @@ export default tseslint.config(
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code is deterministic: no Node built-ins.' })),
           patterns: [
             {
-              regex: '^(?!@temporalio/(workflow|common)$|\\./[^/]+\\.js$|\\.\\./activities/index\\.js$)',
+              regex: '^(?!@temporalio/(workflow|common)$|\\./[^/]+\\.js$|\\.\\./activities/create-activities\\.js$)',
               message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and sibling workflow files.',
             },
             {
               regex: '^\\.\\./activities/',
               allowTypeImports: true,
-              message: "Workflows import activity types only: `import type { Activities } from '../activities/index.js'`.",
+              message: "Workflows import activity types only: `import type { Activities } from '../activities/create-activities.js'`.",
             },
           ],
         },

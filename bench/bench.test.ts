@@ -7,7 +7,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
 import { createFetcher } from '../src/fetch/fetcher.js';
-import { createStorage } from '../src/storage/create-storage.js';
+import { createStorage } from '../src/storage/store-registry.js';
 import type { Storage } from '../src/storage/storage.js';
 import { projectRoot } from '../src/temporal/temporal-cli.js';
 import { pageWorkflowId } from '../src/workflows/ids.js';

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
-import { classifyNetworkError } from '../fetch/fetcher.js';
+import { isGrpcServiceError } from '@temporalio/client';
+import { classifyNetworkError, ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, StorageError } from '../storage/errors.js';
 import { failureDetails, isRetryable, readFailure } from '../workflows/failure-rules.js';
 import type { BatchOutcome } from '../workflows/download-types.js';
@@ -77,4 +77,30 @@ export function batchFailure(index: number, err: unknown, timedOut: boolean, bud
   const delay = failure.nextRetryDelay;
   const retryAfterMs = typeof delay === 'number' ? delay : undefined;
   return { index, retry: { ...error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
+}
+
+/** Failure types loadPage and failedTasks throw as non-retryable (retrying cannot fix them). */
+export const LoadFailure = {
+  corruptPage: 'corrupt_staged_page',
+  missingPage: 'staged_page_missing',
+  unexpected: 'load_failed',
+} as const;
+
+/**
+ * What loadPage and failedTasks throw: storage and Temporal outages as they are (retried until
+ * they answer), anything else as a non-retryable failure (a bug or bad data: retrying forever
+ * would only hide it).
+ */
+export function ioFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure || err instanceof StorageError) return err;
+  if (isGrpcServiceError(err) || isGrpcServiceError((err as { cause?: unknown } | undefined)?.cause)) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|EMFILE|ENFILE|EBUSY|EIO)$/.test(code)) return err;
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return ApplicationFailure.create({
+    type: LoadFailure.unexpected,
+    message: message.slice(0, 1000),
+    nonRetryable: true,
+    ...(err instanceof Error ? { cause: err } : {}),
+  });
 }

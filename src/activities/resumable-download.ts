@@ -1,6 +1,7 @@
 import type { ApplicationFailure } from '@temporalio/activity';
 import { ErrorKind, FetchFailure } from '../fetch/errors.js';
-import type { Fetcher, OpenRequest, OpenResponse } from '../fetch/fetcher.js';
+import type { Fetcher, OpenRequest } from '../fetch/fetcher.js';
+import type { OpenResponse } from '../fetch/response.js';
 import { MAX_VALIDATOR_URL_CHARS, cleanEtag, isStrongEtag } from '../fetch/validators.js';
 import { StorageError } from '../storage/errors.js';
 import { RESUMABLE_MIN_BYTES, partialId } from '../storage/partials.js';

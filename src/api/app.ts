@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { ApiMetrics } from '../metrics/api-metrics.js';
+import { ApiMetrics } from '../observability/api-metrics.js';
 import { ApiError, ErrorCode, issuesError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
 import { dropEmptyQueryParams } from './empty-query.js';

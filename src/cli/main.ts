@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { TemporalSettingsError } from '../temporal/connection-options.js';
-import { createLogger } from '../logger.js';
+import { createLogger } from '../observability/logger.js';
 import { COMMAND_USAGE, hasCommandUsage } from './command-usage.js';
 import { isSupportedNode, SUPPORTED_NODE } from './node-version.js';
 // Commands are imported when run: a worker process never loads the API's modules and the API

@@ -4,7 +4,7 @@ import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { createActivities } from '../activities/create-activities.js';
 import { HostBroker, temporalHostCoordinator } from '../activities/host-broker.js';
 import { anyHostLimit, hostLimitFor } from '../config/host-limits.js';
 import type { Config } from '../config/config-schema.js';
@@ -14,7 +14,7 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Storage } from '../storage/storage.js';
 import type { StoreRegistry } from '../storage/store-registry.js';
 import type { Logger } from 'pino';
-import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
 /**

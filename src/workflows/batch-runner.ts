@@ -1,5 +1,5 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
 import { exhaustedKind } from './failure-rules.js';
 import type { BatchFailure, BatchOutcome, DownloadBatchInput } from './download-types.js';
 import type { DownloadOptions, PageState } from './page-state.js';

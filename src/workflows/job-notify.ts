@@ -8,7 +8,7 @@ import {
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
 import { NotifyStatus, type JobStatus, type NotifyEvent } from './constants.js';
 import type { JobState } from './job-state.js';
 import type { NotifyMemo, WebhookFailureDetails } from './notify-types.js';

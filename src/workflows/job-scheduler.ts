@@ -9,7 +9,7 @@ import {
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
 import { pageKey, pageWorkflowId } from './ids.js';
 import { ioTimeouts } from './io-timeouts.js';
 import { JobStatus } from './constants.js';

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
 import type { JobWorkflowInput, PageResult } from './job-types.js';
 import { runBatched } from './page-batch-scheduler.js';
 import { recordLoadedPage } from './page-loader.js';

@@ -1,5 +1,5 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
 import { clipJson } from './failure-rules.js';
 import { ErrorKind, ResourceStatus } from './constants.js';
 import { MAX_MESSAGE_BYTES } from './page-budget.js';

@@ -1,5 +1,5 @@
 import { isCancellation, metricMeter, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
 import { downloadFailure } from './download-failure.js';
 import { clipJson } from './failure-rules.js';
 import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createFetcher } from '../../src/fetch/fetcher.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
-import { createStorage } from '../../src/storage/create-storage.js';
+import { createStorage } from '../../src/storage/store-registry.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { findTemporalCli, projectRoot, startDevServer } from '../../src/temporal/temporal-cli.js';
 import { createFetchBoxWorker } from '../../src/worker/create-worker.js';

@@ -9,7 +9,7 @@ import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
-import { createStorage } from '../../src/storage/create-storage.js';
+import { createStorage } from '../../src/storage/store-registry.js';
 import { hostCoordinatorId } from '../../src/workflows/ids.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack } from '../support/stack.js';

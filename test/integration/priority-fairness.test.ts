@@ -4,7 +4,7 @@ import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 
 // Issue 23 item 4: a manifest's `priority` is the job's Temporal priority key, the submitting client
-// its fairness key, on a dev server started as `fetchbox dev` starts it (matching-config.ts). The
+// its fairness key, on a dev server started as `fetchbox dev` starts it (temporal-cli.ts, DEV_SERVER_DYNAMIC_CONFIG). The
 // worker has two activity slots, so a handful of jobs saturate it and the rest wait in Temporal's
 // task queue, where priority and fairness decide the order.
 

@@ -12,7 +12,7 @@ import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { VALIDATOR_METADATA } from '../../src/fetch/validators.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
-import { createStorage } from '../../src/storage/create-storage.js';
+import { createStorage } from '../../src/storage/store-registry.js';
 import type { FileStorage } from '../../src/storage/file-storage.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 import { readBack } from '../support/objects.js';

@@ -11,7 +11,7 @@ import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
-import { createStorage } from '../../src/storage/create-storage.js';
+import { createStorage } from '../../src/storage/store-registry.js';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { content, contentSha256 } from '../support/origin.js';
 

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
-import { defaultHandler } from '../../src/handlers/default-handler.js';
+import { defaultHandler } from '../../src/handlers/registry.js';
 import { resolvePolicy } from '../../src/handlers/policy.js';
 import { checkNamespaceRetention, MIN_RETRYABLE_RETENTION_MS, retentionProblem } from '../../src/temporal/retention.js';
 

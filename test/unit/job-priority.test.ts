@@ -7,7 +7,7 @@ import { fairnessKeyOf, JobPriority, retryPriority, startPriority } from '../../
 import { manifestHash } from '../../src/api/jobs/manifest-hash.js';
 import { ManifestSchema } from '../../src/api/schemas.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
-import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigFlags, dynamicConfigYaml } from '../../src/temporal/matching-config.js';
+import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigFlags, dynamicConfigYaml } from '../../src/temporal/temporal-cli.js';
 import { parse as parseYaml } from 'yaml';
 
 // Issue 23 item 4: the manifest's `priority`, its place in the idempotency hash, the operator's

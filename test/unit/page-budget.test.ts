@@ -1,7 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ActivityFailure, TimeoutFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { fitPage, ioFailure, validateStagedPage } from '../../src/activities/load-page.js';
+import { ioFailure } from '../../src/activities/failures.js';
+import { validateStagedPage } from '../../src/activities/page-activities.js';
+import { fitPage } from '../../src/activities/page-fit.js';
 import { paginate } from '../../src/api/job-service.js';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { ApiMetrics } from '../../metrics/api-metrics.js';
+import type { ApiMetrics } from '../../observability/api-metrics.js';
 import { ApiError } from '../api-error.js';
 import { clientOf } from '../client-identity.js';
 import type { AppEnv } from '../app-env.js';

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { ApiMetrics } from '../../metrics/api-metrics.js';
+import type { ApiMetrics } from '../../observability/api-metrics.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
 import { scoped, unscoped } from '../route-security.js';

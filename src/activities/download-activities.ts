@@ -1,15 +1,49 @@
+/**
+ * The download activities: `downloadResource` (one attempt of one resource) and `downloadBatch`
+ * (first attempts of many), both over the one download attempt of download-one.ts.
+ */
 import { Context } from '@temporalio/activity';
-import type { BatchOutcome, DownloadBatchInput } from '../workflows/download-types.js';
+import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../workflows/download-types.js';
 import { hostOf } from '../workflows/host-of.js';
 import type { DownloadOne, RequestSlot } from './download-one.js';
 import { batchFailure } from './failures.js';
 import { activityRun } from './resume-check.js';
 
-/** Heartbeats at most this often, whatever the rate at which downloads settle. */
+/** Heartbeats at most this often, whatever the rate at which bytes stream or downloads settle. */
 const HEARTBEAT_EVERY_MS = 1_000;
 
+/** Builds the download activities over the worker's download attempt; createActivities registers them by name. */
+export function createDownloadActivities(downloadOne: DownloadOne) {
+  return {
+    /**
+     * Downloads one resource and streams it into storage, verifying size and sha256 on the way.
+     * Throws a classified ApplicationFailure: `type` is the failure kind, `nonRetryable` marks
+     * permanent failures, and `nextRetryDelay` carries the origin's Retry-After. Attempts made
+     * before this activity (the first one, in a batch) count through `attemptOffset`.
+     */
+    async downloadResource(input: DownloadInput): Promise<DownloadResult> {
+      const activity = Context.current();
+      let lastBeat = Date.now(); // as in downloadBatch below: no heartbeat in the first interval
+      const beat = (bytes: number) => {
+        const now = Date.now();
+        if (now - lastBeat >= HEARTBEAT_EVERY_MS) {
+          lastBeat = now;
+          activity.heartbeat(bytes);
+        }
+      };
+      const attempt = activity.info.attempt + (input.attemptOffset ?? 0);
+      return downloadOne(input, input.task, attempt, activity.cancellationSignal, beat, activityRun(activity.info));
+    },
+
+    /** First attempts of many small downloads in one activity ({@link downloadBatch}). */
+    async downloadBatch(input: DownloadBatchInput): Promise<BatchOutcome[]> {
+      return downloadBatch(downloadOne, input);
+    },
+  };
+}
+
 /**
- * The `downloadBatch` activity: first attempts of many small downloads in one activity (Temporal's
+ * The `downloadBatch` activity (and `downloadInline`'s downloads): first attempts of many small downloads in one activity (Temporal's
  * cost per activity is paid once per batch, not once per resource). Runs `concurrency` downloads at
  * once, each bounded by `attemptTimeoutMs`, and heartbeats the outcomes so far: when the worker
  * dies, the retried activity resumes from its last heartbeat and never downloads a settled resource
