@@ -25,10 +25,14 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  /** Manifests submitted, by handler (registered names only; see JobService.handlerLabel) and outcome. */
+  /**
+   * Manifests submitted, by handler (registered names only; see JobService.handlerLabel) and outcome.
+   * Counted by the submit route's handler, so only manifests that passed the submit guards and the
+   * schema: their 429, 415, 413 and 400 answers are not submits (docs/observability.md).
+   */
   readonly submits = new Counter({
     name: 'fetchbox_jobs_submitted_total',
-    help: 'POST /jobs outcomes by handler (registered names only, others: other): created (new job), duplicate (same jobId and manifest), conflict, rejected (4xx), unavailable (503).',
+    help: 'POST /jobs outcomes, after the submit guards and the schema, by handler (registered names only, others: other): created (new job), duplicate (same jobId and manifest), conflict (409), rejected (400), unavailable (503), error (anything else).',
     labelNames: ['handler', 'outcome'] as const,
     registers: [this.registry],
   });
