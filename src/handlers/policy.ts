@@ -7,7 +7,7 @@ import type { HandlerRegistry } from './registry.js';
 
 function overlay(base: JobPolicy, over: HandlerPolicy | undefined): JobPolicy {
   if (!over) return base;
-  // allowedStores is checked at submit (api/jobs/check-store.ts), not carried by the job.
+  // allowedStores is checked at submit (api/submit/check-manifest.ts), not carried by the job.
   const { retry, skipExisting, allowedStores: _, ...rest } = over;
   const merged: JobPolicy = { ...base, ...rest, retry: { ...base.retry, ...retry } };
   if (skipExisting === false) delete merged.skipExisting;
