@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from './cursor-signer.js';
+import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from './cursor.js';
 import { RetryOutcome } from './failures/bulk-retry.js';
 import { ErrorKindSchema, ErrorSchema, HandlerNameSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
 

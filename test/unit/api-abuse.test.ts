@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { listenApi } from '../../src/api/api-server.js';
 import { createApp, type AppDeps } from '../../src/api/app.js';
 import { bearerToken, parseTokens } from '../../src/api/auth.js';
-import { CursorSigner } from '../../src/api/cursor-signer.js';
+import { CursorSigner } from '../../src/api/cursor.js';
 import { JobService, type JobEvent } from '../../src/api/job-service.js';
 import { createJobContext } from '../../src/api/jobs/job-context.js';
 import { encodeResourcesCursor, decodeResourcesCursor } from '../../src/api/jobs/resource-states.js';

@@ -1,4 +1,4 @@
-import { CursorSigner } from '../cursor-signer.js';
+import { CursorSigner } from '../cursor.js';
 import { isSearchAttributeNotRegistered } from '../../temporal/search-attributes-setup.js';
 import type { JobServiceDeps } from './job-views.js';
 import { isTemporalUnavailable, searchAttributesNotReady, temporalUnavailable } from './temporal-errors.js';

@@ -6,7 +6,7 @@ import { ApiError } from '../api-error.js';
 import { clientOf } from '../client-identity.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
-import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../cursor-signer.js';
+import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../cursor.js';
 import { jobPath } from '../job-path.js';
 import { ResourceEventFilter, type JobService } from '../job-service.js';
 import { scoped } from '../route-security.js';
