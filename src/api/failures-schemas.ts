@@ -1,7 +1,14 @@
 import { z } from '@hono/zod-openapi';
-import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from './cursor.js';
 import { RetryOutcome } from './failures/bulk-retry.js';
-import { ErrorKindSchema, ErrorSchema, HandlerNameSchema, JobIdSchema, JobStatusSchema } from './schemas.js';
+import {
+  CursorQuerySchema,
+  ErrorKindSchema,
+  HandlerNameSchema,
+  JobIdSchema,
+  JobStatusSchema,
+  LimitQuerySchema,
+  pageSchema,
+} from './schemas.js';
 
 /**
  * An ISO 8601 time (`2026-11-28T01:00:00Z`, with an offset, or a date: midnight UTC), answered as the
@@ -26,8 +33,8 @@ export const FailuresQuerySchema = z.object({
   handler: HandlerNameSchema.optional(),
   kind: ErrorKindSchema.optional(),
   host: HostSchema.optional().openapi({ description: "The URL's host, case-insensitive; with `:port`, that port only." }),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional(),
+  limit: LimitQuerySchema,
+  cursor: CursorQuerySchema,
 });
 
 /** One failed resource of the dead-letter view. */
@@ -46,7 +53,7 @@ export const FailureSchema = z
   .openapi('Failure');
 
 /** A page of the dead-letter view. */
-export const FailuresPageSchema = z.object({ items: z.array(FailureSchema), nextCursor: z.string().nullable() }).openapi('FailuresPage');
+export const FailuresPageSchema = pageSchema(FailureSchema, 'FailuresPage');
 
 /** Most jobs one `POST /retries` names. */
 export const MAX_RETRY_JOB_IDS = 1000;
@@ -97,7 +104,3 @@ export const RetriesResponseSchema = z
     ),
   })
   .openapi('RetriesResponse');
-
-/** OpenAPI error responses with the contract's error body, by status. */
-export const errorResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));

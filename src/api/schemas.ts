@@ -4,8 +4,8 @@ import { jobIdProblem, userKeyProblem } from '../storage/keys.js';
 import { storeNameSchema } from '../config/store-settings.js';
 import { ErrorKind, JobStatus, NotifyEvent, NotifyStatus, ResourceStatus } from '../workflows/constants.js';
 import { MAX_WEBHOOK_URL_BYTES, webhookUrlProblem } from '../config/webhook-settings.js';
-import { MAX_LISTED_ISSUES } from './api-error.js';
-import { issuePaths } from './issue-paths.js';
+import { issuePaths, MAX_LISTED_ISSUES, OMITTED_ISSUES } from './api-error.js';
+import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from './cursor.js';
 import { JobPriority } from './jobs/job-priority.js';
 import { ManifestBounds, isPlainObject } from './manifest-limits.js';
 
@@ -119,9 +119,6 @@ export const ResourceSchema = z
   .openapi('Resource');
 export type Resource = z.infer<typeof ResourceSchema>;
 
-/** Marks the issue that counts the issues a 400 does not list (see MAX_LISTED_ISSUES). */
-export const OMITTED_ISSUES = 'fetchbox_omitted_issues';
-
 /**
  * The resources, validated one element at a time: at most `maxListedIssues` issues are kept and
  * the rest only counted (one issue carrying `params.omitted`), so a flood of bad elements costs
@@ -228,7 +225,7 @@ export const ManifestSchema = z
   .openapi('Manifest');
 export type Manifest = z.infer<typeof ManifestSchema>;
 
-/** The error body every failure answers with. */
+/** The error body every failure answers with (api-error.ts builds it). */
 export const ErrorSchema = z
   .object({
     error: z.object({
@@ -243,6 +240,27 @@ export const ErrorSchema = z
     }),
   })
   .openapi('Error');
+
+/** OpenAPI error responses with the contract's error body, by status: every route lists its own. */
+export function errorResponses(...codes: number[]) {
+  return Object.fromEntries(
+    codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
+  );
+}
+
+/** The `limit` query parameter of every paginated listing: 1 to 1000, 100 when absent. */
+export const LimitQuerySchema = z.coerce.number().int().min(1).max(1000).default(100);
+
+/**
+ * The `cursor` query parameter of every paginated listing: the characters and length of a cursor
+ * the API hands out (cursor.ts checks its signature, listing and filters).
+ */
+export const CursorQuerySchema = z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional();
+
+/** A page of a listing: `items` and the cursor of the next page (null on the last), the contract's page shape. */
+export function pageSchema<T extends z.ZodType>(item: T, name: string) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+}
 
 // Enums built from the `as const` objects of src/workflows/job-types.ts: one list of each, the
 // OpenAPI document lists the same values in the same order.
@@ -322,9 +340,7 @@ export const ResourceStateSchema = z
   .openapi('ResourceState');
 
 /** A page of resource states. */
-export const ResourcesPageSchema = z
-  .object({ items: z.array(ResourceStateSchema), nextCursor: z.string().nullable() })
-  .openapi('ResourcesPage');
+export const ResourcesPageSchema = pageSchema(ResourceStateSchema, 'ResourcesPage');
 
 /** A page of jobs from `GET /jobs`. */
-export const JobListSchema = z.object({ items: z.array(JobSummarySchema), nextCursor: z.string().nullable() }).openapi('JobList');
+export const JobListSchema = pageSchema(JobSummarySchema, 'JobList');

@@ -345,7 +345,7 @@ describe('JobService.submit enforces the configured limits for every caller', ()
 });
 
 describe('one parse per manifest', () => {
-  it('parses the body once: the limit gate hands its parse to the route validator', async () => {
+  it('parses the body once: the submit guards hand their parse to the handler', async () => {
     const { app, jobs } = appWith();
     const text = JSON.stringify({ jobId: 'once', resources: Array.from({ length: 50 }, (_, i) => ({ url: `https://example.com/${i}` })) });
     const parse = vi.spyOn(JSON, 'parse');

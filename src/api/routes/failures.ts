@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
-import { errorResponses, FailuresPageSchema, FailuresQuerySchema } from '../failures-schemas.js';
+import { FailuresPageSchema, FailuresQuerySchema } from '../failures-schemas.js';
+import { errorResponses } from '../schemas.js';
 import type { JobService } from '../job-service.js';
 import { scoped } from '../route-security.js';
 

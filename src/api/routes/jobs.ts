@@ -5,19 +5,20 @@ import type { ApiMetrics } from '../../metrics/api-metrics.js';
 import { ApiError } from '../api-error.js';
 import { clientOf } from '../client-identity.js';
 import type { AppEnv } from '../app-env.js';
+import { jobLinks } from '../job-path.js';
+import { manifestOverflow } from '../submit-guards.js';
 import { Scope } from '../auth.js';
-import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from '../cursor.js';
-import { jobPath } from '../job-path.js';
 import { ResourceEventFilter, type JobService } from '../job-service.js';
 import { scoped } from '../route-security.js';
 import {
-  ErrorSchema,
+  CursorQuerySchema,
+  errorResponses,
   JobIdSchema,
   JobListSchema,
   JobStatusSchema,
   JobSummarySchema,
   HandlerNameSchema,
-  ManifestSchema,
+  LimitQuerySchema,
   ResourcesPageSchema,
   ResourceStatusSchema,
   RetryResponseSchema,
@@ -25,13 +26,14 @@ import {
 } from '../schemas.js';
 import { JobStatus } from '../../workflows/constants.js';
 
-const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [code, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]));
-
 /** The `Location` header of a submit's answer (the contract's): the job's own URL, as `links.self`. */
 const locationHeader = { Location: { description: 'The job: `/jobs/<jobId>`, as `links.self`', schema: { type: 'string' as const } } };
 
-/** `POST /jobs`: `guards` (rate limit, content type, size, manifest limits) run after the scope check. */
+/**
+ * `POST /jobs`: `guards` (rate limit, content type, size, manifest limits and schema) run after the
+ * scope check and hand the handler the manifest (submit-guards.ts). The body is declared by
+ * reference for the OpenAPI document only, so no second validator parses it.
+ */
 const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
   createRoute({
     method: 'post',
@@ -40,7 +42,7 @@ const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
     summary: 'Submit a manifest',
     description:
       'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
-    request: { body: { required: true, content: { 'application/json': { schema: ManifestSchema } } } },
+    request: { body: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Manifest' } } } } },
     responses: {
       200: {
         description: 'The job already exists with an identical manifest',
@@ -52,7 +54,7 @@ const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
         headers: locationHeader,
         content: { 'application/json': { schema: SubmitResponseSchema } },
       },
-      ...errors(400, 401, 403, 409, 413, 415, 429, 503),
+      ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
     },
   });
 
@@ -67,13 +69,13 @@ const listRoute = createRoute({
     query: z.object({
       status: JobStatusSchema.optional(),
       handler: HandlerNameSchema.optional(),
-      limit: z.coerce.number().int().min(1).max(1000).default(100),
-      cursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional(),
+      limit: LimitQuerySchema,
+      cursor: CursorQuerySchema,
     }),
   },
   responses: {
     200: { description: 'A page of jobs', content: { 'application/json': { schema: JobListSchema } } },
-    ...errors(400, 401, 403, 503),
+    ...errorResponses(400, 401, 403, 503),
   },
 });
 
@@ -85,7 +87,7 @@ const getRoute = createRoute({
   request: { params: jobParams },
   responses: {
     200: { description: 'The job', content: { 'application/json': { schema: JobSummarySchema } } },
-    ...errors(400, 401, 403, 404, 503),
+    ...errorResponses(400, 401, 403, 404, 503),
   },
 });
 
@@ -102,13 +104,13 @@ const resourcesRoute = (guard: MiddlewareHandler<AppEnv>) =>
       params: jobParams,
       query: z.object({
         status: ResourceStatusSchema.optional(),
-        limit: z.coerce.number().int().min(1).max(1000).default(100),
-        cursor: z.string().max(MAX_CURSOR_LENGTH).regex(CURSOR_PATTERN, 'not a cursor returned by this API').optional(),
+        limit: LimitQuerySchema,
+        cursor: CursorQuerySchema,
       }),
     },
     responses: {
       200: { description: 'A page of resources', content: { 'application/json': { schema: ResourcesPageSchema } } },
-      ...errors(400, 401, 403, 404, 429, 503),
+      ...errorResponses(400, 401, 403, 404, 429, 503),
     },
   });
 
@@ -122,7 +124,7 @@ const retryRoute = createRoute({
   request: { params: jobParams },
   responses: {
     202: { description: 'Retry accepted', content: { 'application/json': { schema: RetryResponseSchema } } },
-    ...errors(400, 401, 403, 404, 409, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 503),
   },
 });
 
@@ -136,7 +138,7 @@ const cancelRoute = createRoute({
   request: { params: jobParams },
   responses: {
     202: { description: 'Cancellation requested', content: { 'application/json': { schema: SubmitResponseSchema } } },
-    ...errors(400, 401, 403, 404, 409, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 503),
   },
 });
 
@@ -159,7 +161,7 @@ const eventsRoute = (guard: MiddlewareHandler<AppEnv>) =>
     },
     responses: {
       200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
-      ...errors(400, 401, 403, 404, 429, 503),
+      ...errorResponses(400, 401, 403, 404, 429, 503),
     },
   });
 
@@ -167,37 +169,39 @@ const eventsRoute = (guard: MiddlewareHandler<AppEnv>) =>
 export interface JobRouteOptions {
   metrics: ApiMetrics;
   eventsIntervalMs: number;
-  /** `POST /jobs` middleware after its scope check (see submitGuards). */
-  submitGuards: readonly MiddlewareHandler<AppEnv>[];
   /** The per-client listing rate limit of `GET /jobs/{jobId}/resources` (shared with `GET /failures`). */
   listGuard: MiddlewareHandler<AppEnv>;
   /** The per-client cap on open event streams. */
   streamGuard: MiddlewareHandler<AppEnv>;
 }
 
+/** `POST /jobs`, bound to a JobService; `options.guards` are its checks before the handler (submitGuards). */
+export function submitRoutes(jobs: JobService, options: { metrics: ApiMetrics; guards: readonly MiddlewareHandler<AppEnv>[] }) {
+  return new OpenAPIHono<AppEnv>().openapi(submitRoute(options.guards), async (c) => {
+    const manifest = c.get('manifest');
+    let created: boolean;
+    let jobId: string;
+    let status: JobStatus | undefined;
+    try {
+      ({ jobId, created, status } = await jobs.submit(manifest, clientOf(c)));
+    } catch (err) {
+      const outcome =
+        err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
+      options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome });
+      throw manifestOverflow(err, c.get('logger')) ?? err;
+    }
+    options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome: created ? 'created' : 'duplicate' });
+    // A resubmit of an existing job answers its current status (a new job is running).
+    const body = { jobId, status: status ?? JobStatus.running, links: jobLinks(jobs, jobId) };
+    c.header('Location', body.links.self);
+    return created ? c.json(body, 202) : c.json(body, 200);
+  });
+}
+
 /** The job routes, bound to a JobService. */
 export function jobRoutes(jobs: JobService, options: JobRouteOptions) {
-  const links = (jobId: string) => ({ self: jobPath(jobId), temporalUi: jobs.temporalUiUrl(jobId) });
+  const links = (jobId: string) => jobLinks(jobs, jobId);
   return new OpenAPIHono<AppEnv>()
-    .openapi(submitRoute(options.submitGuards), async (c) => {
-      const manifest = c.req.valid('json');
-      let created: boolean;
-      let jobId: string;
-      let status: JobStatus | undefined;
-      try {
-        ({ jobId, created, status } = await jobs.submit(manifest, clientOf(c)));
-      } catch (err) {
-        const outcome =
-          err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
-        options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome });
-        throw err;
-      }
-      options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome: created ? 'created' : 'duplicate' });
-      // A resubmit of an existing job answers its current status (a new job is running).
-      const body = { jobId, status: status ?? JobStatus.running, links: links(jobId) };
-      c.header('Location', body.links.self);
-      return created ? c.json(body, 202) : c.json(body, 200);
-    })
     .openapi(listRoute, async (c) => {
       const { status, handler, limit, cursor } = c.req.valid('query');
       const page = await jobs.list({
