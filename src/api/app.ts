@@ -8,17 +8,17 @@ import type { AppEnv } from './app-env.js';
 import { hostGuard, type BoundAddress } from './host-guard.js';
 import type { ApiToken } from './auth.js';
 import type { JobService } from './job-service.js';
-import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
+import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './submit/manifest-limits.js';
 import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, declaredRouteOf, routeGuard } from './route-security.js';
-import { docsRoutes } from './routes/docs.js';
-import { failureRoutes } from './routes/failures.js';
-import { healthRoutes, type ReadinessCheck } from './routes/health.js';
-import { jobRoutes, submitRoutes } from './routes/jobs.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { retryRoutes } from './routes/retries.js';
+import { docsRoutes } from './service/docs-routes.js';
+import { failureRoutes } from './failures/failure-routes.js';
+import { healthRoutes, type ReadinessCheck } from './service/health-routes.js';
+import { jobRoutes } from './jobs/job-routes.js';
+import { metricsRoutes } from './service/metrics-routes.js';
+import { operatorRoutes } from './operator/operator-routes.js';
 import { concurrencyLimit, rateLimit } from './rate-limit.js';
-import { ManifestSchema, ResourceSchema } from './schemas.js';
-import { submitGuards } from './submit-guards.js';
+import { ManifestSchema, ResourceSchema } from './submit/manifest-schema.js';
+import { submitRoutes } from './submit/submit-routes.js';
 
 /** What the API app is built from; the caller owns (and closes) every piece. */
 export interface AppDeps {
@@ -126,12 +126,6 @@ export function createApp(deps: AppDeps) {
   // Configured limits on the parsed manifest, before the schema looks at a single resource.
   // (A stand-in job service in tests may not have them: the defaults then.)
   const limits = deps.limits ?? ('manifestLimits' in deps.jobs ? deps.jobs.manifestLimits : DEFAULT_MANIFEST_LIMITS);
-  const submit = submitGuards({
-    bodyLimitBytes: deps.bodyLimitBytes,
-    submitRate: rate,
-    submitBurst: deps.submitBurst ?? Math.max(1, rate * 2),
-    limits,
-  });
 
   // Per-client limits on the expensive reads (each after its route's scope check, keyed on who the client is).
   const listRate = deps.listRate ?? 0;
@@ -139,11 +133,20 @@ export function createApp(deps: AppDeps) {
   const streamGuard = concurrencyLimit({ max: deps.maxStreamsPerClient ?? 0, what: 'event streams' });
 
   app.route('/', healthRoutes(deps.checks, { cacheMs: deps.readinessCacheMs ?? 5_000, logger: deps.logger }));
-  app.route('/', submitRoutes(deps.jobs, { metrics, guards: submit }));
-  app.route('/', jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, listGuard, streamGuard }));
+  app.route(
+    '/',
+    submitRoutes(deps.jobs, {
+      metrics,
+      bodyLimitBytes: deps.bodyLimitBytes,
+      submitRate: rate,
+      submitBurst: deps.submitBurst ?? Math.max(1, rate * 2),
+      limits,
+    }),
+  );
+  app.route('/', jobRoutes(deps.jobs, { eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, listGuard, streamGuard }));
   app.route('/', metricsRoutes(metrics, { public: deps.metricsPublic ?? true }));
   app.route('/', failureRoutes(deps.jobs, listGuard));
-  app.route('/', retryRoutes(deps.jobs));
+  app.route('/', operatorRoutes(deps.jobs));
 
   // The submit route declares its body by reference (its guards validate it); the manifest schema
   // validates resources one by one and points at the Resource component.

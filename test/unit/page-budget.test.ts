@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { ActivityFailure, TimeoutFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { fitPage, ioFailure, validateStagedPage } from '../../src/activities/load-page.js';
-import { paginate } from '../../src/api/job-service.js';
+import { paginate } from '../../src/api/submit/staging.js';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities/create-activities.js';

@@ -1,12 +1,21 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { ApiError, ErrorCode, issuesError, validationError } from './api-error.js';
-import type { AppEnv } from './app-env.js';
+import type { ApiMetrics } from '../../metrics/api-metrics.js';
+import { JobStatus } from '../../workflows/constants.js';
+import { ApiError, ErrorCode, issuesError, validationError } from '../api-error.js';
+import type { AppEnv } from '../app-env.js';
+import { Scope } from '../auth.js';
+import { clientOf } from '../client-identity.js';
+import type { JobService } from '../job-service.js';
+import { jobLinks } from '../job-path.js';
+import { scoped } from '../route-security.js';
+import { errorResponses, SubmitResponseSchema } from '../schemas.js';
 import { manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
-import { rateLimit } from './rate-limit.js';
-import { ManifestSchema, type Manifest } from './schemas.js';
+import { rateLimit } from '../rate-limit.js';
+import { ManifestSchema, type Manifest } from './manifest-schema.js';
 
 /** What the submit route checks before its handler sees the manifest. */
 export interface SubmitGuardOptions {
@@ -86,4 +95,64 @@ export function submitGuards(options: SubmitGuardOptions): MiddlewareHandler<App
     await next();
   };
   return [rateLimit({ rate: submitRate, burst: submitBurst, what: 'submits' }), contentType, size, manifest];
+}
+
+/** The `Location` header of a submit's answer (the contract's): the job's own URL, as `links.self`. */
+const locationHeader = { Location: { description: 'The job: `/jobs/<jobId>`, as `links.self`', schema: { type: 'string' as const } } };
+
+/**
+ * `POST /jobs`: `guards` (rate limit, content type, size, manifest limits and schema) run after the
+ * scope check and hand the handler the manifest ({@link submitGuards}). The body is declared by
+ * reference for the OpenAPI document only, so no second validator parses it.
+ */
+const submitRoute = (guards: readonly MiddlewareHandler<AppEnv>[]) =>
+  createRoute({
+    method: 'post',
+    path: '/jobs',
+    ...scoped(Scope.ingest, ...guards),
+    summary: 'Submit a manifest',
+    description:
+      'Starts workflow `job-<jobId>`. Idempotent by jobId: the same manifest again answers 200 with the existing job; a different one 409 job_conflict.',
+    request: { body: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Manifest' } } } } },
+    responses: {
+      200: {
+        description: 'The job already exists with an identical manifest',
+        headers: locationHeader,
+        content: { 'application/json': { schema: SubmitResponseSchema } },
+      },
+      202: {
+        description: 'A new job was started',
+        headers: locationHeader,
+        content: { 'application/json': { schema: SubmitResponseSchema } },
+      },
+      ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
+    },
+  });
+
+/** What the submit route needs besides the service: its guards' settings and the metrics it counts submits in. */
+export interface SubmitRouteOptions extends SubmitGuardOptions {
+  metrics: ApiMetrics;
+}
+
+/** `POST /jobs`, bound to a JobService: its guards ({@link submitGuards}), then the submit. */
+export function submitRoutes(jobs: JobService, options: SubmitRouteOptions) {
+  return new OpenAPIHono<AppEnv>().openapi(submitRoute(submitGuards(options)), async (c) => {
+    const manifest = c.get('manifest');
+    let created: boolean;
+    let jobId: string;
+    let status: JobStatus | undefined;
+    try {
+      ({ jobId, created, status } = await jobs.submit(manifest, clientOf(c)));
+    } catch (err) {
+      const outcome =
+        err instanceof ApiError ? (err.status === 409 ? 'conflict' : err.status === 503 ? 'unavailable' : 'rejected') : 'error';
+      options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome });
+      throw manifestOverflow(err, c.get('logger')) ?? err;
+    }
+    options.metrics.submits.inc({ handler: jobs.handlerLabel(manifest.handler), outcome: created ? 'created' : 'duplicate' });
+    // A resubmit of an existing job answers its current status (a new job is running).
+    const body = { jobId, status: status ?? JobStatus.running, links: jobLinks(jobs, jobId) };
+    c.header('Location', body.links.self);
+    return created ? c.json(body, 202) : c.json(body, 200);
+  });
 }
