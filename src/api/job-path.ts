@@ -15,3 +15,11 @@ export function jobPath(jobId: string): string {
 export function temporalUiUrlOf(temporal: Pick<Config['temporal'], 'uiUrl' | 'namespace'>, jobId: string): string {
   return `${temporal.uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(jobWorkflowId(jobId))}`;
 }
+
+/**
+ * The `links` every answer about a job carries (`self`, `temporalUi`): the routes of every room
+ * build them here, from the service's Temporal UI address.
+ */
+export function jobLinks(jobs: { temporalUiUrl(jobId: string): string }, jobId: string): { self: string; temporalUi: string } {
+  return { self: jobPath(jobId), temporalUi: jobs.temporalUiUrl(jobId) };
+}

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../src/api/app.js';
 import { JobService } from '../../src/api/job-service.js';
-import { storeChecks } from '../../src/api/routes/health.js';
+import { storeChecks } from '../../src/api/service/health-routes.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';

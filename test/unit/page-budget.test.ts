@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ioFailure } from '../../src/activities/failures.js';
 import { validateStagedPage } from '../../src/activities/page-activities.js';
 import { fitPage } from '../../src/activities/page-fit.js';
-import { paginate } from '../../src/api/job-service.js';
+import { paginate } from '../../src/api/submit/staging.js';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities/create-activities.js';

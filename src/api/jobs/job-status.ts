@@ -4,7 +4,7 @@ import { JobStatus } from '../../workflows/constants.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
-import { isNotFound } from './temporal-errors.js';
+import { isNotFound } from '../../temporal/grpc-errors.js';
 
 /** The contract's status for a described (or listed) job workflow. */
 export function statusOf(desc: Pick<WorkflowExecutionDescription, 'status' | 'typedSearchAttributes'>): JobStatus {

@@ -14,7 +14,8 @@ import {
 } from '../../workflows/page-budget.js';
 import { DEFAULT_STORE } from '../../config/store-settings.js';
 import { ApiError, ErrorCode } from '../api-error.js';
-import type { Manifest } from '../schemas.js';
+import { fanOut } from '../fan-out.js';
+import type { Manifest } from './manifest-schema.js';
 
 /**
  * Largest resource list (JSON bytes) carried inline in the workflow input instead of staged by
@@ -25,15 +26,6 @@ const INLINE_MAX_BYTES = 256 * 1024;
 const LONGEST_KEY = 'k'.repeat(1024);
 /** Pages written to storage at once while staging a manifest. */
 const STAGING_CONCURRENCY = 8;
-
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
 
 /**
  * Splits resources into pages of at most `pageSize` resources whose worst-case states (each
@@ -142,7 +134,7 @@ export async function stageManifest({
       // The pages and the manifest document are written at once: an accept waits for one
       // round of durable writes, not two (the workflow starts only after all of them).
       await Promise.all([
-        mapLimit(
+        fanOut(
           pages.map((items, page) => ({ items, page })),
           STAGING_CONCURRENCY,
           ({ items, page }) => storage.putJson(pageKey(prefix, page), items),

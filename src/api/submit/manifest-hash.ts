@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ManifestResource } from '../../workflows/job-types.js';
-import type { Manifest } from '../schemas.js';
+import type { Manifest } from './manifest-schema.js';
 
 /** JSON with object keys sorted, so the same manifest always hashes the same. */
 export function canonicalJson(value: unknown): string {

@@ -3,21 +3,21 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { handlerSettings, resolvePolicy } from '../../handlers/policy.js';
 import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
 import type { jobWorkflow } from '../../workflows/job-workflow.js';
-import { JobStatus, NotifyStatus } from '../../workflows/constants.js';
+import { JobStatus, NotifyEvent, NotifyStatus } from '../../workflows/constants.js';
 import { type JobMemo, type JobWorkflowInput } from '../../workflows/job-types.js';
 import { SearchAttributes } from '../../workflows/search-attributes.js';
-import { ApiError, ErrorCode } from '../api-error.js';
-import type { Manifest } from '../schemas.js';
-import { checkManifest, submitKeyOf } from './check-manifest.js';
-import { applyManifestStore } from './check-store.js';
-import type { JobContext } from './job-context.js';
+import { ApiError, ErrorCode, issuesError } from '../api-error.js';
+import type { Manifest } from './manifest-schema.js';
+import { applyManifestStore, checkManifest, submitKeyOf } from './check-manifest.js';
+import type { JobContext } from '../jobs/job-context.js';
 import { startPriority } from './job-priority.js';
-import { describeJob, statusOf } from './job-status.js';
-import type { SubmitResult } from './job-views.js';
+import { describeJob, statusOf } from '../jobs/job-status.js';
+import type { SubmitResult } from '../jobs/job-views.js';
 import { manifestHash } from './manifest-hash.js';
-import { jobNotifyOf, notifyIdentity } from './notify-setup.js';
 import { jobPath, temporalUiUrlOf } from '../job-path.js';
 import { runsInline, stageManifest } from './staging.js';
+import type { Config } from '../../config/config-schema.js';
+import type { JobNotify } from '../../workflows/notify-types.js';
 
 /**
  * Validates a manifest, stages it and starts the job's workflow. Idempotent by jobId: the same
@@ -102,4 +102,40 @@ export async function submitJob(ctx: JobContext, manifest: Manifest, submitter: 
     }
     throw err;
   }
+}
+
+/** Every event, in the contract's order: what a `notify` without `events` (and the configured default) reports. */
+const ALL_EVENTS: readonly NotifyEvent[] = Object.values(NotifyEvent);
+
+/** A manifest's `notify` as it counts for the job's identity: events defaulted and in a fixed order. Undefined without `notify`. */
+export function notifyIdentity(manifest: Pick<Manifest, 'notify'>): { url: string; events: NotifyEvent[] } | undefined {
+  const { notify } = manifest;
+  if (notify === undefined) return undefined;
+  const wanted = new Set(notify.events ?? ALL_EVENTS);
+  return { url: notify.url, events: ALL_EVENTS.filter((e) => wanted.has(e)) };
+}
+
+/**
+ * The webhook a new job gets: the manifest's `notify`, else `webhooks.defaultUrl` (all events),
+ * with the delivery policy in force now and the job's links. A manifest with `notify` on a server
+ * without `FETCHBOX_WEBHOOK_SECRET` is a 400 (nothing could sign it), never a job whose webhook
+ * cannot be delivered.
+ */
+export function jobNotifyOf(
+  config: Config,
+  manifest: Pick<Manifest, 'notify'>,
+  links: { self: string; temporalUi: string },
+): JobNotify | undefined {
+  const { webhooks } = config;
+  if (manifest.notify !== undefined && webhooks.secret === undefined) {
+    throw issuesError(ErrorCode.invalidManifest, 'completion webhooks are not configured on this server', [
+      {
+        path: 'notify',
+        message: 'this server has no FETCHBOX_WEBHOOK_SECRET to sign webhooks with; ask its operator, or leave notify out',
+      },
+    ]);
+  }
+  const wanted = notifyIdentity(manifest) ?? (webhooks.defaultUrl ? { url: webhooks.defaultUrl, events: [...ALL_EVENTS] } : undefined);
+  if (wanted === undefined) return undefined;
+  return { ...wanted, timeoutMs: webhooks.timeoutMs, retryForMs: webhooks.retryWindow, links };
 }

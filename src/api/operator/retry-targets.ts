@@ -1,9 +1,9 @@
 import type { ErrorKind, JobStatus } from '../../workflows/constants.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from '../jobs/job-context.js';
-import { failedStates, latestStatus, listRuns, openFailedJob, type VisibleRun } from './failed-jobs.js';
-import { fanOut } from './fan-out.js';
-import { failedJobsQuery, KIND_FILTER_STATUS, retryCandidatesQuery } from './visibility-query.js';
+import { failedStates, latestStatus, listRuns, openFailedJob, type VisibleRun } from '../failures/failed-jobs.js';
+import { fanOut } from '../fan-out.js';
+import { failedJobsQuery, KIND_FILTER_STATUS, retryCandidatesQuery } from '../failures/visibility-query.js';
 
 /** A `POST /retries` filter (at least one field; times ISO 8601 in UTC). */
 export interface RetryFilter {

@@ -6,11 +6,11 @@ import { retryUpdate } from '../../workflows/messages.js';
 import { JobStatus, RETRY_REFUSED } from '../../workflows/constants.js';
 import { type JobResult } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
-import type { JobContext } from './job-context.js';
-import { retryPriority } from './job-priority.js';
-import { describeJob, statusOf } from './job-status.js';
-import type { RetryResult } from './job-views.js';
-import { isAlreadyCompleted, isNotFound } from './temporal-errors.js';
+import type { JobContext } from '../jobs/job-context.js';
+import { retryPriority } from '../submit/job-priority.js';
+import { describeJob, statusOf } from '../jobs/job-status.js';
+import type { RetryResult } from '../jobs/job-views.js';
+import { isAlreadyCompleted, isNotFound } from '../../temporal/grpc-errors.js';
 
 /** A retry's Update raced the job's close; the caller looks at the job again. */
 class JobClosedWhileUpdating extends Error {

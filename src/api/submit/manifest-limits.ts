@@ -1,4 +1,4 @@
-import type { Config } from '../config/config-schema.js';
+import type { Config } from '../../config/config-schema.js';
 
 /** The configured manifest limits the API checks before it looks at any resource. */
 export type ManifestLimits = Pick<Config['limits'], 'maxResourcesPerJob' | 'maxMetadataBytes'>;

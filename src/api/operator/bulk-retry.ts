@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import type { JobStatus } from '../../workflows/constants.js';
 import { ApiError } from '../api-error.js';
 import type { JobContext } from '../jobs/job-context.js';
-import { retryJob } from '../jobs/retry-job.js';
-import { fanOut } from './fan-out.js';
+import { retryJob } from './retry-job.js';
+import { fanOut } from '../fan-out.js';
 import { matchRetryTargets, RetryBounds, type RetryFilter } from './retry-targets.js';
 
 /** What a `POST /retries` asks: named jobs, or a filter; `dryRun` only reports the match. */

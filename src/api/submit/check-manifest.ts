@@ -1,10 +1,13 @@
 import { defaultStorageKey, type Handler, type HandlerContext } from '../../handlers/handler.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import { jobIdProblem, manifestDocumentKey } from '../../storage/keys.js';
-import type { ManifestResource } from '../../workflows/job-types.js';
+import type { JobPolicy, ManifestResource } from '../../workflows/job-types.js';
 import { ApiError, ErrorCode, issuesError } from '../api-error.js';
-import { manifestLimitIssues, type ManifestLimits } from '../manifest-limits.js';
-import type { Manifest } from '../schemas.js';
+import { manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
+import type { Manifest } from './manifest-schema.js';
+import type { Config } from '../../config/config-schema.js';
+import { DEFAULT_STORE } from '../../config/store-settings.js';
+import { allowedStores } from '../../handlers/policy.js';
 
 /**
  * The storage key each resource's task will have, where the API can know it: for a handler that
@@ -105,4 +108,29 @@ export function checkManifest(
     );
   }
   return resources;
+}
+
+/**
+ * The policy a job runs under with the manifest's `store` applied. A manifest may name only a
+ * configured store its handler allows (`policy.allowedStores`), or the store the job would use
+ * anyway; anything else is `400 invalid_manifest` at submit, never a failure mid-job. The answer
+ * lists only the stores this handler allows, not every configured one.
+ */
+export function applyManifestStore(config: Config, handler: Handler, manifest: Pick<Manifest, 'store'>, policy: JobPolicy): JobPolicy {
+  const wanted = manifest.store;
+  const current = policy.store ?? DEFAULT_STORE;
+  if (wanted === undefined || wanted === current) return policy;
+  const allowed = allowedStores(config, handler);
+  const configured = wanted === DEFAULT_STORE || wanted in config.storage.stores;
+  if (!configured || !allowed.includes(wanted)) {
+    const listed = allowed.length === 0 ? 'none' : allowed.map((s) => JSON.stringify(s)).join(', ');
+    const why = configured
+      ? `handler ${JSON.stringify(handler.name)} does not allow store ${JSON.stringify(wanted)}`
+      : `unknown store ${JSON.stringify(wanted)}`;
+    throw issuesError(ErrorCode.invalidManifest, `the manifest names a store it may not use`, [
+      { path: 'store', message: `${why}; this handler allows: ${listed}` },
+    ]);
+  }
+  const { store: _, ...rest } = policy;
+  return wanted === DEFAULT_STORE ? rest : { ...rest, store: wanted };
 }
