@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -97,6 +98,8 @@ export function createHostBroker(deps: Pick<WorkerDeps, 'config' | 'client' | 't
 /** Creates a FetchBox worker: the job workflow plus the download activities. */
 export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
+  // Process-wide and read by V8 at every heap sizing, so it holds for the workflow thread too.
+  if (config.worker.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.worker.heapGrowthPercent}`);
   const hostBroker = deps.hostBroker ?? createHostBroker(deps);
   return Worker.create({
     connection: deps.connection,

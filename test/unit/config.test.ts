@@ -36,6 +36,12 @@ describe('loadConfig', () => {
     expect(config.temporal.namespace).toBe('crawl');
   });
 
+  it("bounds the worker's heap growth: 50 % by default, 0 for V8's own factor, at most 300", () => {
+    expect(loadConfig({}).worker.heapGrowthPercent).toBe(50);
+    expect(loadConfig({ FETCHBOX_WORKER_HEAP_GROWTH_PERCENT: '0' }).worker.heapGrowthPercent).toBe(0);
+    expect(() => loadConfig({ FETCHBOX_WORKER_HEAP_GROWTH_PERCENT: '301' })).toThrow(/FETCHBOX_WORKER_HEAP_GROWTH_PERCENT/);
+  });
+
   it('merges the environment over a YAML file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
     const file = path.join(dir, 'fetchbox.yaml');
