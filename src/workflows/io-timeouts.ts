@@ -1,5 +1,3 @@
-import { patched } from '@temporalio/workflow';
-
 /**
  * How long the job's and pages' I/O activities (`publishManifest`, `loadPage`, `failedTasks`) may
  * go without a heartbeat. They heartbeat every 5 s while they run (activities/keep-alive.ts), so
@@ -9,9 +7,8 @@ export const IO_HEARTBEAT_TIMEOUT = '30 seconds';
 
 /**
  * The timeouts of the I/O activities: 5 minutes start-to-close (a handler's listings may take
- * that long) and, behind `patched('io-heartbeat')`, the heartbeat timeout (histories recorded
- * before it scheduled them without one). Call where the activities are proxied.
+ * that long) and the heartbeat timeout.
  */
-export function ioTimeouts(): { startToCloseTimeout: string; heartbeatTimeout?: string } {
-  return { startToCloseTimeout: '5 minutes', ...(patched('io-heartbeat') ? { heartbeatTimeout: IO_HEARTBEAT_TIMEOUT } : {}) };
+export function ioTimeouts(): { startToCloseTimeout: string; heartbeatTimeout: string } {
+  return { startToCloseTimeout: '5 minutes', heartbeatTimeout: IO_HEARTBEAT_TIMEOUT };
 }

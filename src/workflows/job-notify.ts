@@ -2,7 +2,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  patched,
   proxyActivities,
   TimeoutFailure,
   upsertMemo,
@@ -64,11 +63,11 @@ function giveUpReason(err: ActivityFailure, retryForMs: number): { lastError: st
  * `status` is one of its events, one `deliverWebhook` activity retried with backoff for the job's
  * retry window. Not cancellable: a canceled job reports `canceled`, and a cancel that arrives during
  * delivery waits for it. The state goes into the memo (`notify`) for `GET /jobs/{jobId}`; while
- * delivering, retry Updates are refused (`state.closing`). Behind `patched('notify-webhook')`.
+ * delivering, retry Updates are refused (`state.closing`).
  */
 export async function notifyClose(state: JobState, status: JobStatus): Promise<void> {
   const notify = state.input.notify;
-  if (notify === undefined || !patched('notify-webhook')) return;
+  if (notify === undefined) return;
   const { workflowId, runId } = workflowInfo();
   const closedAt = new Date().toISOString();
   const record = (memo: NotifyMemo) => upsertMemo({ notify: { ...memo } });

@@ -4,7 +4,6 @@ import {
   condition,
   executeChild,
   isCancellation,
-  patched,
   proxyActivities,
   upsertMemo,
   workflowInfo,
@@ -13,7 +12,6 @@ import type { Activities } from '../activities/create-activities.js';
 import { pageKey, pageWorkflowId } from './ids.js';
 import { ioTimeouts } from './io-timeouts.js';
 import { JobStatus } from './constants.js';
-import { type JobPolicy } from './job-types.js';
 import type { JobState } from './job-state.js';
 import { notifyClose } from './job-notify.js';
 import { runInlinePage } from './page-inline.js';
@@ -43,31 +41,21 @@ export type JobRunEnd = 'completed' | 'continue-as-new';
 export class JobScheduler {
   private readonly parallelism: number;
   private readonly window: number;
-  private readonly pagePolicy: JobPolicy;
   private readonly capTasks: boolean;
   /** Page 0's first round runs in this workflow (JobWorkflowInput.inlineRun), not as a page child. */
   private readonly inlineRun: boolean;
 
   constructor(private readonly state: JobState) {
-    const { policy, maxTasks } = state.input;
-    const polite = policy.perHostConcurrency !== undefined && policy.perHostConcurrency > 0;
+    const { policy, maxTasks, inlineRun, manifest } = state.input;
     // Exact politeness: a polite job runs one page at a time with the whole per-host limit, so the
-    // page's per-host scheduler is the only one. Histories from before divided the limit among the
-    // pages running at once (which let N=1 run 2 requests per host with 2 pages).
-    const exactPolite = polite && patched('exact-per-host');
-    this.parallelism = exactPolite ? 1 : Math.max(1, policy.pageParallelism);
+    // page's per-host scheduler is the only one.
+    const polite = policy.perHostConcurrency !== undefined && policy.perHostConcurrency > 0;
+    this.parallelism = polite ? 1 : Math.max(1, policy.pageParallelism);
     this.window = Math.max(1, Math.ceil(policy.concurrency / this.parallelism));
-    this.pagePolicy =
-      polite && !exactPolite
-        ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency! / this.parallelism)) }
-        : policy;
-    const { inlineRun, manifest } = state.input;
-    this.inlineRun =
-      inlineRun === true && manifest.inline !== undefined && manifest.pageCount === 1 && !state.carry.published && patched('inline-run');
-    // The job-wide task cap (handler expansions included), absent in older inputs. An inline run
-    // starts no first-round page to grant expansions to, so it asks for no marker (each `patched`
-    // a new run takes costs it two history events).
-    this.capTasks = maxTasks !== undefined && !this.inlineRun && patched('job-expansion-cap');
+    this.inlineRun = inlineRun === true && manifest.inline !== undefined && manifest.pageCount === 1 && !state.carry.published;
+    // The job-wide task cap (handler expansions included); an inline run starts no first-round
+    // page to grant expansions to.
+    this.capTasks = maxTasks !== undefined && !this.inlineRun;
   }
 
   /**
@@ -80,8 +68,8 @@ export class JobScheduler {
     const { carry, input } = state;
     // Publishing (and, for an inline manifest, staging) retries until storage answers: an accepted
     // job whose manifest lives only in this history must wait out a storage outage, not fail.
-    // An inline run publishes inside its one activity; it needs neither this proxy (nor the
-    // `io-heartbeat` marker its timeouts ask for) nor a counts upsert now (the API's start set them).
+    // An inline run publishes inside its one activity; it needs neither this proxy nor a counts
+    // upsert now (the API's start set them).
     const publisher = this.inlineRun
       ? undefined
       : proxyActivities<Activities>({
@@ -118,7 +106,7 @@ export class JobScheduler {
           }
           // A retry Update accepted in this activation (Update-With-Start delivers it with the run's
           // first task) may still be running its handler: let it record the request, then decide.
-          if (!allHandlersFinished() && patched('retry-update')) {
+          if (!allHandlersFinished()) {
             await condition(allHandlersFinished);
             continue;
           }
@@ -218,7 +206,7 @@ export class JobScheduler {
       manifestKey: manifest.manifestKey,
       round,
       window: this.window,
-      policy: this.pagePolicy,
+      policy: state.input.policy,
       ...(this.capTasks && round === 0 ? { maxExtraTasks: grant } : {}),
     };
     executeChild(pageWorkflow, {

@@ -90,7 +90,7 @@ export interface JobPolicy {
   store?: string;
   /**
    * Resources whose first attempt runs in one `downloadBatch` activity; 1 or absent = one activity
-   * per resource (histories recorded before batching carry none). With perHostConcurrency, batches hold one host each (polite-batches).
+   * per resource. With perHostConcurrency, batches hold one host each.
    */
   batchSize?: number;
 }
@@ -167,8 +167,8 @@ export interface JobWorkflowInput {
   /** Present after continue-as-new and in retry runs. */
   carry?: JobCarry;
   /**
-   * Most tasks the job may have in all, handler expansions included (`limits.maxResourcesPerJob`).
-   * Absent in inputs recorded before the cap: no cap.
+   * Most tasks the job may have in all, handler expansions included (`limits.maxResourcesPerJob`;
+   * the API always sets it). Absent: no cap.
    */
   maxTasks?: number;
   /**
@@ -188,15 +188,16 @@ export interface PageWorkflowInput {
   handler: string;
   page: number;
   pageKey: string;
-  /** The staged manifest document (absent in histories recorded before handlers read metadata). */
-  manifestKey?: string;
+  /** The staged manifest document (handler hooks read the job's metadata from it). */
+  manifestKey: string;
   round: number;
   /** Downloads in flight in this page. */
   window: number;
   policy: JobPolicy;
   /**
    * Most tasks the handler's expansion may add beyond the page's own resources: this page's share
-   * of what the job's task cap has left. Absent: no job-wide cap (older inputs).
+   * of what the job's task cap has left. Absent in retry rounds (they expand nothing) and for a job
+   * without a cap.
    */
   maxExtraTasks?: number;
 }

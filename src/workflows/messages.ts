@@ -1,5 +1,5 @@
 /**
- * The messages FetchBox's workflows answer: queries, the retry Update and the legacy signal. Kept
+ * The messages FetchBox's workflows answer: queries, the retry Update and the retry signal. Kept
  * apart from the workflow functions so the API and the ledger reader import the definitions
  * without the schedulers (and without an import path back into the activities).
  */
@@ -9,8 +9,9 @@ import type { InlinePageAnswer, JobProgress, PageProgress, ResourceState, RetryA
 /** Counts of finished pages plus the pages running now. */
 export const summaryQuery = defineQuery<JobProgress>('summary');
 /**
- * Downloads the job's failed resources again once the current pass is done. Its handler stays
- * registered so histories recorded before the `retry` Update replay; the API sends the Update.
+ * Downloads the job's failed resources again once the current pass is done: the `retry` Update
+ * without an answer or a validator. The API sends the Update; the signal stays registered (a
+ * `temporal workflow signal --name retryFailed` still asks for a round).
  */
 export const retrySignal = defineSignal('retryFailed');
 /**

@@ -1,4 +1,4 @@
-import { condition, isCancellation, patched } from '@temporalio/workflow';
+import { condition, isCancellation } from '@temporalio/workflow';
 import { BatchRunner } from './batch-runner.js';
 import type { BatchOutcome } from './download-types.js';
 import type { PageState } from './page-state.js';
@@ -28,12 +28,7 @@ export async function runBatched(state: PageState, batchSize: number, firstAttem
   // Enough batches to fill the window even when the page is small: a page of 40 tasks with a
   // window of 8 runs 4 batches of 10 with 2 lanes each, not one batch of 40 with 2 lanes.
   const slots = Math.max(1, Math.floor(window / lanes));
-  const size =
-    firstAttempts !== undefined
-      ? tasks.length
-      : patched('even-batch-rounds')
-        ? evenBatchSize(tasks.length, slots, batchSize)
-        : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
+  const size = firstAttempts !== undefined ? tasks.length : evenBatchSize(tasks.length, slots, batchSize);
   const runner = new BatchRunner(state);
   const { ready } = runner;
 

@@ -28,7 +28,7 @@ export async function runInlinePage(state: PageState, job: JobWorkflowInput): Pr
   const run = await downloadInline.executeWithOptions({ summary: `${job.jobId}: ${inline.resources.length} resources inline` }, [
     {
       ...state.common,
-      manifestKey: manifestKey!,
+      manifestKey,
       pageKey,
       submittedAt: job.submittedAt,
       inline,

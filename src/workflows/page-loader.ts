@@ -1,4 +1,4 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/create-activities.js';
 import { clipJson } from './failure-rules.js';
 import { ErrorKind, ResourceStatus } from './constants.js';
@@ -11,12 +11,10 @@ import type { InlineRunResult } from './download-types.js';
 /**
  * The page's I/O activities. loadPage and failedTasks wait out a storage outage as publishManifest
  * does; what retrying cannot fix (a corrupt or missing staged page, a bug) they throw non-retryable
- * (load-page.ts). Call first in the page workflow: its `patched` marker leads the page's commands.
+ * (load-page.ts).
  */
 export function pageIo() {
-  const retry = patched('io-wait-out-storage')
-    ? { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' }
-    : { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '1 minute' };
+  const retry = { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' };
   return proxyActivities<Activities>({ ...ioTimeouts(), retry });
 }
 
@@ -36,7 +34,7 @@ export async function loadPageTasks(state: PageState, io: ReturnType<typeof page
       jobId,
       handler,
       pageKey: state.input.pageKey,
-      ...(manifestKey ? { manifestKey } : {}),
+      manifestKey,
       ...(maxExtraTasks !== undefined ? { maxExtraTasks } : {}),
       ...(state.input.policy.store !== undefined ? { store: state.input.policy.store } : {}),
     });

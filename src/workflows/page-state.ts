@@ -85,7 +85,7 @@ export class PageState {
       attemptsPerTier: policy.attemptsPerTier,
       ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
       ...(policy.revalidate === false ? { revalidate: false as const } : {}),
-      ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
+      manifestKey: input.manifestKey,
     };
   }
 

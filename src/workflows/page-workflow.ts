@@ -1,4 +1,4 @@
-import { CancellationScope, condition, isCancellation, patched, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, setHandler } from '@temporalio/workflow';
 import type { PageResult, PageWorkflowInput } from './job-types.js';
 import { pageStatesQuery, pageSummaryQuery } from './messages.js';
 import { runBatched } from './page-batch-scheduler.js';
@@ -30,9 +30,9 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageResult
     }
     const perHost = input.policy.perHostConcurrency ?? 0;
     const batchSize = input.policy.batchSize ?? 1;
-    // Polite batches: host-grouped downloadBatch activities under the per-host limit. Pages of jobs
-    // without batches, and histories from before the patch, run one activity per resource.
-    if (perHost > 0 && batchSize > 1 && patched('polite-batches')) await runPerHostBatched(state, perHost, batchSize);
+    // Polite batches: host-grouped downloadBatch activities under the per-host limit. Polite pages of
+    // jobs without batches run one activity per resource.
+    if (perHost > 0 && batchSize > 1) await runPerHostBatched(state, perHost, batchSize);
     else if (perHost > 0) await runPerHost(state, perHost);
     else if (batchSize > 1) await runBatched(state, batchSize);
     else await runPlain(state);

@@ -35,8 +35,8 @@ export type PageCountsResult = Pick<PageResult, 'page' | 'round' | 'pageResource
 /**
  * Adds a finished page round to the job's carry, in place: a first round also corrects the total
  * by what the handler's expansion added or dropped (`tasks - pageResources`); a page with failures
- * joins `failedPages` (the next retry round's queue). Deterministic, with the same effect as the
- * job workflow's earlier inline `apply`, so recorded histories replay unchanged.
+ * joins `failedPages` (the next retry round's queue). Deterministic: the job workflow and the API's
+ * live summary count alike.
  */
 export function applyPageResult(carry: PageCounts, result: PageCountsResult): void {
   if (result.round === 0) carry.total += result.tasks - result.pageResources;
