@@ -1,6 +1,6 @@
 import { condition, isCancellation, sleep } from '@temporalio/workflow';
 import { BatchRunner } from './batch-runner.js';
-import { hostOf } from './host-of.js';
+import { hostOf } from '../model/host-of.js';
 import type { PageState } from './page-state.js';
 
 /**

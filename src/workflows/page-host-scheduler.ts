@@ -1,5 +1,5 @@
 import { condition } from '@temporalio/workflow';
-import { hostOf } from './host-of.js';
+import { hostOf } from '../model/host-of.js';
 import type { PageState } from './page-state.js';
 
 /**

@@ -3,7 +3,7 @@
  * may fix, the kind kept once attempts run out, the details a failure carries between activity and
  * workflow, and how long a recorded message may be. Pure (no I/O, no SDK classes), so workflow code
  * uses it as well: the activities (src/activities/failures.ts) and the page workflow
- * (download-failure.ts) only adapt it to their SDK's failure types.
+ * (src/workflows/download-failure.ts) only adapt it to their SDK's failure types.
  */
 import { ErrorKind } from './constants.js';
 import { type DownloadFailureDetails } from './download-types.js';

@@ -1,9 +1,10 @@
 /**
- * The messages FetchBox's workflows answer: queries, the retry Update and the retry signal. Kept
- * apart from the workflow functions so the API and the ledger reader import the definitions
- * without the schedulers (and without an import path back into the activities).
+ * The messages FetchBox's workflows answer: queries, the retry Update and the retry signal, and the
+ * host coordinator's lease Update. Kept apart from the workflow functions so the API, the ledger
+ * reader and the worker's host broker import the definitions without the workflow code.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { HostLeaseGrant, HostLeaseRequest } from './host-types.js';
 import type { InlinePageAnswer, JobProgress, PageProgress, ResourceState, RetryAnswer } from './job-types.js';
 
 /** Counts of finished pages plus the pages running now. */
@@ -32,3 +33,6 @@ export const pageStatesQuery = defineQuery<ResourceState[]>('pageStates');
  * where a page child would be asked.
  */
 export const inlinePageQuery = defineQuery<InlinePageAnswer>('inlinePage');
+
+/** A worker's lease request: reports what it holds and wants, answers what it may hold (src/workflows/host-coordinator-workflow.ts). */
+export const hostLeaseUpdate = defineUpdate<HostLeaseGrant, [HostLeaseRequest]>('hostLease');

@@ -1,7 +1,7 @@
 /**
  * The words FetchBox's states are made of (the contract's job statuses, resource statuses and error
- * kinds) and the retry Update's refusal type, as `as const` objects: the workflows, the activities,
- * the API's zod enums and the CLI all read them from here.
+ * kinds), the retry Update's refusal type and the webhook activity's name, as `as const` objects
+ * and constants: the workflows, the activities, the API's zod enums and the CLI all read them from here.
  */
 
 /** Resource states as the API reports them. */
@@ -66,3 +66,6 @@ export const NotifyStatus = {
   skipped: 'skipped',
 } as const;
 export type NotifyStatus = (typeof NotifyStatus)[keyof typeof NotifyStatus];
+
+/** The activity that POSTs a completion webhook (create-activities.ts); the API reads its pending attempts by this name. */
+export const WEBHOOK_ACTIVITY = 'deliverWebhook';

@@ -4,7 +4,7 @@
  * its PageResult all grow with the page. Every one of them is bounded by the sum of
  * {@link worstStateBytes} over the page's tasks, so the API cuts pages by that sum and loadPage
  * never returns more: no valid manifest or handler expansion can outgrow a payload.
- * Workflow code imports only its constants (page-state.ts, page-loader.ts, failure-rules.ts);
+ * Workflow code uses only its constants (src/workflows/page-state.ts, and failure-rules.ts);
  * {@link jsonBytes} measures UTF-8 with Buffer and is called by the API and the activities only.
  */
 
