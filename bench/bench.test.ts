@@ -10,7 +10,7 @@ import { createFetcher } from '../src/fetch/fetcher.js';
 import { createStorage } from '../src/storage/store-registry.js';
 import type { Storage } from '../src/storage/storage.js';
 import { projectRoot } from '../src/temporal/temporal-cli.js';
-import { pageWorkflowId } from '../src/workflows/ids.js';
+import { pageWorkflowId } from '../src/model/ids.js';
 import { freePort } from '../test/support/ports.js';
 import { uniqueJobId, type StorageKind } from '../test/support/stack.js';
 import {

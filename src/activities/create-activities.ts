@@ -6,7 +6,7 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import type { Storage } from '../storage/storage.js';
 import type { StoreRegistry } from '../storage/store-registry.js';
-import type { DeliverWebhookInput, DeliverWebhookResult } from '../workflows/notify-types.js';
+import type { DeliverWebhookInput, DeliverWebhookResult } from '../model/notify-types.js';
 import { deliverWebhook, type WebhookDeps } from './deliver-webhook.js';
 import { createDownloadActivities } from './download-activities.js';
 import { createDownloadOne } from './download-one.js';

@@ -3,8 +3,8 @@
  * (first attempts of many), both over the one download attempt of download-one.ts.
  */
 import { Context } from '@temporalio/activity';
-import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../workflows/download-types.js';
-import { hostOf } from '../workflows/host-of.js';
+import type { BatchOutcome, DownloadBatchInput, DownloadInput, DownloadResult } from '../model/download-types.js';
+import { hostOf } from '../model/host-of.js';
 import type { DownloadOne, RequestSlot } from './download-one.js';
 import { batchFailure } from './failures.js';
 import { activityRun } from './resume-check.js';

@@ -2,11 +2,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { isGrpcServiceError } from '@temporalio/client';
 import { classifyNetworkError, ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, StorageError } from '../storage/errors.js';
-import { failureDetails, isRetryable, readFailure } from '../workflows/failure-rules.js';
-import type { BatchOutcome } from '../workflows/download-types.js';
+import { failureDetails, isRetryable, readFailure } from '../model/failure-rules.js';
+import type { BatchOutcome } from '../model/download-types.js';
 
 /**
- * A classified download failure: the activity side of src/workflows/failure-rules.ts, adapted to
+ * A classified download failure: the activity side of src/model/failure-rules.ts, adapted to
  * the activity SDK's ApplicationFailure. `type` is the failure kind, `nonRetryable` marks permanent
  * failures (by default what the rules say of the kind; the fetcher decides for its own failures),
  * `nextRetryDelay` carries the origin's Retry-After, and the details record the kind, attempt and

@@ -12,10 +12,10 @@ import { readPageStates } from '../ledger/page-states.js';
 import { ObjectNotFoundError } from '../storage/errors.js';
 import { manifestDocumentKey } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
-import { ResourceStatus } from '../workflows/constants.js';
-import type { DownloadInlineInput, InlineRunResult } from '../workflows/download-types.js';
-import type { DownloadTask, InlineManifest, ManifestResource, RejectedResource, ResourceState } from '../workflows/job-types.js';
-import { MAX_PAGE_TASKS, PAGE_BUDGET_BYTES } from '../workflows/page-budget.js';
+import { ResourceStatus } from '../model/constants.js';
+import type { DownloadInlineInput, InlineRunResult } from '../model/download-types.js';
+import type { DownloadTask, InlineManifest, ManifestResource, RejectedResource, ResourceState } from '../model/job-types.js';
+import { MAX_PAGE_TASKS, PAGE_BUDGET_BYTES } from '../model/page-budget.js';
 import { downloadBatch } from './download-activities.js';
 import type { DownloadOne } from './download-one.js';
 import { ioFailure, LoadFailure } from './failures.js';
@@ -157,7 +157,7 @@ async function failedTasksOf(
 
 /**
  * What loadPage hands the page workflow: tasks to run, and resources the handler failed. Its size
- * is bounded by the page budget (src/workflows/page-budget.ts), expansions included.
+ * is bounded by the page budget (src/model/page-budget.ts), expansions included.
  */
 export interface LoadedPage {
   tasks: DownloadTask[];

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { clipJson } from '../workflows/failure-rules.js';
-import type { DownloadTask, ManifestResource, RejectedResource } from '../workflows/job-types.js';
-import { MAX_MESSAGE_BYTES, MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../workflows/page-budget.js';
+import { clipJson } from '../model/failure-rules.js';
+import type { DownloadTask, ManifestResource, RejectedResource } from '../model/job-types.js';
+import { MAX_MESSAGE_BYTES, MAX_PAGE_TASKS, PAGE_BUDGET_BYTES, worstStateBytes } from '../model/page-budget.js';
 import { LoadFailure } from './failures.js';
 
 /** A page's tasks that fit its budgets, and the resources whose tasks did not. */

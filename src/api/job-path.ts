@@ -1,5 +1,5 @@
 import type { Config } from '../config/config-schema.js';
-import { jobWorkflowId } from '../workflows/ids.js';
+import { jobWorkflowId } from '../model/ids.js';
 import { JOB_ID_CHARS } from './schemas.js';
 
 /**

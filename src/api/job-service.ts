@@ -1,6 +1,6 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import { JobStatus, type ResourceStatus } from '../workflows/constants.js';
-import { jobWorkflowId } from '../workflows/ids.js';
+import { JobStatus, type ResourceStatus } from '../model/constants.js';
+import { jobWorkflowId } from '../model/ids.js';
 import { ApiError, ErrorCode } from './api-error.js';
 import type { Logger } from 'pino';
 import { bulkRetry, type BulkRetryRequest, type BulkRetryResult } from './operator/bulk-retry.js';

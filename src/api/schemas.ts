@@ -4,7 +4,7 @@
  * src/api/submit/manifest-schema.ts.
  */
 import { z } from '@hono/zod-openapi';
-import { ErrorKind, JobStatus, NotifyStatus, ResourceStatus } from '../workflows/constants.js';
+import { ErrorKind, JobStatus, NotifyStatus, ResourceStatus } from '../model/constants.js';
 import { CURSOR_PATTERN, MAX_CURSOR_LENGTH } from './cursor.js';
 
 /** The characters of a jobId (the contract's) and of a handler name filter: `[A-Za-z0-9._:-]`, one rule. */
@@ -70,7 +70,7 @@ export function pageSchema<T extends z.ZodType>(item: T, name: string) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
 }
 
-// Enums built from the `as const` objects of src/workflows/job-types.ts: one list of each, the
+// Enums built from the `as const` objects of src/model/constants.ts: one list of each, the
 // OpenAPI document lists the same values in the same order.
 
 /** The contract's job statuses. */

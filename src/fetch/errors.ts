@@ -1,6 +1,6 @@
 import { errors as undiciErrors } from 'undici';
-import type { FailureKind } from '../workflows/failure-rules.js';
-import { ErrorKind } from '../workflows/constants.js';
+import type { FailureKind } from '../model/failure-rules.js';
+import { ErrorKind } from '../model/constants.js';
 
 export { ErrorKind };
 /** Re-exported so fetch code names the failure classes from one place (failure-rules.ts). */

@@ -3,7 +3,7 @@
  * headers, Retry-After) read as the contract says; the request side is fetcher.ts.
  */
 import type { Dispatcher } from 'undici';
-import { isRetryableHttpStatus } from '../workflows/failure-rules.js';
+import { isRetryableHttpStatus } from '../model/failure-rules.js';
 import { ErrorKind, FetchFailure } from './errors.js';
 
 /** An open response whose body has not been read yet; the caller must consume or destroy it. */

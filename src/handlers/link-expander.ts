@@ -3,7 +3,7 @@ import { Parser } from 'htmlparser2';
 import { RE2JS } from 're2js';
 import { headersForOrigin, refererFor } from '../fetch/origin-headers.js';
 import { defineHandler, safeName, urlFileName } from './handler.js';
-import type { DownloadTask } from '../workflows/job-types.js';
+import type { DownloadTask } from '../model/job-types.js';
 
 /** Links one extraction collects at most, whatever the caller asks for. */
 export const MAX_EXTRACTED_LINKS = 100_000;

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config-schema.js';
 import { ConfigError } from '../config/load-config.js';
 import { unknownPolicyStores } from '../config/store-settings.js';
-import type { JobPolicy } from '../workflows/job-types.js';
+import type { JobPolicy } from '../model/job-types.js';
 import type { Handler, HandlerPolicy } from './handler.js';
 import type { HandlerRegistry } from './registry.js';
 

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { searchAttributeFlags } from '../workflows/search-attributes.js';
+import { searchAttributeFlags } from '../model/search-attributes.js';
 
 /**
  * The Temporal server settings FetchBox's priority and fairness need (server 1.29): both are off by

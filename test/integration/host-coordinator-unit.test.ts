@@ -7,8 +7,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
 import { COORDINATOR_MAX_HISTORY, hostCoordinatorWorkflow } from '../../src/workflows/host-coordinator-workflow.js';
-import { hostLeaseUpdate } from '../../src/workflows/host-messages.js';
-import type { HostLeaseRequest } from '../../src/workflows/host-types.js';
+import { hostLeaseUpdate } from '../../src/model/messages.js';
+import type { HostLeaseRequest } from '../../src/model/host-types.js';
 
 // Workflow unit tests of the host coordinator (politeness across jobs and workers) on Temporal's
 // time-skipping test server: lease expiry without waiting it out, a request held open until a

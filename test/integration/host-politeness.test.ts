@@ -10,7 +10,7 @@ import { JobService } from '../../src/api/job-service.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { createStorage } from '../../src/storage/store-registry.js';
-import { hostCoordinatorId } from '../../src/workflows/ids.js';
+import { hostCoordinatorId } from '../../src/model/ids.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack } from '../support/stack.js';
 import { WorkerProcesses } from '../support/worker-processes.js';

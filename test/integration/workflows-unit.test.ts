@@ -8,12 +8,13 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { projectRoot } from '../../src/temporal/temporal-cli.js';
-import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
-import { jobWorkflow, retrySignal, retryUpdate } from '../../src/workflows/index.js';
-import { JobStatus, RETRY_REFUSED, type NotifyEvent } from '../../src/workflows/constants.js';
-import type { JobNotify } from '../../src/workflows/notify-types.js';
-import { type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/workflows/job-types.js';
-import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { PAGES_PER_RUN } from '../../src/workflows/job-scheduler.js';
+import { jobWorkflow } from '../../src/workflows/index.js';
+import { retrySignal, retryUpdate } from '../../src/model/messages.js';
+import { JobStatus, RETRY_REFUSED, type NotifyEvent } from '../../src/model/constants.js';
+import type { JobNotify } from '../../src/model/notify-types.js';
+import { type DownloadTask, type JobPolicy, type JobWorkflowInput } from '../../src/model/job-types.js';
+import { SearchAttributes } from '../../src/model/search-attributes.js';
 import { mockActivities } from '../support/mock-activities.js';
 
 // Workflow unit tests: the job and page schedulers on Temporal's time-skipping test server

@@ -7,7 +7,7 @@ import { configSchema } from '../../src/config/config-schema.js';
 import { parseDurationMs } from '../../src/config/duration.js';
 import { ENV_VARS, loadConfig } from '../../src/config/load-config.js';
 import { dynamicConfigYaml, projectRoot } from '../../src/temporal/temporal-cli.js';
-import { ErrorKind } from '../../src/workflows/constants.js';
+import { ErrorKind } from '../../src/model/constants.js';
 import { clusterEnv } from '../cluster/support/fetchbox-process.js';
 
 // No Docker engine runs on these machines, so the deployment files are checked statically:

@@ -15,7 +15,7 @@ import { fanOut } from '../../src/api/fan-out.js';
 import { failedJobsQuery, retryCandidatesQuery } from '../../src/api/failures/visibility-query.js';
 import type { JobService } from '../../src/api/job-service.js';
 import type { FailureFilter } from '../../src/api/failures/failure-views.js';
-import { ErrorKind } from '../../src/workflows/constants.js';
+import { ErrorKind } from '../../src/model/constants.js';
 
 describe('hostMatches', () => {
   it.each([

@@ -10,7 +10,7 @@ import { defaultStorageKey } from '../../src/handlers/handler.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { jobIdProblem, userKeyProblem } from '../../src/storage/keys.js';
 import type { Storage, StoredObject } from '../../src/storage/storage.js';
-import type { JobWorkflowInput, ManifestResource } from '../../src/workflows/job-types.js';
+import type { JobWorkflowInput, ManifestResource } from '../../src/model/job-types.js';
 
 /**
  * The real validation path (app gate, schema, JobService.submit with hashing and staging) in front

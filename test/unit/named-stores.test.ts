@@ -20,7 +20,7 @@ import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.
 import { FileStorage } from '../../src/storage/file-storage.js';
 import type { S3Storage } from '../../src/storage/s3-storage.js';
 import { createStoreRegistry, checkStores, StoreUnavailableError, UnknownStoreError } from '../../src/storage/store-registry.js';
-import { MAX_STORE_FIELD_BYTES, jsonBytes } from '../../src/workflows/page-budget.js';
+import { MAX_STORE_FIELD_BYTES, jsonBytes } from '../../src/model/page-budget.js';
 
 const STORES_ENV = {
   FETCHBOX_STORE_IMAGES_URL: 's3://images-bucket/crawl',

@@ -13,8 +13,8 @@ import { builtInHandlers } from '../../src/handlers/registry.js';
 import { ObjectNotFoundError, StorageError } from '../../src/storage/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { downloadFailure } from '../../src/workflows/download-failure.js';
-import { clipJson } from '../../src/workflows/failure-rules.js';
-import type { DownloadTask, ManifestResource, PageResult, ResourceState } from '../../src/workflows/job-types.js';
+import { clipJson } from '../../src/model/failure-rules.js';
+import type { DownloadTask, ManifestResource, PageResult, ResourceState } from '../../src/model/job-types.js';
 import {
   MAX_CONTENT_TYPE_BYTES,
   MAX_MESSAGE_BYTES,
@@ -22,7 +22,7 @@ import {
   PAGE_BUDGET_BYTES,
   STATE_OVERHEAD_BYTES,
   jsonBytes,
-} from '../../src/workflows/page-budget.js';
+} from '../../src/model/page-budget.js';
 
 /** A message or content type as hostile as JSON gets: control characters (6 bytes each), lone surrogates. */
 const hostile = (n: number) => '\u0001"\\\ud800é😀'.repeat(n);

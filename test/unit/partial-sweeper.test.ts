@@ -10,7 +10,7 @@ import { FileStorage } from '../../src/storage/file-storage.js';
 import { startPartialSweeper } from '../../src/storage/partial-sweeper.js';
 import { partialId } from '../../src/storage/partials.js';
 import { StoreRegistry } from '../../src/storage/store-registry.js';
-import type { DownloadTask } from '../../src/workflows/job-types.js';
+import type { DownloadTask } from '../../src/model/job-types.js';
 
 const CHUNK = Buffer.alloc(10_000, 7);
 

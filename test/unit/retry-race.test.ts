@@ -7,7 +7,7 @@ import { isAlreadyCompleted } from '../../src/temporal/grpc-errors.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { RETRY_REFUSED } from '../../src/workflows/constants.js';
+import { RETRY_REFUSED } from '../../src/model/constants.js';
 
 type Status = 'RUNNING' | 'COMPLETED' | 'CANCELLED';
 

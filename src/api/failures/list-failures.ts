@@ -4,7 +4,7 @@ import type { JobContext } from '../jobs/job-context.js';
 import { failedStates, listRuns, openFailedJob } from './failed-jobs.js';
 import type { FailureFilter, FailureItem, FailureListing } from './failure-views.js';
 import { failedJobsQuery } from './visibility-query.js';
-import type { ResourceState } from '../../workflows/job-types.js';
+import type { ResourceState } from '../../model/job-types.js';
 
 /** Strips the brackets of an IPv6 literal (`[::1]` → `::1`), so either spelling matches. */
 function bare(host: string): string {

@@ -1,14 +1,14 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
-import { JobStatus } from '../../workflows/constants.js';
-import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { JobStatus } from '../../model/constants.js';
+import { SearchAttributes } from '../../model/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
 import { z } from 'zod';
 import { CursorListing, type CursorSigner } from '../cursor.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
-import { WorkflowTypes } from '../../workflows/ids.js';
+import { WorkflowTypes } from '../../model/ids.js';
 
 /** What a `GET /jobs` cursor is bound to: visibility's page token is valid only for the query it came from. */
 export interface JobsCursorFilter {

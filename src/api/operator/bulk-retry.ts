@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { JobStatus } from '../../workflows/constants.js';
+import type { JobStatus } from '../../model/constants.js';
 import { ApiError } from '../api-error.js';
 import type { JobContext } from '../jobs/job-context.js';
 import { retryJob } from './retry-job.js';

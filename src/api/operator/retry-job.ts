@@ -1,10 +1,10 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
+import { jobWorkflowId, WorkflowTypes } from '../../model/ids.js';
 import type { jobWorkflow } from '../../workflows/job-workflow.js';
-import { retryUpdate } from '../../workflows/messages.js';
-import { JobStatus, RETRY_REFUSED } from '../../workflows/constants.js';
-import { type JobResult } from '../../workflows/job-types.js';
+import { retryUpdate } from '../../model/messages.js';
+import { JobStatus, RETRY_REFUSED } from '../../model/constants.js';
+import { type JobResult } from '../../model/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from '../jobs/job-context.js';
 import { retryPriority } from '../submit/job-priority.js';

@@ -1,4 +1,4 @@
-import type { ErrorKind, JobStatus } from '../../workflows/constants.js';
+import type { ErrorKind, JobStatus } from '../../model/constants.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from '../jobs/job-context.js';
 import { failedStates, latestStatus, listRuns, openFailedJob, type VisibleRun } from '../failures/failed-jobs.js';

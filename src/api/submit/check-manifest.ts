@@ -1,7 +1,7 @@
 import { defaultStorageKey, type Handler, type HandlerContext } from '../../handlers/handler.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import { jobIdProblem, manifestDocumentKey } from '../../storage/keys.js';
-import type { JobPolicy, ManifestResource } from '../../workflows/job-types.js';
+import type { JobPolicy, ManifestResource } from '../../model/job-types.js';
 import { ApiError, ErrorCode, issuesError } from '../api-error.js';
 import { manifestLimitIssues, type ManifestLimits } from './manifest-limits.js';
 import type { Manifest } from './manifest-schema.js';

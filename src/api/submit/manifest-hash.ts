@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ManifestResource } from '../../workflows/job-types.js';
+import type { ManifestResource } from '../../model/job-types.js';
 import type { Manifest } from './manifest-schema.js';
 
 /** JSON with object keys sorted, so the same manifest always hashes the same. */

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { HEADER_LIMITS, isConditionalRequestHeader, isRefusedRequestHeader } from '../../fetch/header-rules.js';
 import { jobIdProblem, userKeyProblem } from '../../storage/keys.js';
 import { storeNameSchema } from '../../config/store-settings.js';
-import { NotifyEvent } from '../../workflows/constants.js';
+import { NotifyEvent } from '../../model/constants.js';
 import { MAX_WEBHOOK_URL_BYTES, webhookUrlProblem } from '../../config/webhook-settings.js';
 import { issuePaths, MAX_LISTED_ISSUES, OMITTED_ISSUES } from '../api-error.js';
 import { JobPriority } from './job-priority.js';

@@ -2,8 +2,8 @@ import { defaultStorageKey, type Handler } from '../../handlers/handler.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import { StorageError } from '../../storage/errors.js';
 import type { Storage } from '../../storage/storage.js';
-import { pageKey } from '../../workflows/ids.js';
-import type { JobPolicy, ManifestResource, StagedManifest } from '../../workflows/job-types.js';
+import { pageKey } from '../../model/ids.js';
+import type { JobPolicy, ManifestResource, StagedManifest } from '../../model/job-types.js';
 import {
   INLINE_RUN_LIMITS,
   MAX_PAGE_TASKS,
@@ -11,7 +11,7 @@ import {
   PAGE_BUDGET_BYTES,
   jsonBytes,
   worstStateBytes,
-} from '../../workflows/page-budget.js';
+} from '../../model/page-budget.js';
 import { DEFAULT_STORE } from '../../config/store-settings.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import { fanOut } from '../fan-out.js';

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { handlerSettings, resolvePolicy } from '../../handlers/policy.js';
-import { jobWorkflowId, WorkflowTypes } from '../../workflows/ids.js';
+import { jobWorkflowId, WorkflowTypes } from '../../model/ids.js';
 import type { jobWorkflow } from '../../workflows/job-workflow.js';
-import { JobStatus, NotifyEvent, NotifyStatus } from '../../workflows/constants.js';
-import { type JobMemo, type JobWorkflowInput } from '../../workflows/job-types.js';
-import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { JobStatus, NotifyEvent, NotifyStatus } from '../../model/constants.js';
+import { type JobMemo, type JobWorkflowInput } from '../../model/job-types.js';
+import { SearchAttributes } from '../../model/search-attributes.js';
 import { ApiError, ErrorCode, issuesError } from '../api-error.js';
 import type { Manifest } from './manifest-schema.js';
 import { applyManifestStore, checkManifest, submitKeyOf } from './check-manifest.js';
@@ -17,7 +17,7 @@ import { manifestHash } from './manifest-hash.js';
 import { jobPath, temporalUiUrlOf } from '../job-path.js';
 import { runsInline, stageManifest } from './staging.js';
 import type { Config } from '../../config/config-schema.js';
-import type { JobNotify } from '../../workflows/notify-types.js';
+import type { JobNotify } from '../../model/notify-types.js';
 
 /**
  * Validates a manifest, stages it and starts the job's workflow. Idempotent by jobId: the same

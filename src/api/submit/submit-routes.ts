@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { ApiMetrics } from '../../observability/api-metrics.js';
-import { JobStatus } from '../../workflows/constants.js';
+import { JobStatus } from '../../model/constants.js';
 import { ApiError, ErrorCode, issuesError, validationError } from '../api-error.js';
 import type { AppEnv } from '../app-env.js';
 import { Scope } from '../auth.js';
