@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -7,10 +7,10 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
 import { createFetcher } from '../src/fetch/fetcher.js';
-import { createStorage } from '../src/storage/create-storage.js';
+import { createStorage } from '../src/storage/store-registry.js';
 import type { Storage } from '../src/storage/storage.js';
 import { projectRoot } from '../src/temporal/temporal-cli.js';
-import { pageWorkflowId } from '../src/workflows/ids.js';
+import { pageWorkflowId } from '../src/model/ids.js';
 import { freePort } from '../test/support/ports.js';
 import { uniqueJobId, type StorageKind } from '../test/support/stack.js';
 import {
@@ -315,6 +315,8 @@ interface DevStack {
   storage: Storage;
   /** The worker's Temporal (SDK and core) metrics: sticky cache, task latencies. */
   temporalMetricsUrl: string;
+  /** FetchBox's own metrics of the dev process: the main thread's heap and external memory. */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -347,6 +349,7 @@ async function startDevStack(): Promise<DevStack> {
     temporalPid: temporalServerPid(temporalPort),
     storage,
     temporalMetricsUrl: `http://127.0.0.1:${env.FETCHBOX_WORKER_TEMPORAL_METRICS_PORT}/metrics`,
+    metricsUrl: `http://127.0.0.1:${env.FETCHBOX_WORKER_METRICS_PORT}/metrics`,
     async close() {
       await devConnection.close();
       await dev.stop();
@@ -581,7 +584,11 @@ interface ManySmallOutcome extends BurstSummary {
   jobs: number;
   resources: number;
   cost: PerItemCost;
-  rssMiB: { before: number; after: number; peak: number };
+  rssMiB: { before: number; after: number; peak: number; anon: number; file: number };
+  /** The main thread's heap used/total and external memory after the run, MiB (the rest of RSS is native and the workflow thread). */
+  heapMiB: Record<string, number>;
+  /** The same and RSS 30 s after the run, MiB. */
+  settledMiB: Record<string, number>;
   /** Deltas of the worker's Temporal counters over the run (sticky cache hits, misses, forced evictions; failed tasks). */
   workerTemporalMetrics: Record<string, number>;
   /** The event types of the first job's workflow and of its page child (none: empty), in order (bench/history-stats.ts eventSequence). */
@@ -589,6 +596,27 @@ interface ManySmallOutcome extends BurstSummary {
   /** CPU milliseconds per job of the dev process's threads by name (main, WorkerThread = workflows, tokio = Temporal's core, libuv). */
   threadsPerJob: string;
 }
+
+/**
+ * With BENCH_HEAP_SNAPSHOT_DIR (and BENCH_DEV_NODE_ARGS="--heapsnapshot-signal=SIGUSR2
+ * --diagnostic-dir=<that dir>"): a heap snapshot of the dev process after the run, to find what
+ * holds its memory. Waits until the snapshot file stops growing.
+ */
+async function heapSnapshot(pid: number, dir: string): Promise<void> {
+  const before = new Set(await readdir(dir));
+  process.kill(pid, 'SIGUSR2');
+  let last = -1;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const file = (await readdir(dir)).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    const size = file === undefined ? -1 : (await stat(path.join(dir, file))).size;
+    if (size > 0 && size === last) return;
+    last = size;
+  }
+}
+
+/** Where the dev process's RSS is, after a run: the main thread's V8 heap and external memory. */
+const MEMORY_METRICS = /^fetchbox_worker_nodejs_(heap_size_used_bytes|heap_size_total_bytes|external_memory_bytes)$/;
 
 /** The worker's Temporal counters the many-small runs report (deltas over the run). */
 const WORKER_METRICS =
@@ -633,7 +661,15 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
     });
     const cpu = { worker: cpuSeconds(stack.dev.pid) - cpu0.worker, temporal: cpuOr0(stack.temporalPid) - cpu0.temporal };
     const threadsPerJob = threadCpuDelta(threads0, threadCpuSeconds(stack.dev.pid), 1000 / jobs);
-    const rssMiB = { before, after: memoryMiB(stack.dev.pid, 'VmRSS'), peak: memoryMiB(stack.dev.pid, 'VmHWM') };
+    const rssMiB = {
+      before,
+      after: memoryMiB(stack.dev.pid, 'VmRSS'),
+      peak: memoryMiB(stack.dev.pid, 'VmHWM'),
+      anon: memoryMiB(stack.dev.pid, 'RssAnon'),
+      file: memoryMiB(stack.dev.pid, 'RssFile'),
+    };
+    const memory = await scrapeMetrics(stack.metricsUrl, MEMORY_METRICS);
+    if (process.env.BENCH_HEAP_SNAPSHOT_DIR) await heapSnapshot(stack.dev.pid, process.env.BENCH_HEAP_SNAPSHOT_DIR);
     const metrics1 = await scrapeMetrics(stack.temporalMetricsUrl, WORKER_METRICS);
     const workerTemporalMetrics = Object.fromEntries(Object.entries(metrics1).map(([name, v]) => [name, v - (metrics0[name] ?? 0)]));
     // After the timing: every job completed with every resource stored (the API's own summary).
@@ -649,6 +685,9 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
     await Promise.all(Array.from({ length: 8 }, checker));
     expect(wrong).toEqual([]);
     const byType = await historyBreakdown(stack.client, `WorkflowId STARTS_WITH 'job-${prefix}-'`);
+    // V8 gives back the heap it grew only once the process idles (its memory reducer): RSS 30 s on.
+    await new Promise((r) => setTimeout(r, 30_000));
+    const settled = { rss: memoryMiB(stack.dev.pid, 'VmRSS'), ...(await scrapeMetrics(stack.metricsUrl, MEMORY_METRICS)) };
     const sample = {
       job: await eventSequence(stack.client, `job-${jobIdOf(0)}`),
       // A job that runs its page inline has no page child: an empty sequence then.
@@ -660,6 +699,15 @@ async function manySmallRun(stack: DevStack, jobs: number, rate?: number): Promi
       resources: jobs * MANY_SMALL.perJob,
       cost: perItemCost(byType, jobs, cpu),
       rssMiB,
+      settledMiB: Object.fromEntries(
+        Object.entries(settled).map(([name, v]) => [
+          name.replace(/^fetchbox_worker_nodejs_|_bytes$/g, ''),
+          name === 'rss' ? v : v / 1024 / 1024,
+        ]),
+      ),
+      heapMiB: Object.fromEntries(
+        Object.entries(memory).map(([name, v]) => [name.replace(/^fetchbox_worker_nodejs_|_bytes$/g, ''), v / 1024 / 1024]),
+      ),
       workerTemporalMetrics,
       sample,
       threadsPerJob,
@@ -697,7 +745,14 @@ function manySmallRow(name: string, outcome: ManySmallOutcome, notes: string): R
       `submit-to-closed p50/p99 ${ms0(outcome.submitToClosedMs.p50)}/${ms0(outcome.submitToClosedMs.p99)} ms; ` +
       `per job: ${c.events.toFixed(1)} events, ${c.workflowTasks.toFixed(1)} wf tasks, ${c.activityTasks.toFixed(1)} activity tasks, ` +
       `CPU s ${c.cpuSeconds.worker.toFixed(3)} fetchbox dev / ${c.cpuSeconds.temporal.toFixed(3)} Temporal; dev threads CPU ms per job: ${outcome.threadsPerJob}; ` +
-      `dev RSS before ${ms0(outcome.rssMiB.before)}, after ${ms0(outcome.rssMiB.after)}, peak ${ms0(outcome.rssMiB.peak)} MiB; ${breakdownText(c.byType, outcome.jobs)}; ` +
+      `dev RSS before ${ms0(outcome.rssMiB.before)}, after ${ms0(outcome.rssMiB.after)}, peak ${ms0(outcome.rssMiB.peak)} MiB ` +
+      `(after: anon ${ms0(outcome.rssMiB.anon)}, file ${ms0(outcome.rssMiB.file)}; main heap ${Object.entries(outcome.heapMiB)
+        .map(([k, v]) => `${k} ${ms0(v)}`)
+        .join(', ')} MiB); ` +
+      `30 s later: ${Object.entries(outcome.settledMiB)
+        .map(([k, v]) => `${k} ${ms0(v)}`)
+        .join(', ')} MiB; ` +
+      `${breakdownText(c.byType, outcome.jobs)}; ` +
       `worker Temporal counters: ${Object.entries(outcome.workerTemporalMetrics)
         .filter(([name]) => /sticky|failed/.test(name))
         .map(([name, v]) => `${name.replace(/^temporal_/, '')} ${ms0(v)}`)

@@ -15,7 +15,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** A line of /proc/<pid>/status in MiB: VmRSS (now) or VmHWM (peak). */
-export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
 }

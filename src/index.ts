@@ -5,7 +5,7 @@
  */
 export { defineHandler, defaultStorageKey, safeName, urlFileName } from './handlers/handler.js';
 export type { FetchedText, Handler, HandlerContext, HandlerPolicy, ObjectOptions, ResponseInfo, StoreChoice } from './handlers/handler.js';
-export type { DownloadTask, JobPolicy, ManifestResource } from './workflows/job-types.js';
+export type { DownloadTask, JobPolicy, ManifestResource } from './model/job-types.js';
 export { HANDLER_NAME, HandlerModuleError } from './handlers/handler-modules.js';
 export { startWorker, type StartWorkerOptions } from './worker/start-worker.js';
 export type { RunningWorker } from './cli/run-worker.js';

@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Config } from '../config/config-schema.js';
 import { FetchFailure } from '../fetch/errors.js';
 import { postWebhook } from '../fetch/webhook-post.js';
-import type { DeliverWebhookInput, DeliverWebhookResult, WebhookFailureDetails } from '../workflows/notify-types.js';
+import type { DeliverWebhookInput, DeliverWebhookResult, WebhookFailureDetails } from '../model/notify-types.js';
 
 /** A webhook body is a job summary (a few hundred bytes); anything near this is a bug, not a receiver's problem. */
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;

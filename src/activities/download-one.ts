@@ -2,31 +2,31 @@ import { pino, type Logger } from 'pino';
 import { ErrorKind, FetchFailure } from '../fetch/errors.js';
 import type { Fetcher } from '../fetch/fetcher.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
-import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import { conditionalHeaderIn } from '../fetch/header-rules.js';
 import {
   VALIDATOR_METADATA,
+  conditionalFor,
   requestDigest,
   servesRequest,
   validatorMetadata,
   validatorsOf,
   withoutValidatorMetadata,
+  type ConditionalRequest,
 } from '../fetch/validators.js';
 import { jobKeyProblem } from '../storage/keys.js';
-import type { Storage } from '../storage/storage.js';
+import type { ObjectInfo, Storage } from '../storage/storage.js';
 import { StoreRegistry } from '../storage/store-registry.js';
 import type { ObjectOptions } from '../handlers/handler.js';
-import { clipJson } from '../workflows/failure-rules.js';
-import type { DownloadCommon, DownloadResult } from '../workflows/download-types.js';
-import type { DownloadTask } from '../workflows/job-types.js';
-import { MAX_CONTENT_TYPE_BYTES } from '../workflows/page-budget.js';
+import { clipJson } from '../model/failure-rules.js';
+import type { DownloadCommon, DownloadResult } from '../model/download-types.js';
+import type { DownloadTask } from '../model/job-types.js';
+import { MAX_CONTENT_TYPE_BYTES } from '../model/page-budget.js';
 import { fail, toFailure } from './failures.js';
 import { hook, type HandlerHooks } from './handler-hooks.js';
 import type { HostPermit, HostPermits } from './host-broker.js';
-import { tierForAttempt } from './proxy-tiers.js';
 import { PAGE_RUN_METADATA, storedByRun, type ActivityRun } from './resume-check.js';
 import { dropPartialIfFinal, openResumable, storeBody } from './resumable-download.js';
-import { notModifiedResult, revalidationFor } from './revalidate.js';
 import { objectStorage, storageFor } from './task-store.js';
 
 /**
@@ -71,6 +71,58 @@ export interface DownloadOneDeps {
   metrics?: WorkerMetrics;
   /** Politeness per host across every job and worker (host-broker.ts); none when no host has a limit. */
   hostPermits?: HostPermits;
+}
+
+/**
+ * The proxy tier for an attempt (1-based): the first `attemptsPerTier` attempts use tier 0, the
+ * next ones tier 1, and so on, staying on the last. Every earlier attempt failed retryably
+ * (a permanent failure ends the retries), so this is "move on when the tier fails".
+ */
+export function tierForAttempt(tiers: readonly string[], attemptsPerTier: number, attempt: number): string {
+  if (tiers.length === 0) return 'direct';
+  const index = Math.min(Math.floor((attempt - 1) / Math.max(attemptsPerTier, 1)), tiers.length - 1);
+  return tiers[index]!;
+}
+
+/** A conditional re-fetch of a task: what to send, and the object a `304` keeps. */
+interface Revalidation {
+  conditional: ConditionalRequest;
+  existing: ObjectInfo;
+}
+
+/**
+ * The conditional request for `task` (conditional recrawls), or undefined: when the job's policy
+ * allows it (`revalidate` not false) and the object at its key (`existing`, read once by the
+ * download) is a verified object from the same URL, fetched with request headers of the same
+ * digest (`digest`, validators.ts `requestDigest`), with stored validators. A key holding another
+ * URL's object, or one fetched with other headers, never lends its validators.
+ */
+function revalidationFor(
+  existing: ObjectInfo | undefined,
+  input: Pick<DownloadCommon, 'revalidate'>,
+  task: DownloadTask,
+  digest: string,
+): Revalidation | undefined {
+  if (input.revalidate === false || !existing) return undefined;
+  const conditional = conditionalFor(existing.metadata, task.url, digest);
+  return conditional ? { conditional, existing } : undefined;
+}
+
+/**
+ * The result of a `304 Not Modified`: the existing object's size and sha256 as storage recorded
+ * them when it verified the body (never the 304's own headers), nothing uploaded.
+ */
+function notModifiedResult(existing: ObjectInfo, tier: string, attempt: number, finalUrl: string): DownloadResult {
+  const contentType = existing.metadata['content-type'];
+  return {
+    tier,
+    notModified: true,
+    bytes: existing.bytes,
+    sha256: existing.metadata.sha256!,
+    attempts: attempt,
+    finalUrl,
+    ...(contentType ? { contentType } : {}),
+  };
 }
 
 /** Statuses whose `Retry-After` pauses every download of the host, not only this resource's retry. */

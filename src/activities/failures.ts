@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
-import { classifyNetworkError } from '../fetch/fetcher.js';
+import { isGrpcServiceError } from '@temporalio/client';
+import { classifyNetworkError, ErrorKind, FetchFailure, type FailureKind } from '../fetch/errors.js';
 import { BodyRejectedError, BodyRejection, InvalidKeyError, StorageError } from '../storage/errors.js';
-import { failureDetails, isRetryable, readFailure } from '../workflows/failure-rules.js';
-import type { BatchOutcome } from '../workflows/download-types.js';
+import { failureDetails, isRetryable, readFailure } from '../model/failure-rules.js';
+import type { BatchOutcome } from '../model/download-types.js';
 
 /**
- * A classified download failure: the activity side of src/workflows/failure-rules.ts, adapted to
+ * A classified download failure: the activity side of src/model/failure-rules.ts, adapted to
  * the activity SDK's ApplicationFailure. `type` is the failure kind, `nonRetryable` marks permanent
  * failures (by default what the rules say of the kind; the fetcher decides for its own failures),
  * `nextRetryDelay` carries the origin's Retry-After, and the details record the kind, attempt and
@@ -77,4 +77,30 @@ export function batchFailure(index: number, err: unknown, timedOut: boolean, bud
   const delay = failure.nextRetryDelay;
   const retryAfterMs = typeof delay === 'number' ? delay : undefined;
   return { index, retry: { ...error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
+}
+
+/** Failure types loadPage and failedTasks throw as non-retryable (retrying cannot fix them). */
+export const LoadFailure = {
+  corruptPage: 'corrupt_staged_page',
+  missingPage: 'staged_page_missing',
+  unexpected: 'load_failed',
+} as const;
+
+/**
+ * What loadPage and failedTasks throw: storage and Temporal outages as they are (retried until
+ * they answer), anything else as a non-retryable failure (a bug or bad data: retrying forever
+ * would only hide it).
+ */
+export function ioFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure || err instanceof StorageError) return err;
+  if (isGrpcServiceError(err) || isGrpcServiceError((err as { cause?: unknown } | undefined)?.cause)) return err;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|EMFILE|ENFILE|EBUSY|EIO)$/.test(code)) return err;
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return ApplicationFailure.create({
+    type: LoadFailure.unexpected,
+    message: message.slice(0, 1000),
+    nonRetryable: true,
+    ...(err instanceof Error ? { cause: err } : {}),
+  });
 }

@@ -6,7 +6,7 @@ import { defaultStorageKey, type HandlerContext } from '../handlers/handler.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { ObjectNotFoundError } from '../storage/errors.js';
 import type { Storage } from '../storage/storage.js';
-import type { DownloadTask, ManifestResource } from '../workflows/job-types.js';
+import type { DownloadTask, ManifestResource } from '../model/job-types.js';
 
 /** Staged manifest documents kept in memory for handler contexts (one per recent job). */
 const METADATA_CACHE = 256;

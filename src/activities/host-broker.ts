@@ -8,10 +8,10 @@
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { hostCoordinatorWorkflow } from '../workflows/host-coordinator-workflow.js';
-import { hostLeaseUpdate } from '../workflows/host-messages.js';
-import { hostCoordinatorId, WorkflowTypes } from '../workflows/ids.js';
-import { hostOf } from '../workflows/host-of.js';
-import type { HostLeaseGrant, HostLeaseRequest } from '../workflows/host-types.js';
+import { hostLeaseUpdate } from '../model/messages.js';
+import { hostCoordinatorId, WorkflowTypes } from '../model/ids.js';
+import { hostOf } from '../model/host-of.js';
+import type { HostLeaseGrant, HostLeaseRequest } from '../model/host-types.js';
 import type { HostLimit } from '../config/host-limits.js';
 
 /** Talks to a host's coordinator: one lease request, answered with the worker's grant. */

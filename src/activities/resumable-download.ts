@@ -1,12 +1,13 @@
 import type { ApplicationFailure } from '@temporalio/activity';
 import { ErrorKind, FetchFailure } from '../fetch/errors.js';
-import type { Fetcher, OpenRequest, OpenResponse } from '../fetch/fetcher.js';
+import type { Fetcher, OpenRequest } from '../fetch/fetcher.js';
+import type { OpenResponse } from '../fetch/response.js';
 import { MAX_VALIDATOR_URL_CHARS, cleanEtag, isStrongEtag } from '../fetch/validators.js';
 import { StorageError } from '../storage/errors.js';
 import { RESUMABLE_MIN_BYTES, partialId } from '../storage/partials.js';
 import type { PartialCheckpoint, PartialTarget } from '../storage/storage.js';
 import type { PutObjectInput, Storage, StoredObject } from '../storage/storage.js';
-import type { DownloadTask } from '../workflows/job-types.js';
+import type { DownloadTask } from '../model/job-types.js';
 import type { ActivityRun } from './resume-check.js';
 
 /** How a body is written: resumably (`partial`; `from` set when it continues a stored prefix) or not. */

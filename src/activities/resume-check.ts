@@ -1,7 +1,7 @@
 import type { Info } from '@temporalio/activity';
 import type { Storage } from '../storage/storage.js';
-import type { DownloadResult } from '../workflows/download-types.js';
-import type { DownloadTask } from '../workflows/job-types.js';
+import type { DownloadResult } from '../model/download-types.js';
+import type { DownloadTask } from '../model/job-types.js';
 
 /**
  * Object metadata naming the page workflow run that stored the object. A retried activity uses it

@@ -5,7 +5,7 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import { joinKey } from '../storage/keys.js';
 import { UnknownStoreError, type StoreRegistry } from '../storage/store-registry.js';
 import type { Storage } from '../storage/storage.js';
-import type { DownloadTask } from '../workflows/job-types.js';
+import type { DownloadTask } from '../model/job-types.js';
 import { fail } from './failures.js';
 import { hook } from './handler-hooks.js';
 

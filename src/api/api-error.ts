@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
 
 /** Machine-readable error codes the API answers with (the contract's, plus `internal_error`). */
 export const ErrorCode = {
@@ -84,4 +85,42 @@ function clip(text: string): string {
 export function issuesError(code: ErrorCode, message: string, issues: readonly { path: string; message: string }[], omitted = 0): ApiError {
   const listed = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => ({ path: clip(issue.path), message: clip(issue.message) }));
   return new ApiError(400, code, message, listed, omitted + Math.max(0, issues.length - MAX_LISTED_ISSUES));
+}
+
+/** Marks the issue that counts the issues a validator left out of its error (see MAX_LISTED_ISSUES). */
+export const OMITTED_ISSUES = 'fetchbox_omitted_issues';
+
+/** One validation problem as the API reports it: a path (array form) and a message. */
+export interface PathIssue {
+  path: PropertyKey[];
+  message: string;
+}
+
+/**
+ * A zod issue as the issues a `400`'s `details` lists: an unknown field becomes one issue per
+ * field, at that field's own path (`resouces`, `resources.0.ur`), because the contract's
+ * `details` lists each bad field path; zod reports them as one issue at the parent's path.
+ */
+export function issuePaths(issue: z.core.$ZodIssue): PathIssue[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...issue.path, key], message: `unknown field ${JSON.stringify(key)}` }));
+  }
+  return [{ path: issue.path, message: issue.message }];
+}
+
+/**
+ * The `400` of a failed zod validation: each issue as `{path, message}` (dotted path, `(body)` for
+ * the root), plus the issues a validator only counted (an {@link OMITTED_ISSUES} issue: the
+ * resources schema keeps at most 100 and counts the rest). Every route's validation answers
+ * through this: the app's `defaultHook` and the submit route's manifest check.
+ */
+export function validationError(error: z.ZodError, code: ErrorCode, message: string): ApiError {
+  let omitted = 0;
+  const issues: { path: string; message: string }[] = [];
+  for (const issue of error.issues) {
+    const count = issue.code === 'custom' ? (issue.params as Record<string, unknown> | undefined)?.[OMITTED_ISSUES] : undefined;
+    if (typeof count === 'number') omitted += count;
+    else for (const { path, message } of issuePaths(issue)) issues.push({ path: path.map(String).join('.') || '(body)', message });
+  }
+  return issuesError(code, message, issues, omitted);
 }

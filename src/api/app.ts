@@ -1,27 +1,24 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
-import { routePath } from 'hono/route';
+import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
-import type { ZodError } from 'zod';
-import { ApiMetrics } from '../metrics/api-metrics.js';
-import { ApiError, ErrorCode, issuesError } from './api-error.js';
+import { ApiMetrics } from '../observability/api-metrics.js';
+import { ApiError, ErrorCode, validationError } from './api-error.js';
 import type { AppEnv } from './app-env.js';
-import { dropEmptyQueryParams } from './empty-query.js';
 import { hostGuard, type BoundAddress } from './host-guard.js';
-import { issuePaths } from './issue-paths.js';
 import type { ApiToken } from './auth.js';
 import type { JobService } from './job-service.js';
-import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './manifest-limits.js';
-import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, routeGuard } from './route-security.js';
-import { docsRoutes } from './routes/docs.js';
-import { failureRoutes } from './routes/failures.js';
-import { healthRoutes, type ReadinessCheck } from './routes/health.js';
-import { jobRoutes } from './routes/jobs.js';
-import { metricsRoutes } from './routes/metrics.js';
-import { retryRoutes } from './routes/retries.js';
+import { DEFAULT_MANIFEST_LIMITS, type ManifestLimits } from './submit/manifest-limits.js';
+import { appWide, assertRouteSecurity, BEARER_SCHEME, bearerSecurityScheme, declaredRouteOf, routeGuard } from './route-security.js';
+import { docsRoutes } from './service/docs-routes.js';
+import { failureRoutes } from './failures/failure-routes.js';
+import { healthRoutes, type ReadinessCheck } from './service/health-routes.js';
+import { jobRoutes } from './jobs/job-routes.js';
+import { metricsRoutes } from './service/metrics-routes.js';
+import { operatorRoutes } from './operator/operator-routes.js';
 import { concurrencyLimit, rateLimit } from './rate-limit.js';
-import { OMITTED_ISSUES, ResourceSchema } from './schemas.js';
-import { submitGuards } from './submit-guards.js';
+import { ManifestSchema, ResourceSchema } from './submit/manifest-schema.js';
+import { submitRoutes } from './submit/submit-routes.js';
 
 /** What the API app is built from; the caller owns (and closes) every piece. */
 export interface AppDeps {
@@ -69,24 +66,22 @@ const openApiInfo = {
 };
 
 /**
- * Zod issues as `{path, message}` pairs (the `details` of a 400), plus how many issues a validator
- * only counted (the resources schema keeps at most 100 and counts the rest).
+ * Drops query parameters sent with an empty value (`?status=&cursor=`), so each counts as not
+ * given: the contract writes its filters that way (`GET /jobs?status=&handler=&limit=&cursor=`),
+ * and a client that pastes an absent cursor or filter into its URL as `cursor=` gets the first
+ * page rather than a 400. Only GET requests, and only when a parameter is empty.
  */
-function issueDetails(error: ZodError): { issues: { path: string; message: string }[]; omitted: number } {
-  let omitted = 0;
-  const issues: { path: string; message: string }[] = [];
-  for (const issue of error.issues) {
-    const count = issue.code === 'custom' ? (issue.params as Record<string, unknown> | undefined)?.[OMITTED_ISSUES] : undefined;
-    if (typeof count === 'number') omitted += count;
-    else for (const { path, message } of issuePaths(issue)) issues.push({ path: path.map(String).join('.') || '(body)', message });
+const dropEmptyQueryParams: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.req.method === 'GET') {
+    const url = new URL(c.req.url);
+    const empty = [...url.searchParams].filter(([, value]) => value === '').map(([key]) => key);
+    if (empty.length > 0) {
+      for (const key of empty) if (url.searchParams.getAll(key).every((v) => v === '')) url.searchParams.delete(key);
+      c.req.raw = new Request(url, c.req.raw);
+    }
   }
-  return { issues, omitted };
-}
-
-/** True for a stack overflow: what a validator hits on input it should have refused earlier. */
-function isStackOverflow(err: unknown): boolean {
-  return err instanceof RangeError && /call stack/i.test(err.message);
-}
+  await next();
+};
 
 /** What a failed validation target is called in an error message ("invalid json" read as a syntax error). */
 const TARGET_NAMES = { json: 'request body', query: 'query parameters', param: 'path parameters', header: 'headers' } as const;
@@ -101,15 +96,8 @@ export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
-      const isManifest = result.target === 'json' && c.req.method === 'POST' && c.req.path === '/jobs';
-      const { issues, omitted } = issueDetails(result.error);
-      const error = issuesError(
-        isManifest ? ErrorCode.invalidManifest : ErrorCode.invalidRequest,
-        isManifest ? 'the manifest is not valid' : `invalid ${TARGET_NAMES[result.target as keyof typeof TARGET_NAMES] ?? result.target}`,
-        issues,
-        omitted,
-      );
-      return c.json(error.body(), 400);
+      const target = TARGET_NAMES[result.target as keyof typeof TARGET_NAMES] ?? result.target;
+      return c.json(validationError(result.error, ErrorCode.invalidRequest, `invalid ${target}`).body(), 400);
     },
   });
 
@@ -121,7 +109,8 @@ export function createApp(deps: AppDeps) {
       c.set('logger', deps.logger);
       await next();
       const seconds = (performance.now() - started) / 1000;
-      const route = c.res.status === 404 && c.req.path !== '/jobs' && !c.req.path.startsWith('/jobs/') ? 'unmatched' : routePath(c, -1);
+      // A request no route declared (an unknown path or method) is counted under one label.
+      const route = declaredRouteOf(c) ?? 'unmatched';
       metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
       metrics.duration.observe({ method: c.req.method, route }, seconds);
       deps.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
@@ -137,12 +126,6 @@ export function createApp(deps: AppDeps) {
   // Configured limits on the parsed manifest, before the schema looks at a single resource.
   // (A stand-in job service in tests may not have them: the defaults then.)
   const limits = deps.limits ?? ('manifestLimits' in deps.jobs ? deps.jobs.manifestLimits : DEFAULT_MANIFEST_LIMITS);
-  const submit = submitGuards({
-    bodyLimitBytes: deps.bodyLimitBytes,
-    submitRate: rate,
-    submitBurst: deps.submitBurst ?? Math.max(1, rate * 2),
-    limits,
-  });
 
   // Per-client limits on the expensive reads (each after its route's scope check, keyed on who the client is).
   const listRate = deps.listRate ?? 0;
@@ -152,13 +135,22 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps.checks, { cacheMs: deps.readinessCacheMs ?? 5_000, logger: deps.logger }));
   app.route(
     '/',
-    jobRoutes(deps.jobs, { metrics, eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, submitGuards: submit, listGuard, streamGuard }),
+    submitRoutes(deps.jobs, {
+      metrics,
+      bodyLimitBytes: deps.bodyLimitBytes,
+      submitRate: rate,
+      submitBurst: deps.submitBurst ?? Math.max(1, rate * 2),
+      limits,
+    }),
   );
+  app.route('/', jobRoutes(deps.jobs, { eventsIntervalMs: deps.eventsIntervalMs ?? 1_000, listGuard, streamGuard }));
   app.route('/', metricsRoutes(metrics, { public: deps.metricsPublic ?? true }));
   app.route('/', failureRoutes(deps.jobs, listGuard));
-  app.route('/', retryRoutes(deps.jobs));
+  app.route('/', operatorRoutes(deps.jobs));
 
-  // The manifest schema validates resources one by one and points at this component.
+  // The submit route declares its body by reference (its guards validate it); the manifest schema
+  // validates resources one by one and points at the Resource component.
+  app.openAPIRegistry.register('Manifest', ManifestSchema);
   app.openAPIRegistry.register('Resource', ResourceSchema);
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, bearerSecurityScheme);
   app.route(
@@ -173,17 +165,9 @@ export function createApp(deps: AppDeps) {
       if (err.retryAfterSeconds !== undefined) c.header('Retry-After', String(err.retryAfterSeconds));
       return c.json(err.body(), err.status);
     }
-    if (isStackOverflow(err) && c.req.method === 'POST' && c.req.path === '/jobs') {
-      // Last line of defence: input-driven recursion is a refused manifest, not a server fault.
-      deps.logger.warn({ err, path: c.req.path }, 'manifest validation overflowed the stack');
-      return c.json(new ApiError(400, ErrorCode.invalidManifest, 'the manifest is too deeply nested or too large to validate').body(), 400);
-    }
     if (err instanceof HTTPException) {
-      if (err.status === 400) {
-        const isManifest = c.req.method === 'POST' && c.req.path === '/jobs';
-        const apiErr = new ApiError(400, isManifest ? ErrorCode.invalidManifest : ErrorCode.invalidRequest, `the body is not valid JSON`);
-        return c.json(apiErr.body(), 400);
-      }
+      // Hono's JSON validator on a body that is not JSON (the manifest's own guard answers for POST /jobs).
+      if (err.status === 400) return c.json(new ApiError(400, ErrorCode.invalidRequest, 'the body is not valid JSON').body(), 400);
       if (err.status === 413) return c.json(new ApiError(413, ErrorCode.payloadTooLarge, err.message).body(), 413);
       if (err.status === 415) {
         // Hono's JSON validator refuses a body not declared as JSON (POST /retries): the contract's code.

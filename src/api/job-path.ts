@@ -1,5 +1,5 @@
 import type { Config } from '../config/config-schema.js';
-import { jobWorkflowId } from '../workflows/ids.js';
+import { jobWorkflowId } from '../model/ids.js';
 import { JOB_ID_CHARS } from './schemas.js';
 
 /**
@@ -14,4 +14,12 @@ export function jobPath(jobId: string): string {
 /** The Temporal Web UI page of a job's workflow (`links.temporalUi`): the API's answers and a job's webhook say the same. */
 export function temporalUiUrlOf(temporal: Pick<Config['temporal'], 'uiUrl' | 'namespace'>, jobId: string): string {
   return `${temporal.uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(jobWorkflowId(jobId))}`;
+}
+
+/**
+ * The `links` every answer about a job carries (`self`, `temporalUi`): the routes of every room
+ * build them here, from the service's Temporal UI address.
+ */
+export function jobLinks(jobs: { temporalUiUrl(jobId: string): string }, jobId: string): { self: string; temporalUi: string } {
+  return { self: jobPath(jobId), temporalUi: jobs.temporalUiUrl(jobId) };
 }

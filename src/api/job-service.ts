@@ -1,36 +1,31 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import type { JobStatus, ResourceStatus } from '../workflows/constants.js';
+import { JobStatus, type ResourceStatus } from '../model/constants.js';
+import { jobWorkflowId } from '../model/ids.js';
+import { ApiError, ErrorCode } from './api-error.js';
 import type { Logger } from 'pino';
-import { bulkRetry, type BulkRetryRequest, type BulkRetryResult } from './failures/bulk-retry.js';
+import { bulkRetry, type BulkRetryRequest, type BulkRetryResult } from './operator/bulk-retry.js';
 import type { FailureFilter, FailureListing } from './failures/failure-views.js';
 import { listFailures } from './failures/list-failures.js';
-import { cancelJob } from './jobs/cancel-job.js';
 import { createJobContext, type JobContext } from './jobs/job-context.js';
 import { listJobs } from './jobs/job-listing.js';
 import { openJobEvents, type JobEvent, type JobEventsOptions } from './jobs/job-events.js';
 import { jobSummary } from './jobs/job-reader.js';
-import { describeJob } from './jobs/job-status.js';
+import { describeJob, statusOf } from './jobs/job-status.js';
 import type { JobListing, JobServiceDeps, JobSummary, ResourceListing, RetryResult, SubmitResult } from './jobs/job-views.js';
 import { listResources } from './jobs/resource-states.js';
-import { retryJob } from './jobs/retry-job.js';
-import { submitJob } from './jobs/submit-job.js';
-import type { ManifestLimits } from './manifest-limits.js';
-import type { Manifest } from './schemas.js';
+import { retryJob } from './operator/retry-job.js';
+import { submitJob } from './submit/submit-job.js';
+import type { ManifestLimits } from './submit/manifest-limits.js';
+import type { Manifest } from './submit/manifest-schema.js';
 import { temporalUiUrlOf } from './job-path.js';
-
-// Re-exported so routes, the CLI and tests keep one import path for the job service's API.
-export type { JobListItem, JobListing, JobServiceDeps, JobSummary, ResourceListing, RetryResult, SubmitResult } from './jobs/job-views.js';
-export type { JobEvent } from './jobs/job-events.js';
-export { ResourceEventFilter, type ResourceEvent } from './jobs/resource-event-tracker.js';
-export { isAlreadyCompleted, isTemporalUnavailable } from './jobs/temporal-errors.js';
-export { paginate } from './jobs/staging.js';
 
 /**
  * The API's view of jobs: submits manifests as workflows (idempotent by jobId, fingerprinted by
  * a manifest hash kept in the workflow memo) and reads job state back from Temporal only: search
  * attributes and queries for summaries, page workflows' results for per-resource states. A thin
- * facade: writes live in src/api/jobs/{submit,retry,cancel}-job.ts, reads in job-reader.ts,
- * resource-states.ts, job-listing.ts and job-events.ts.
+ * facade over the rooms: submit/ (submit-job.ts), jobs/ (the reads: job-reader.ts,
+ * resource-states.ts, job-listing.ts, job-events.ts), operator/ (retry-job.ts, bulk-retry.ts) and
+ * failures/ (list-failures.ts); cancel, a describe and one signal, is the one it does itself.
  */
 export class JobService {
   private readonly ctx: JobContext;
@@ -80,9 +75,15 @@ export class JobService {
     return retryJob(this.ctx, jobId);
   }
 
-  /** Cancels a running job (idempotent for an already canceled one). */
-  cancel(jobId: string): Promise<{ status: JobStatus }> {
-    return cancelJob(this.ctx, jobId);
+  /** Cancels a running job (idempotent for an already canceled one); 409 job_not_running for any other status. */
+  async cancel(jobId: string): Promise<{ status: JobStatus }> {
+    const status = statusOf(await describeJob(this.ctx, jobId));
+    if (status === JobStatus.canceled) return { status };
+    if (status !== JobStatus.running) {
+      throw new ApiError(409, ErrorCode.jobNotRunning, `job ${jobId} is ${status}, not running`, { status });
+    }
+    await this.ctx.temporal(() => this.deps.client.workflow.getHandle(jobWorkflowId(jobId)).cancel());
+    return { status };
   }
 
   /** Jobs from Temporal visibility, newest first, filtered by status and handler (job-listing.ts). */
@@ -95,7 +96,7 @@ export class JobService {
     return listFailures(this.ctx, filter, opts);
   }
 
-  /** Retries every job a request names or its filter matches, a bounded fan-out of `retry` (failures/bulk-retry.ts). */
+  /** Retries every job a request names or its filter matches, a bounded fan-out of `retry` (operator/bulk-retry.ts). */
   retryMany(request: BulkRetryRequest, logger?: Logger): Promise<BulkRetryResult> {
     return bulkRetry(this.ctx, request, logger);
   }

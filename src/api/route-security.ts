@@ -126,6 +126,14 @@ export function routeGuard(tokens: readonly ApiToken[]): MiddlewareHandler<AppEn
   });
 }
 
+/**
+ * The path of the declared route a request reached (`/jobs/:jobId`), undefined when it reached none
+ * (an unknown path or method): the `route` label of the API's request metrics.
+ */
+export function declaredRouteOf(c: Context): string | undefined {
+  return matchedRoutes(c).find((r) => accessOf(r.handler) !== undefined)?.path;
+}
+
 /** One route of an app with what it declared (undefined: nothing, so it is refused). */
 export interface DeclaredRoute {
   method: string;

@@ -3,8 +3,8 @@
  * `GET /failures`, `POST /retries`): one status clause per contract status, string literals, and
  * visibility timestamps as ISO 8601. One place, so the listings cannot disagree on what a status means.
  */
-import { JobStatus } from '../workflows/constants.js';
-import { SearchAttributes } from '../workflows/search-attributes.js';
+import { JobStatus } from '../model/constants.js';
+import { SearchAttributes } from '../model/search-attributes.js';
 
 /** Visibility query clause for each contract status. */
 export const JOB_STATUS_CLAUSE: Readonly<Record<JobStatus, string>> = {

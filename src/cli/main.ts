@@ -3,9 +3,67 @@ import type { Logger } from 'pino';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { TemporalSettingsError } from '../temporal/connection-options.js';
-import { createLogger } from '../logger.js';
-import { COMMAND_USAGE, hasCommandUsage } from './command-usage.js';
+import { createLogger } from '../observability/logger.js';
 import { isSupportedNode, SUPPORTED_NODE } from './node-version.js';
+
+/**
+ * `fetchbox <command> --help` for the long-running commands (dev, api, worker): what each runs and
+ * the settings an operator reaches for first. `jobs` and `failures` print their own usage.
+ */
+const COMMAND_USAGE = {
+  dev: `Usage: fetchbox dev [--handlers <module>[,<module>...]]
+
+Everything on one machine: a Temporal dev server with its Web UI (SQLite in $FETCHBOX_DATA_DIR),
+a worker, the API and file storage. Ctrl-C stops all of it.
+
+--handlers <module>[,<module>...] (or FETCHBOX_HANDLERS): handler modules loaded beside the
+built-in handlers, each a path relative to the working directory or a package name resolved
+from it; the worker runs them, the API accepts their names (docs/handlers.md).
+
+Settings used most (docs/configuration.md lists every one):
+  FETCHBOX_DATA_DIR            where the dev server's SQLite file and the objects live (./data)
+  FETCHBOX_API_PORT            API port (3000)
+  FETCHBOX_STORAGE_URL         file://... or s3://bucket/prefix (file://$FETCHBOX_DATA_DIR/objects)
+  FETCHBOX_TEMPORAL_RETENTION  how long closed jobs stay readable and retryable (72h)
+  FETCHBOX_JOB_CONCURRENCY     downloads in flight per job (16)
+`,
+  api: `Usage: fetchbox api [--handlers <module>[,<module>...]]
+
+The HTTP API only (stateless; run several behind a load balancer). It reaches Temporal at
+TEMPORAL_ADDRESS (or a temporal.toml profile) and the storage at FETCHBOX_STORAGE_URL.
+
+--handlers <module>[,<module>...] (or FETCHBOX_HANDLERS): handler modules loaded beside the
+built-in handlers, each a path relative to the working directory or a package name resolved
+from it. Give the API the modules the workers run: it checks manifests' handler names
+(docs/handlers.md).
+
+Settings used most (docs/configuration.md lists every one):
+  FETCHBOX_API_HOST, FETCHBOX_API_PORT   bind address (127.0.0.1:3000)
+  FETCHBOX_API_TOKENS                    bearer tokens with scopes; unset: no auth, loopback only
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE   the Temporal frontend and namespace
+`,
+  worker: `Usage: fetchbox worker [--handlers <module>[,<module>...]]
+
+A worker only: runs job and page workflows and the download activities from TEMPORAL_TASK_QUEUE
+(fetchbox). Registers FetchBox's search attributes at start. Drains on SIGTERM.
+
+--handlers <module>[,<module>...] (or FETCHBOX_HANDLERS): handler modules loaded beside the
+built-in handlers, each a path relative to the working directory or a package name resolved
+from it. A module that cannot be loaded stops the worker with exit code 3 (docs/handlers.md).
+
+Settings used most (docs/configuration.md lists every one):
+  FETCHBOX_STORAGE_URL                where bodies are stored
+  FETCHBOX_WORKER_SHUTDOWN_GRACE_MS   how long in-flight downloads get on SIGTERM (30000)
+  FETCHBOX_FETCH_ALLOW_CIDRS          private ranges the fetcher may reach (none)
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE
+`,
+} as const;
+
+/** True for commands with a usage of their own in {@link COMMAND_USAGE}. */
+function hasCommandUsage(command: string | undefined): command is keyof typeof COMMAND_USAGE {
+  return command !== undefined && Object.hasOwn(COMMAND_USAGE, command);
+}
+
 // Commands are imported when run: a worker process never loads the API's modules and the API
 // never loads the worker's (each module graph costs resident memory for the process's life).
 
@@ -80,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     options: { help: { type: 'boolean', short: 'h' }, handlers: { type: 'string', multiple: true } },
   });
   const [command] = positionals;
-  // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usages (jobs-usage.ts), not this one.
+  // `fetchbox jobs --help` and `fetchbox jobs submit --help` are the jobs usages (jobs-command.ts), not this one.
   if (command === 'jobs') return (await import('./jobs-command.js')).jobsCommand(argv.slice(argv.indexOf('jobs') + 1));
   if (command === 'failures') return (await import('./failures-command.js')).failuresCommand(argv.slice(argv.indexOf('failures') + 1));
   if (values.help && hasCommandUsage(command)) {

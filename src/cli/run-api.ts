@@ -6,7 +6,7 @@ import { createApp } from '../api/app.js';
 import { isLoopbackHost, parseTokens } from '../api/auth.js';
 import { JobService } from '../api/job-service.js';
 import type { Config } from '../config/config-schema.js';
-import { storeChecks } from '../api/routes/health.js';
+import { storeChecks } from '../api/service/health-routes.js';
 import { assertHandlerStores } from '../handlers/policy.js';
 import { builtInHandlers, type HandlerRegistry } from '../handlers/registry.js';
 import { createStoreRegistry } from '../storage/store-registry.js';

@@ -8,7 +8,7 @@ import { builtInHandlers, type HandlerRegistry } from '../handlers/registry.js';
 import { checkStores, createStoreRegistry } from '../storage/store-registry.js';
 import { createFetchBoxWorker, createHostBroker } from '../worker/create-worker.js';
 import { startPartialSweeper } from '../storage/partial-sweeper.js';
-import { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { WorkerMetrics } from '../observability/worker-metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { installRuntime } from '../observability/runtime.js';
 import { describeConnection, temporalConnectionOptions } from '../temporal/connection-options.js';

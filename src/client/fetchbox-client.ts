@@ -6,20 +6,20 @@
 
 import type { z } from '@hono/zod-openapi';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { FailuresPageSchema, FailuresQuerySchema, RetriesRequestSchema, RetriesResponseSchema } from '../api/failures-schemas.js';
+import type { FailuresPageSchema, FailuresQuerySchema } from '../api/failures/failure-routes.js';
+import type { RetriesRequestSchema, RetriesResponseSchema } from '../api/operator/operator-routes.js';
 import type {
   ErrorSchema,
   JobListSchema,
   JobStatusSchema,
   JobSummarySchema,
-  ManifestSchema,
-  ResourceSchema,
   ResourcesPageSchema,
   ResourceStateSchema,
   ResourceStatusSchema,
   RetryResponseSchema,
   SubmitResponseSchema,
 } from '../api/schemas.js';
+import type { ManifestSchema, ResourceSchema } from '../api/submit/manifest-schema.js';
 
 /** The error body every failed request answers with (`{error: {code, message, details}}`). */
 export type ErrorBody = z.infer<typeof ErrorSchema>;

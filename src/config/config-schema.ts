@@ -320,6 +320,13 @@ export const configSchema = z.object({
        * live counts are. Lower means more heartbeat writes on the server.
        */
       heartbeatThrottleMs: z.coerce.number().int().min(100).max(60_000).default(5_000),
+      /**
+       * How far V8 lets the heap grow past what survived the last full GC, in percent (V8's
+       * `--heap-growing-percent`, set when the worker starts); 0 keeps V8's own factor (up to 4×).
+       * Live data of a worker is small; the rest of its RSS after a burst is heap headroom and
+       * garbage not yet collected (docs/performance.md, Worker memory).
+       */
+      heapGrowthPercent: z.coerce.number().int().min(0).max(300).default(50),
       /** Address of the worker's /metrics (FetchBox and Temporal SDK metrics together). */
       metricsHost: z.string().min(1).default('127.0.0.1'),
       /** Port of the worker's /metrics; 0 picks a free one, -1 turns it off. */

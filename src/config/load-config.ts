@@ -79,6 +79,7 @@ export const ENV_VARS = {
   FETCHBOX_WORKER_ACTIVITY_POLLERS: 'worker.activityPollers',
   FETCHBOX_WORKER_WORKFLOW_POLLERS: 'worker.workflowPollers',
   FETCHBOX_WORKER_HEARTBEAT_THROTTLE_MS: 'worker.heartbeatThrottleMs',
+  FETCHBOX_WORKER_HEAP_GROWTH_PERCENT: 'worker.heapGrowthPercent',
   FETCHBOX_OTEL_ENDPOINT: 'otel.endpoint',
   FETCHBOX_OTEL_SERVICE_NAME: 'otel.serviceName',
   FETCHBOX_WORKER_METRICS_HOST: 'worker.metricsHost',

@@ -22,7 +22,7 @@ const optionalBool = z
 
 /**
  * A store's URL: `file://<directory>` or `s3://<bucket>/<prefix>`. Checked at load, so a bad
- * scheme stops the process as any invalid setting does (create-storage.ts checks the rest).
+ * scheme stops the process as any invalid setting does (store-registry.ts checks the rest).
  */
 export const storageUrlSchema = z.string().regex(/^(file|s3):\/\/./, 'use file://<directory> or s3://<bucket>/<prefix>');
 

@@ -1,5 +1,6 @@
-import type { FailureKind } from '../workflows/failure-rules.js';
-import { ErrorKind } from '../workflows/constants.js';
+import { errors as undiciErrors } from 'undici';
+import type { FailureKind } from '../model/failure-rules.js';
+import { ErrorKind } from '../model/constants.js';
 
 export { ErrorKind };
 /** Re-exported so fetch code names the failure classes from one place (failure-rules.ts). */
@@ -32,4 +33,21 @@ export class BlockedAddressError extends Error {
   ) {
     super(`${host} resolves to ${address} (${range}), which is not allowed; add it to FETCHBOX_FETCH_ALLOW_CIDRS to permit it`);
   }
+}
+
+/** Maps an error thrown by undici while connecting or waiting for headers to a FetchFailure. */
+export function classifyNetworkError(err: unknown, url: string): FetchFailure {
+  if (err instanceof FetchFailure) return err;
+  if (err instanceof BlockedAddressError || (err as { code?: string })?.code === 'FETCHBOX_BLOCKED_ADDRESS') {
+    return new FetchFailure(ErrorKind.blockedAddress, (err as Error).message, false, { url, cause: err });
+  }
+  if (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError
+  ) {
+    return new FetchFailure(ErrorKind.timeout, `${(err as Error).message} (${url})`, true, { url, cause: err });
+  }
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return new FetchFailure('connection', `${message} (${url})`, true, { url, cause: err });
 }

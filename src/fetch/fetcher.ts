@@ -1,34 +1,11 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { Agent, ProxyAgent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard } from './address-guard.js';
-import { guardedConnector } from './guarded-connector.js';
-import { headersForOrigin } from './origin-headers.js';
+import { classifyNetworkError, ErrorKind, FetchFailure } from './errors.js';
+import { allowedAddresses, guardedConnector } from './guarded-connector.js';
 import { withoutRefusedHeaders } from './header-rules.js';
-import { isRetryableHttpStatus } from '../workflows/failure-rules.js';
-import { BlockedAddressError, ErrorKind, FetchFailure } from './errors.js';
-
-/** An open response whose body has not been read yet; the caller must consume or destroy it. */
-export interface OpenResponse {
-  /** The URL the body came from, after redirects. */
-  url: string;
-  status: number;
-  /** undici's body: a Readable; use `dump()` (not `destroy()`) to drop it. */
-  body: Dispatcher.ResponseData['body'];
-  /** From Content-Length, when the origin sent one. */
-  contentLength?: number;
-  contentType?: string;
-  redirects: number;
-  /** Raw `ETag` / `Last-Modified` of the response (untrusted: clean them with validators.ts). */
-  etag?: string;
-  lastModified?: string;
-  /** Raw `Accept-Ranges` and `Content-Range` (a 206 answers a `Range` request). */
-  acceptRanges?: string;
-  contentRange?: string;
-  /** Raw `Content-Encoding`: a resumed body must continue the same encoding of the same representation. */
-  contentEncoding?: string;
-}
+import { headersForOrigin } from './origin-headers.js';
+import { answerOf, discard, headerValue, type OpenResponse } from './response.js';
 
 /** What one download needs besides the URL. */
 export interface OpenRequest {
@@ -50,69 +27,6 @@ export interface OpenRequest {
 export interface Fetcher {
   open(req: OpenRequest): Promise<OpenResponse>;
   close(): Promise<void>;
-}
-
-/** A Retry-After longer than this is clamped: a resource should not sleep for days. */
-const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
-
-/** Parses Retry-After (delta-seconds or an HTTP date); garbage yields undefined. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (raw === undefined) return undefined;
-  const text = raw.trim();
-  let ms: number;
-  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
-  else {
-    const at = Date.parse(text);
-    if (Number.isNaN(at) || !/[a-z]/i.test(text)) return undefined;
-    ms = at - now;
-  }
-  if (!Number.isFinite(ms)) return undefined;
-  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** The validator, range and encoding headers of a response, those it sent. */
-function rangeHeaders(
-  answer: Dispatcher.ResponseData['headers'],
-): Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange' | 'contentEncoding'> {
-  const out: Pick<OpenResponse, 'etag' | 'lastModified' | 'acceptRanges' | 'contentRange' | 'contentEncoding'> = {};
-  const etag = headerValue(answer.etag);
-  const lastModified = headerValue(answer['last-modified']);
-  const acceptRanges = headerValue(answer['accept-ranges']);
-  const contentRange = headerValue(answer['content-range']);
-  const contentEncoding = headerValue(answer['content-encoding']);
-  if (etag !== undefined) out.etag = etag;
-  if (lastModified !== undefined) out.lastModified = lastModified;
-  if (acceptRanges !== undefined) out.acceptRanges = acceptRanges;
-  if (contentRange !== undefined) out.contentRange = contentRange;
-  if (contentEncoding !== undefined) out.contentEncoding = contentEncoding;
-  return out;
-}
-
-/** Maps an error thrown by undici while connecting or waiting for headers to a FetchFailure. */
-export function classifyNetworkError(err: unknown, url: string): FetchFailure {
-  if (err instanceof FetchFailure) return err;
-  if (err instanceof BlockedAddressError || (err as { code?: string })?.code === 'FETCHBOX_BLOCKED_ADDRESS') {
-    return new FetchFailure(ErrorKind.blockedAddress, (err as Error).message, false, { url, cause: err });
-  }
-  if (
-    err instanceof undiciErrors.ConnectTimeoutError ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
-  ) {
-    return new FetchFailure(ErrorKind.timeout, `${(err as Error).message} (${url})`, true, { url, cause: err });
-  }
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return new FetchFailure('connection', `${message} (${url})`, true, { url, cause: err });
-}
-
-/** Drops a body we will not store; small ones are read so the connection can be reused. */
-async function discard(body: Dispatcher.ResponseData['body']): Promise<void> {
-  await body.dump({ limit: 64 * 1024 }).catch(() => undefined);
 }
 
 /**
@@ -139,21 +53,11 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
     ]),
   );
 
+  /** A target sent through a proxy: checked here, since the proxy resolves it, not the connector. */
   async function checkTarget(host: string, url: string): Promise<void> {
-    const bare = host.replace(/^\[|\]$/g, '');
-    let addresses: string[];
-    if (isIP(bare)) addresses = [bare];
-    else {
-      try {
-        addresses = (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
-      } catch (err) {
-        throw classifyNetworkError(err, url);
-      }
-    }
-    for (const address of addresses) {
-      const range = guard.refusal(address);
-      if (range !== undefined) throw classifyNetworkError(new BlockedAddressError(bare, address, range), url);
-    }
+    await allowedAddresses(guard, host).catch((err: unknown) => {
+      throw classifyNetworkError(err, url);
+    });
   }
 
   function dispatcherFor(tier: string | undefined, url: string): Dispatcher {
@@ -225,35 +129,7 @@ export function createFetcher(fetchConfig: Config['fetch'], options: { dispatche
         current = next.toString();
         continue;
       }
-      if (status < 200 || status >= 300) {
-        await discard(res.body);
-        const retryable = isRetryableHttpStatus(status);
-        const retryAfterMs = retryable ? parseRetryAfter(answer['retry-after']) : undefined;
-        throw new FetchFailure(ErrorKind.httpStatus, `HTTP ${status} from ${current}`, retryable, {
-          url: current,
-          httpStatus: status,
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        });
-      }
-      const lengthHeader = headerValue(answer['content-length']);
-      const contentLength = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-      if (contentLength !== undefined && contentLength > maxBytes) {
-        await discard(res.body);
-        throw new FetchFailure(ErrorKind.tooLarge, `Content-Length ${contentLength} exceeds the limit of ${maxBytes} bytes`, false, {
-          url: current,
-          httpStatus: status,
-        });
-      }
-      const contentType = headerValue(answer['content-type']);
-      return {
-        url: current,
-        status,
-        body: res.body,
-        redirects,
-        ...(contentLength !== undefined ? { contentLength } : {}),
-        ...(contentType !== undefined ? { contentType } : {}),
-        ...rangeHeaders(answer),
-      };
+      return answerOf(res, current, redirects, maxBytes);
     }
   }
 

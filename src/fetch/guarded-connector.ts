@@ -5,33 +5,38 @@ import type { AddressGuard } from './address-guard.js';
 import { BlockedAddressError } from './errors.js';
 
 /**
- * Resolves the host and refuses blocked addresses before a socket is opened, so a refused
- * address never sees a SYN. Literal IPs skip DNS in undici, so they are checked here too.
+ * The addresses `host` (a name, or a literal IP with or without brackets) resolves to, each
+ * checked by the guard: a refused one throws BlockedAddressError, a failed lookup throws as DNS
+ * answered. Literal IPs skip DNS. The one rule for "may FetchBox connect to this host", shared by
+ * {@link guardedConnector} and the fetcher's check of a target it sends through a proxy.
+ */
+export async function allowedAddresses(guard: AddressGuard, host: string): Promise<string[]> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
+  for (const address of addresses) {
+    const range = guard.refusal(address);
+    if (range !== undefined) throw new BlockedAddressError(bare, address, range);
+  }
+  return addresses;
+}
+
+/**
+ * undici's connector with the guard in it: resolves the host and refuses blocked addresses before
+ * a socket is opened, so a refused address never sees a SYN. Literal IPs skip DNS in undici, so
+ * they are checked here too. Connects to the first address.
  */
 export function guardedConnector(guard: AddressGuard, connectTimeoutMs: number): buildConnector.connector {
   const base = buildConnector({ timeout: connectTimeoutMs });
   return (options, callback) => {
     const host = options.hostname.replace(/^\[|\]$/g, '');
-    const connectTo = (address: string) => {
-      base(
-        { ...options, hostname: address, servername: options.servername ?? (isIP(host) ? undefined : host) } as typeof options,
-        callback,
-      );
-    };
-    if (isIP(host)) {
-      const range = guard.refusal(host);
-      if (range !== undefined) return callback(new BlockedAddressError(host, host, range), null);
-      return connectTo(host);
-    }
-    lookup(host, { all: true, verbatim: true }).then(
+    allowedAddresses(guard, host).then(
       (addresses) => {
-        for (const { address } of addresses) {
-          const range = guard.refusal(address);
-          if (range !== undefined) return callback(new BlockedAddressError(host, address, range), null);
-        }
         const first = addresses[0];
         if (!first) return callback(new Error(`DNS returned no address for ${host}`), null);
-        connectTo(first.address);
+        base(
+          { ...options, hostname: first, servername: options.servername ?? (isIP(host) ? undefined : host) } as typeof options,
+          callback,
+        );
       },
       (err: Error) => callback(err, null),
     );

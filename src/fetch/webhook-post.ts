@@ -1,9 +1,9 @@
 import { Agent, request } from 'undici';
 import type { Config } from '../config/config-schema.js';
 import { createAddressGuard } from './address-guard.js';
-import { ErrorKind, FetchFailure } from './errors.js';
-import { classifyNetworkError, parseRetryAfter } from './fetcher.js';
+import { classifyNetworkError, ErrorKind, FetchFailure } from './errors.js';
 import { guardedConnector } from './guarded-connector.js';
+import { parseRetryAfter } from './response.js';
 
 /** Most bytes of a receiver's answer that are read (and dropped); the rest closes the connection. */
 const MAX_ANSWER_BYTES = 64 * 1024;

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
-import { ErrorKind, FetchFailure } from '../fetch/errors.js';
-import { classifyNetworkError, type Fetcher } from '../fetch/fetcher.js';
+import { classifyNetworkError, ErrorKind, FetchFailure } from '../fetch/errors.js';
+import type { Fetcher } from '../fetch/fetcher.js';
 import type { FetchedText, HandlerContext } from './handler.js';
 
 /** Largest document `ctx.fetchText` reads by default (8 MiB). */

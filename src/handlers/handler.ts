@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DownloadTask, JobPolicy, ManifestResource } from '../workflows/job-types.js';
+import type { DownloadTask, JobPolicy, ManifestResource } from '../model/job-types.js';
 
 /** A small text document fetched by a handler (listing pages, sitemaps, APIs). */
 export interface FetchedText {

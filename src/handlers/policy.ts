@@ -1,13 +1,13 @@
 import type { Config } from '../config/config-schema.js';
 import { ConfigError } from '../config/load-config.js';
 import { unknownPolicyStores } from '../config/store-settings.js';
-import type { JobPolicy } from '../workflows/job-types.js';
+import type { JobPolicy } from '../model/job-types.js';
 import type { Handler, HandlerPolicy } from './handler.js';
 import type { HandlerRegistry } from './registry.js';
 
 function overlay(base: JobPolicy, over: HandlerPolicy | undefined): JobPolicy {
   if (!over) return base;
-  // allowedStores is checked at submit (api/jobs/check-store.ts), not carried by the job.
+  // allowedStores is checked at submit (api/submit/check-manifest.ts), not carried by the job.
   const { retry, skipExisting, allowedStores: _, ...rest } = over;
   const merged: JobPolicy = { ...base, ...rest, retry: { ...base.retry, ...retry } };
   if (skipExisting === false) delete merged.skipExisting;

@@ -1,6 +1,11 @@
-import { defaultHandler } from './default-handler.js';
-import type { Handler } from './handler.js';
+import { defineHandler, type Handler } from './handler.js';
 import { linkExpanderHandler } from './link-expander.js';
+
+/** Downloads the manifest's resources as they are, to their `key` or the default key. */
+export const defaultHandler = defineHandler({
+  name: 'default',
+  description: 'Downloads each manifest resource as given.',
+});
 
 /** A manifest named a handler this build does not have. */
 export class UnknownHandlerError extends Error {

@@ -7,10 +7,10 @@
  */
 import type { Client } from '@temporalio/client';
 import { isNotFound } from '../temporal/grpc-errors.js';
-import { jobWorkflowId, pageWorkflowId } from '../workflows/ids.js';
-import { inlinePageQuery, pageStatesQuery } from '../workflows/messages.js';
-import type { JobResult, PageResult, ResourceState } from '../workflows/job-types.js';
-import { mergeRoundStates } from '../workflows/round-merge.js';
+import { jobWorkflowId, pageWorkflowId } from '../model/ids.js';
+import { inlinePageQuery, pageStatesQuery } from '../model/messages.js';
+import type { JobResult, PageResult, ResourceState } from '../model/job-types.js';
+import { mergeRoundStates } from '../model/round-merge.js';
 
 /**
  * One page run: which job, which page (0-based), which round (0: the first). `inline`: known to
@@ -180,7 +180,7 @@ export interface PageStatesOptions extends LedgerReadOptions {
 /**
  * Every resource of one page in its latest state after rounds `0..lastRound`: the first round's
  * states (or `beforeFirstRound`'s while it has none), with later rounds merged over them
- * (src/workflows/round-merge.ts: settled states override, attempts add up, pending ones do not).
+ * (src/model/round-merge.ts: settled states override, attempts add up, pending ones do not).
  */
 export async function readPageStates(
   client: Client,

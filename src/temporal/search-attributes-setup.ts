@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { SearchAttributes } from '../workflows/search-attributes.js';
+import { SearchAttributes } from '../model/search-attributes.js';
 
 /** Proto enum values of IndexedValueType for the types FetchBox uses. */
 const INDEXED_VALUE_TYPE: Record<string, number> = {

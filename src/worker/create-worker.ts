@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import type { Client } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { createActivities } from '../activities/create-activities.js';
 import { HostBroker, temporalHostCoordinator } from '../activities/host-broker.js';
 import { anyHostLimit, hostLimitFor } from '../config/host-limits.js';
 import type { Config } from '../config/config-schema.js';
@@ -14,7 +15,7 @@ import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Storage } from '../storage/storage.js';
 import type { StoreRegistry } from '../storage/store-registry.js';
 import type { Logger } from 'pino';
-import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import type { WorkerMetrics } from '../observability/worker-metrics.js';
 import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
 
 /**
@@ -97,6 +98,8 @@ export function createHostBroker(deps: Pick<WorkerDeps, 'config' | 'client' | 't
 /** Creates a FetchBox worker: the job workflow plus the download activities. */
 export async function createFetchBoxWorker(deps: WorkerDeps): Promise<Worker> {
   const { config } = deps;
+  // Process-wide and read by V8 at every heap sizing, so it holds for the workflow thread too.
+  if (config.worker.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.worker.heapGrowthPercent}`);
   const hostBroker = deps.hostBroker ?? createHostBroker(deps);
   return Worker.create({
     connection: deps.connection,

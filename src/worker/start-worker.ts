@@ -4,7 +4,7 @@ import type { Config } from '../config/config-schema.js';
 import { loadConfig } from '../config/load-config.js';
 import { checkHandler, HandlerModuleError, registryWith } from '../handlers/handler-modules.js';
 import type { Handler } from '../handlers/handler.js';
-import { createLogger } from '../logger.js';
+import { createLogger } from '../observability/logger.js';
 
 /** What {@link startWorker} runs. */
 export interface StartWorkerOptions {

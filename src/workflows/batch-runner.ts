@@ -1,8 +1,9 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { exhaustedKind } from './failure-rules.js';
-import type { BatchFailure, BatchOutcome, DownloadBatchInput } from './download-types.js';
-import type { DownloadOptions, PageState } from './page-state.js';
+import type { Activities } from '../activities/create-activities.js';
+import { exhaustedKind } from '../model/failure-rules.js';
+import type { BatchFailure, BatchOutcome, DownloadBatchInput } from '../model/download-types.js';
+import { aloneOptions, batchOptions, type DownloadOptions } from './activity-options.js';
+import type { PageState } from './page-state.js';
 
 /** A resource waiting to be downloaded alone: `offset` 1 after a batch's attempt, 0 when its batch failed as a whole. */
 export interface ReadyRetry {
@@ -26,28 +27,8 @@ export class BatchRunner {
   private readonly maxAttempts: number;
 
   constructor(private readonly state: PageState) {
-    const { retry } = state.input.policy;
-    const { downloadOptions } = state;
-    this.maxAttempts = retry.maximumAttempts;
-    const secondInterval = Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs);
-    this.aloneOptions = {
-      ...downloadOptions,
-      retry: { ...downloadOptions.retry, maximumAttempts: Math.max(1, this.maxAttempts - 1), initialInterval: secondInterval },
-    };
-  }
-
-  /**
-   * Activity options of a batch of `size` tasks over `lanes`: it runs ceil(size / lanes) attempts
-   * back to back at worst; heartbeats catch a dead worker, and a failed batch is retried from its
-   * last heartbeat.
-   */
-  batchOptions(size: number, lanes: number) {
-    const { attemptTimeoutMs, heartbeatTimeoutMs } = this.state.input.policy;
-    return {
-      startToCloseTimeout: attemptTimeoutMs * Math.ceil(size / lanes) + 60_000,
-      heartbeatTimeout: heartbeatTimeoutMs,
-      retry: { maximumAttempts: 5, initialInterval: '1 second', maximumInterval: '30 seconds' },
-    };
+    this.maxAttempts = state.input.policy.retry.maximumAttempts;
+    this.aloneOptions = aloneOptions(state.input.policy);
   }
 
   /**
@@ -63,7 +44,7 @@ export class BatchRunner {
     extra: Partial<DownloadBatchInput> = {},
   ): Promise<{ unsettled: number[]; retryAfterMs?: number }> {
     const { state } = this;
-    const options = this.batchOptions(size, lanes);
+    const options = batchOptions(state.input.policy, size, lanes);
     const { downloadBatch } = proxyActivities<Activities>(options);
     const tasks = indices.map((i) => state.tasks[i]!);
     const { attemptTimeoutMs } = state.input.policy;
@@ -114,7 +95,7 @@ export class BatchRunner {
       state.failWith(state.states[index]!, { ...error, kind: exhaustedKind(error.kind) }, 1);
       return;
     }
-    state.states[index]!.attempts = 1;
+    state.attemptedInBatch(index);
     this.sleeping++;
     void sleep(failure.retryAfterMs ?? state.input.policy.retry.initialIntervalMs).then(
       () => {

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
-import { clipMessage, readFailure, recordedError } from './failure-rules.js';
-import { ErrorKind } from './constants.js';
-import { type ResourceError } from './job-types.js';
+import { clipMessage, readFailure, recordedError } from '../model/failure-rules.js';
+import { ErrorKind } from '../model/constants.js';
+import { type ResourceError } from '../model/job-types.js';
 
 /**
  * Turns a failed `downloadResource` call into the resource's recorded error and attempt count:

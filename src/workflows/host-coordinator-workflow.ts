@@ -7,9 +7,9 @@
  * per worker, not per download. The rules are in host-permits.ts; this is the loop around them.
  */
 import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
-import { hostLeaseUpdate } from './host-messages.js';
+import { hostLeaseUpdate } from '../model/messages.js';
 import { applyRequest, dropExpired, grantFor, settleGrant, spacingMs } from './host-permits.js';
-import type { HostCoordinatorInput, HostCoordinatorState, HostLeaseGrant, HostLeaseRequest } from './host-types.js';
+import type { HostCoordinatorInput, HostCoordinatorState, HostLeaseGrant, HostLeaseRequest } from '../model/host-types.js';
 
 /** Continue as new past this many history events (each lease request adds about five). */
 export const COORDINATOR_MAX_HISTORY = 2_000;

@@ -3,7 +3,7 @@
  * targets, the grant of one worker. Pure (no workflow API) so they are unit-tested directly and the
  * coordinator workflow stays a thin loop around them.
  */
-import type { HostCoordinatorState, HostHolder, HostLeaseRequest } from './host-types.js';
+import type { HostCoordinatorState, HostHolder, HostLeaseRequest } from '../model/host-types.js';
 
 /** Permits a worker counts as holding: what it was granted, or more while downloads it started earlier still run. */
 export function heldBy(holder: HostHolder): number {

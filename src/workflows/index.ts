@@ -1,6 +1,4 @@
 /** The workflow bundle's entry point: every workflow the worker registers. */
 export { jobWorkflow } from './job-workflow.js';
 export { pageWorkflow } from './page-workflow.js';
-export { pageStatesQuery, pageSummaryQuery, retrySignal, retryUpdate, summaryQuery } from './messages.js';
 export { hostCoordinatorWorkflow } from './host-coordinator-workflow.js';
-export { hostLeaseUpdate } from './host-messages.js';

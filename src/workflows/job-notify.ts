@@ -2,25 +2,16 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  patched,
   proxyActivities,
   TimeoutFailure,
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { NotifyStatus, type JobStatus, type NotifyEvent } from './constants.js';
+import type { Activities } from '../activities/create-activities.js';
+import { webhookOptions } from './activity-options.js';
+import { NotifyStatus, type JobStatus, type NotifyEvent } from '../model/constants.js';
 import type { JobState } from './job-state.js';
-import type { NotifyMemo, WebhookFailureDetails } from './notify-types.js';
-
-/** The activity that POSTs a completion webhook (create-activities.ts); the API reads its pending attempts by this name. */
-export const WEBHOOK_ACTIVITY = 'deliverWebhook';
-
-/** Delivery attempts back off from 1 s, doubling, to at most this wait between two attempts. */
-export const WEBHOOK_MAX_INTERVAL_MS = 10 * 60_000;
-
-/** Beyond the request's own deadline, what an attempt may take before Temporal retries it elsewhere (a dead worker's attempt). */
-const ATTEMPT_MARGIN_MS = 5_000;
+import type { NotifyMemo, WebhookFailureDetails } from '../model/notify-types.js';
 
 /**
  * A close's `webhook-id`: the job workflow's id, the run that closed and the event. Stable across
@@ -64,11 +55,11 @@ function giveUpReason(err: ActivityFailure, retryForMs: number): { lastError: st
  * `status` is one of its events, one `deliverWebhook` activity retried with backoff for the job's
  * retry window. Not cancellable: a canceled job reports `canceled`, and a cancel that arrives during
  * delivery waits for it. The state goes into the memo (`notify`) for `GET /jobs/{jobId}`; while
- * delivering, retry Updates are refused (`state.closing`). Behind `patched('notify-webhook')`.
+ * delivering, retry Updates are refused (`state.closing`).
  */
 export async function notifyClose(state: JobState, status: JobStatus): Promise<void> {
   const notify = state.input.notify;
-  if (notify === undefined || !patched('notify-webhook')) return;
+  if (notify === undefined) return;
   const { workflowId, runId } = workflowInfo();
   const closedAt = new Date().toISOString();
   const record = (memo: NotifyMemo) => upsertMemo({ notify: { ...memo } });
@@ -78,14 +69,12 @@ export async function notifyClose(state: JobState, status: JobStatus): Promise<v
   }
   const event = status as NotifyEvent;
   const webhookId = webhookIdOf(workflowId, runId, event);
-  state.closing = true;
+  state.startClosing();
   record({ status: NotifyStatus.pending, runId, webhookId, closedAt });
   const { jobId, handler, submittedAt } = state.input;
   const { resources, bytes } = state.progress();
   const { deliverWebhook } = proxyActivities<Activities>({
-    startToCloseTimeout: notify.timeoutMs + ATTEMPT_MARGIN_MS,
-    scheduleToCloseTimeout: notify.retryForMs,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: WEBHOOK_MAX_INTERVAL_MS },
+    ...webhookOptions(notify),
     summary: `${event} webhook to ${webhookOrigin(notify.url)}`,
   });
   await CancellationScope.nonCancellable(async () => {

@@ -4,19 +4,16 @@ import {
   condition,
   executeChild,
   isCancellation,
-  patched,
   proxyActivities,
-  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
-import { pageKey, pageWorkflowId } from './ids.js';
-import { ioTimeouts } from './io-timeouts.js';
-import { JobStatus } from './constants.js';
-import { type JobPolicy } from './job-types.js';
+import type { Activities } from '../activities/create-activities.js';
+import { pageKey, pageWorkflowId } from '../model/ids.js';
+import { inlineOptions, ioOptions } from './activity-options.js';
+import { runBatched } from './page-batch-scheduler.js';
+import { JobStatus } from '../model/constants.js';
 import type { JobState } from './job-state.js';
 import { notifyClose } from './job-notify.js';
-import { runInlinePage } from './page-inline.js';
 import { PageState } from './page-state.js';
 import { pageWorkflow } from './page-workflow.js';
 
@@ -43,31 +40,21 @@ export type JobRunEnd = 'completed' | 'continue-as-new';
 export class JobScheduler {
   private readonly parallelism: number;
   private readonly window: number;
-  private readonly pagePolicy: JobPolicy;
   private readonly capTasks: boolean;
   /** Page 0's first round runs in this workflow (JobWorkflowInput.inlineRun), not as a page child. */
   private readonly inlineRun: boolean;
 
   constructor(private readonly state: JobState) {
-    const { policy, maxTasks } = state.input;
-    const polite = policy.perHostConcurrency !== undefined && policy.perHostConcurrency > 0;
+    const { policy, maxTasks, inlineRun, manifest } = state.input;
     // Exact politeness: a polite job runs one page at a time with the whole per-host limit, so the
-    // page's per-host scheduler is the only one. Histories from before divided the limit among the
-    // pages running at once (which let N=1 run 2 requests per host with 2 pages).
-    const exactPolite = polite && patched('exact-per-host');
-    this.parallelism = exactPolite ? 1 : Math.max(1, policy.pageParallelism);
+    // page's per-host scheduler is the only one.
+    const polite = policy.perHostConcurrency !== undefined && policy.perHostConcurrency > 0;
+    this.parallelism = polite ? 1 : Math.max(1, policy.pageParallelism);
     this.window = Math.max(1, Math.ceil(policy.concurrency / this.parallelism));
-    this.pagePolicy =
-      polite && !exactPolite
-        ? { ...policy, perHostConcurrency: Math.max(1, Math.floor(policy.perHostConcurrency! / this.parallelism)) }
-        : policy;
-    const { inlineRun, manifest } = state.input;
-    this.inlineRun =
-      inlineRun === true && manifest.inline !== undefined && manifest.pageCount === 1 && !state.carry.published && patched('inline-run');
-    // The job-wide task cap (handler expansions included), absent in older inputs. An inline run
-    // starts no first-round page to grant expansions to, so it asks for no marker (each `patched`
-    // a new run takes costs it two history events).
-    this.capTasks = maxTasks !== undefined && !this.inlineRun && patched('job-expansion-cap');
+    this.inlineRun = inlineRun === true && manifest.inline !== undefined && manifest.pageCount === 1 && !state.carry.published;
+    // The job-wide task cap (handler expansions included); an inline run starts no first-round
+    // page to grant expansions to.
+    this.capTasks = maxTasks !== undefined && !this.inlineRun;
   }
 
   /**
@@ -80,14 +67,9 @@ export class JobScheduler {
     const { carry, input } = state;
     // Publishing (and, for an inline manifest, staging) retries until storage answers: an accepted
     // job whose manifest lives only in this history must wait out a storage outage, not fail.
-    // An inline run publishes inside its one activity; it needs neither this proxy (nor the
-    // `io-heartbeat` marker its timeouts ask for) nor a counts upsert now (the API's start set them).
-    const publisher = this.inlineRun
-      ? undefined
-      : proxyActivities<Activities>({
-          ...ioTimeouts(),
-          retry: { maximumAttempts: Number.POSITIVE_INFINITY, initialInterval: '1 second', maximumInterval: '1 minute' },
-        });
+    // An inline run publishes inside its one activity; it needs neither this proxy nor a counts
+    // upsert now (the API's start set them).
+    const publisher = this.inlineRun ? undefined : proxyActivities<Activities>(ioOptions());
     if (!this.inlineRun) state.publishCounts();
     try {
       if (this.inlineRun) await this.runInline();
@@ -100,12 +82,12 @@ export class JobScheduler {
           submittedAt: input.submittedAt,
           ...(manifest.inline ? { inline: manifest.inline, pageKey: pageKey(manifest.prefix, 0) } : {}),
         });
-        carry.published = true;
+        state.markPublished();
       }
       let draining = false;
       for (;;) {
         while (!draining && state.running.size < this.parallelism) {
-          const unit = this.nextUnit();
+          const unit = state.nextUnit();
           if (!unit) break;
           this.startPage(unit.page, unit.round);
         }
@@ -113,16 +95,16 @@ export class JobScheduler {
           if (state.fatal !== undefined) throw state.fatal;
           if (draining) return 'continue-as-new';
           if (state.retryDue()) {
-            this.startRetryRound();
+            state.startRetryRound();
             continue;
           }
           // A retry Update accepted in this activation (Update-With-Start delivers it with the run's
           // first task) may still be running its handler: let it record the request, then decide.
-          if (!allHandlersFinished() && patched('retry-update')) {
+          if (!allHandlersFinished()) {
             await condition(allHandlersFinished);
             continue;
           }
-          carry.retryRequests = 0;
+          state.dropRetryRequests();
           return 'completed';
         }
         const seen = state.finishedThisRun;
@@ -141,9 +123,13 @@ export class JobScheduler {
   }
 
   /**
-   * Runs page 0's first round here (page-inline.ts): one activity publishes the manifest and makes
-   * every first attempt, then lone retries; the result is this round's ledger (JobState.finishInline).
-   * Shown as a running page meanwhile; a cancellation is rethrown once its downloads settled.
+   * Runs page 0's first round of a small job here (JobWorkflowInput.inlineRun): one
+   * `downloadInline` activity publishes the inline manifest, makes the tasks through the handler and
+   * their first attempts (all of them, up to the page's window at once); resources that failed
+   * retryably are then retried alone, as a batched page does (page-batch-scheduler.ts). A job so
+   * costs one workflow and one activity when nothing fails. The result is this round's ledger
+   * (JobState.finishInline). Shown as a running page meanwhile; a cancellation is rethrown once its
+   * downloads settled (the job ends canceled).
    */
   private async runInline(): Promise<void> {
     const { state } = this;
@@ -158,35 +144,31 @@ export class JobScheduler {
       window: Math.max(1, policy.concurrency),
       policy,
     });
-    state.inline = page;
-    state.running.set(INLINE_RUN_ID, { page: 0, round: 0, grant: 0, inline: true });
+    state.inlineStarted(INLINE_RUN_ID, page);
     try {
-      state.finishInline(await runInlinePage(page, state.input));
+      const inline = manifest.inline!;
+      const lanes = Math.max(1, Math.min(page.window, inline.resources.length));
+      const { downloadInline } = proxyActivities<Activities>(inlineOptions(policy, inline.resources.length, lanes));
+      const run = await downloadInline.executeWithOptions({ summary: `${jobId}: ${inline.resources.length} resources inline` }, [
+        {
+          ...page.common,
+          manifestKey: manifest.manifestKey,
+          pageKey: page.input.pageKey,
+          submittedAt: state.input.submittedAt,
+          inline,
+          ...(policy.store !== undefined ? { store: policy.store } : {}),
+          concurrency: lanes,
+          attemptTimeoutMs: policy.attemptTimeoutMs,
+        },
+      ]);
+      if (page.recordLoaded(run) === 'ready') await runBatched(page, Math.max(1, policy.batchSize ?? 1), run.outcomes);
+      state.finishInline(page.result());
     } catch (err) {
       if (isCancellation(err)) await CancellationScope.nonCancellable(() => condition(() => page.inFlight === 0));
       throw err;
     } finally {
-      state.running.delete(INLINE_RUN_ID);
-      state.inline = undefined;
+      state.inlineEnded(INLINE_RUN_ID);
     }
-  }
-
-  /** The next page to start: first-round pages in order, then the current retry round's queue. */
-  private nextUnit(): { page: number; round: number } | undefined {
-    const { carry, input } = this.state;
-    if (carry.nextPage < input.manifest.pageCount) return { page: carry.nextPage++, round: 0 };
-    const page = carry.retryQueue.shift();
-    return page === undefined ? undefined : { page, round: carry.round };
-  }
-
-  /** Starts the next retry round over every page with failures, in page order. */
-  private startRetryRound(): void {
-    const { carry } = this.state;
-    carry.round++;
-    carry.retryQueue = [...carry.failedPages].sort((a, b) => a - b);
-    carry.failedPages = [];
-    carry.retryRequests = 0;
-    upsertMemo({ rounds: carry.round });
   }
 
   /**
@@ -209,7 +191,7 @@ export class JobScheduler {
     const { jobId, handler, manifest } = state.input;
     const workflowId = pageWorkflowId(jobId, page, round);
     const grant = this.capTasks && round === 0 ? this.grantFor(page) : 0;
-    state.running.set(workflowId, { page, round, grant });
+    state.pageStarted(workflowId, { page, round, grant });
     const pageInput = {
       jobId,
       handler,
@@ -218,7 +200,7 @@ export class JobScheduler {
       manifestKey: manifest.manifestKey,
       round,
       window: this.window,
-      policy: this.pagePolicy,
+      policy: state.input.policy,
       ...(this.capTasks && round === 0 ? { maxExtraTasks: grant } : {}),
     };
     executeChild(pageWorkflow, {
@@ -230,12 +212,9 @@ export class JobScheduler {
       .then(
         (result) => state.applyPage(result),
         (err: unknown) => {
-          if (!isCancellation(err)) state.fatal ??= err;
+          if (!isCancellation(err)) state.pageFailed(err);
         },
       )
-      .finally(() => {
-        state.running.delete(workflowId);
-        state.finishedThisRun++;
-      });
+      .finally(() => state.pageEnded(workflowId));
   }
 }

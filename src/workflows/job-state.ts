@@ -1,5 +1,5 @@
-import { ApplicationFailure, CancellationScope, metricMeter, upsertSearchAttributes } from '@temporalio/workflow';
-import { JobStatus, RETRY_REFUSED } from './constants.js';
+import { ApplicationFailure, CancellationScope, metricMeter, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { JobStatus, RETRY_REFUSED } from '../model/constants.js';
 import {
   type InlinePageAnswer,
   type JobCarry,
@@ -8,10 +8,10 @@ import {
   type JobWorkflowInput,
   type PageResult,
   type RetryAnswer,
-} from './job-types.js';
+} from '../model/job-types.js';
 import type { PageState } from './page-state.js';
-import { applyPageResult, roundCountsDelta } from './round-merge.js';
-import { SearchAttributes } from './search-attributes.js';
+import { applyPageResult, roundCountsDelta } from '../model/round-merge.js';
+import { SearchAttributes } from '../model/search-attributes.js';
 
 /** A page running now: its page, its round and the tasks its expansion was granted; `inline` when it runs in the job workflow. */
 export interface RunningPage {
@@ -43,17 +43,13 @@ export function initialCarry(input: JobWorkflowInput): JobCarry {
  * through these methods, so the rules for counts, retries and the published status live here.
  */
 export class JobState {
-  readonly carry: JobCarry;
-  readonly running = new Map<string, RunningPage>();
-  status: JobStatus = JobStatus.running;
-  /** Page children that ended in this run (the scheduler continues as new after enough). */
-  finishedThisRun = 0;
-  /** The first error a page child failed with (not a cancellation): the job fails with it. */
-  fatal: unknown;
-  /** Page 0's first round while it runs inline (JobWorkflowInput.inlineRun). */
-  inline: PageState | undefined;
-  /** The job's work is done and its completion webhook is being delivered (job-notify.ts): nothing more is accepted. */
-  closing = false;
+  private readonly carried: JobCarry;
+  private readonly runningPages = new Map<string, RunningPage>();
+  private jobStatus: JobStatus = JobStatus.running;
+  private finished = 0;
+  private fatalError: unknown;
+  private inlinePage: PageState | undefined;
+  private deliveringWebhook = false;
   private readonly closedCounter = metricMeter.createCounter(
     'fetchbox_jobs_closed',
     '',
@@ -62,7 +58,100 @@ export class JobState {
 
   constructor(readonly input: JobWorkflowInput) {
     const carried = input.carry;
-    this.carry = carried ? { ...carried, failedPages: [...carried.failedPages], retryQueue: [...carried.retryQueue] } : initialCarry(input);
+    this.carried = carried
+      ? { ...carried, failedPages: [...carried.failedPages], retryQueue: [...carried.retryQueue] }
+      : initialCarry(input);
+  }
+
+  /** What this run carries into the next (continue-as-new) and into a retry run's `resume`. */
+  get carry(): Readonly<JobCarry> {
+    return this.carried;
+  }
+
+  /** The pages running now, by workflow id (an inline first round under its own key). */
+  get running(): ReadonlyMap<string, RunningPage> {
+    return this.runningPages;
+  }
+
+  /** The job's status: `running` until {@link close}. */
+  get status(): JobStatus {
+    return this.jobStatus;
+  }
+
+  /** Page children that ended in this run (the scheduler continues as new after enough). */
+  get finishedThisRun(): number {
+    return this.finished;
+  }
+
+  /** The first error a page child failed with (not a cancellation): the job fails with it. */
+  get fatal(): unknown {
+    return this.fatalError;
+  }
+
+  /** The job's work is done and its completion webhook is being delivered (job-notify.ts): nothing more is accepted. */
+  get closing(): boolean {
+    return this.deliveringWebhook;
+  }
+
+  /** Records that `<jobId>/manifest.json` was written. */
+  markPublished(): void {
+    this.carried.published = true;
+  }
+
+  /** The next page to start: first-round pages in order, then the current retry round's queue. */
+  nextUnit(): { page: number; round: number } | undefined {
+    const carry = this.carried;
+    if (carry.nextPage < this.input.manifest.pageCount) return { page: carry.nextPage++, round: 0 };
+    const page = carry.retryQueue.shift();
+    return page === undefined ? undefined : { page, round: carry.round };
+  }
+
+  /** Starts the next retry round over every page with failures, in page order (the memo's `rounds` says how many). */
+  startRetryRound(): void {
+    const carry = this.carried;
+    carry.round++;
+    carry.retryQueue = [...carry.failedPages].sort((a, b) => a - b);
+    carry.failedPages = [];
+    carry.retryRequests = 0;
+    upsertMemo({ rounds: carry.round });
+  }
+
+  /** Forgets retry requests that found nothing to retry: the job completes. */
+  dropRetryRequests(): void {
+    this.carried.retryRequests = 0;
+  }
+
+  /** Records a page child started under `workflowId`. */
+  pageStarted(workflowId: string, page: RunningPage): void {
+    this.runningPages.set(workflowId, page);
+  }
+
+  /** Records a page child's failure (not a cancellation); the first one fails the job. */
+  pageFailed(err: unknown): void {
+    this.fatalError ??= err;
+  }
+
+  /** Records that the page child `workflowId` ended, whatever its outcome. */
+  pageEnded(workflowId: string): void {
+    this.runningPages.delete(workflowId);
+    this.finished++;
+  }
+
+  /** Records page 0's first round starting inline under `key`, with its state. */
+  inlineStarted(key: string, page: PageState): void {
+    this.inlinePage = page;
+    this.runningPages.set(key, { page: 0, round: 0, grant: 0, inline: true });
+  }
+
+  /** Records that the inline first round under `key` stopped running (finished: {@link finishInline}; or canceled). */
+  inlineEnded(key: string): void {
+    this.runningPages.delete(key);
+    this.inlinePage = undefined;
+  }
+
+  /** Records that the completion webhook is being delivered: retry Updates are refused from now on. */
+  startClosing(): void {
+    this.deliveringWebhook = true;
   }
 
   /**
@@ -71,8 +160,8 @@ export class JobState {
    * running now.
    */
   progress(): JobProgress {
-    const { carry } = this;
-    const live = this.inline ? roundCountsDelta(this.inline.progress()) : { succeeded: 0, failed: 0, bytes: 0 };
+    const carry = this.carried;
+    const live = this.inlinePage ? roundCountsDelta(this.inlinePage.progress()) : { succeeded: 0, failed: 0, bytes: 0 };
     const succeeded = carry.succeeded + live.succeeded;
     const failed = carry.failed + live.failed;
     return {
@@ -81,13 +170,13 @@ export class JobState {
       status: this.status,
       resources: { total: carry.total, succeeded, failed, pending: Math.max(carry.total - succeeded - failed, 0) },
       bytes: carry.bytes + live.bytes,
-      runningPages: [...this.running.values()].map(({ page, round, inline }) => ({ page, round, ...(inline ? { inline } : {}) })),
+      runningPages: [...this.runningPages.values()].map(({ page, round, inline }) => ({ page, round, ...(inline ? { inline } : {}) })),
     };
   }
 
   /** Writes the counts and status into the search attributes operators filter by. */
   publishCounts(): void {
-    const { carry } = this;
+    const carry = this.carried;
     upsertSearchAttributes([
       { key: SearchAttributes.handler, value: this.input.handler },
       { key: SearchAttributes.status, value: this.status },
@@ -100,7 +189,7 @@ export class JobState {
 
   /** Adds a finished page round to the counts (round-merge.ts) and publishes them. */
   applyPage(result: PageResult): void {
-    applyPageResult(this.carry, result);
+    applyPageResult(this.carried, result);
     this.publishCounts();
   }
 
@@ -110,8 +199,8 @@ export class JobState {
    * list the staged page), undefined for a job that runs it as a page child.
    */
   inlineAnswer(): InlinePageAnswer {
-    if (this.carry.inlinePage) return { result: this.carry.inlinePage };
-    if (this.inline && this.inline.states.length > 0) return { states: this.inline.states };
+    if (this.carried.inlinePage) return { result: this.carried.inlinePage };
+    if (this.inlinePage && this.inlinePage.states.length > 0) return { states: this.inlinePage.states };
     return undefined;
   }
 
@@ -121,21 +210,21 @@ export class JobState {
    * for a small job instead of two); until then the `summary` query has them.
    */
   finishInline(result: PageResult): void {
-    this.carry.inlinePage = result;
-    this.carry.published = true;
-    this.carry.nextPage = Math.max(this.carry.nextPage, 1);
-    this.finishedThisRun++;
-    applyPageResult(this.carry, result);
+    this.carried.inlinePage = result;
+    this.carried.published = true;
+    this.carried.nextPage = Math.max(this.carried.nextPage, 1);
+    this.finished++;
+    applyPageResult(this.carried, result);
   }
 
   /** Records a retry request (signal or Update); requests coalesce into one round. */
   requestRetry(): void {
-    this.carry.retryRequests++;
+    this.carried.retryRequests++;
   }
 
   /** Whether a retry round is due now: requested, and something failed. */
   retryDue(): boolean {
-    return this.carry.retryRequests > 0 && this.carry.failedPages.length > 0;
+    return this.carried.retryRequests > 0 && this.carried.failedPages.length > 0;
   }
 
   /**
@@ -144,9 +233,9 @@ export class JobState {
    * a round over what failed runs when the current pass ends.
    */
   retryAnswer(): RetryAnswer {
-    const { carry } = this;
+    const carry = this.carried;
     const passUnderWay =
-      !carry.published || this.running.size > 0 || carry.nextPage < this.input.manifest.pageCount || carry.retryQueue.length > 0;
+      !carry.published || this.runningPages.size > 0 || carry.nextPage < this.input.manifest.pageCount || carry.retryQueue.length > 0;
     return { status: this.status, retrying: carry.failedPages.length > 0 || passUnderWay };
   }
 
@@ -164,26 +253,26 @@ export class JobState {
         details: [{ status: this.status }],
       });
     if (CancellationScope.current().consideredCancelled) throw refuse('is being canceled');
-    if (this.fatal !== undefined) throw refuse('is failing');
-    if (this.closing) throw refuse('is closing (its completion webhook is being delivered); retry it once it closed');
+    if (this.fatalError !== undefined) throw refuse('is failing');
+    if (this.deliveringWebhook) throw refuse('is closing (its completion webhook is being delivered); retry it once it closed');
     if (this.status !== JobStatus.running) throw refuse(`is ${this.status}`);
   }
 
   /** Ends the run with `status`: published, counted in `fetchbox_jobs_closed`. */
   close(status: JobStatus): void {
-    this.status = status;
+    this.jobStatus = status;
     this.publishCounts();
     this.closedCounter.add(1, { status, handler: this.input.handler });
   }
 
   /** The status a job whose pages all ran completes with. */
   completionStatus(): JobStatus {
-    return this.carry.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
+    return this.carried.failed > 0 ? JobStatus.completedWithFailures : JobStatus.completed;
   }
 
   /** Completes the job (`completed` or `completed_with_failures`); `resume` is a retry run's input. */
   complete(): JobResult {
     this.close(this.completionStatus());
-    return { ...this.progress(), resume: { ...this.input, carry: { ...this.carry } } };
+    return { ...this.progress(), resume: { ...this.input, carry: { ...this.carried } } };
   }
 }

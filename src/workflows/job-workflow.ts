@@ -1,11 +1,9 @@
 import { continueAsNew, setHandler } from '@temporalio/workflow';
-import type { JobResult, JobWorkflowInput } from './job-types.js';
+import type { JobResult, JobWorkflowInput } from '../model/job-types.js';
 import { JobScheduler } from './job-scheduler.js';
 import { JobState } from './job-state.js';
 import { notifyClose } from './job-notify.js';
-import { inlinePageQuery, retrySignal, retryUpdate, summaryQuery } from './messages.js';
-
-export { PAGES_PER_RUN } from './job-scheduler.js';
+import { inlinePageQuery, retrySignal, retryUpdate, summaryQuery } from '../model/messages.js';
 
 /**
  * One job (workflow id `job-<jobId>`): registers its message handlers, runs its pages

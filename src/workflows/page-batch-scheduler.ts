@@ -1,6 +1,6 @@
-import { condition, isCancellation, patched } from '@temporalio/workflow';
+import { condition, isCancellation } from '@temporalio/workflow';
 import { BatchRunner } from './batch-runner.js';
-import type { BatchOutcome } from './download-types.js';
+import type { BatchOutcome } from '../model/download-types.js';
 import type { PageState } from './page-state.js';
 
 /**
@@ -19,7 +19,7 @@ export function evenBatchSize(count: number, slots: number, batchSize: number): 
  * failed retryably alone, with the job's retry policy shifted by the attempt the batch made.
  * Slots: a batch holds `lanes` of the page's `window`, a lone retry one. Returns once every task
  * has started and every retry has been handed to its own activity. With `firstAttempts` (an
- * inline run made every task's first attempt already: page-inline.ts), no batch starts: those
+ * inline run made every task's first attempt already: JobScheduler's runInline), no batch starts: those
  * outcomes are recorded and only the lone retries run.
  */
 export async function runBatched(state: PageState, batchSize: number, firstAttempts?: BatchOutcome[]): Promise<void> {
@@ -28,12 +28,7 @@ export async function runBatched(state: PageState, batchSize: number, firstAttem
   // Enough batches to fill the window even when the page is small: a page of 40 tasks with a
   // window of 8 runs 4 batches of 10 with 2 lanes each, not one batch of 40 with 2 lanes.
   const slots = Math.max(1, Math.floor(window / lanes));
-  const size =
-    firstAttempts !== undefined
-      ? tasks.length
-      : patched('even-batch-rounds')
-        ? evenBatchSize(tasks.length, slots, batchSize)
-        : Math.min(batchSize, Math.max(1, Math.ceil(tasks.length / slots)));
+  const size = firstAttempts !== undefined ? tasks.length : evenBatchSize(tasks.length, slots, batchSize);
   const runner = new BatchRunner(state);
   const { ready } = runner;
 

@@ -1,10 +1,10 @@
 import { condition, isCancellation, sleep } from '@temporalio/workflow';
 import { BatchRunner } from './batch-runner.js';
-import { hostOf } from './host-of.js';
+import { hostOf } from '../model/host-of.js';
 import type { PageState } from './page-state.js';
 
 /**
- * The polite batched page scheduler (behind `polite-batches`): a per-host limit without a Temporal
+ * The polite batched page scheduler: a per-host limit without a Temporal
  * round trip per resource. Each host's tasks run in `downloadBatch` activities of that host only,
  * of at most `batchSize` tasks; a batch's lanes count against its host's `perHost` slots and the
  * page's `window`, and so does each lone retry of a resource that failed retryably in a batch (it

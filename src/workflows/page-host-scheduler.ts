@@ -1,13 +1,12 @@
 import { condition } from '@temporalio/workflow';
-import { hostOf } from './host-of.js';
+import { hostOf } from '../model/host-of.js';
 import type { PageState } from './page-state.js';
 
 /**
- * The polite page scheduler of one activity per resource (jobs with `batchSize` 1, and pages from
- * before `polite-batches`): at most `perHost` downloads per host in this page, and `window` in
- * all. A download holds its slot through all its Temporal retries; the job workflow runs one polite
- * page at a time (before 'exact-per-host', it divided the limit among its running pages). Hosts
- * take turns. Returns once the last download has started.
+ * The polite page scheduler of one activity per resource (jobs with `batchSize` 1): at most
+ * `perHost` downloads per host in this page, and `window` in all. A download holds its slot through
+ * all its Temporal retries; the job workflow runs one polite page at a time, so the limit holds
+ * job-wide. Hosts take turns. Returns once the last download has started.
  */
 export async function runPerHost(state: PageState, perHost: number): Promise<void> {
   const { tasks, states } = state;

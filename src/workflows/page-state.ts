@@ -1,10 +1,11 @@
 import { isCancellation, metricMeter, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { Activities } from '../activities/create-activities.js';
+import { downloadOptions, ioOptions, type DownloadOptions } from './activity-options.js';
 import { downloadFailure } from './download-failure.js';
-import { clipJson } from './failure-rules.js';
-import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from './page-budget.js';
-import { ResourceStatus } from './constants.js';
-import { type DownloadCommon } from './download-types.js';
+import { clipJson } from '../model/failure-rules.js';
+import { MAX_CONTENT_TYPE_BYTES, MAX_MESSAGE_BYTES } from '../model/page-budget.js';
+import { ErrorKind, ResourceStatus } from '../model/constants.js';
+import { type DownloadCommon, type InlineRunResult } from '../model/download-types.js';
 import {
   type DownloadTask,
   type PageProgress,
@@ -13,7 +14,7 @@ import {
   type RejectedResource,
   type ResourceError,
   type ResourceState,
-} from './job-types.js';
+} from '../model/job-types.js';
 
 /** What a successful download reports into a resource's state. */
 export interface DownloadSuccess {
@@ -26,25 +27,8 @@ export interface DownloadSuccess {
   store?: string;
 }
 
-/** Activity options for `downloadResource`: the job's retry policy and timeouts. */
-export function downloadOptionsFor(policy: PageWorkflowInput['policy']) {
-  const { retry } = policy;
-  return {
-    startToCloseTimeout: policy.attemptTimeoutMs,
-    heartbeatTimeout: policy.heartbeatTimeoutMs,
-    retry: {
-      maximumAttempts: retry.maximumAttempts,
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maximumIntervalMs,
-      // No nonRetryableErrorTypes: `http_status` is permanent for 404 and retryable for 503, so
-      // the activity marks each failure nonRetryable itself.
-    },
-  };
-}
-
-/** Activity options for one resource's downloads (the job's, or shifted after a batch's attempt). */
-export type DownloadOptions = ReturnType<typeof downloadOptionsFor>;
+/** Whether the page has downloads to run, or ended already (its handler could not expand it). */
+export type PageLoad = 'ready' | 'handler-failed';
 
 /**
  * One page round's state: its tasks, the state of each resource, the counts, and the downloads in
@@ -66,6 +50,8 @@ export class PageState {
   /** What every download activity needs besides its task(s). */
   readonly common: DownloadCommon;
   private readonly activities: ReturnType<typeof proxyActivities<Activities>>;
+  /** `loadPage` and `failedTasks`, waiting out a storage outage as `publishManifest` does. */
+  private readonly io = proxyActivities<Activities>(ioOptions());
   // Emitted by Temporal's metrics exporter (not during replay), beside its SDK metrics.
   private readonly outcomes = metricMeter.createCounter(
     'fetchbox_resources',
@@ -75,7 +61,7 @@ export class PageState {
 
   constructor(readonly input: PageWorkflowInput) {
     const { policy } = input;
-    this.downloadOptions = downloadOptionsFor(policy);
+    this.downloadOptions = downloadOptions(policy);
     this.activities = proxyActivities<Activities>(this.downloadOptions);
     this.common = {
       jobId: input.jobId,
@@ -85,7 +71,7 @@ export class PageState {
       attemptsPerTier: policy.attemptsPerTier,
       ...(policy.skipExisting ? { skipExisting: policy.skipExisting } : {}),
       ...(policy.revalidate === false ? { revalidate: false as const } : {}),
-      ...(input.manifestKey ? { manifestKey: input.manifestKey } : {}),
+      manifestKey: input.manifestKey,
     };
   }
 
@@ -105,6 +91,80 @@ export class PageState {
       failed: this.failed,
       bytes: this.bytes,
     };
+  }
+
+  /**
+   * Loads the round's download tasks: round 0 the staged page through the handler (`loadPage`;
+   * resources its expansion did not fit fail with kind `handler`, after the tasks); retry rounds the
+   * resources still failed after earlier rounds (`failedTasks`). Every task starts pending.
+   */
+  async load(): Promise<PageLoad> {
+    const { jobId, handler, page, round, pageKey, manifestKey, maxExtraTasks, policy } = this.input;
+    if (round === 0) {
+      const loaded = await this.io.loadPage({
+        jobId,
+        handler,
+        pageKey,
+        manifestKey,
+        ...(maxExtraTasks !== undefined ? { maxExtraTasks } : {}),
+        ...(policy.store !== undefined ? { store: policy.store } : {}),
+      });
+      return this.recordLoaded(loaded);
+    }
+    return this.recordTasks(await this.io.failedTasks({ jobId, handler, page, pageKey, round }));
+  }
+
+  /**
+   * Records a first round's tasks as the handler made them (loadPage's answer, or the inline run's):
+   * every task pending, then the resources its expansion did not fit failed with kind `handler`. A
+   * page the handler could not expand at all fails every resource with kind `handler`.
+   */
+  recordLoaded(loaded: Omit<InlineRunResult, 'outcomes'>): PageLoad {
+    this.pageResources = loaded.pageResources;
+    if (loaded.handlerError) {
+      const error = { kind: ErrorKind.handler, message: clipJson(loaded.handlerError.message, MAX_MESSAGE_BYTES) };
+      for (const r of loaded.handlerError.resources) {
+        this.states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
+      }
+      this.failed = this.states.length;
+      this.countFailedWithoutDownload(this.failed, ErrorKind.handler);
+      this.tasks = loaded.handlerError.resources;
+      return 'handler-failed';
+    }
+    return this.recordTasks(loaded.tasks, loaded.rejected ?? []);
+  }
+
+  /** Records `tasks` as pending and `rejected` as failed (`handler`), in that order. */
+  recordTasks(tasks: DownloadTask[], rejected: RejectedResource[] = []): PageLoad {
+    this.tasks = tasks;
+    this.rejected = rejected;
+    for (const task of tasks) {
+      this.states.push({
+        id: task.id,
+        url: task.url,
+        key: task.key,
+        status: ResourceStatus.pending,
+        attempts: 0,
+        ...(task.store !== undefined ? { store: task.store } : {}),
+      });
+    }
+    for (const r of rejected) {
+      const error = { kind: ErrorKind.handler, message: clipJson(r.message, MAX_MESSAGE_BYTES) };
+      this.states.push({ id: r.id, url: r.url, key: r.key, status: ResourceStatus.failed, attempts: 1, error });
+    }
+    this.failed += rejected.length;
+    this.countFailedWithoutDownload(rejected.length, ErrorKind.handler);
+    return 'ready';
+  }
+
+  /** Records that the task at `index` made its first attempt in a batch and waits to be retried alone. */
+  attemptedInBatch(index: number): void {
+    this.states[index]!.attempts = 1;
+  }
+
+  /** Records that the page round was canceled: what is still pending stays pending. */
+  markCanceled(): void {
+    this.canceled = true;
   }
 
   /** Records a stored resource. */

@@ -5,7 +5,7 @@ import { Client, type Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { S3Storage } from '../../src/storage/s3-storage.js';
 import { clusterStorage } from './support/job-checks.js';
-import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { SearchAttributes } from '../../src/model/search-attributes.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { clusterEnv, startFetchBox, type FetchBoxProcess } from './support/fetchbox-process.js';

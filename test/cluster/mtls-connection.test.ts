@@ -5,7 +5,7 @@ import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes-setup.js';
-import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { SearchAttributes } from '../../src/model/search-attributes.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { SearchAttributes } from '../../src/model/search-attributes.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { connectCluster, waitForSearchAttributes } from './support/cluster-client.js';
 import { clusterEnv, startFetchBox, type FetchBoxProcess } from './support/fetchbox-process.js';

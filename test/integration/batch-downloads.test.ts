@@ -4,8 +4,8 @@ import { createActivities } from '../../src/activities/create-activities.js';
 import { createFetcher } from '../../src/fetch/fetcher.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
-import type { BatchOutcome, DownloadBatchInput } from '../../src/workflows/download-types.js';
-import { pageWorkflowId } from '../../src/workflows/ids.js';
+import type { BatchOutcome, DownloadBatchInput } from '../../src/model/download-types.js';
+import { pageWorkflowId } from '../../src/model/ids.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
@@ -105,9 +105,10 @@ describe('downloadBatch resumed after a crash', () => {
     const fetcher = createFetcher(stack.config.fetch);
     const activities = createActivities({ storage: stack.storage, fetcher, handlers: builtInHandlers(), client: stack.client });
     const jobId = uniqueJobId('resume');
+    // The last one answers after 1.5 s: the batch outlives the heartbeat interval.
     const tasks = Array.from({ length: 6 }, (_, i) => ({
       id: `t${i}`,
-      url: `${origin.url}/bytes/50/${jobId}-${i}`,
+      url: i === 5 ? `${origin.url}/slow/1500/50/${jobId}-${i}` : `${origin.url}/bytes/50/${jobId}-${i}`,
       key: `${jobId}/t${i}`,
     }));
     const input: DownloadBatchInput = {
@@ -142,8 +143,10 @@ describe('downloadBatch resumed after a crash', () => {
       expect(origin.hits.has(`/bytes/50/${jobId}-0`)).toBe(false);
       expect(origin.hits.has(`/bytes/50/${jobId}-2`)).toBe(false);
       expect(origin.hits.get(`/bytes/50/${jobId}-3`)).toBe(1);
-      // Progress is heartbeated as it settles, so a crash now would resume from here.
+      // Progress is heartbeated (once a second, not in the first second), so a crash would resume
+      // from there; every beat carries what the earlier attempt had settled.
       expect(beats.length).toBeGreaterThan(0);
+      for (const beat of beats) expect((beat as BatchOutcome[]).map((o) => o.index)).toEqual(expect.arrayContaining([0, 2]));
     } finally {
       await fetcher.close();
     }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COORDINATOR_MAX_HISTORY, hostCoordinatorWorkflow } from '../../src/workflows/host-coordinator-workflow.js';
-import { hostLeaseUpdate } from '../../src/workflows/host-messages.js';
-import type { HostLeaseRequest } from '../../src/workflows/host-types.js';
+import { hostLeaseUpdate } from '../../src/model/messages.js';
+import type { HostLeaseRequest } from '../../src/model/host-types.js';
 import { startWorkflowEnv, type WorkflowEnv } from '../support/workflow-env.js';
 
 // Workflow unit tests of the host coordinator (politeness across jobs and workers) on a local

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostCoordinatorId } from '../../src/workflows/ids.js';
+import { hostCoordinatorId } from '../../src/model/ids.js';
 import { hitsUnder, startOrigin, type Origin } from '../support/origin.js';
 import { startApi, startStack, type Api } from '../support/stack.js';
 import { waitFor } from '../support/wait-for.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobWorkflowId } from '../../src/workflows/ids.js';
-import type { JobResult } from '../../src/workflows/job-types.js';
+import { jobWorkflowId } from '../../src/model/ids.js';
+import type { JobResult } from '../../src/model/job-types.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readEvents } from '../support/sse.js';

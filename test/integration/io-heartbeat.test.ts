@@ -9,7 +9,7 @@ import { WorkerProcesses, workerEnv } from '../support/worker-processes.js';
 
 // A worker SIGKILLed while it runs a page's loadPage (the link-expander handler waiting on a
 // listing the origin holds): the loadPage heartbeats while it runs, so with its 30 s heartbeat
-// timeout (workflows/io-timeouts.ts) another worker takes the page over well before the 5-minute
+// timeout (workflows/activity-options.ts) another worker takes the page over well before the 5-minute
 // start-to-close that was the only bound before (a chaos run once stalled on exactly this).
 
 const FILE = Buffer.from('sixteen bytes!!\n');

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PAGES_PER_RUN } from '../../src/workflows/job-workflow.js';
+import { PAGES_PER_RUN } from '../../src/workflows/job-scheduler.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';
 import { readBack } from '../support/objects.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';

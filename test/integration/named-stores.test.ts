@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { storeChecks } from '../../src/api/routes/health.js';
+import { storeChecks } from '../../src/api/service/health-routes.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';

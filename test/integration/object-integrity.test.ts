@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VALIDATOR_METADATA } from '../../src/fetch/validators.js';
-import type { DownloadTask } from '../../src/workflows/job-types.js';
+import type { DownloadTask } from '../../src/model/job-types.js';
 import type { Handler } from '../../src/handlers/handler.js';
 import { readBack } from '../support/objects.js';
 import { contentSha256, startOrigin, type Origin } from '../support/origin.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineHandler } from '../../src/handlers/handler.js';
-import { jobWorkflowId, pageWorkflowId } from '../../src/workflows/ids.js';
-import type { JobMemo, PageResult } from '../../src/workflows/job-types.js';
-import { PAGE_BUDGET_BYTES, jsonBytes } from '../../src/workflows/page-budget.js';
+import { jobWorkflowId, pageWorkflowId } from '../../src/model/ids.js';
+import type { JobMemo, PageResult } from '../../src/model/job-types.js';
+import { PAGE_BUDGET_BYTES, jsonBytes } from '../../src/model/page-budget.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 

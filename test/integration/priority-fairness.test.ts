@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobWorkflowId } from '../../src/workflows/ids.js';
+import { jobWorkflowId } from '../../src/model/ids.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { startStack, uniqueJobId, type Stack } from '../support/stack.js';
 import { waitFor } from '../support/wait-for.js';
 
 // Issue 23 item 4: a manifest's `priority` is the job's Temporal priority key, the submitting client
-// its fairness key, on a dev server started as `fetchbox dev` starts it (matching-config.ts). The
+// its fairness key, on a dev server started as `fetchbox dev` starts it (temporal-cli.ts, DEV_SERVER_DYNAMIC_CONFIG). The
 // worker has two activity slots, so a handful of jobs saturate it and the rest wait in Temporal's
 // task queue, where priority and fairness decide the order.
 

@@ -10,11 +10,12 @@ import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 // Guards every change to workflow code: histories recorded from real runs are replayed against the
 // current workflow bundle, and a non-deterministic change fails here. Re-record deliberately
-// (after versioning the change with `patched()`), see docs/testing.md:
+// (after versioning the change with `patched()`, registered in src/workflows/patches.ts), see
+// docs/testing.md:
 //   FETCHBOX_RECORD_HISTORIES=1 npx vitest run --project integration test/integration/replay.test.ts
 const dir = path.join(projectRoot, 'test', 'fixtures', 'histories');
 const recording = process.env.FETCHBOX_RECORD_HISTORIES === '1';
-/** Recordings are dated (FETCHBOX_RECORD_STAMP overrides, for a second set on one day), so new ones join the old ones instead of replacing them: old histories keep guarding compatibility. */
+/** Recordings are dated (FETCHBOX_RECORD_STAMP overrides, for a second set on one day), so new ones join the live ones instead of replacing them: older histories keep guarding the jobs still running on them. */
 const stamp = process.env.FETCHBOX_RECORD_STAMP ?? new Date().toISOString().slice(0, 10).replace(/-/g, '');
 
 describe.runIf(recording)('recording histories', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defaultHandler } from '../../src/handlers/default-handler.js';
+import { defaultHandler } from '../../src/handlers/registry.js';
 import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { BodyRejectedError } from '../../src/storage/errors.js';
 import { FileStorage } from '../../src/storage/file-storage.js';

@@ -7,9 +7,9 @@ import type {
   DownloadInput,
   DownloadResult,
   InlineRunResult,
-} from '../../src/workflows/download-types.js';
-import type { DownloadTask } from '../../src/workflows/job-types.js';
-import type { DeliverWebhookInput, DeliverWebhookResult } from '../../src/workflows/notify-types.js';
+} from '../../src/model/download-types.js';
+import type { DownloadTask } from '../../src/model/job-types.js';
+import type { DeliverWebhookInput, DeliverWebhookResult } from '../../src/model/notify-types.js';
 
 /** What one mocked job does: its pages' tasks, how long a download takes, which URLs fail once. */
 export interface MockJobPlan {

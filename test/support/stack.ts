@@ -16,7 +16,7 @@ import { createFetcher } from '../../src/fetch/fetcher.js';
 import type { Handler } from '../../src/handlers/handler.js';
 import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
-import { createStorage } from '../../src/storage/create-storage.js';
+import { createStorage } from '../../src/storage/store-registry.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { createFetchBoxWorker } from '../../src/worker/create-worker.js';
 import { postJson, testApp } from './app.js';

@@ -1,7 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { SearchAttributes } from '../../src/model/search-attributes.js';
 
 /** A workflow test environment with one worker running on it; `close` stops both. */
 export interface WorkflowEnv {

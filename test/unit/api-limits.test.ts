@@ -2,8 +2,8 @@ import type { Client } from '@temporalio/client';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/api/api-error.js';
 import { JobService } from '../../src/api/job-service.js';
-import { DEFAULT_MANIFEST_LIMITS } from '../../src/api/manifest-limits.js';
-import type { Manifest } from '../../src/api/schemas.js';
+import { DEFAULT_MANIFEST_LIMITS } from '../../src/api/submit/manifest-limits.js';
+import type { Manifest } from '../../src/api/submit/manifest-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { REFUSED_REQUEST_HEADERS } from '../../src/fetch/header-rules.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
@@ -344,7 +344,7 @@ describe('JobService.submit enforces the configured limits for every caller', ()
 });
 
 describe('one parse per manifest', () => {
-  it('parses the body once: the limit gate hands its parse to the route validator', async () => {
+  it('parses the body once: the submit guards hand their parse to the handler', async () => {
     const { app, jobs } = appWith();
     const text = JSON.stringify({ jobId: 'once', resources: Array.from({ length: 50 }, (_, i) => ({ url: `https://example.com/${i}` })) });
     const parse = vi.spyOn(JSON, 'parse');

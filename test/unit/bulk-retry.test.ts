@@ -6,7 +6,7 @@ import type { RetryResult } from '../../src/api/jobs/job-views.js';
 // bulkRetry calls the single-job retry; here it answers per jobId from `answers`.
 const answers = new Map<string, () => Promise<RetryResult>>();
 const retried: string[] = [];
-vi.mock('../../src/api/jobs/retry-job.js', () => ({
+vi.mock('../../src/api/operator/retry-job.js', () => ({
   retryJob: async (_ctx: unknown, jobId: string) => {
     retried.push(jobId);
     const answer = answers.get(jobId);
@@ -14,8 +14,8 @@ vi.mock('../../src/api/jobs/retry-job.js', () => ({
     return answer();
   },
 }));
-const { bulkRetry } = await import('../../src/api/failures/bulk-retry.js');
-const { matchRetryTargets, RetryBounds } = await import('../../src/api/failures/retry-targets.js');
+const { bulkRetry } = await import('../../src/api/operator/bulk-retry.js');
+const { matchRetryTargets, RetryBounds } = await import('../../src/api/operator/retry-targets.js');
 
 const retrying = async (): Promise<RetryResult> => ({ status: 'running', retrying: true });
 const unavailable = async (): Promise<RetryResult> => {

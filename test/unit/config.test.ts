@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
-import { defaultHandler } from '../../src/handlers/default-handler.js';
+import { defaultHandler } from '../../src/handlers/registry.js';
 import { resolvePolicy } from '../../src/handlers/policy.js';
 import { checkNamespaceRetention, MIN_RETRYABLE_RETENTION_MS, retentionProblem } from '../../src/temporal/retention.js';
 
@@ -34,6 +34,12 @@ describe('loadConfig', () => {
     expect(config.storage.s3.forcePathStyle).toBe(true);
     expect(config.storage.url).toBe('file:///var/lib/fetchbox/objects');
     expect(config.temporal.namespace).toBe('crawl');
+  });
+
+  it("bounds the worker's heap growth: 50 % by default, 0 for V8's own factor, at most 300", () => {
+    expect(loadConfig({}).worker.heapGrowthPercent).toBe(50);
+    expect(loadConfig({ FETCHBOX_WORKER_HEAP_GROWTH_PERCENT: '0' }).worker.heapGrowthPercent).toBe(0);
+    expect(() => loadConfig({ FETCHBOX_WORKER_HEAP_GROWTH_PERCENT: '301' })).toThrow(/FETCHBOX_WORKER_HEAP_GROWTH_PERCENT/);
   });
 
   it('merges the environment over a YAML file', async () => {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { JobService } from '../../src/api/job-service.js';
 import type { JobContext } from '../../src/api/jobs/job-context.js';
 import { listJobs } from '../../src/api/jobs/job-listing.js';
-import { CursorSigner } from '../../src/api/cursor-signer.js';
-import { encodeJobsCursor } from '../../src/api/jobs/jobs-cursor.js';
+import { CursorSigner } from '../../src/api/cursor.js';
+import { encodeJobsCursor } from '../../src/api/jobs/job-listing.js';
 import { testApp } from '../support/app.js';
 
 // Contract v1.1, read as a black-box client would: every error is {"error": {"code", "message", "details"?}}

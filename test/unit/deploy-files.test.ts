@@ -5,9 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/config-schema.js';
 import { parseDurationMs } from '../../src/config/duration.js';
 import { ENV_VARS, loadConfig } from '../../src/config/load-config.js';
-import { dynamicConfigYaml } from '../../src/temporal/matching-config.js';
-import { projectRoot } from '../../src/temporal/temporal-cli.js';
-import { ErrorKind } from '../../src/workflows/constants.js';
+import { dynamicConfigYaml, projectRoot } from '../../src/temporal/temporal-cli.js';
+import { ErrorKind } from '../../src/model/constants.js';
 import { clusterEnv } from '../cluster/support/fetchbox-process.js';
 
 // No Docker engine runs on these machines, so the deployment files are checked statically:
@@ -169,7 +168,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives the Temporal server the dynamic config priority and fairness need (matching-config.ts)', () => {
+  it('gives the Temporal server the dynamic config priority and fairness need (temporal-cli.ts)', () => {
     expect(s.temporal.environment.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/dynamicconfig.yaml');
     expect(s.temporal.volumes).toContain('./deploy/temporal:/etc/temporal/config/dynamicconfig:ro');
     expect(parseYaml(read('deploy/temporal/dynamicconfig.yaml'))).toEqual(parseYaml(dynamicConfigYaml()));
@@ -420,8 +419,8 @@ describe('Alertmanager (deploy/alertmanager/alertmanager.yml)', () => {
 
 describe('docs/observability.md', () => {
   it('documents every metric the code defines', () => {
-    // Every file that may define a metric: the metrics classes and the workflows (workflow metrics go through Temporal's meter).
-    const files = ['src/metrics', 'src/workflows'].flatMap((dir) =>
+    // Every file that may define a metric: the metrics classes (src/observability) and the workflows (workflow metrics go through Temporal's meter).
+    const files = ['src/observability', 'src/workflows'].flatMap((dir) =>
       readdirSync(path.join(projectRoot, dir))
         .filter((f) => f.endsWith('.ts'))
         .map((f) => `${dir}/${f}`),

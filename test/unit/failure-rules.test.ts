@@ -14,9 +14,9 @@ import {
   isRetryableHttpStatus,
   readFailure,
   recordedError,
-} from '../../src/workflows/failure-rules.js';
-import { ErrorKind } from '../../src/workflows/constants.js';
-import { MAX_MESSAGE_BYTES } from '../../src/workflows/page-budget.js';
+} from '../../src/model/failure-rules.js';
+import { ErrorKind } from '../../src/model/constants.js';
+import { MAX_MESSAGE_BYTES } from '../../src/model/page-budget.js';
 
 describe('failure rules', () => {
   it('retries 408, 425, 429 and 5xx, no other status', () => {

@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { parseTokens } from '../../src/api/auth.js';
-import { hostMatches, failureMatches } from '../../src/api/failures/failure-filter.js';
-import { CursorSigner } from '../../src/api/cursor-signer.js';
-import { decodeFailuresCursor as decodeWith, encodeFailuresCursor as encodeWith, START } from '../../src/api/failures/failures-cursor.js';
-import { fanOut } from '../../src/api/failures/fan-out.js';
+import { CursorSigner } from '../../src/api/cursor.js';
+import {
+  decodeFailuresCursor as decodeWith,
+  encodeFailuresCursor as encodeWith,
+  failureMatches,
+  hostMatches,
+  START,
+  type FailuresPosition,
+} from '../../src/api/failures/list-failures.js';
+import { fanOut } from '../../src/api/fan-out.js';
 import { failedJobsQuery, retryCandidatesQuery } from '../../src/api/failures/visibility-query.js';
 import type { JobService } from '../../src/api/job-service.js';
 import type { FailureFilter } from '../../src/api/failures/failure-views.js';
-import type { FailuresPosition } from '../../src/api/failures/failures-cursor.js';
-import { ErrorKind } from '../../src/workflows/constants.js';
+import { ErrorKind } from '../../src/model/constants.js';
 import { testApp } from '../support/app.js';
 
 describe('hostMatches', () => {

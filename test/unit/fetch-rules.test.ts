@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAddressGuard } from '../../src/fetch/address-guard.js';
-import { parseRetryAfter } from '../../src/fetch/fetcher.js';
+import { parseRetryAfter } from '../../src/fetch/response.js';
 import { keyProblem } from '../../src/storage/keys.js';
 import { defaultStorageKey } from '../../src/handlers/handler.js';
 
@@ -99,7 +99,7 @@ describe('storage keys', () => {
 
 describe('tierForAttempt', () => {
   it('moves to the next tier every attemptsPerTier attempts and stays on the last', async () => {
-    const { tierForAttempt } = await import('../../src/activities/proxy-tiers.js');
+    const { tierForAttempt } = await import('../../src/activities/download-one.js');
     const tiers = ['direct', 'p1', 'p2'];
     expect([1, 2, 3, 4, 5].map((a) => tierForAttempt(tiers, 1, a))).toEqual(['direct', 'p1', 'p2', 'p2', 'p2']);
     expect([1, 2, 3, 4, 5].map((a) => tierForAttempt(tiers, 2, a))).toEqual(['direct', 'direct', 'p1', 'p1', 'p2']);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, ErrorCode } from '../../src/api/api-error.js';
 import { parseTokens } from '../../src/api/auth.js';
-import type { JobEvent, JobService } from '../../src/api/job-service.js';
+import type { JobService } from '../../src/api/job-service.js';
+import type { JobEvent } from '../../src/api/jobs/job-events.js';
 import {
   FetchBoxApiError,
   FetchBoxClient,

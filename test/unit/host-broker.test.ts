@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HostBroker, type HostCoordinator, type HostPermit } from '../../src/activities/host-broker.js';
 import { applyRequest, dropExpired, grantFor, settleGrant, spacingMs } from '../../src/workflows/host-permits.js';
-import type { HostCoordinatorState, HostLeaseRequest } from '../../src/workflows/host-types.js';
+import type { HostCoordinatorState, HostLeaseRequest } from '../../src/model/host-types.js';
 import { waitFor } from '../support/wait-for.js';
 
 const LEASE_MS = 300;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyRequest, dropExpired, fairTargets, grantFor, settleGrant, spacingMs } from '../../src/workflows/host-permits.js';
-import type { HostCoordinatorState, HostLeaseRequest } from '../../src/workflows/host-types.js';
+import type { HostCoordinatorState, HostLeaseRequest } from '../../src/model/host-types.js';
 
 const fresh = (limit: number): HostCoordinatorState => ({
   host: 'h',

@@ -1,10 +1,11 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { JobService, type JobEvent } from '../../src/api/job-service.js';
+import { JobService } from '../../src/api/job-service.js';
+import type { JobEvent } from '../../src/api/jobs/job-events.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
-import type { ResourceState } from '../../src/workflows/job-types.js';
+import type { ResourceState } from '../../src/model/job-types.js';
 
 const PAGES = 50;
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseTokens } from '../../src/api/auth.js';
 import type { JobService } from '../../src/api/job-service.js';
-import { fairnessKeyOf, JobPriority, retryPriority, startPriority } from '../../src/api/jobs/job-priority.js';
-import { manifestHash } from '../../src/api/jobs/manifest-hash.js';
-import { ManifestSchema } from '../../src/api/schemas.js';
+import { fairnessKeyOf, JobPriority, retryPriority, startPriority } from '../../src/api/submit/job-priority.js';
+import { manifestHash } from '../../src/api/submit/manifest-hash.js';
+import { ManifestSchema } from '../../src/api/submit/manifest-schema.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
-import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigFlags, dynamicConfigYaml } from '../../src/temporal/matching-config.js';
+import { DEV_SERVER_DYNAMIC_CONFIG, dynamicConfigFlags, dynamicConfigYaml } from '../../src/temporal/temporal-cli.js';
 import { parse as parseYaml } from 'yaml';
 import { testApp } from '../support/app.js';
 

@@ -1,7 +1,13 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { clampMaxLinks, compileLinkPattern, MAX_LINKS_PER_LISTING } from '../../src/handlers/link-expander.js';
-import { extractLinks, extractLinksAsync, MAX_EXTRACTED_LINKS } from '../../src/handlers/link-extract.js';
+import {
+  clampMaxLinks,
+  compileLinkPattern,
+  extractLinks,
+  extractLinksAsync,
+  MAX_EXTRACTED_LINKS,
+  MAX_LINKS_PER_LISTING,
+} from '../../src/handlers/link-expander.js';
 
 const BASE = 'http://h.test/dir/index.html';
 

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { listFailures } from '../../src/api/failures/list-failures.js';
 import type { FailureFilter } from '../../src/api/failures/failure-views.js';
 import type { JobContext } from '../../src/api/jobs/job-context.js';
-import { ErrorKind } from '../../src/workflows/constants.js';
-import { type ResourceState } from '../../src/workflows/job-types.js';
-import { CursorSigner } from '../../src/api/cursor-signer.js';
+import { ErrorKind } from '../../src/model/constants.js';
+import { type ResourceState } from '../../src/model/job-types.js';
+import { CursorSigner } from '../../src/api/cursor.js';
 
 // A stub Temporal: visibility lists `runs` newest first (page tokens are offsets); each job's describe
 // names its latest run; a job run's result carries its failed pages; page runs return their states.

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, resolveLogFormat } from '../../src/logger.js';
+import { createLogger, resolveLogFormat } from '../../src/observability/logger.js';
 
 /** Logs one record through a logger of `format` and returns what it wrote. */
 async function logOnce(format: 'json' | 'pretty'): Promise<string> {

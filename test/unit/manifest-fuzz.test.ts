@@ -8,7 +8,7 @@ import { defaultStorageKey } from '../../src/handlers/handler.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import { jobIdProblem, userKeyProblem } from '../../src/storage/keys.js';
 import type { Storage, StoredObject } from '../../src/storage/storage.js';
-import type { JobWorkflowInput, ManifestResource } from '../../src/workflows/job-types.js';
+import type { JobWorkflowInput, ManifestResource } from '../../src/model/job-types.js';
 import { testApp } from '../support/app.js';
 
 /**

@@ -8,10 +8,10 @@ import { createDownloadOne } from '../../src/activities/download-one.js';
 import { createHandlerHooks } from '../../src/activities/handler-hooks.js';
 import { assignStores, objectStorage, storageFor } from '../../src/activities/task-store.js';
 import type { ApiError } from '../../src/api/api-error.js';
-import { applyManifestStore } from '../../src/api/jobs/check-store.js';
-import { manifestHash } from '../../src/api/jobs/manifest-hash.js';
-import { paginate } from '../../src/api/jobs/staging.js';
-import { storeChecks } from '../../src/api/routes/health.js';
+import { applyManifestStore } from '../../src/api/submit/check-manifest.js';
+import { manifestHash } from '../../src/api/submit/manifest-hash.js';
+import { paginate } from '../../src/api/submit/staging.js';
+import { storeChecks } from '../../src/api/service/health-routes.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import type { Fetcher } from '../../src/fetch/fetcher.js';
 import { defineHandler, type HandlerContext } from '../../src/handlers/handler.js';
@@ -20,7 +20,7 @@ import { BUILT_IN_HANDLERS, HandlerRegistry } from '../../src/handlers/registry.
 import { FileStorage } from '../../src/storage/file-storage.js';
 import type { S3Storage } from '../../src/storage/s3-storage.js';
 import { createStoreRegistry, checkStores, StoreUnavailableError, UnknownStoreError } from '../../src/storage/store-registry.js';
-import { MAX_STORE_FIELD_BYTES, jsonBytes } from '../../src/workflows/page-budget.js';
+import { MAX_STORE_FIELD_BYTES, jsonBytes } from '../../src/model/page-budget.js';
 
 const STORES_ENV = {
   FETCHBOX_STORE_IMAGES_URL: 's3://images-bucket/crawl',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DownloadTask } from '../../src/workflows/job-types.js';
+import type { DownloadTask } from '../../src/model/job-types.js';
 import {
   CROSS_ORIGIN_HEADERS,
   headersForOrigin,

@@ -1,8 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { ActivityFailure, TimeoutFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { fitPage, ioFailure, validateStagedPage } from '../../src/activities/load-page.js';
-import { paginate } from '../../src/api/job-service.js';
+import { ioFailure } from '../../src/activities/failures.js';
+import { validateStagedPage } from '../../src/activities/page-activities.js';
+import { fitPage } from '../../src/activities/page-fit.js';
+import { paginate } from '../../src/api/submit/staging.js';
 import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../src/activities/create-activities.js';
@@ -11,8 +13,8 @@ import { builtInHandlers } from '../../src/handlers/registry.js';
 import { ObjectNotFoundError, StorageError } from '../../src/storage/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { downloadFailure } from '../../src/workflows/download-failure.js';
-import { clipJson } from '../../src/workflows/failure-rules.js';
-import type { DownloadTask, ManifestResource, PageResult, ResourceState } from '../../src/workflows/job-types.js';
+import { clipJson } from '../../src/model/failure-rules.js';
+import type { DownloadTask, ManifestResource, PageResult, ResourceState } from '../../src/model/job-types.js';
 import {
   MAX_CONTENT_TYPE_BYTES,
   MAX_MESSAGE_BYTES,
@@ -20,7 +22,7 @@ import {
   PAGE_BUDGET_BYTES,
   STATE_OVERHEAD_BYTES,
   jsonBytes,
-} from '../../src/workflows/page-budget.js';
+} from '../../src/model/page-budget.js';
 
 /** A message or content type as hostile as JSON gets: control characters (6 bytes each), lone surrogates. */
 const hostile = (n: number) => '\u0001"\\\ud800é😀'.repeat(n);

@@ -1,8 +1,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { PageRunNotCompletedError, queryPageStates, readPageRun, readPageStates, readRoundStates } from '../../src/ledger/page-states.js';
-import { pageWorkflowId } from '../../src/workflows/ids.js';
-import type { PageResult, ResourceState } from '../../src/workflows/job-types.js';
+import { pageWorkflowId } from '../../src/model/ids.js';
+import type { PageResult, ResourceState } from '../../src/model/job-types.js';
 
 const state = (id: string, status: ResourceState['status'], attempts: number): ResourceState => ({
   id,

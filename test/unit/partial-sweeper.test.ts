@@ -5,12 +5,12 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { dropPartialIfFinal } from '../../src/activities/resumable-download.js';
 import { activityRun } from '../../src/activities/resume-check.js';
-import { WorkerMetrics } from '../../src/metrics/worker-metrics.js';
+import { WorkerMetrics } from '../../src/observability/worker-metrics.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
 import { startPartialSweeper } from '../../src/storage/partial-sweeper.js';
 import { partialId } from '../../src/storage/partials.js';
 import { StoreRegistry } from '../../src/storage/store-registry.js';
-import type { DownloadTask } from '../../src/workflows/job-types.js';
+import type { DownloadTask } from '../../src/model/job-types.js';
 
 const CHUNK = Buffer.alloc(10_000, 7);
 

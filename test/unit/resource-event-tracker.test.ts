@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ResourceEventTracker } from '../../src/api/jobs/resource-event-tracker.js';
-import type { ResourceState } from '../../src/workflows/job-types.js';
+import type { ResourceState } from '../../src/model/job-types.js';
 
 const state = (id: string, status: ResourceState['status']): ResourceState => ({
   id,

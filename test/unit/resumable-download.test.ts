@@ -5,7 +5,8 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openResumable } from '../../src/activities/resumable-download.js';
 import { ErrorKind, FetchFailure } from '../../src/fetch/errors.js';
-import type { Fetcher, OpenRequest, OpenResponse } from '../../src/fetch/fetcher.js';
+import type { Fetcher, OpenRequest } from '../../src/fetch/fetcher.js';
+import type { OpenResponse } from '../../src/fetch/response.js';
 import { FileStorage } from '../../src/storage/file-storage.js';
 import { RESUMABLE_MIN_BYTES, partialId } from '../../src/storage/partials.js';
 

@@ -2,11 +2,12 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Wit
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/api/api-error.js';
-import { JobService, isAlreadyCompleted } from '../../src/api/job-service.js';
+import { JobService } from '../../src/api/job-service.js';
+import { isAlreadyCompleted } from '../../src/temporal/grpc-errors.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { RETRY_REFUSED } from '../../src/workflows/constants.js';
+import { RETRY_REFUSED } from '../../src/model/constants.js';
 
 type Status = 'RUNNING' | 'COMPLETED' | 'CANCELLED';
 

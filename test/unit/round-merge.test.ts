@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ResourceState } from '../../src/workflows/job-types.js';
-import { applyPageResult, mergeRoundStates, roundCountsDelta, type PageCounts } from '../../src/workflows/round-merge.js';
+import type { ResourceState } from '../../src/model/job-types.js';
+import { applyPageResult, mergeRoundStates, roundCountsDelta, type PageCounts } from '../../src/model/round-merge.js';
 
 const state = (id: string, status: ResourceState['status'], attempts: number, extra: Partial<ResourceState> = {}): ResourceState => ({
   id,

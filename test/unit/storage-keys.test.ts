@@ -4,8 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHandlerHarness } from '../../src/handlers/testing.js';
 import { InvalidKeyError } from '../../src/storage/errors.js';
-import { FileStorage } from '../../src/storage/file-storage.js';
-import { metadataPath } from '../../src/storage/file-metadata.js';
+import { FileStorage, metadataPath } from '../../src/storage/file-storage.js';
 import { isReservedSegment, jobIdProblem, jobKeyProblem, keyProblem, manifestDocumentKey, userKeyProblem } from '../../src/storage/keys.js';
 import { S3Storage } from '../../src/storage/s3-storage.js';
 

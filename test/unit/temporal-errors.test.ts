@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { builtInHandlers } from '../../src/handlers/registry.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { ensureSearchAttributes, isSearchAttributeNotRegistered } from '../../src/temporal/search-attributes-setup.js';
-import { SearchAttributes } from '../../src/workflows/search-attributes.js';
+import { SearchAttributes } from '../../src/model/search-attributes.js';
 import { testApp } from '../support/app.js';
 
 // What Temporal says while FetchBox's search attributes are missing or were registered a moment

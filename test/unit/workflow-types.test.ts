@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkflowTypes } from '../../src/workflows/ids.js';
+import { WorkflowTypes } from '../../src/model/ids.js';
 import { jobWorkflow, pageWorkflow } from '../../src/workflows/index.js';
 
 describe('WorkflowTypes', () => {

@@ -1,10 +1,10 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
 import { readPageStates } from '../../ledger/page-states.js';
-import { jobWorkflowId } from '../../workflows/ids.js';
-import type { JobStatus } from '../../workflows/constants.js';
-import type { JobMemo, JobResult, ResourceState } from '../../workflows/job-types.js';
-import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { jobWorkflowId } from '../../model/ids.js';
+import type { JobStatus } from '../../model/constants.js';
+import type { JobMemo, JobResult, ResourceState } from '../../model/job-types.js';
+import { SearchAttributes } from '../../model/search-attributes.js';
 import { GrpcStatus } from '../../temporal/grpc-errors.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import { toIso } from '../visibility.js';

@@ -1,5 +1,5 @@
-import type { ErrorKind } from '../../workflows/constants.js';
-import type { ResourceError } from '../../workflows/job-types.js';
+import type { ErrorKind } from '../../model/constants.js';
+import type { ResourceError } from '../../model/job-types.js';
 
 /**
  * What `GET /failures` filters on. Times are ISO 8601 (normalized to UTC by the route); `since` and

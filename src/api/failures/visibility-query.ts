@@ -1,7 +1,7 @@
-import { JobStatus } from '../../workflows/constants.js';
-import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { JobStatus } from '../../model/constants.js';
+import { SearchAttributes } from '../../model/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal } from '../visibility.js';
-import { WorkflowTypes } from '../../workflows/ids.js';
+import { WorkflowTypes } from '../../model/ids.js';
 
 /** Every FetchBox job workflow run that is the last of its chain (continued-as-new runs left out). */
 const JOB_RUNS = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`] as const;

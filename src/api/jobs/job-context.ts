@@ -1,7 +1,22 @@
-import { CursorSigner } from '../cursor-signer.js';
+import { CursorSigner } from '../cursor.js';
 import { isSearchAttributeNotRegistered } from '../../temporal/search-attributes-setup.js';
 import type { JobServiceDeps } from './job-views.js';
-import { isTemporalUnavailable, searchAttributesNotReady, temporalUnavailable } from './temporal-errors.js';
+import { isTemporalUnavailable } from '../../temporal/grpc-errors.js';
+import { ApiError, ErrorCode } from '../api-error.js';
+
+/** The 503 a crawler gets when Temporal cannot be reached, so it retries later. */
+export function temporalUnavailable(err: unknown): ApiError {
+  return new ApiError(503, ErrorCode.temporalUnavailable, `Temporal is unavailable; retry later (${(err as Error).message})`);
+}
+
+/** Temporal refused a FetchBox search attribute: not registered, or registered a moment ago. */
+export function searchAttributesNotReady(): ApiError {
+  return new ApiError(
+    503,
+    ErrorCode.temporalUnavailable,
+    "FetchBox's search attributes are not registered in the Temporal namespace yet; start a `fetchbox worker` (it registers them) or register them (docs/deployment.md), then retry",
+  ).retryAfter(1);
+}
 
 /** One Temporal call, bounded by a deadline, with outages turned into the API's 503s. */
 export type TemporalCall = <T>(fn: () => Promise<T>, ms?: number) => Promise<T>;

@@ -1,8 +1,8 @@
 import { queryPageStates, readPageRun, type LedgerReadOptions, type PageRun } from '../../ledger/page-states.js';
-import { jobWorkflowId } from '../../workflows/ids.js';
-import { summaryQuery } from '../../workflows/messages.js';
-import { JobStatus } from '../../workflows/constants.js';
-import { type JobMemo } from '../../workflows/job-types.js';
+import { jobWorkflowId } from '../../model/ids.js';
+import { summaryQuery } from '../../model/messages.js';
+import { JobStatus } from '../../model/constants.js';
+import { type JobMemo } from '../../model/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { jobSummary } from './job-reader.js';

@@ -1,14 +1,77 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes.js';
-import { JobStatus } from '../../workflows/constants.js';
-import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { JobStatus } from '../../model/constants.js';
+import { SearchAttributes } from '../../model/search-attributes.js';
 import { JOB_STATUS_CLAUSE, literal, toIso } from '../visibility.js';
 import type { JobContext } from './job-context.js';
-import { decodeJobsCursor, encodeJobsCursor } from './jobs-cursor.js';
-import { supersededRuns } from './latest-runs.js';
+import { z } from 'zod';
+import { CursorListing, type CursorSigner } from '../cursor.js';
 import { statusOf } from './job-status.js';
 import type { JobListItem, JobListing } from './job-views.js';
-import { WorkflowTypes } from '../../workflows/ids.js';
+import { WorkflowTypes } from '../../model/ids.js';
+
+/** What a `GET /jobs` cursor is bound to: visibility's page token is valid only for the query it came from. */
+export interface JobsCursorFilter {
+  status?: string | undefined;
+  handler?: string | undefined;
+}
+
+const bindingOf = (filter: JobsCursorFilter) => [filter.status ?? null, filter.handler ?? null];
+
+/** A `GET /jobs` cursor's position: visibility's page token, base64url. */
+const JobsPosition = z.strictObject({ t: z.string().regex(/^[A-Za-z0-9_-]+$/) });
+
+/**
+ * A `GET /jobs` cursor: visibility's page token in the API's one cursor format (cursor.ts), bound
+ * to the listing's filters, so a cursor this API never returned, or one of other filters, is a
+ * `400` before Temporal sees it (Temporal answers an unreadable token with a retried UNKNOWN error:
+ * a `500` or, at the deadline, a `503`).
+ */
+export function encodeJobsCursor(signer: CursorSigner, filter: JobsCursorFilter, token: Uint8Array): string {
+  return signer.seal(CursorListing.jobs, bindingOf(filter), { t: Buffer.from(token).toString('base64url') });
+}
+
+/** The page token in a cursor {@link encodeJobsCursor} made for these filters; `400 invalid_request` for anything else. */
+export function decodeJobsCursor(signer: CursorSigner, filter: JobsCursorFilter, cursor: string): Buffer {
+  return Buffer.from(signer.open(CursorListing.jobs, bindingOf(filter), cursor, JobsPosition).t, 'base64url');
+}
+
+/** Most runs one look-up reads: a page of 1000 jobs with a few retry runs each. */
+const MAX_RUNS = 1000;
+
+/**
+ * Of the listed closed runs (`workflowId` → `runId`), the workflow ids whose listed run is no longer
+ * the job's latest: a retry of a closed job starts a new run under the same id, and visibility keeps
+ * listing the old one with its old status. One visibility query for the whole page; the latest run
+ * of an id is the one started last (only one run is open at a time, and a retry run starts after
+ * the run it retries closed). An id the query did not return (more than {@link MAX_RUNS} runs, or not
+ * indexed yet) counts as current.
+ */
+async function supersededRuns({ deps, temporal }: JobContext, listed: ReadonlyMap<string, string>): Promise<Set<string>> {
+  if (listed.size === 0) return new Set();
+  const ids = [...listed.keys()].map(literal).join(', ');
+  const res = await temporal(() =>
+    deps.client.workflowService.listWorkflowExecutions({
+      namespace: deps.config.temporal.namespace,
+      query: `WorkflowType = '${WorkflowTypes.job}' AND ExecutionStatus != 'ContinuedAsNew' AND WorkflowId IN (${ids})`,
+      pageSize: MAX_RUNS,
+    }),
+  );
+  const latest = new Map<string, { runId: string; startedAt: string }>();
+  for (const info of res.executions ?? []) {
+    const workflowId = info.execution?.workflowId ?? '';
+    const runId = info.execution?.runId ?? '';
+    const startedAt = toIso(info.startTime) ?? '';
+    const known = latest.get(workflowId);
+    if (runId && (!known || startedAt > known.startedAt)) latest.set(workflowId, { runId, startedAt });
+  }
+  const superseded = new Set<string>();
+  for (const [workflowId, runId] of listed) {
+    const run = latest.get(workflowId);
+    if (run && run.runId !== runId) superseded.add(workflowId);
+  }
+  return superseded;
+}
 
 /**
  * When the job was submitted: the memo's `startedAt`, which every run of the job carries (a retry
@@ -52,7 +115,7 @@ export async function listJobs(
   const clauses = [`WorkflowType = '${WorkflowTypes.job}'`, `ExecutionStatus != 'ContinuedAsNew'`];
   if (opts.status) clauses.push(JOB_STATUS_CLAUSE[opts.status]);
   if (opts.handler) clauses.push(`${SearchAttributes.handler.name} = ${literal(opts.handler)}`);
-  // A cursor this API never returned (or of other filters) is a 400 here, before Temporal sees it (jobs-cursor.ts).
+  // A cursor this API never returned (or of other filters) is a 400 here, before Temporal sees it.
   const filter = { status: opts.status, handler: opts.handler };
   const pageToken = opts.cursor ? decodeJobsCursor(cursors, filter, opts.cursor) : undefined;
   const res = await temporal(() =>

@@ -1,10 +1,10 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import { jobWorkflowId } from '../../workflows/ids.js';
-import { JobStatus } from '../../workflows/constants.js';
-import { SearchAttributes } from '../../workflows/search-attributes.js';
+import { jobWorkflowId } from '../../model/ids.js';
+import { JobStatus } from '../../model/constants.js';
+import { SearchAttributes } from '../../model/search-attributes.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
-import { isNotFound } from './temporal-errors.js';
+import { isNotFound } from '../../temporal/grpc-errors.js';
 
 /** The contract's status for a described (or listed) job workflow. */
 export function statusOf(desc: Pick<WorkflowExecutionDescription, 'status' | 'typedSearchAttributes'>): JobStatus {

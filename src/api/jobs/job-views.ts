@@ -2,8 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../config/config-schema.js';
 import type { HandlerRegistry } from '../../handlers/registry.js';
 import type { Storage } from '../../storage/storage.js';
-import type { JobStatus, NotifyStatus } from '../../workflows/constants.js';
-import type { ResourceState, RetryAnswer } from '../../workflows/job-types.js';
+import type { JobStatus, NotifyStatus } from '../../model/constants.js';
+import type { ResourceState, RetryAnswer } from '../../model/job-types.js';
 
 /** What the job service needs; every job module receives it through a JobContext. */
 export interface JobServiceDeps {

@@ -1,5 +1,5 @@
-import { ResourceStatus } from '../../workflows/constants.js';
-import { type ResourceState } from '../../workflows/job-types.js';
+import { ResourceStatus } from '../../model/constants.js';
+import { type ResourceState } from '../../model/job-types.js';
 
 /** Which resources a job's event stream reports: failures (the default) or every settled resource. */
 export const ResourceEventFilter = {

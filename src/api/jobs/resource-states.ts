@@ -1,14 +1,15 @@
+import { z } from 'zod';
 import { defaultStorageKey } from '../../handlers/handler.js';
 import { readPageStates } from '../../ledger/page-states.js';
 import { ObjectNotFoundError } from '../../storage/errors.js';
-import { pageKey } from '../../workflows/ids.js';
-import { ResourceStatus } from '../../workflows/constants.js';
-import { type JobMemo, type ManifestResource, type ResourceState } from '../../workflows/job-types.js';
+import { pageKey } from '../../model/ids.js';
+import { ResourceStatus } from '../../model/constants.js';
+import { type JobMemo, type ManifestResource, type ResourceState } from '../../model/job-types.js';
 import { ApiError, ErrorCode } from '../api-error.js';
 import type { JobContext } from './job-context.js';
 import { describeJob } from './job-status.js';
 import type { ResourceListing } from './job-views.js';
-import { invalidCursor, type CursorSigner } from '../cursor-signer.js';
+import { CursorListing, type CursorSigner } from '../cursor.js';
 
 /** Where a `GET /jobs/{jobId}/resources` listing stopped: a page of the job and an offset in it. */
 export interface ResourcesPosition {
@@ -16,11 +17,11 @@ export interface ResourcesPosition {
   offset: number;
 }
 
-const scopeOf = (jobId: string) => `resources:${jobId}`;
+const Position = z.strictObject({ page: z.number().int().min(0).max(1e9), offset: z.number().int().min(0).max(1e9) });
 
-/** The cursor for a position of one job's listing, signed for that job (cursor-signer.ts). */
+/** The cursor for a position of one job's listing, in the API's one cursor format bound to that job (cursor.ts). */
 export function encodeResourcesCursor(signer: CursorSigner, jobId: string, at: ResourcesPosition): string {
-  return signer.sign(scopeOf(jobId), `${at.page}-${at.offset}`);
+  return signer.seal(CursorListing.resources, jobId, { page: at.page, offset: at.offset });
 }
 
 /**
@@ -28,9 +29,7 @@ export function encodeResourcesCursor(signer: CursorSigner, jobId: string, at: R
  * for anything else (forged, tampered, another job's), before Temporal is asked about the job.
  */
 export function decodeResourcesCursor(signer: CursorSigner, jobId: string, cursor: string): ResourcesPosition {
-  const m = /^(\d{1,9})-(\d{1,9})$/.exec(signer.open(scopeOf(jobId), cursor));
-  if (!m) throw invalidCursor();
-  return { page: Number(m[1]), offset: Number(m[2]) };
+  return signer.open(CursorListing.resources, jobId, cursor, Position);
 }
 
 /** Pages one `GET /jobs/{jobId}/resources` call reads at most; the cursor continues from there. */

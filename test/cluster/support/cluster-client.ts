@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { SearchAttributes } from '../../../src/workflows/search-attributes.js';
+import { SearchAttributes } from '../../../src/model/search-attributes.js';
 import type { ClusterInfo } from './cluster.js';
 import { waitUntil } from './processes.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { dynamicConfigYaml } from '../../../src/temporal/matching-config.js';
+import { dynamicConfigYaml } from '../../../src/temporal/temporal-cli.js';
 import type { RunCertificates } from './certs.js';
 import type { PostgresInfo } from './postgres.js';
 import { run, startProcess, waitUntil, type ClusterProcess } from './processes.js';
@@ -118,7 +118,7 @@ export async function startTemporalServer(opts: {
   const configDir = path.join(dir, 'config');
   await mkdir(configDir, { recursive: true });
   const dynamicConfigFile = path.join(configDir, 'dynamicconfig.yaml');
-  // Priority and fairness on, as fetchbox dev runs its server (src/temporal/matching-config.ts).
+  // Priority and fairness on, as fetchbox dev runs its server (src/temporal/temporal-cli.ts).
   await writeFile(dynamicConfigFile, dynamicConfigYaml());
   await writeFile(path.join(configDir, 'cluster.yaml'), temporalServerConfig({ ports, postgres: opts.postgres, certs, dynamicConfigFile }));
   const address = `127.0.0.1:${ports.frontend}`;
