@@ -74,7 +74,9 @@ describe('GET /jobs with a cursor Temporal cannot read', () => {
     const good = encodeJobsCursor(signer, {}, token);
     const otherKey = encodeJobsCursor(CursorSigner.random(), {}, token);
     const otherFilter = encodeJobsCursor(signer, { status: 'running' }, token);
-    for (const cursor of ['bad', 'eyJhIjo', 'AAAA', `${good.slice(0, -1)}0`, `x${good}`, '_00000000', otherKey, otherFilter]) {
+    // A tampered MAC: its last character swapped for another (the key is random, so never for itself).
+    const tampered = `${good.slice(0, -1)}${good.endsWith('0') ? 'A' : '0'}`;
+    for (const cursor of ['bad', 'eyJhIjo', 'AAAA', tampered, `x${good}`, '_00000000', otherKey, otherFilter]) {
       const listing = listJobs(ctx(grpcError(2, 'invalid character m looking for beginning of value')), { limit: 10, cursor });
       await expect(listing, cursor).rejects.toMatchObject({ status: 400, code: 'invalid_request', details: [{ path: 'cursor' }] });
     }
