@@ -22,7 +22,7 @@ tarballs=("$work"/fetchbox-*.tgz)
 [ ${#tarballs[@]} -eq 1 ] && [ -f "${tarballs[0]}" ] || { echo "example-project: npm pack made no single fetchbox-*.tgz" >&2; exit 1; }
 listing=$(tar -tzf "${tarballs[0]}")
 for want in package/package.json package/bin/fetchbox.js package/dist/index.js package/dist/index.d.ts \
-  package/dist/handlers/testing.js package/dist/handlers/testing.d.ts package/dist/client/index.js package/dist/client/index.d.ts package/dist/cli/main.js package/dist/workflows/index.js; do
+  package/dist/handlers/testing.js package/dist/handlers/testing.d.ts package/dist/client/fetchbox-client.js package/dist/client/fetchbox-client.d.ts package/dist/cli/main.js package/dist/workflows/index.js; do
   grep -qx "$want" <<<"$listing" || { echo "example-project: the tarball lacks $want" >&2; exit 1; }
 done
 if unwanted=$(grep -E '^package/(src|test|bench|scripts|docs|deploy|examples|\.tools|node_modules|data)/|\.map$|workflow-bundle\.js$' <<<"$listing"); then

@@ -1,5 +1,6 @@
 /**
- * A typed client of the FetchBox HTTP API (docs/api.md "Typed client"), the one `fetchbox jobs` and
+ * `fetchbox/client` (this module is the package subpath's entry): a typed client of the FetchBox
+ * HTTP API (docs/api.md "Typed client"), for crawlers and scripts, the one `fetchbox jobs` and
  * `fetchbox failures` use. Request and answer types are the API's own zod schemas (`z.infer` and
  * `z.input`), imported as types only: the client loads no server code.
  */

@@ -18,15 +18,23 @@ export interface JobNotify {
   links: { self: string; temporalUi: string };
 }
 
-/** The webhook's JSON body: the job's summary as `GET /jobs/{jobId}` closes it, with the event `type`. */
-export interface WebhookBody {
-  type: NotifyEvent;
+/**
+ * A job's summary as `GET /jobs/{jobId}` returns it, without what only the API adds (links, the
+ * webhook's delivery): one shape for the API's answer and the webhook's body.
+ */
+export interface JobSummaryFields {
   jobId: string;
   handler: string;
   status: JobStatus;
   resources: { total: number; succeeded: number; failed: number; pending: number };
   bytes: number;
   startedAt: string;
+  closedAt?: string;
+}
+
+/** The webhook's JSON body: the job's summary as `GET /jobs/{jobId}` closes it, with the event `type`. */
+export interface WebhookBody extends JobSummaryFields {
+  type: NotifyEvent;
   closedAt: string;
   links: { self: string; temporalUi: string };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FetchBoxApiError, FetchBoxClient, type JobEvent } from '../../src/client/index.js';
+import { FetchBoxApiError, FetchBoxClient, type JobEvent } from '../../src/client/fetchbox-client.js';
 import { startOrigin, type Origin } from '../support/origin.js';
 import { serveApp, startStack, uniqueJobId, type Stack } from '../support/stack.js';
 

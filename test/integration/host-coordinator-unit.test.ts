@@ -3,7 +3,7 @@ import { WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COORDINATOR_MAX_HISTORY, hostCoordinatorWorkflow } from '../../src/workflows/host-coordinator-workflow.js';
 import { hostLeaseUpdate } from '../../src/model/messages.js';
-import type { HostLeaseRequest } from '../../src/model/host-types.js';
+import { leaseRequests } from '../support/lease-requests.js';
 import { startWorkflowEnv, type WorkflowEnv } from '../support/workflow-env.js';
 
 // Workflow unit tests of the host coordinator (politeness across jobs and workers) on a local
@@ -23,15 +23,7 @@ afterAll(async () => {
   await local?.close();
 });
 
-const req = (workerId: string, want: number, inUse = 0, extra: Partial<HostLeaseRequest> = {}): HostLeaseRequest => ({
-  workerId,
-  want,
-  inUse,
-  limit: 2,
-  minDelayMs: 0,
-  leaseMs: 30_000,
-  ...extra,
-});
+const req = leaseRequests(30_000);
 
 async function start(host: string, maxHistory?: number) {
   return client.workflow.start(hostCoordinatorWorkflow, {

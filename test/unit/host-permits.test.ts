@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyRequest, dropExpired, fairTargets, grantFor, settleGrant, spacingMs } from '../../src/workflows/host-permits.js';
 import type { HostCoordinatorState, HostLeaseRequest } from '../../src/model/host-types.js';
+import { leaseRequests } from '../support/lease-requests.js';
 
 const fresh = (limit: number): HostCoordinatorState => ({
   host: 'h',
@@ -11,15 +12,7 @@ const fresh = (limit: number): HostCoordinatorState => ({
   leaseMs: 3000,
   holders: {},
 });
-const req = (workerId: string, want: number, inUse = 0, extra: Partial<HostLeaseRequest> = {}): HostLeaseRequest => ({
-  workerId,
-  want,
-  inUse,
-  limit: 2,
-  minDelayMs: 0,
-  leaseMs: 3000,
-  ...extra,
-});
+const req = leaseRequests(3000);
 /** One request answered as the coordinator does (without its wait). */
 function ask(state: HostCoordinatorState, r: HostLeaseRequest, now: number): number {
   applyRequest(state, r, now);

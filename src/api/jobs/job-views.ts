@@ -4,6 +4,7 @@ import type { HandlerRegistry } from '../../handlers/registry.js';
 import type { Storage } from '../../storage/storage.js';
 import type { JobStatus, NotifyStatus } from '../../model/constants.js';
 import type { ResourceState, RetryAnswer } from '../../model/job-types.js';
+import type { JobSummaryFields } from '../../model/notify-types.js';
 
 /** What the job service needs; every job module receives it through a JobContext. */
 export interface JobServiceDeps {
@@ -22,14 +23,7 @@ export interface SubmitResult {
 }
 
 /** A job's summary as `GET /jobs/{jobId}` returns it (links added by the route). */
-export interface JobSummary {
-  jobId: string;
-  handler: string;
-  status: JobStatus;
-  resources: { total: number; succeeded: number; failed: number; pending: number };
-  bytes: number;
-  startedAt: string;
-  closedAt?: string;
+export interface JobSummary extends JobSummaryFields {
   /** The completion webhook's delivery (jobs with `notify` only; notifyStateOf in job-reader.ts). */
   notify?: NotifyView;
 }
