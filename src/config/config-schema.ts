@@ -246,7 +246,11 @@ export const configSchema = z.object({
       pageSize: z.coerce.number().int().min(1).max(5_000).default(1_000),
       retry: retryPolicySchema.prefault({}),
       attemptTimeoutMs: ms(10 * 60_000),
-      heartbeatTimeoutMs: ms(60_000),
+      /**
+       * A download that heartbeats nothing for this long is retried elsewhere. At least 2 s:
+       * downloads heartbeat once a second, and not in their first second.
+       */
+      heartbeatTimeoutMs: z.coerce.number().int().min(2_000).default(60_000),
       /** Skip-if-present: keep an existing object from the same URL instead of downloading again. */
       skipExisting: bool(false),
       /** With skipExisting: only objects younger than this count as present (0 = any age). */

@@ -42,6 +42,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FETCHBOX_WORKER_HEAP_GROWTH_PERCENT: '301' })).toThrow(/FETCHBOX_WORKER_HEAP_GROWTH_PERCENT/);
   });
 
+  it('refuses a heartbeat timeout under 2 s, which every download would miss (they heartbeat once a second, not in the first)', () => {
+    expect(loadConfig({ FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '2000' }).job.heartbeatTimeoutMs).toBe(2000);
+    expect(() => loadConfig({ FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS: '1000' })).toThrow(/FETCHBOX_JOB_HEARTBEAT_TIMEOUT_MS/);
+  });
+
   it('merges the environment over a YAML file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fetchbox-config-'));
     const file = path.join(dir, 'fetchbox.yaml');
